@@ -1,0 +1,30 @@
+//! Settings of the apply side: where the destination is and how records are batched.
+
+use std::time::Duration;
+
+/// How to reach the destination and how hard to push it.
+#[derive(Debug, Clone)]
+pub struct TargetConfig {
+    /// `redis://[user:password@]host:port`
+    pub url: String,
+    /// Records per pipeline sent to the destination.
+    pub batch_records: usize,
+    /// Payload bytes per pipeline; a single bigger record goes alone.
+    pub batch_bytes: usize,
+    /// Give up connecting after this long.
+    pub connect_timeout: Duration,
+    /// A reply slower than this fails the batch (a 500 MB RESTORE takes seconds).
+    pub response_timeout: Duration,
+}
+
+impl TargetConfig {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            batch_records: 512,
+            batch_bytes: 4 << 20,
+            connect_timeout: Duration::from_secs(10),
+            response_timeout: Duration::from_secs(300),
+        }
+    }
+}

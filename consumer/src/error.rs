@@ -1,0 +1,65 @@
+//! Errors of the apply side, each naming the destination, partition and key involved.
+
+use slotstream_schemas::log::LogError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("bad target URL {url}: {why}")]
+    BadUrl { url: String, why: String },
+
+    #[error("cannot connect to target {addr}: {source}; check --target and that the server is up")]
+    Connect {
+        addr: String,
+        #[source]
+        source: redis::RedisError,
+    },
+
+    #[error("target {addr} failed {doing}: {source}")]
+    Redis {
+        addr: String,
+        doing: String,
+        #[source]
+        source: redis::RedisError,
+    },
+
+    #[error(
+        "target {addr} rejected key {key} (db {db}, partition {partition}): {reply}{hint}; \
+         nothing after this record was applied in this partition"
+    )]
+    Rejected {
+        addr: String,
+        partition: u32,
+        db: u32,
+        key: String,
+        reply: String,
+        hint: &'static str,
+    },
+
+    #[error("target {addr} cannot take this snapshot: {why}")]
+    Incompatible { addr: String, why: String },
+
+    #[error("partition {partition}: {what}")]
+    Log { partition: u32, what: String },
+
+    #[error("partition {partition}: {source}")]
+    Read {
+        partition: u32,
+        #[source]
+        source: LogError,
+    },
+}
+
+/// What an operator should do about a rejected command, judged from the reply.
+pub fn hint_for(reply: &str) -> &'static str {
+    if reply.starts_with("OOM") {
+        " (the target is out of memory: raise its maxmemory or free space, then run again)"
+    } else if reply.starts_with("NOAUTH") || reply.starts_with("NOPERM") {
+        " (the target user lacks permission: check the credentials in --target and its ACL)"
+    } else if reply.contains("payload version or checksum") {
+        " (the target is older than the source and cannot read its format)"
+    } else if reply.starts_with("READONLY") {
+        " (the target is a replica: point --target at its primary)"
+    } else {
+        ""
+    }
+}

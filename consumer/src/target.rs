@@ -1,0 +1,139 @@
+//! Connections to the destination, and what it is: server, version, and the newest RDB format
+//! it reads (which decides whether a snapshot can be applied with `RESTORE`).
+
+use crate::config::TargetConfig;
+use crate::error::ApplyError;
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, Client, IntoConnectionInfo};
+use slotstream_schemas::display::redact_url;
+
+/// The destination's identity, read from `INFO server`.
+#[derive(Debug, Clone)]
+pub struct TargetInfo {
+    /// e.g. `redis 7.0.15` or `valkey 9.1.2`
+    pub version: String,
+    /// Newest RDB version the server reads: `RESTORE` of a newer payload fails.
+    pub rdb_version: u16,
+}
+
+/// A handle that opens connections to the destination.
+#[derive(Clone)]
+pub struct Target {
+    client: Client,
+    config: AsyncConnectionConfig,
+    /// `host:port`, for messages (never the password).
+    pub addr: String,
+}
+
+impl Target {
+    pub fn new(config: &TargetConfig) -> Result<Self, ApplyError> {
+        let bad = |why: String| ApplyError::BadUrl {
+            url: redact_url(&config.url),
+            why,
+        };
+        if !config.url.starts_with("redis://") {
+            return Err(bad("expected redis://[user:password@]host:port".into()));
+        }
+        let info = config
+            .url
+            .as_str()
+            .into_connection_info()
+            .map_err(|e| bad(e.to_string()))?;
+        let addr = match info.addr() {
+            redis::ConnectionAddr::Tcp(host, port) => format!("{host}:{port}"),
+            other => other.to_string(),
+        };
+        let client = Client::open(info).map_err(|e| bad(e.to_string()))?;
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(config.connect_timeout))
+            .set_response_timeout(Some(config.response_timeout));
+        Ok(Self {
+            client,
+            config,
+            addr,
+        })
+    }
+
+    pub async fn connect(&self) -> Result<MultiplexedConnection, ApplyError> {
+        let mut conn = self
+            .client
+            .get_multiplexed_async_connection_with_config(&self.config)
+            .await
+            .map_err(|source| ApplyError::Connect {
+                addr: self.addr.clone(),
+                source,
+            })?;
+        // A wrong password surfaces on the first command; make it surface here.
+        redis::cmd("PING")
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(|source| ApplyError::Connect {
+                addr: self.addr.clone(),
+                source,
+            })?;
+        Ok(conn)
+    }
+
+    /// Reads the server's name and version.
+    pub async fn info(&self, conn: &mut MultiplexedConnection) -> Result<TargetInfo, ApplyError> {
+        let text: String = redis::cmd("INFO")
+            .arg("server")
+            .query_async(conn)
+            .await
+            .map_err(|source| ApplyError::Redis {
+                addr: self.addr.clone(),
+                doing: "INFO server".into(),
+                source,
+            })?;
+        Ok(parse_info(&text))
+    }
+}
+
+/// Extracts server name, version and RDB version from `INFO server` text.
+pub fn parse_info(text: &str) -> TargetInfo {
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+            .map(|v| v.trim().to_string())
+    };
+    let (flavour, version) = match field("valkey_version") {
+        Some(v) => ("valkey", v),
+        None => ("redis", field("redis_version").unwrap_or_default()),
+    };
+    let mut numbers = version.split('.').map(|n| n.parse::<u32>().unwrap_or(0));
+    let major = numbers.next().unwrap_or(0);
+    let minor = numbers.next().unwrap_or(0);
+    let rdb_version = match (flavour, major, minor) {
+        ("valkey", m, _) if m >= 9 => 80,
+        ("valkey", _, _) => 11,
+        (_, m, _) if m >= 8 => 12,
+        (_, 7, n) if n >= 4 => 12,
+        (_, 7, n) if n >= 2 => 11,
+        (_, 7, _) => 10,
+        _ => 9,
+    };
+    TargetInfo {
+        version: format!("{flavour} {version}"),
+        rdb_version,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_versions_to_rdb_formats() {
+        let rdb = |text: &str| parse_info(text).rdb_version;
+        assert_eq!(rdb("redis_version:5.0.10\r\n"), 9);
+        assert_eq!(rdb("redis_version:6.2.14\r\n"), 9);
+        assert_eq!(rdb("redis_version:7.0.15\r\n"), 10);
+        assert_eq!(rdb("redis_version:7.4.1\r\n"), 12);
+        assert_eq!(rdb("redis_version:7.2.4\r\nvalkey_version:8.1.8\r\n"), 11);
+        assert_eq!(rdb("redis_version:7.2.4\r\nvalkey_version:9.1.2\r\n"), 80);
+        assert_eq!(
+            parse_info("redis_version:7.2.4\r\nvalkey_version:9.1.2\r\n").version,
+            "valkey 9.1.2"
+        );
+    }
+}

@@ -1,0 +1,28 @@
+//! slotstream's capture side: connects to the source as a replica and turns what it replicates
+//! into records.
+//!
+//! Data flows one way: the source socket → [`replica`] (handshake) → [`rdb`] (one entry per
+//! key, cut exactly from the stream) → [`snapshot`] (entries become records) → a
+//! [`LogWriter`](slotstream_schemas::log::LogWriter).
+//!
+//! # Layout
+//! - [`config`]: where the source is, timeouts, limits; URL parsing.
+//! - [`replica`]: the replica handshake (AUTH, REPLCONF, PSYNC) and the payload framing.
+//! - [`rdb`]: the streaming RDB parser; cuts the snapshot into one entry per key.
+//! - [`snapshot`]: RDB entries → `EpochBegin`, `SnapshotKey`…, `SnapshotEnd` records.
+//! - [`capture`]: the driver that runs the above on one socket.
+//! - [`stats`]: live counters for progress reporting.
+//! - [`error`]: the capture error type.
+
+pub mod capture;
+pub mod config;
+pub mod error;
+pub mod rdb;
+pub mod replica;
+pub mod snapshot;
+pub mod stats;
+
+pub use capture::{capture_snapshot, CaptureSummary};
+pub use config::SourceConfig;
+pub use error::CaptureError;
+pub use stats::CaptureStats;

@@ -1,0 +1,270 @@
+//! The replica side of the replication handshake: AUTH, REPLCONF, PSYNC, and the header of the
+//! snapshot payload that follows `+FULLRESYNC`.
+//!
+//! Everything here is blocking I/O on one socket: the capture side runs on its own thread and
+//! reads the source sequentially, so a plain `std::net::TcpStream` is the simplest exact tool.
+
+use crate::config::{SourceAddr, SourceConfig};
+use crate::error::CaptureError;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+
+/// Where a previous run stopped: `PSYNC <replid> <offset + 1>` asks to continue from there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResumePoint {
+    pub replid: String,
+    /// The last replication offset fully processed.
+    pub offset: u64,
+}
+
+/// How the source answered `PSYNC`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncStart {
+    /// A snapshot follows; the command stream starts at `offset`.
+    Full {
+        replid: String,
+        offset: u64,
+        transfer: Transfer,
+    },
+    /// The source kept enough backlog: the command stream continues where we asked.
+    Continue { replid: String },
+}
+
+/// How the snapshot payload is framed on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transfer {
+    /// `$<len>`: exactly `len` bytes of RDB follow (disk-based sync).
+    Sized(u64),
+    /// `$EOF:<mark>`: the RDB is followed by the same 40-byte mark (diskless sync).
+    Eof([u8; EOF_MARK_LEN]),
+}
+
+pub const EOF_MARK_LEN: usize = 40;
+
+impl std::fmt::Display for Transfer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Transfer::Sized(len) => write!(f, "{len} bytes"),
+            Transfer::Eof(_) => write!(f, "diskless, length unknown"),
+        }
+    }
+}
+
+/// A connection to the source that speaks the replica side of the protocol.
+pub struct ReplicaLink {
+    addr: SourceAddr,
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl ReplicaLink {
+    /// Connects to the source (first address that answers) and sets the socket timeouts.
+    pub fn connect(addr: &SourceAddr, config: &SourceConfig) -> Result<Self, CaptureError> {
+        let connect_error = |source| CaptureError::Connect {
+            addr: addr.to_string(),
+            source,
+        };
+        let candidates = (addr.host.as_str(), addr.port)
+            .to_socket_addrs()
+            .map_err(connect_error)?;
+        let mut last_error = std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "the host name resolved to no address",
+        );
+        for candidate in candidates {
+            match TcpStream::connect_timeout(&candidate, config.connect_timeout) {
+                Ok(stream) => {
+                    let io = |source| CaptureError::Io {
+                        addr: addr.to_string(),
+                        doing: "setting up the socket".into(),
+                        source,
+                    };
+                    stream.set_nodelay(true).map_err(io)?;
+                    stream
+                        .set_read_timeout(Some(config.read_timeout))
+                        .map_err(io)?;
+                    let writer = stream.try_clone().map_err(io)?;
+                    return Ok(Self {
+                        addr: addr.clone(),
+                        reader: BufReader::with_capacity(256 << 10, stream),
+                        writer,
+                    });
+                }
+                Err(err) => last_error = err,
+            }
+        }
+        Err(connect_error(last_error))
+    }
+
+    /// Authenticates, announces the replica's capabilities and sends `PSYNC`.
+    pub fn handshake(&mut self, resume: Option<&ResumePoint>) -> Result<SyncStart, CaptureError> {
+        if let Some(password) = self.addr.password.clone() {
+            let reply = match self.addr.username.clone() {
+                Some(user) => self.command(&[b"AUTH", user.as_bytes(), password.as_bytes()])?,
+                None => self.command(&[b"AUTH", password.as_bytes()])?,
+            };
+            if reply.starts_with('-') {
+                return Err(CaptureError::Auth {
+                    addr: self.addr.to_string(),
+                    reply,
+                });
+            }
+        }
+        let reply = self.command(&[b"PING"])?;
+        if reply.starts_with("-NOAUTH") || reply.starts_with("-WRONGPASS") {
+            return Err(CaptureError::Auth {
+                addr: self.addr.to_string(),
+                reply: format!(
+                    "{reply} (the source needs a password: redis://[user]:PASSWORD@host:port)"
+                ),
+            });
+        }
+        self.expect_ok(&[b"REPLCONF", b"listening-port", b"0"])?;
+        self.expect_ok(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])?;
+
+        let (replid, offset) = match resume {
+            Some(point) => (point.replid.clone(), (point.offset + 1).to_string()),
+            None => ("?".to_string(), "-1".to_string()),
+        };
+        let reply = self.command(&[b"PSYNC", replid.as_bytes(), offset.as_bytes()])?;
+        self.parse_psync_reply(&reply)
+    }
+
+    fn parse_psync_reply(&mut self, reply: &str) -> Result<SyncStart, CaptureError> {
+        let mut words = reply.split_ascii_whitespace();
+        match words.next() {
+            Some("+FULLRESYNC") => {
+                let replid = words.next().unwrap_or_default().to_string();
+                let offset = words.next().and_then(|w| w.parse::<u64>().ok());
+                let Some(offset) = offset.filter(|_| replid.len() == 40) else {
+                    return Err(self.protocol(format!("malformed PSYNC reply {reply:?}")));
+                };
+                let transfer = self.read_payload_header()?;
+                Ok(SyncStart::Full {
+                    replid,
+                    offset,
+                    transfer,
+                })
+            }
+            Some("+CONTINUE") => Ok(SyncStart::Continue {
+                replid: words.next().unwrap_or_default().to_string(),
+            }),
+            _ => Err(CaptureError::Refused {
+                addr: self.addr.to_string(),
+                command: "PSYNC".into(),
+                reply: reply.to_string(),
+            }),
+        }
+    }
+
+    /// Reads `$<len>` or `$EOF:<mark>`, skipping the bare newlines the source sends as
+    /// keepalives while it prepares the snapshot.
+    fn read_payload_header(&mut self) -> Result<Transfer, CaptureError> {
+        let line = self.read_line("waiting for the snapshot")?;
+        let Some(rest) = line.strip_prefix('$') else {
+            return Err(self.protocol(format!("expected a snapshot header, got {line:?}")));
+        };
+        if let Some(mark) = rest.strip_prefix("EOF:") {
+            let mark: [u8; EOF_MARK_LEN] = mark.as_bytes().try_into().map_err(|_| {
+                self.protocol(format!("EOF mark of {} bytes, expected 40", mark.len()))
+            })?;
+            return Ok(Transfer::Eof(mark));
+        }
+        rest.parse::<u64>()
+            .map(Transfer::Sized)
+            .map_err(|_| self.protocol(format!("bad snapshot length {line:?}")))
+    }
+
+    fn expect_ok(&mut self, args: &[&[u8]]) -> Result<(), CaptureError> {
+        let reply = self.command(args)?;
+        if reply.starts_with('+') {
+            return Ok(());
+        }
+        Err(CaptureError::Refused {
+            addr: self.addr.to_string(),
+            command: args
+                .iter()
+                .map(|a| String::from_utf8_lossy(a))
+                .collect::<Vec<_>>()
+                .join(" "),
+            reply,
+        })
+    }
+
+    /// Sends one command and reads its one-line reply.
+    fn command(&mut self, args: &[&[u8]]) -> Result<String, CaptureError> {
+        let mut frame = Vec::with_capacity(64);
+        encode_command(args, &mut frame);
+        let doing = format!("sending {}", String::from_utf8_lossy(args[0]));
+        self.writer
+            .write_all(&frame)
+            .map_err(|source| self.io_error(&doing, source))?;
+        self.read_line(&format!("waiting for the reply to {}", String::from_utf8_lossy(args[0])))
+    }
+
+    /// Reads one `\r\n`-terminated line, skipping bare `\n` keepalives.
+    fn read_line(&mut self, doing: &str) -> Result<String, CaptureError> {
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let read = (&mut self.reader)
+                .take(64 << 10)
+                .read_until(b'\n', &mut line)
+                .map_err(|source| self.io_error(doing, source))?;
+            if read == 0 {
+                return Err(self.io_error(
+                    doing,
+                    std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the source closed the connection",
+                    ),
+                ));
+            }
+            if line == b"\n" {
+                continue;
+            }
+            if !line.ends_with(b"\r\n") {
+                return Err(self.protocol(format!(
+                    "unterminated reply line {:?}",
+                    String::from_utf8_lossy(&line)
+                )));
+            }
+            line.truncate(line.len() - 2);
+            return Ok(String::from_utf8_lossy(&line).into_owned());
+        }
+    }
+
+    fn io_error(&self, doing: &str, source: std::io::Error) -> CaptureError {
+        CaptureError::Io {
+            addr: self.addr.to_string(),
+            doing: doing.to_string(),
+            source,
+        }
+    }
+
+    fn protocol(&self, what: String) -> CaptureError {
+        CaptureError::Protocol {
+            addr: self.addr.to_string(),
+            what,
+        }
+    }
+
+    pub fn addr(&self) -> &SourceAddr {
+        &self.addr
+    }
+
+    /// The buffered read side (it may already hold payload bytes) and a write handle.
+    pub fn into_parts(self) -> (BufReader<TcpStream>, TcpStream) {
+        (self.reader, self.writer)
+    }
+}
+
+/// RESP encoding of one command as an array of bulk strings.
+pub fn encode_command(args: &[&[u8]], out: &mut Vec<u8>) {
+    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    for arg in args {
+        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+}

@@ -1,0 +1,28 @@
+//! Counters the capture side updates as it goes, read by progress reporting.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Live capture counters; cheap to update from the capture thread.
+#[derive(Debug, Default)]
+pub struct CaptureStats {
+    /// Snapshot keys turned into records.
+    pub keys: AtomicU64,
+    /// Snapshot bytes read from the source.
+    pub rdb_bytes: AtomicU64,
+    /// Size of the snapshot when the source announced it (`$<len>`), else 0.
+    pub rdb_total: AtomicU64,
+}
+
+impl CaptureStats {
+    pub fn keys(&self) -> u64 {
+        self.keys.load(Ordering::Relaxed)
+    }
+
+    pub fn rdb_bytes(&self) -> u64 {
+        self.rdb_bytes.load(Ordering::Relaxed)
+    }
+
+    pub fn rdb_total(&self) -> u64 {
+        self.rdb_total.load(Ordering::Relaxed)
+    }
+}

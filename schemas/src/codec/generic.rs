@@ -1,0 +1,66 @@
+//! Schema-only decoding with `apache-avro`: reads a record knowing nothing but `record.avsc`,
+//! the way any other Avro reader would (tools, `verify`, tests of the hot path).
+
+use super::{split_header, CodecError, SCHEMA_JSON};
+use apache_avro::rabin::Rabin;
+use apache_avro::reader::datum::GenericDatumReader;
+use apache_avro::types::Value;
+use apache_avro::Schema;
+use std::sync::OnceLock;
+
+struct Generic {
+    schema: Schema,
+    fingerprint: [u8; 8],
+}
+
+fn generic() -> Result<&'static Generic, CodecError> {
+    static GENERIC: OnceLock<Result<Generic, String>> = OnceLock::new();
+    let parsed = GENERIC.get_or_init(|| {
+        let schema = Schema::parse_str(SCHEMA_JSON).map_err(|e| e.to_string())?;
+        let bytes = schema.fingerprint::<Rabin>().bytes;
+        let fingerprint: [u8; 8] = bytes.as_slice().try_into().map_err(|_| {
+            format!(
+                "apache-avro's Rabin fingerprint has {} bytes, expected 8",
+                bytes.len()
+            )
+        })?;
+        Ok(Generic {
+            schema,
+            fingerprint,
+        })
+    });
+    match parsed {
+        Ok(generic) => Ok(generic),
+        Err(message) => Err(CodecError::Schema(message.clone())),
+    }
+}
+
+/// `record.avsc` as parsed by `apache-avro`, with its CRC-64-AVRO fingerprint computed by
+/// `apache-avro` (wire order), for schema tooling: compatibility checks, generic writers.
+pub fn generic_schema() -> Result<(&'static Schema, [u8; 8]), CodecError> {
+    let generic = generic()?;
+    Ok((&generic.schema, generic.fingerprint))
+}
+
+/// Decodes one single-object encoded record into a generic Avro [`Value`], using only
+/// `record.avsc`. Slow next to [`super::Codec::decode`]; meant for tools and cross-checks.
+pub fn decode_generic(bytes: &[u8]) -> Result<Value, CodecError> {
+    let generic = generic()?;
+    let datum = split_header(bytes, &generic.fingerprint)?;
+    let malformed = |e: apache_avro::Error| CodecError::Malformed {
+        message: e.to_string(),
+        datum_len: datum.len(),
+    };
+    let reader = GenericDatumReader::builder(&generic.schema)
+        .build()
+        .map_err(malformed)?;
+    let mut rest = datum;
+    let value = reader.read_value(&mut rest).map_err(malformed)?;
+    if !rest.is_empty() {
+        return Err(CodecError::TrailingBytes {
+            extra: rest.len(),
+            datum_len: datum.len(),
+        });
+    }
+    Ok(value)
+}

@@ -1,0 +1,35 @@
+//! The contract between slotstream's producer and consumer.
+//!
+//! Everything both sides must agree on lives here, so that a producer and a consumer built at
+//! different times, on different machines, still understand each other.
+//!
+//! # Layout
+//! - `record.avsc`: the hand-written Avro schema of a record: the contract itself.
+//! - [`record`]: the record types (envelope and bodies), mirroring `record.avsc` field for field.
+//! - [`codec`]: Avro single-object encoding and decoding of records (the hot path, with
+//!   `serde_avro_fast`), and a generic decoder that knows only `record.avsc` (`apache-avro`).
+//! - [`slot`]: Redis hash slots (CRC16 with hash tags) and the slot→partition map.
+//! - [`display`]: how keys and URLs appear in logs and errors (escaped; no passwords).
+//! - [`dump`]: the `DUMP`/`RESTORE` payload format (RDB version footer, CRC64 Jones).
+//! - [`log`]: the traits a transport implements (where records are appended, where they are read).
+//! - [`memory`]: the in-process transport: bounded channels with the same partitioning.
+
+pub mod codec;
+pub mod display;
+pub mod dump;
+pub mod log;
+pub mod memory;
+pub mod record;
+pub mod slot;
+#[cfg(test)]
+mod test_server;
+
+pub use codec::{Codec, CodecError};
+pub use record::{
+    Barrier, Body, Command, Element, EpochBegin, Function, Heartbeat, Position, Record,
+    SnapshotChunk, SnapshotEnd, SnapshotKey,
+};
+
+/// Keys slotstream itself writes to a destination (checkpoints, temporary keys) start with this.
+/// `verify` ignores them and the consumer never syncs them.
+pub const BOOKKEEPING_PREFIX: &[u8] = b"__slotstream:";

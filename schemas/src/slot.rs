@@ -1,0 +1,173 @@
+//! Redis Cluster hash slots (CRC16/XMODEM of the key or its hash tag, mod 16384) and the map
+//! from slots to topic partitions.
+//!
+//! Partitions own contiguous slot ranges: `partition = slot * P / 16384`. So a partition is a
+//! slot range, and everything that shares a slot (a key and its temporary build key, a
+//! checkpoint carrying the slot's hash tag) shares a partition and its order.
+
+use crc::{Crc, Table, CRC_16_XMODEM};
+use std::ops::Range;
+
+/// Number of hash slots in Redis Cluster.
+pub const SLOTS: u16 = 16384;
+
+/// Redis's `crc16` (CRC-16/XMODEM: poly 0x1021, init 0, not reflected), slicing by 16 bytes.
+static CRC16: Crc<u16, Table<16>> = Crc::<u16, Table<16>>::new(&CRC_16_XMODEM);
+
+/// The hash slot of `key`, as Redis Cluster computes it (`keyHashSlot`).
+///
+/// Hash tags: if the key has a `{`, and a `}` somewhere after the first `{`, and at least one
+/// byte between them, only the bytes between that first `{` and the first `}` after it are
+/// hashed. So `{user1000}.following` and `{user1000}.followers` share a slot, `foo{}{bar}`
+/// hashes the whole key, and `foo{{bar}}zap` hashes `{bar`.
+pub fn key_slot(key: &[u8]) -> u16 {
+    CRC16.checksum(hash_tag(key)) & (SLOTS - 1)
+}
+
+/// The part of `key` that is hashed: its hash tag, or the whole key.
+fn hash_tag(key: &[u8]) -> &[u8] {
+    let Some(open) = key.iter().position(|&b| b == b'{') else {
+        return key;
+    };
+    let after = &key[open + 1..];
+    match after.iter().position(|&b| b == b'}') {
+        Some(close) if close > 0 => &after[..close],
+        _ => key,
+    }
+}
+
+/// The partition that owns `slot` in a topic of `partitions` partitions: `slot * P / 16384`.
+///
+/// `partitions` must be at least 1. With more partitions than slots, some partitions own no
+/// slot.
+pub fn partition_for_slot(slot: u16, partitions: u32) -> u32 {
+    // At most 16383 * (2^32 - 1) / 16384 < 2^32, so the result fits.
+    (u64::from(slot) * u64::from(partitions) / u64::from(SLOTS)) as u32
+}
+
+/// The slots `partition` owns in a topic of `partitions` partitions: the contiguous range of
+/// slots `s` with `partition_for_slot(s, partitions) == partition`. Empty when the partition owns
+/// no slot (more partitions than slots, or `partition >= partitions`).
+pub fn slots_of_partition(partition: u32, partitions: u32) -> Range<u16> {
+    if partitions == 0 || partition >= partitions {
+        return SLOTS..SLOTS;
+    }
+    // The first slot s with s * P >= p * 16384, i.e. ceil(p * 16384 / P).
+    let first = |p: u32| {
+        let start = (u64::from(p) * u64::from(SLOTS)).div_ceil(u64::from(partitions));
+        start.min(u64::from(SLOTS)) as u16
+    };
+    first(partition)..first(partition + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_server::{Reply, TestServer};
+
+    #[test]
+    fn crc16_matches_redis_check_value() {
+        // The check value Redis's crc16.c documents.
+        assert_eq!(CRC16.checksum(b"123456789"), 0x31C3);
+    }
+
+    #[test]
+    fn known_slots() {
+        assert_eq!(key_slot(b"foo"), 12182);
+        assert_eq!(key_slot(b""), 0);
+        assert_eq!(key_slot(b"123456789"), 0x31C3 & 0x3FFF);
+        assert_eq!(key_slot(b"{user1000}.following"), key_slot(b"user1000"));
+        assert_eq!(
+            key_slot(b"{user1000}.following"),
+            key_slot(b"{user1000}.followers")
+        );
+    }
+
+    #[test]
+    fn hash_tag_rules() {
+        assert_eq!(hash_tag(b"foo{}{bar}"), b"foo{}{bar}");
+        assert_eq!(hash_tag(b"foo{{bar}}zap"), b"{bar");
+        assert_eq!(hash_tag(b"foo{bar}{zap}"), b"bar");
+        assert_eq!(hash_tag(b"foo{bar"), b"foo{bar");
+        assert_eq!(hash_tag(b"foo}bar{"), b"foo}bar{");
+        assert_eq!(hash_tag(b"}{x}"), b"x");
+        assert_eq!(hash_tag(b"{"), b"{");
+        assert_eq!(hash_tag(b"{}"), b"{}");
+        assert_eq!(key_slot(b"foo{{bar}}zap"), key_slot(b"{bar"));
+        assert_eq!(key_slot(b"foo{}{bar}"), CRC16.checksum(b"foo{}{bar}") & 0x3FFF);
+    }
+
+    #[test]
+    fn partition_map_and_slot_ranges_agree() {
+        for partitions in [1u32, 2, 3, 7, 16, 64, 16384] {
+            let mut owned = vec![0u32; partitions as usize];
+            let mut expected_start = 0u16;
+            for partition in 0..partitions {
+                let range = slots_of_partition(partition, partitions);
+                // Ranges tile 0..16384 in order.
+                assert_eq!(range.start, expected_start, "P={partitions} p={partition}");
+                expected_start = range.end;
+                for slot in range {
+                    assert_eq!(partition_for_slot(slot, partitions), partition);
+                    owned[partition as usize] += 1;
+                }
+            }
+            assert_eq!(expected_start, SLOTS);
+            for slot in 0..SLOTS {
+                let partition = partition_for_slot(slot, partitions);
+                assert!(partition < partitions);
+                assert!(slots_of_partition(partition, partitions).contains(&slot));
+            }
+            // Balanced: sizes differ by at most one.
+            let (min, max) = (owned.iter().min(), owned.iter().max());
+            assert!(max.zip(min).is_some_and(|(max, min)| max - min <= 1));
+        }
+    }
+
+    #[test]
+    fn agrees_with_cluster_keyslot() {
+        let Some(mut server) = TestServer::start(&["--cluster-enabled", "yes"]) else {
+            return;
+        };
+        let mut keys: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b"foo".to_vec(),
+            b"{user1000}.following".to_vec(),
+            b"foo{}{bar}".to_vec(),
+            b"foo{{bar}}zap".to_vec(),
+            b"foo{bar}{zap}".to_vec(),
+            b"{".to_vec(),
+            b"}{x}".to_vec(),
+            vec![0, 255, b'{', 0, b'}', 7],
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for len in 0..300usize {
+            let key = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    // Mostly printable, with braces and high bytes mixed in.
+                    [b'{', b'}', 0xff, b'a' + (seed >> 59) as u8][(seed & 3) as usize]
+                })
+                .collect();
+            keys.push(key);
+        }
+        for key in &keys {
+            let reply = server.command(&[b"CLUSTER", b"KEYSLOT", key]);
+            assert_eq!(reply, Reply::Integer(i64::from(key_slot(key))), "key {key:?}");
+        }
+    }
+
+    #[test]
+    fn partition_edges() {
+        assert_eq!(partition_for_slot(16383, 1), 0);
+        assert_eq!(partition_for_slot(16383, 16), 15);
+        assert_eq!(partition_for_slot(16383, u32::MAX), 16383 * (1 << 18) - 1);
+        assert!(slots_of_partition(5, 5).is_empty());
+        assert!(slots_of_partition(0, 0).is_empty());
+        // More partitions than slots: partition 1 of 32768 owns nothing, partition 2 owns slot 1.
+        assert!(slots_of_partition(1, 32768).is_empty());
+        assert_eq!(slots_of_partition(2, 32768), 1..2);
+    }
+}

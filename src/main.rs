@@ -1,0 +1,26 @@
+//! The `slotstream` command: parses the command line, sets up logging and runs one subcommand.
+//!
+//! # Layout
+//! - `cli`: the clap definitions, one struct per subcommand.
+//! - `commands`: one file per subcommand, each a thin driver over the library crates.
+//! - `verify`: the key-by-key comparison behind `slotstream verify`.
+
+mod cli;
+mod commands;
+mod verify;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    commands::init_logging(&cli.log);
+    match commands::run(cli.command) {
+        Ok(code) => code,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

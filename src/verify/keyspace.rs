@@ -1,0 +1,249 @@
+//! The two servers: connecting, finding the databases that hold keys, SCAN pages and per-key metadata.
+
+use super::value::{int_of, text_of};
+use anyhow::{anyhow, Context};
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, Client, ConnectionInfo, ErrorKind, RedisError, Value};
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Keys asked for per SCAN call, and so the size of one pipelined batch.
+pub const SCAN_COUNT: usize = 1000;
+
+/// The Redis type of a key, as `TYPE` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyType {
+    None,
+    String,
+    List,
+    Set,
+    ZSet,
+    Hash,
+    Stream,
+    /// A module type (`ReJSON-RL`, `MBbloom--`, ...), compared by [`super::compare`]'s module table.
+    Other(String),
+}
+
+impl KeyType {
+    fn parse(name: &str) -> Self {
+        match name {
+            "none" => Self::None,
+            "string" => Self::String,
+            "list" => Self::List,
+            "set" => Self::Set,
+            "zset" => Self::ZSet,
+            "hash" => Self::Hash,
+            "stream" => Self::Stream,
+            other => Self::Other(other.to_string()),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Self::None => "none",
+            Self::String => "string",
+            Self::List => "list",
+            Self::Set => "set",
+            Self::ZSet => "zset",
+            Self::Hash => "hash",
+            Self::Stream => "stream",
+            Self::Other(name) => name,
+        }
+    }
+}
+
+/// What one side says about a key before its value is read.
+#[derive(Debug, Clone)]
+pub struct KeyMeta {
+    pub kind: KeyType,
+    /// Absolute expiry time in Unix milliseconds; `None` when the key does not expire.
+    pub expire_at: Option<i64>,
+}
+
+/// One of the two servers being compared.
+pub struct Side {
+    /// `source` or `target`, used in every error message.
+    pub role: &'static str,
+    /// `host:port`, never the password.
+    pub addr: String,
+    info: ConnectionInfo,
+    /// `PEXPIRETIME` exists from 7.0; older servers are asked `PTTL` and the local clock is added.
+    pub has_pexpiretime: bool,
+    /// `XINFO STREAM key FULL` exists from 6.0.
+    pub has_xinfo_full: bool,
+    pub version: String,
+}
+
+impl Side {
+    /// Connects once to check the address and the credentials, and reads the server version.
+    pub async fn connect(role: &'static str, url: &str) -> anyhow::Result<Self> {
+        let client = Client::open(url).map_err(|err| {
+            anyhow!(
+                "the {role} URL is not valid ({err}); expected redis://[user:password@]host:port"
+            )
+        })?;
+        let info = client.get_connection_info().clone();
+        let addr = info.addr().to_string();
+        let mut side = Side {
+            role,
+            addr,
+            info,
+            has_pexpiretime: false,
+            has_xinfo_full: false,
+            version: String::new(),
+        };
+        let mut conn = side.open(0).await?;
+        let server: String = redis::cmd("INFO")
+            .arg("server")
+            .query_async(&mut conn)
+            .await
+            .map_err(|err| side.explain(err))?;
+        let version = info_field(&server, "redis_version").unwrap_or("0.0.0");
+        let major: u32 = version
+            .split('.')
+            .next()
+            .and_then(|major| major.parse().ok())
+            .unwrap_or(0);
+        side.version = version.to_string();
+        side.has_pexpiretime = major >= 7;
+        side.has_xinfo_full = major >= 6;
+        tracing::info!(role, addr = %side.addr, version = %side.version, "verify connected");
+        Ok(side)
+    }
+
+    /// A connection with db `db` selected. Responses have no timeout: a 50 MB string or a page
+    /// of a million-field hash may take a while to arrive, and a dead peer still fails the read.
+    pub async fn open(&self, db: i64) -> anyhow::Result<MultiplexedConnection> {
+        let settings = self.info.redis_settings().clone().set_db(db);
+        let info = self.info.clone().set_redis_settings(settings);
+        let client = Client::open(info).map_err(|err| self.explain(err))?;
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(10)))
+            .set_response_timeout(None);
+        client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .map_err(|err| self.explain(err))
+            .with_context(|| format!("opening db {db}"))
+    }
+
+    /// Turns a Redis error into one that names this side, its address and what to check.
+    pub fn explain(&self, err: RedisError) -> anyhow::Error {
+        let (role, addr) = (self.role, &self.addr);
+        let auth = err.kind() == ErrorKind::AuthenticationFailed
+            || matches!(err.code(), Some("NOAUTH" | "WRONGPASS"));
+        if auth {
+            anyhow!("{role} {addr}: authentication failed ({err}); check the user and password in the --{role} URL")
+        } else if err.is_connection_refusal() || err.is_io_error() || err.is_timeout() {
+            anyhow!("cannot reach the {role} at {addr} ({err}); check that the server is running and that --{role} has the right host and port")
+        } else {
+            anyhow!("{role} {addr}: {err}")
+        }
+    }
+
+    /// The databases that hold at least one key, from `INFO keyspace`.
+    pub async fn dbs_with_keys(
+        &self,
+        conn: &mut MultiplexedConnection,
+    ) -> anyhow::Result<BTreeSet<i64>> {
+        let keyspace: String = redis::cmd("INFO")
+            .arg("keyspace")
+            .query_async(conn)
+            .await
+            .map_err(|err| self.explain(err))?;
+        Ok(keyspace
+            .lines()
+            .filter_map(|line| line.strip_prefix("db"))
+            .filter_map(|rest| rest.split(':').next())
+            .filter_map(|db| db.parse().ok())
+            .collect())
+    }
+
+    /// One `SCAN cursor COUNT 1000` call: the next cursor (0 when done) and the keys it returned.
+    pub async fn scan_page(
+        &self,
+        conn: &mut MultiplexedConnection,
+        cursor: u64,
+    ) -> anyhow::Result<(u64, Vec<Vec<u8>>)> {
+        let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(SCAN_COUNT)
+            .query_async(conn)
+            .await
+            .map_err(|err| self.explain(err))?;
+        Ok((next, keys))
+    }
+
+    /// `TYPE` and the expiry time of each key, in one pipeline.
+    pub async fn meta(
+        &self,
+        conn: &mut MultiplexedConnection,
+        keys: &[Vec<u8>],
+    ) -> anyhow::Result<Vec<KeyMeta>> {
+        let mut pipe = redis::pipe();
+        let expiry = if self.has_pexpiretime {
+            "PEXPIRETIME"
+        } else {
+            "PTTL"
+        };
+        for key in keys {
+            pipe.cmd("TYPE").arg(key).cmd(expiry).arg(key);
+        }
+        let replies: Vec<Value> = pipe
+            .query_async(conn)
+            .await
+            .map_err(|err| self.explain(err))?;
+        let now = now_ms();
+        replies
+            .chunks(2)
+            .map(|pair| {
+                let kind = KeyType::parse(&text_of(&pair[0]));
+                let raw = int_of(&pair[1]).ok_or_else(|| {
+                    anyhow!("{} {}: unexpected {expiry} reply {:?}", self.role, self.addr, pair[1])
+                })?;
+                let expire_at = match raw {
+                    ms if ms < 0 => None,
+                    ms if self.has_pexpiretime => Some(ms),
+                    ms => Some(now + ms),
+                };
+                Ok(KeyMeta { kind, expire_at })
+            })
+            .collect()
+    }
+
+    /// `EXISTS` for each key, in one pipeline.
+    pub async fn exists(
+        &self,
+        conn: &mut MultiplexedConnection,
+        keys: &[Vec<u8>],
+    ) -> anyhow::Result<Vec<bool>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for key in keys {
+            pipe.cmd("EXISTS").arg(key);
+        }
+        let found: Vec<i64> = pipe
+            .query_async(conn)
+            .await
+            .map_err(|err| self.explain(err))?;
+        Ok(found.into_iter().map(|n| n > 0).collect())
+    }
+}
+
+/// The value of `name:value` in an `INFO` section.
+fn info_field<'a>(info: &'a str, name: &str) -> Option<&'a str> {
+    info.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+        .map(str::trim)
+}
+
+/// The local clock in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,520 @@
+//! Streams: entries page by page, then the stream's metadata and its consumer groups.
+//!
+//! Time stamps (delivery, seen and active times) are wall-clock values like expiry times, so they
+//! are compared with the same tolerance as TTLs.
+
+use super::compare::Outcome;
+use super::keyspace::{now_ms, Side};
+use super::value::{bulk_list, bytes_of, int_of, text_of};
+use anyhow::anyhow;
+use redis::aio::MultiplexedConnection;
+use redis::Value;
+
+/// Entries per `XRANGE` page.
+const PAGE: usize = 10_000;
+/// Stream-level `XINFO` fields compared when both sides report them.
+const STREAM_FIELDS: &[&str] = &[
+    "length",
+    "last-generated-id",
+    "max-deleted-entry-id",
+    "entries-added",
+    "recorded-first-entry-id",
+];
+/// Group-level fields compared when both sides report them.
+const GROUP_FIELDS: &[&str] = &["last-delivered-id", "entries-read", "pel-count"];
+
+type Entry = (Vec<u8>, Vec<Vec<u8>>);
+
+#[derive(Debug)]
+struct Pending {
+    id: String,
+    /// Named in a group's PEL, implied in a consumer's.
+    consumer: Option<String>,
+    delivered_at: i64,
+    deliveries: i64,
+}
+
+#[derive(Debug)]
+struct Consumer {
+    name: String,
+    seen_at: Option<i64>,
+    active_at: Option<i64>,
+    pel_count: i64,
+    pending: Vec<Pending>,
+}
+
+#[derive(Debug)]
+struct Group {
+    name: String,
+    fields: Vec<(String, String)>,
+    pending: Vec<Pending>,
+    consumers: Vec<Consumer>,
+}
+
+#[derive(Debug)]
+struct StreamInfo {
+    fields: Vec<(String, String)>,
+    groups: Vec<Group>,
+}
+
+/// Compares two streams whose `XLEN` already matched.
+pub async fn compare_stream(
+    sides: (&Side, &Side),
+    conns: (&MultiplexedConnection, &MultiplexedConnection),
+    key: &[u8],
+    tolerance_ms: u64,
+) -> anyhow::Result<Outcome> {
+    let (source, target) = sides;
+    let (mut src, mut tgt) = (conns.0.clone(), conns.1.clone());
+    let mut start = b"-".to_vec();
+    let mut index = 0usize;
+    loop {
+        let (a, b) = tokio::join!(
+            read_entries(source, &mut src, key, &start),
+            read_entries(target, &mut tgt, key, &start)
+        );
+        let (a, b) = (a?, b?);
+        if let Some(reason) = compare_entries(&a, &b, index) {
+            return Ok(Outcome::Differs(reason));
+        }
+        index += a.len();
+        match a.last() {
+            Some((id, _)) if a.len() == PAGE => start = next_id(id),
+            _ => break,
+        }
+    }
+    let (a, b) = tokio::join!(
+        read_info(source, &mut src, key),
+        read_info(target, &mut tgt, key)
+    );
+    let (Some(a), Some(b)) = (a?, b?) else {
+        return Ok(Outcome::Vanished);
+    };
+    Ok(compare_info(&a, &b, tolerance_ms).map_or(Outcome::Same, Outcome::Differs))
+}
+
+async fn read_entries(
+    side: &Side,
+    conn: &mut MultiplexedConnection,
+    key: &[u8],
+    start: &[u8],
+) -> anyhow::Result<Vec<Entry>> {
+    let reply: Value = redis::cmd("XRANGE")
+        .arg(key)
+        .arg(start)
+        .arg("+")
+        .arg("COUNT")
+        .arg(PAGE)
+        .query_async(conn)
+        .await
+        .map_err(|err| side.explain(err))?;
+    let malformed = || anyhow!("{} {}: unexpected XRANGE reply", side.role, side.addr);
+    let Value::Array(entries) = reply else {
+        return Err(malformed());
+    };
+    entries
+        .into_iter()
+        .map(|entry| {
+            let Value::Array(mut parts) = entry else {
+                return Err(malformed());
+            };
+            let fields = parts.pop().and_then(bulk_list).ok_or_else(malformed)?;
+            let id = parts.pop().and_then(bytes_of).ok_or_else(malformed)?;
+            Ok((id, fields))
+        })
+        .collect()
+}
+
+fn compare_entries(a: &[Entry], b: &[Entry], offset: usize) -> Option<String> {
+    if let Some(at) = a.iter().zip(b).position(|(x, y)| x != y) {
+        let (x, y) = (&a[at], &b[at]);
+        let n = offset + at;
+        return Some(if x.0 != y.0 {
+            format!(
+                "stream entry {n}: id {} vs {}",
+                String::from_utf8_lossy(&x.0),
+                String::from_utf8_lossy(&y.0)
+            )
+        } else {
+            format!(
+                "stream entry {} fields differ",
+                String::from_utf8_lossy(&x.0)
+            )
+        });
+    }
+    (a.len() != b.len()).then(|| {
+        format!(
+            "stream entry count {} vs {}",
+            offset + a.len(),
+            offset + b.len()
+        )
+    })
+}
+
+/// The smallest id after `id` (`ms-seq` → `ms-(seq+1)`), so paging works on servers without
+/// exclusive ranges.
+fn next_id(id: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(id);
+    let (ms, seq) = text.split_once('-').unwrap_or((&text, "0"));
+    let (ms, seq): (u64, u64) = (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0));
+    match seq.checked_add(1) {
+        Some(seq) => format!("{ms}-{seq}"),
+        None => format!("{}-0", ms.saturating_add(1)),
+    }
+    .into_bytes()
+}
+
+/// The stream's metadata and groups; `None` when the key is gone.
+async fn read_info(
+    side: &Side,
+    conn: &mut MultiplexedConnection,
+    key: &[u8],
+) -> anyhow::Result<Option<StreamInfo>> {
+    let groups: Value = match redis::cmd("XINFO")
+        .arg("GROUPS")
+        .arg(key)
+        .query_async(conn)
+        .await
+    {
+        Ok(groups) => groups,
+        Err(err) => return gone_or(side, conn, key, err).await,
+    };
+    let groups = list_of_maps(groups);
+    let max_pel = groups
+        .iter()
+        .filter_map(|group| field(group, "pel-count").or_else(|| field(group, "pending")))
+        .filter_map(int_of)
+        .max()
+        .unwrap_or(0);
+    if side.has_xinfo_full {
+        // COUNT bounds the entries and PELs returned; entries were compared above, the PELs
+        // must come back whole.
+        let full = redis::cmd("XINFO")
+            .arg("STREAM")
+            .arg(key)
+            .arg("FULL")
+            .arg("COUNT")
+            .arg(max_pel.max(1))
+            .query_async(conn)
+            .await;
+        return match full {
+            Ok(full) => Ok(Some(parse_full(full))),
+            Err(err) => gone_or(side, conn, key, err).await,
+        };
+    }
+    read_info_legacy(side, conn, key, groups).await
+}
+
+/// `XINFO STREAM FULL` → [`StreamInfo`].
+fn parse_full(full: Value) -> StreamInfo {
+    let map = map_of(full);
+    let fields = scalar_fields(&map, STREAM_FIELDS);
+    let groups = field(&map, "groups")
+        .cloned()
+        .map(list_of_maps)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|group| Group {
+            name: field(&group, "name").map(text_of).unwrap_or_default(),
+            fields: scalar_fields(&group, GROUP_FIELDS),
+            pending: field(&group, "pending")
+                .map(|pel| parse_pel(pel, true))
+                .unwrap_or_default(),
+            consumers: field(&group, "consumers")
+                .cloned()
+                .map(list_of_maps)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|consumer| Consumer {
+                    name: field(&consumer, "name").map(text_of).unwrap_or_default(),
+                    seen_at: field(&consumer, "seen-time").and_then(int_of),
+                    active_at: field(&consumer, "active-time").and_then(int_of),
+                    pel_count: field(&consumer, "pel-count").and_then(int_of).unwrap_or(0),
+                    pending: field(&consumer, "pending")
+                        .map(|pel| parse_pel(pel, false))
+                        .unwrap_or_default(),
+                })
+                .collect(),
+        })
+        .collect();
+    StreamInfo { fields, groups }
+}
+
+/// A PEL from `XINFO STREAM FULL`: `[id, consumer, delivery-time, count]` per entry in a group,
+/// `[id, delivery-time, count]` in a consumer.
+fn parse_pel(pel: &Value, with_consumer: bool) -> Vec<Pending> {
+    let Value::Array(entries) = pel else {
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .filter_map(|entry| {
+            let Value::Array(parts) = entry else {
+                return None;
+            };
+            let at = usize::from(with_consumer);
+            Some(Pending {
+                id: text_of(parts.first()?),
+                consumer: with_consumer.then(|| parts.get(1).map(text_of)).flatten(),
+                delivered_at: int_of(parts.get(1 + at)?)?,
+                deliveries: int_of(parts.get(2 + at)?)?,
+            })
+        })
+        .collect()
+}
+
+/// Servers before 6.0 have no `XINFO STREAM FULL`: the same facts from `XINFO STREAM`,
+/// `XINFO GROUPS`, `XINFO CONSUMERS` and `XPENDING`, with idle times turned into time stamps.
+async fn read_info_legacy(
+    side: &Side,
+    conn: &mut MultiplexedConnection,
+    key: &[u8],
+    groups: Vec<Vec<(String, Value)>>,
+) -> anyhow::Result<Option<StreamInfo>> {
+    let explain = |err| side.explain(err);
+    let stream: Value = match redis::cmd("XINFO").arg("STREAM").arg(key).query_async(conn).await {
+        Ok(stream) => stream,
+        Err(err) => return gone_or(side, conn, key, err).await,
+    };
+    let fields = scalar_fields(&map_of(stream), STREAM_FIELDS);
+    let mut parsed = Vec::new();
+    for group in groups {
+        let name = field(&group, "name").map(text_of).unwrap_or_default();
+        let pel_count = field(&group, "pending").and_then(int_of).unwrap_or(0);
+        let mut fields = scalar_fields(&group, GROUP_FIELDS);
+        fields.push(("pel-count".to_string(), pel_count.to_string()));
+        let pel: Value = redis::cmd("XPENDING")
+            .arg(key)
+            .arg(&name)
+            .arg("-")
+            .arg("+")
+            .arg(pel_count.max(1))
+            .query_async(conn)
+            .await
+            .map_err(explain)?;
+        let consumers: Value = redis::cmd("XINFO")
+            .arg("CONSUMERS")
+            .arg(key)
+            .arg(&name)
+            .query_async(conn)
+            .await
+            .map_err(explain)?;
+        let now = now_ms();
+        let pending = match pel {
+            Value::Array(entries) => entries
+                .iter()
+                .filter_map(|entry| match entry {
+                    Value::Array(parts) => Some(Pending {
+                        id: text_of(parts.first()?),
+                        consumer: parts.get(1).map(text_of),
+                        delivered_at: now - int_of(parts.get(2)?)?,
+                        deliveries: int_of(parts.get(3)?)?,
+                    }),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let consumers = list_of_maps(consumers)
+            .into_iter()
+            .map(|consumer| Consumer {
+                name: field(&consumer, "name").map(text_of).unwrap_or_default(),
+                seen_at: field(&consumer, "idle")
+                    .and_then(int_of)
+                    .map(|idle| now - idle),
+                active_at: None,
+                pel_count: field(&consumer, "pending").and_then(int_of).unwrap_or(0),
+                pending: Vec::new(),
+            })
+            .collect();
+        parsed.push(Group {
+            name,
+            fields,
+            pending,
+            consumers,
+        });
+    }
+    Ok(Some(StreamInfo {
+        fields,
+        groups: parsed,
+    }))
+}
+
+/// After an `XINFO` error: `None` if the key is gone (the caller re-checks it), else the error.
+async fn gone_or<T>(
+    side: &Side,
+    conn: &mut MultiplexedConnection,
+    key: &[u8],
+    err: redis::RedisError,
+) -> anyhow::Result<Option<T>> {
+    let exists = side.exists(conn, &[key.to_vec()]).await?;
+    if exists.first() == Some(&true) {
+        Err(side.explain(err))
+    } else {
+        Ok(None)
+    }
+}
+
+fn compare_info(a: &StreamInfo, b: &StreamInfo, tolerance_ms: u64) -> Option<String> {
+    if let Some(reason) = compare_fields(&a.fields, &b.fields, "stream") {
+        return Some(reason);
+    }
+    let names = |info: &StreamInfo| info.groups.iter().map(|g| g.name.clone()).collect::<Vec<_>>();
+    let (mut names_a, mut names_b) = (names(a), names(b));
+    names_a.sort();
+    names_b.sort();
+    if names_a != names_b {
+        return Some(format!(
+            "stream groups [{}] vs [{}]",
+            names_a.join(", "),
+            names_b.join(", ")
+        ));
+    }
+    for group in &a.groups {
+        let other = b.groups.iter().find(|g| g.name == group.name)?;
+        let what = format!("stream group \"{}\"", group.name);
+        if let Some(reason) = compare_fields(&group.fields, &other.fields, &what)
+            .or_else(|| compare_pel(&group.pending, &other.pending, &what, tolerance_ms))
+            .or_else(|| compare_consumers(&group.consumers, &other.consumers, &what, tolerance_ms))
+        {
+            return Some(reason);
+        }
+    }
+    None
+}
+
+/// Compares the fields both sides report; a field only one side knows (a newer server) is skipped.
+fn compare_fields(a: &[(String, String)], b: &[(String, String)], what: &str) -> Option<String> {
+    a.iter().find_map(|(name, x)| {
+        let (_, y) = b.iter().find(|(other, _)| other == name)?;
+        (x != y).then(|| format!("{what} {name} {x} vs {y}"))
+    })
+}
+
+fn compare_pel(a: &[Pending], b: &[Pending], what: &str, tolerance_ms: u64) -> Option<String> {
+    if a.len() != b.len() {
+        return Some(format!("{what} pending entries {} vs {}", a.len(), b.len()));
+    }
+    a.iter().zip(b).find_map(|(x, y)| {
+        if x.id != y.id || x.consumer != y.consumer {
+            Some(format!(
+                "{what} pending entry {} ({}) vs {} ({})",
+                x.id,
+                x.consumer.as_deref().unwrap_or("-"),
+                y.id,
+                y.consumer.as_deref().unwrap_or("-")
+            ))
+        } else if x.deliveries != y.deliveries {
+            Some(format!(
+                "{what} pending entry {} delivery count {} vs {}",
+                x.id, x.deliveries, y.deliveries
+            ))
+        } else if x.delivered_at.abs_diff(y.delivered_at) > tolerance_ms {
+            Some(format!(
+                "{what} pending entry {} delivery time {} vs {}",
+                x.id, x.delivered_at, y.delivered_at
+            ))
+        } else {
+            None
+        }
+    })
+}
+
+fn compare_consumers(
+    a: &[Consumer],
+    b: &[Consumer],
+    what: &str,
+    tolerance_ms: u64,
+) -> Option<String> {
+    let names = |list: &[Consumer]| {
+        let mut names: Vec<_> = list.iter().map(|c| c.name.clone()).collect();
+        names.sort();
+        names
+    };
+    if names(a) != names(b) {
+        return Some(format!(
+            "{what} consumers [{}] vs [{}]",
+            names(a).join(", "),
+            names(b).join(", ")
+        ));
+    }
+    a.iter().find_map(|x| {
+        let y = b.iter().find(|c| c.name == x.name)?;
+        let who = format!("{what} consumer \"{}\"", x.name);
+        let times = [("seen-time", x.seen_at, y.seen_at), ("active-time", x.active_at, y.active_at)];
+        for (name, p, q) in times {
+            if let (Some(p), Some(q)) = (p, q) {
+                if p.abs_diff(q) > tolerance_ms {
+                    return Some(format!("{who} {name} {p} vs {q}"));
+                }
+            }
+        }
+        if x.pel_count != y.pel_count {
+            return Some(format!("{who} pel-count {} vs {}", x.pel_count, y.pel_count));
+        }
+        compare_pel(&x.pending, &y.pending, &who, tolerance_ms)
+    })
+}
+
+/// A key/value reply (a flat RESP2 array or a RESP3 map) as pairs.
+fn map_of(reply: Value) -> Vec<(String, Value)> {
+    match reply {
+        Value::Array(items) => {
+            let mut pairs = Vec::with_capacity(items.len() / 2);
+            let mut items = items.into_iter();
+            while let (Some(name), Some(value)) = (items.next(), items.next()) {
+                pairs.push((text_of(&name), value));
+            }
+            pairs
+        }
+        Value::Map(pairs) => pairs
+            .into_iter()
+            .map(|(name, value)| (text_of(&name), value))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn list_of_maps(reply: Value) -> Vec<Vec<(String, Value)>> {
+    match reply {
+        Value::Array(items) => items.into_iter().map(map_of).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn field<'a>(map: &'a [(String, Value)], name: &str) -> Option<&'a Value> {
+    map.iter().find(|(n, _)| n == name).map(|(_, value)| value)
+}
+
+fn scalar_fields(map: &[(String, Value)], names: &[&str]) -> Vec<(String, String)> {
+    names
+        .iter()
+        .filter_map(|name| field(map, name).map(|value| (name.to_string(), text_of(value))))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_id_steps_the_sequence() {
+        assert_eq!(next_id(b"5-3"), b"5-4");
+        assert_eq!(next_id(format!("5-{}", u64::MAX).as_bytes()), b"6-0");
+    }
+
+    #[test]
+    fn fields_known_to_one_side_only_are_skipped() {
+        let a = vec![("length".to_string(), "3".to_string())];
+        let b = vec![
+            ("length".to_string(), "3".to_string()),
+            ("entries-added".to_string(), "4".to_string()),
+        ];
+        assert_eq!(compare_fields(&a, &b, "stream"), None);
+        let c = vec![("length".to_string(), "4".to_string())];
+        assert_eq!(
+            compare_fields(&a, &c, "stream").as_deref(),
+            Some("stream length 3 vs 4")
+        );
+    }
+}
