@@ -7,19 +7,17 @@ pub enum ApplyError {
     #[error("bad target URL {url}: {why}")]
     BadUrl { url: String, why: String },
 
-    #[error("cannot connect to target {addr}: {source}; check --target and that the server is up")]
+    #[error("cannot connect to target {addr}: {cause}; check --target and that the server is up")]
     Connect {
         addr: String,
-        #[source]
-        source: redis::RedisError,
+        cause: redis::RedisError,
     },
 
-    #[error("target {addr} failed {doing}: {source}")]
+    #[error("target {addr} failed {doing}: {cause}")]
     Redis {
         addr: String,
         doing: String,
-        #[source]
-        source: redis::RedisError,
+        cause: redis::RedisError,
     },
 
     #[error(
@@ -41,12 +39,8 @@ pub enum ApplyError {
     #[error("partition {partition}: {what}")]
     Log { partition: u32, what: String },
 
-    #[error("partition {partition}: {source}")]
-    Read {
-        partition: u32,
-        #[source]
-        source: LogError,
-    },
+    #[error("partition {partition}: {cause}")]
+    Read { partition: u32, cause: LogError },
 }
 
 /// What an operator should do about a rejected command, judged from the reply.

@@ -52,7 +52,7 @@ pub async fn run_partition<R: PartitionReader>(
         },
         batch: Batch::default(),
     };
-    let read = |source| ApplyError::Read { partition, source };
+    let read = |cause| ApplyError::Read { partition, cause };
     while let Some(delivery) = reader.next().await.map_err(read)? {
         lane.take(delivery).await?;
         // Keep filling the batch while records are ready; apply once none is waiting.
@@ -74,7 +74,10 @@ pub async fn run_partition<R: PartitionReader>(
 /// Polls a future once; `None` if it is not ready. Only for cancel-safe futures.
 fn poll_once<F: Future>(future: F) -> Option<F::Output> {
     let mut future = std::pin::pin!(future);
-    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
         Poll::Ready(output) => Some(output),
         Poll::Pending => None,
     }
@@ -131,7 +134,11 @@ impl Lane {
             Body::EpochBegin(begin) => {
                 self.flush().await?;
                 self.check_format(&begin)?;
-                tracing::debug!(partition = self.summary.partition, epoch = record.epoch, "epoch begins");
+                tracing::debug!(
+                    partition = self.summary.partition,
+                    epoch = record.epoch,
+                    "epoch begins"
+                );
                 self.summary.epoch = Some(record.epoch);
                 self.summary.snapshot_done = false;
             }
@@ -143,7 +150,11 @@ impl Lane {
                         record.epoch
                     )));
                 }
-                tracing::debug!(partition = self.summary.partition, records = end.records, "snapshot applied");
+                tracing::debug!(
+                    partition = self.summary.partition,
+                    records = end.records,
+                    "snapshot applied"
+                );
                 self.summary.snapshot_done = true;
             }
             Body::Heartbeat(_) => {}
@@ -202,10 +213,10 @@ impl Lane {
         let replies: Vec<redis::Value> =
             pipe.query_async(&mut self.conn)
                 .await
-                .map_err(|source| ApplyError::Redis {
+                .map_err(|cause| ApplyError::Redis {
                     addr: self.ctx.target.addr.clone(),
                     doing: format!("applying a batch in partition {}", self.summary.partition),
-                    source,
+                    cause,
                 })?;
         for (reply, (db, key)) in replies.iter().zip(&batch.keys) {
             if let redis::Value::ServerError(err) = reply {
@@ -221,8 +232,14 @@ impl Lane {
             }
         }
         self.summary.keys += batch.snapshot_keys;
-        self.ctx.stats.keys.fetch_add(batch.snapshot_keys, Ordering::Relaxed);
-        self.ctx.stats.bytes.fetch_add(batch.bytes as u64, Ordering::Relaxed);
+        self.ctx
+            .stats
+            .keys
+            .fetch_add(batch.snapshot_keys, Ordering::Relaxed);
+        self.ctx
+            .stats
+            .bytes
+            .fetch_add(batch.bytes as u64, Ordering::Relaxed);
         Ok(())
     }
 }

@@ -59,17 +59,17 @@ impl Target {
             .client
             .get_multiplexed_async_connection_with_config(&self.config)
             .await
-            .map_err(|source| ApplyError::Connect {
+            .map_err(|cause| ApplyError::Connect {
                 addr: self.addr.clone(),
-                source,
+                cause,
             })?;
         // A wrong password surfaces on the first command; make it surface here.
         redis::cmd("PING")
             .query_async::<()>(&mut conn)
             .await
-            .map_err(|source| ApplyError::Connect {
+            .map_err(|cause| ApplyError::Connect {
                 addr: self.addr.clone(),
-                source,
+                cause,
             })?;
         Ok(conn)
     }
@@ -80,10 +80,10 @@ impl Target {
             .arg("server")
             .query_async(conn)
             .await
-            .map_err(|source| ApplyError::Redis {
+            .map_err(|cause| ApplyError::Redis {
                 addr: self.addr.clone(),
                 doing: "INFO server".into(),
-                source,
+                cause,
             })?;
         Ok(parse_info(&text))
     }

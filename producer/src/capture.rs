@@ -107,11 +107,13 @@ impl Payload {
                 let mut tail = leftover;
                 if tail.len() < EOF_MARK_LEN {
                     let mut rest = vec![0; EOF_MARK_LEN - tail.len()];
-                    reader.read_exact(&mut rest).map_err(|source| CaptureError::Io {
-                        addr: addr.to_string(),
-                        doing: "reading the end mark of the snapshot".into(),
-                        source,
-                    })?;
+                    reader
+                        .read_exact(&mut rest)
+                        .map_err(|cause| CaptureError::Io {
+                            addr: addr.to_string(),
+                            doing: "reading the end mark of the snapshot".into(),
+                            cause,
+                        })?;
                     tail.extend_from_slice(&rest);
                 }
                 if tail[..EOF_MARK_LEN] != mark[..] {
@@ -121,7 +123,10 @@ impl Payload {
                 }
                 if tail.len() > EOF_MARK_LEN {
                     // Command stream bytes read ahead; kept for the incremental phase.
-                    tracing::debug!(bytes = tail.len() - EOF_MARK_LEN, "read ahead past the snapshot");
+                    tracing::debug!(
+                        bytes = tail.len() - EOF_MARK_LEN,
+                        "read ahead past the snapshot"
+                    );
                 }
                 Ok(reader)
             }

@@ -98,7 +98,9 @@ mod tests {
 
     #[test]
     fn rejects_other_schemes_without_leaking_the_password() {
-        let err = SourceAddr::parse("http://u:pw@h:1").unwrap_err().to_string();
+        let err = SourceAddr::parse("http://u:pw@h:1")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("redis://"), "{err}");
         assert!(!err.contains("pw@"), "{err}");
     }

@@ -8,14 +8,12 @@ pub enum CaptureError {
     #[error("bad source URL {url}: {why}")]
     BadUrl { url: String, why: String },
 
-    #[error("cannot connect to source {addr}: {source}; check --source and that the server is up")]
-    Connect {
-        addr: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot connect to source {addr}: {cause}; check --source and that the server is up")]
+    Connect { addr: String, cause: std::io::Error },
 
-    #[error("source {addr} refused the credentials: {reply}; check the user and password in --source")]
+    #[error(
+        "source {addr} refused the credentials: {reply}; check the user and password in --source"
+    )]
     Auth { addr: String, reply: String },
 
     #[error("source {addr} refused {command}: {reply}")]
@@ -28,20 +26,15 @@ pub enum CaptureError {
     #[error("source {addr} broke the replication protocol: {what}")]
     Protocol { addr: String, what: String },
 
-    #[error("lost the link to source {addr} while {doing}: {source}")]
+    #[error("lost the link to source {addr} while {doing}: {cause}")]
     Io {
         addr: String,
         doing: String,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 
-    #[error("snapshot from source {addr} is unusable: {source}")]
-    Rdb {
-        addr: String,
-        #[source]
-        source: RdbError,
-    },
+    #[error("snapshot from source {addr} is unusable: {cause}")]
+    Rdb { addr: String, cause: RdbError },
 
     #[error("cannot write to the log: {0}")]
     Log(#[from] LogError),

@@ -60,9 +60,9 @@ pub struct ReplicaLink {
 impl ReplicaLink {
     /// Connects to the source (first address that answers) and sets the socket timeouts.
     pub fn connect(addr: &SourceAddr, config: &SourceConfig) -> Result<Self, CaptureError> {
-        let connect_error = |source| CaptureError::Connect {
+        let connect_error = |cause| CaptureError::Connect {
             addr: addr.to_string(),
-            source,
+            cause,
         };
         let candidates = (addr.host.as_str(), addr.port)
             .to_socket_addrs()
@@ -74,10 +74,10 @@ impl ReplicaLink {
         for candidate in candidates {
             match TcpStream::connect_timeout(&candidate, config.connect_timeout) {
                 Ok(stream) => {
-                    let io = |source| CaptureError::Io {
+                    let io = |cause| CaptureError::Io {
                         addr: addr.to_string(),
                         doing: "setting up the socket".into(),
-                        source,
+                        cause,
                     };
                     stream.set_nodelay(true).map_err(io)?;
                     stream
@@ -198,8 +198,11 @@ impl ReplicaLink {
         let doing = format!("sending {}", String::from_utf8_lossy(args[0]));
         self.writer
             .write_all(&frame)
-            .map_err(|source| self.io_error(&doing, source))?;
-        self.read_line(&format!("waiting for the reply to {}", String::from_utf8_lossy(args[0])))
+            .map_err(|cause| self.io_error(&doing, cause))?;
+        self.read_line(&format!(
+            "waiting for the reply to {}",
+            String::from_utf8_lossy(args[0])
+        ))
     }
 
     /// Reads one `\r\n`-terminated line, skipping bare `\n` keepalives.
@@ -210,7 +213,7 @@ impl ReplicaLink {
             let read = (&mut self.reader)
                 .take(64 << 10)
                 .read_until(b'\n', &mut line)
-                .map_err(|source| self.io_error(doing, source))?;
+                .map_err(|cause| self.io_error(doing, cause))?;
             if read == 0 {
                 return Err(self.io_error(
                     doing,
@@ -234,11 +237,11 @@ impl ReplicaLink {
         }
     }
 
-    fn io_error(&self, doing: &str, source: std::io::Error) -> CaptureError {
+    fn io_error(&self, doing: &str, cause: std::io::Error) -> CaptureError {
         CaptureError::Io {
             addr: self.addr.to_string(),
             doing: doing.to_string(),
-            source,
+            cause,
         }
     }
 

@@ -6,9 +6,7 @@ use crate::rdb::{Entry, KeyEntry, RdbReader};
 use crate::stats::CaptureStats;
 use slotstream_schemas::log::LogWriter;
 use slotstream_schemas::slot::{key_slot, partition_for_slot};
-use slotstream_schemas::{
-    Body, EpochBegin, Function, Position, Record, SnapshotEnd, SnapshotKey,
-};
+use slotstream_schemas::{Body, EpochBegin, Function, Position, Record, SnapshotEnd, SnapshotKey};
 use std::io::Read;
 use std::sync::atomic::Ordering;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -42,9 +40,9 @@ pub fn stream_snapshot<R: Read, W: LogWriter>(
     stats: &CaptureStats,
     source_addr: &str,
 ) -> Result<SnapshotSummary, CaptureError> {
-    let rdb_error = |source| CaptureError::Rdb {
+    let rdb_error = |cause| CaptureError::Rdb {
         addr: source_addr.to_string(),
-        source,
+        cause,
     };
     let header = rdb.read_header().map_err(rdb_error)?;
     let partitions = log.partitions();

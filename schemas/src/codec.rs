@@ -159,12 +159,11 @@ impl Codec {
     pub fn decode(&self, bytes: &[u8]) -> Result<Record, CodecError> {
         let datum = split_header(bytes, &self.fingerprint)?;
         let mut state = serde_avro_fast::de::DeserializerState::from_slice(datum, &self.schema);
-        let record = Record::deserialize(state.deserializer()).map_err(|e| {
-            CodecError::Malformed {
+        let record =
+            Record::deserialize(state.deserializer()).map_err(|e| CodecError::Malformed {
                 message: e.to_string(),
                 datum_len: datum.len(),
-            }
-        })?;
+            })?;
         // A slice reader cannot fail; `fill_buf` hands back what is left of it.
         let extra = state.into_reader().fill_buf().map_or(0, |rest| rest.len());
         if extra != 0 {

@@ -13,6 +13,7 @@
 //! - [`dump`]: the `DUMP`/`RESTORE` payload format (RDB version footer, CRC64 Jones).
 //! - [`log`]: the traits a transport implements (where records are appended, where they are read).
 //! - [`memory`]: the in-process transport: bounded channels with the same partitioning.
+//! - `test_server` (tests only): a throwaway `redis-server` on a free port, for real-server checks.
 
 pub mod codec;
 pub mod display;

@@ -182,7 +182,9 @@ mod tests {
         });
         let producer = std::thread::spawn(move || {
             for offset in 0..100 {
-                writer.append((offset % 2) as u32, heartbeat(offset)).unwrap();
+                writer
+                    .append((offset % 2) as u32, heartbeat(offset))
+                    .unwrap();
             }
         });
         let runtime = tokio::runtime::Builder::new_current_thread()

@@ -94,7 +94,10 @@ mod tests {
         assert_eq!(hash_tag(b"{"), b"{");
         assert_eq!(hash_tag(b"{}"), b"{}");
         assert_eq!(key_slot(b"foo{{bar}}zap"), key_slot(b"{bar"));
-        assert_eq!(key_slot(b"foo{}{bar}"), CRC16.checksum(b"foo{}{bar}") & 0x3FFF);
+        assert_eq!(
+            key_slot(b"foo{}{bar}"),
+            CRC16.checksum(b"foo{}{bar}") & 0x3FFF
+        );
     }
 
     #[test]
@@ -155,7 +158,11 @@ mod tests {
         }
         for key in &keys {
             let reply = server.command(&[b"CLUSTER", b"KEYSLOT", key]);
-            assert_eq!(reply, Reply::Integer(i64::from(key_slot(key))), "key {key:?}");
+            assert_eq!(
+                reply,
+                Reply::Integer(i64::from(key_slot(key))),
+                "key {key:?}"
+            );
         }
     }
 

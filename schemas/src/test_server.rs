@@ -108,7 +108,10 @@ impl TestServer {
 fn read_line(reader: &mut impl BufRead) -> String {
     let mut line = String::new();
     reader.read_line(&mut line).expect("read reply line");
-    assert!(line.ends_with("\r\n"), "connection closed mid-reply: {line:?}");
+    assert!(
+        line.ends_with("\r\n"),
+        "connection closed mid-reply: {line:?}"
+    );
     line.truncate(line.len() - 2);
     line
 }

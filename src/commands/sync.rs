@@ -82,11 +82,13 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         "snapshot applied"
     );
     println!(
-        "sync: snapshot applied: {} keys ({} already expired, skipped) from {} in {:.2} s",
+        "sync: snapshot applied: {} keys ({} already expired, skipped) from {} in {:.2} s, \
+         peak RSS {} MB",
         applied.keys,
         applied.expired,
         captured.snapshot.source_version,
-        elapsed.as_secs_f64()
+        elapsed.as_secs_f64(),
+        peak_rss_bytes().map(|b| b >> 20).unwrap_or(0)
     );
     if !args.snapshot_only {
         tracing::warn!(

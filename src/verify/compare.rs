@@ -51,17 +51,14 @@ pub fn compare_content(source: &Content, target: &Content) -> Outcome {
     match (source, target) {
         (Content::String(a), Content::String(b)) => compare_strings(a, b),
         (Content::List(a), Content::List(b)) => compare_lists(a, b),
-        (Content::Set(a), Content::Set(b)) => {
-            count_reason("set member count", a.len(), b.len()).unwrap_or_else(|| {
+        (Content::Set(a), Content::Set(b)) => count_reason("set member count", a.len(), b.len())
+            .unwrap_or_else(|| {
                 first_missing(a, b, |x| x, "set member").map_or(Outcome::Same, Outcome::Differs)
-            })
-        }
+            }),
         (Content::Hash(a), Content::Hash(b)) => count_reason("hash field count", a.len(), b.len())
             .unwrap_or_else(|| compare_pairs(a, b, "hash field", "value")),
-        (Content::ZSet(a), Content::ZSet(b)) => {
-            count_reason("zset member count", a.len(), b.len())
-                .unwrap_or_else(|| compare_pairs(a, b, "zset member", "score"))
-        }
+        (Content::ZSet(a), Content::ZSet(b)) => count_reason("zset member count", a.len(), b.len())
+            .unwrap_or_else(|| compare_pairs(a, b, "zset member", "score")),
         _ => Outcome::Vanished,
     }
 }
@@ -95,12 +92,7 @@ fn compare_lists(a: &[Vec<u8>], b: &[Vec<u8>]) -> Outcome {
 }
 
 /// Walks two sorted sequences and names the first element found on one side only.
-fn first_missing<T>(
-    a: &[T],
-    b: &[T],
-    id: impl Fn(&T) -> &Vec<u8>,
-    what: &str,
-) -> Option<String> {
+fn first_missing<T>(a: &[T], b: &[T], id: impl Fn(&T) -> &Vec<u8>, what: &str) -> Option<String> {
     let (mut i, mut j) = (0, 0);
     while i < a.len() || j < b.len() {
         let order = match (a.get(i), b.get(j)) {
@@ -111,9 +103,7 @@ fn first_missing<T>(
         match order {
             Ordering::Equal => (i, j) = (i + 1, j + 1),
             Ordering::Less => return Some(format!("{what} {} only on source", item(id(&a[i])))),
-            Ordering::Greater => {
-                return Some(format!("{what} {} only on target", item(id(&b[j]))))
-            }
+            Ordering::Greater => return Some(format!("{what} {} only on target", item(id(&b[j])))),
         }
     }
     None
@@ -170,7 +160,9 @@ pub async fn compare_module(
             (Ok(Value::Nil), _) | (_, Ok(Value::Nil)) => return Ok(Outcome::Vanished),
             (Ok(a), Ok(b)) if a == b => return Ok(Outcome::Same),
             (Ok(_), Ok(_)) => {
-                return Ok(Outcome::Differs(format!("{type_name} value differs ({command})")))
+                return Ok(Outcome::Differs(format!(
+                    "{type_name} value differs ({command})"
+                )))
             }
             // The reader may be missing on one side (module not loaded): fall back to DUMP.
             _ => {}
@@ -243,7 +235,10 @@ mod tests {
     #[test]
     fn strings_and_missing() {
         let a = Content::String(b"abc".to_vec());
-        assert_eq!(compare_content(&a, &Content::String(b"abc".to_vec())), Outcome::Same);
+        assert_eq!(
+            compare_content(&a, &Content::String(b"abc".to_vec())),
+            Outcome::Same
+        );
         assert_eq!(
             compare_content(&a, &Content::String(b"abd".to_vec())),
             Outcome::Differs("string differs at byte 2 of 3".into())

@@ -200,7 +200,12 @@ impl Side {
             .map(|pair| {
                 let kind = KeyType::parse(&text_of(&pair[0]));
                 let raw = int_of(&pair[1]).ok_or_else(|| {
-                    anyhow!("{} {}: unexpected {expiry} reply {:?}", self.role, self.addr, pair[1])
+                    anyhow!(
+                        "{} {}: unexpected {expiry} reply {:?}",
+                        self.role,
+                        self.addr,
+                        pair[1]
+                    )
                 })?;
                 let expire_at = match raw {
                     ms if ms < 0 => None,

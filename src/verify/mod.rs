@@ -23,7 +23,8 @@ mod report;
 mod stream;
 mod value;
 
-pub use report::{DbCounts, DiffKind, Difference, VerifyReport};
+use report::DiffKind;
+pub use report::VerifyReport;
 
 use compare::{compare_content, compare_module, compare_ttl, Outcome};
 use keyspace::{now_ms, KeyType, Side};
@@ -31,7 +32,7 @@ use redis::aio::MultiplexedConnection;
 use slotstream_schemas::BOOKKEEPING_PREFIX;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
-use value::{estimated_bytes, is_small, lengths, over_budget, read_big, read_small, Content};
+use value::{estimated_bytes, is_small, lengths, over_budget, read_big, read_small};
 
 /// How often progress is logged on long runs.
 const PROGRESS_EVERY: Duration = Duration::from_secs(2);
@@ -259,9 +260,10 @@ impl Verifier {
         let mut budget = 0;
         for (i, &(key, kind)) in items.iter().enumerate() {
             let outcome = match (kind, src_len[i], tgt_len[i]) {
-                (KeyType::Other(name), _, _) => {
-                    Some(compare_module((&self.source, &self.target), (&mut s, &mut t), key, name).await?)
-                }
+                (KeyType::Other(name), _, _) => Some(
+                    compare_module((&self.source, &self.target), (&mut s, &mut t), key, name)
+                        .await?,
+                ),
                 (_, Some(a), Some(b)) if a != b => Some(Outcome::Differs(count_reason(kind, a, b))),
                 (KeyType::Stream, Some(_), Some(_)) => Some(
                     stream::compare_stream(
@@ -275,7 +277,8 @@ impl Verifier {
                 (_, Some(len), Some(_)) if is_small(kind, len) => {
                     let bytes = estimated_bytes(kind, len);
                     if over_budget(budget, bytes) {
-                        self.flush_small(src, tgt, &items, &mut small, &mut outcomes).await?;
+                        self.flush_small(src, tgt, &items, &mut small, &mut outcomes)
+                            .await?;
                         budget = 0;
                     }
                     budget += bytes;
@@ -293,7 +296,8 @@ impl Verifier {
             };
             outcomes.push(outcome);
         }
-        self.flush_small(src, tgt, &items, &mut small, &mut outcomes).await?;
+        self.flush_small(src, tgt, &items, &mut small, &mut outcomes)
+            .await?;
         Ok(outcomes
             .into_iter()
             .map(|outcome| outcome.unwrap_or(Outcome::Vanished))
@@ -338,7 +342,7 @@ impl Verifier {
             let (next, mut keys) = self.target.scan_page(tgt, cursor).await?;
             keys.retain(|key| !key.starts_with(BOOKKEEPING_PREFIX));
             let on_source = self.source.exists(src, &keys).await?;
-            let mut extra: Vec<Vec<u8>> = keys
+            let extra: Vec<Vec<u8>> = keys
                 .into_iter()
                 .zip(on_source)
                 .filter(|(key, found)| !found && !reported.contains(key))
@@ -347,17 +351,16 @@ impl Verifier {
             if !extra.is_empty() {
                 // Judge once more: a key that expired on the target meanwhile is not extra.
                 let (mut s, mut t) = (src.clone(), tgt.clone());
-                let (still_target, now_source) = tokio::try_join!(
+                let (on_target, on_source) = tokio::try_join!(
                     self.target.meta(&mut t, &extra),
                     self.source.exists(&mut s, &extra)
                 )?;
-                let verdicts: Vec<_> = still_target.into_iter().zip(now_source).collect();
-                let mut verdicts = verdicts.into_iter();
-                extra.retain(|_| {
-                    matches!(verdicts.next(), Some((meta, false)) if meta.kind != KeyType::None)
-                });
-                let kinds = self.target.meta(&mut t, &extra).await?;
-                for (key, meta) in extra.into_iter().zip(kinds) {
+                for (key, (meta, on_source)) in
+                    extra.into_iter().zip(on_target.into_iter().zip(on_source))
+                {
+                    if on_source || meta.kind == KeyType::None {
+                        continue;
+                    }
                     let reason = format!("{} only on target", meta.kind.name());
                     self.report
                         .record_key(db, &key, vec![(DiffKind::ExtraOnTarget, reason)]);
@@ -399,10 +402,4 @@ fn count_reason(kind: &KeyType, a: u64, b: u64) -> String {
         _ => "length",
     };
     format!("{what} {a} vs {b}")
-}
-
-/// Whether `content` holds nothing to compare (kept for symmetry with the value readers).
-#[allow(dead_code)]
-fn is_missing(content: &Content) -> bool {
-    matches!(content, Content::Missing)
 }

@@ -121,7 +121,10 @@ impl VerifyReport {
     /// Records the verdict on one key: no differences makes it identical.
     pub fn record_key(&mut self, db: i64, key: &[u8], diffs: Vec<(DiffKind, String)>) {
         let counts = self.dbs.entry(db).or_default();
-        if diffs.iter().all(|(kind, _)| *kind != DiffKind::ExtraOnTarget) {
+        if diffs
+            .iter()
+            .all(|(kind, _)| *kind != DiffKind::ExtraOnTarget)
+        {
             counts.compared += 1;
         }
         if diffs.is_empty() {
@@ -195,7 +198,14 @@ impl fmt::Display for VerifyReport {
                 total.differences()
             )?;
             for d in &self.differences {
-                writeln!(f, "  db {} \"{}\": {}: {}", d.db, d.key, d.kind.label(), d.reason)?;
+                writeln!(
+                    f,
+                    "  db {} \"{}\": {}: {}",
+                    d.db,
+                    d.key,
+                    d.kind.label(),
+                    d.reason
+                )?;
             }
         }
         if !self.warnings.is_empty() {
@@ -211,7 +221,11 @@ impl fmt::Display for VerifyReport {
         }
         if self.is_identical() {
             let dbs = self.dbs.values().filter(|c| c.compared > 0).count();
-            write!(f, "verify: identical ({} keys in {dbs} dbs)", total.compared)
+            write!(
+                f,
+                "verify: identical ({} keys in {dbs} dbs)",
+                total.compared
+            )
         } else {
             write!(
                 f,

@@ -272,7 +272,12 @@ async fn read_info_legacy(
     groups: Vec<Vec<(String, Value)>>,
 ) -> anyhow::Result<Option<StreamInfo>> {
     let explain = |err| side.explain(err);
-    let stream: Value = match redis::cmd("XINFO").arg("STREAM").arg(key).query_async(conn).await {
+    let stream: Value = match redis::cmd("XINFO")
+        .arg("STREAM")
+        .arg(key)
+        .query_async(conn)
+        .await
+    {
         Ok(stream) => stream,
         Err(err) => return gone_or(side, conn, key, err).await,
     };
@@ -359,7 +364,12 @@ fn compare_info(a: &StreamInfo, b: &StreamInfo, tolerance_ms: u64) -> Option<Str
     if let Some(reason) = compare_fields(&a.fields, &b.fields, "stream") {
         return Some(reason);
     }
-    let names = |info: &StreamInfo| info.groups.iter().map(|g| g.name.clone()).collect::<Vec<_>>();
+    let names = |info: &StreamInfo| {
+        info.groups
+            .iter()
+            .map(|g| g.name.clone())
+            .collect::<Vec<_>>()
+    };
     let (mut names_a, mut names_b) = (names(a), names(b));
     names_a.sort();
     names_b.sort();
@@ -441,7 +451,10 @@ fn compare_consumers(
     a.iter().find_map(|x| {
         let y = b.iter().find(|c| c.name == x.name)?;
         let who = format!("{what} consumer \"{}\"", x.name);
-        let times = [("seen-time", x.seen_at, y.seen_at), ("active-time", x.active_at, y.active_at)];
+        let times = [
+            ("seen-time", x.seen_at, y.seen_at),
+            ("active-time", x.active_at, y.active_at),
+        ];
         for (name, p, q) in times {
             if let (Some(p), Some(q)) = (p, q) {
                 if p.abs_diff(q) > tolerance_ms {
@@ -450,7 +463,10 @@ fn compare_consumers(
             }
         }
         if x.pel_count != y.pel_count {
-            return Some(format!("{who} pel-count {} vs {}", x.pel_count, y.pel_count));
+            return Some(format!(
+                "{who} pel-count {} vs {}",
+                x.pel_count, y.pel_count
+            ));
         }
         compare_pel(&x.pending, &y.pending, &who, tolerance_ms)
     })

@@ -113,7 +113,12 @@ pub async fn read_small(
             KeyType::List => pipe.cmd("LRANGE").arg(*key).arg(0).arg(-1),
             KeyType::Set => pipe.cmd("SMEMBERS").arg(*key),
             KeyType::Hash => pipe.cmd("HGETALL").arg(*key),
-            KeyType::ZSet => pipe.cmd("ZRANGE").arg(*key).arg(0).arg(-1).arg("WITHSCORES"),
+            KeyType::ZSet => pipe
+                .cmd("ZRANGE")
+                .arg(*key)
+                .arg(0)
+                .arg(-1)
+                .arg("WITHSCORES"),
             _ => pipe.cmd("EXISTS").arg(*key),
         };
     }

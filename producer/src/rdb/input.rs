@@ -206,20 +206,6 @@ impl<R: Read> Input<R> {
         }
     }
 
-    /// Consumes `n` bytes without keeping them.
-    pub(crate) fn skip(&mut self, n: u64) -> Result<(), RdbError> {
-        let mut left = n;
-        loop {
-            let take = left.min((self.end - self.start) as u64) as usize;
-            self.start += take;
-            left -= take as u64;
-            if left == 0 {
-                return Ok(());
-            }
-            self.read_more()?;
-        }
-    }
-
     /// The unconsumed buffered bytes and the inner reader.
     pub(crate) fn into_parts(self) -> (Vec<u8>, R) {
         let rest = self.available().to_vec();

@@ -126,7 +126,10 @@ mod tests {
     #[test]
     fn rejects_bad_input() {
         let mut out = Vec::new();
-        assert_eq!(decompress(&[5, b'a'], 6, &mut out), Err(LzfError::Truncated));
+        assert_eq!(
+            decompress(&[5, b'a'], 6, &mut out),
+            Err(LzfError::Truncated)
+        );
         out.clear();
         assert!(matches!(
             decompress(&[0, b'a', 1 << 5, 5], 4, &mut out),
@@ -143,7 +146,10 @@ mod tests {
             Err(LzfError::LengthMismatch { .. })
         ));
         out.clear();
-        assert_eq!(decompress(&[0, b'a', 7 << 5], 10, &mut out), Err(LzfError::Truncated));
+        assert_eq!(
+            decompress(&[0, b'a', 7 << 5], 10, &mut out),
+            Err(LzfError::Truncated)
+        );
         out.clear();
         assert_eq!(decompress(&[], 0, &mut out), Ok(()));
     }

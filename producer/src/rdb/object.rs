@@ -17,14 +17,8 @@ pub(crate) fn cut_value<R: Read>(
     out: &mut Vec<u8>,
 ) -> Result<(), RdbError> {
     match rdb_type {
-        TYPE_STRING
-        | TYPE_HASH_ZIPMAP
-        | TYPE_LIST_ZIPLIST
-        | TYPE_SET_INTSET
-        | TYPE_ZSET_ZIPLIST
-        | TYPE_HASH_ZIPLIST
-        | TYPE_HASH_LISTPACK
-        | TYPE_ZSET_LISTPACK
+        TYPE_STRING | TYPE_HASH_ZIPMAP | TYPE_LIST_ZIPLIST | TYPE_SET_INTSET
+        | TYPE_ZSET_ZIPLIST | TYPE_HASH_ZIPLIST | TYPE_HASH_LISTPACK | TYPE_ZSET_LISTPACK
         | TYPE_SET_LISTPACK => input.copy_string(out),
         TYPE_LIST | TYPE_SET | TYPE_LIST_QUICKLIST => {
             let n = input.copy_length(out)?;

@@ -24,14 +24,24 @@ pub struct RdbHeader {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
     /// Metadata such as `redis-ver`, `repl-id`, `repl-offset`, `ctime`.
-    Aux { key: Vec<u8>, value: Vec<u8> },
+    Aux {
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
     /// The keys that follow belong to this database.
-    SelectDb { db: u32 },
+    SelectDb {
+        db: u32,
+    },
     /// Size hint for the current database.
-    ResizeDb { keys: u64, expires: u64 },
+    ResizeDb {
+        keys: u64,
+        expires: u64,
+    },
     Key(KeyEntry),
     /// A function library (its source code, with its `#!engine name=` first line).
-    Function { code: Vec<u8> },
+    Function {
+        code: Vec<u8>,
+    },
     /// Data a module keeps outside the keyspace (e.g. RediSearch index definitions).
     ModuleAux {
         /// The 9-character module type name, e.g. "scdtype00".
@@ -44,7 +54,11 @@ pub enum Entry {
         raw: Vec<u8>,
     },
     /// Cluster mode: key counts of the slot whose keys follow.
-    SlotInfo { slot: u64, keys: u64, expires: u64 },
+    SlotInfo {
+        slot: u64,
+        keys: u64,
+        expires: u64,
+    },
 }
 
 /// One key and its value, as stored.

@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use super::input::CRC64;
 use super::*;
 
+mod malformed;
 mod synthetic;
+mod throughput;
 
 /// Every fixture RDB, as (version name, bytes).
 fn fixtures() -> Vec<(String, Vec<u8>)> {
@@ -23,7 +25,10 @@ fn fixtures() -> Vec<(String, Vec<u8>)> {
         }
     }
     out.sort();
-    assert!(out.len() >= 6, "expected the fixtures of six or more versions");
+    assert!(
+        out.len() >= 6,
+        "expected the fixtures of six or more versions"
+    );
     out
 }
 
@@ -35,7 +40,8 @@ struct Dump {
 
 /// The `.dumps` file of a fixture: (db, key) -> DUMP payload and expiry.
 fn dumps(name: &str) -> BTreeMap<(u32, Vec<u8>), Dump> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{name}.dumps"));
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{name}.dumps"));
     let text = std::fs::read_to_string(path).unwrap();
     let mut map = BTreeMap::new();
     for line in text.lines() {
@@ -98,7 +104,10 @@ struct Trickle<'a> {
 impl Read for Trickle<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         self.calls += 1;
-        let n = (self.step)(self.calls).max(1).min(buf.len()).min(self.data.len());
+        let n = (self.step)(self.calls)
+            .max(1)
+            .min(buf.len())
+            .min(self.data.len());
         buf[..n].copy_from_slice(&self.data[..n]);
         self.data = &self.data[n..];
         Ok(n)
@@ -108,7 +117,8 @@ impl Read for Trickle<'_> {
 #[test]
 fn every_key_matches_the_servers_dump_payload() {
     for (name, bytes) in fixtures() {
-        let (header, entries) = parse_all(&bytes[..], &bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let (header, entries) =
+            parse_all(&bytes[..], &bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
         let expected = dumps(&name);
         let mut seen = BTreeMap::new();
         for k in keys(&entries) {
@@ -118,7 +128,12 @@ fn every_key_matches_the_servers_dump_payload() {
                 .unwrap_or_else(|| panic!("{name}: key {:?} in db {} not in .dumps", k.key, k.db));
             let p = &dump.payload;
             // DUMP payload: type byte, value, 2-byte RDB version, 8-byte CRC64.
-            assert_eq!(k.rdb_type, p[0], "{name}: type of {:?}", String::from_utf8_lossy(&k.key));
+            assert_eq!(
+                k.rdb_type,
+                p[0],
+                "{name}: type of {:?}",
+                String::from_utf8_lossy(&k.key)
+            );
             assert!(
                 k.object[..] == p[1..p.len() - 10],
                 "{name}: object of {:?} (type {}) differs from its DUMP payload",
@@ -128,18 +143,28 @@ fn every_key_matches_the_servers_dump_payload() {
             let footer_version = u16::from_le_bytes([p[p.len() - 10], p[p.len() - 9]]);
             assert_eq!(footer_version, header.version, "{name}: DUMP version");
             let crc = u64::from_le_bytes(p[p.len() - 8..].try_into().unwrap());
-            assert_eq!(crc, CRC64.checksum(&p[..p.len() - 8]), "{name}: DUMP checksum");
+            assert_eq!(
+                crc,
+                CRC64.checksum(&p[..p.len() - 8]),
+                "{name}: DUMP checksum"
+            );
             match dump.expiry {
                 None => assert_eq!(k.expire_ms, None, "{name}: {:?} has no TTL", k.key),
                 Some((ms, true)) => assert_eq!(k.expire_ms, Some(ms), "{name}: TTL of {:?}", k.key),
                 Some((ms, false)) => {
-                    let got = k.expire_ms.unwrap_or_else(|| panic!("{name}: TTL of {:?}", k.key));
+                    let got = k
+                        .expire_ms
+                        .unwrap_or_else(|| panic!("{name}: TTL of {:?}", k.key));
                     assert!((got - ms).abs() < 60_000, "{name}: TTL of {:?}", k.key);
                 }
             }
             assert_eq!(seen.insert(id, ()), None, "{name}: key read twice");
         }
-        assert_eq!(seen.len(), expected.len(), "{name}: keys in .dumps missing from the RDB");
+        assert_eq!(
+            seen.len(),
+            expected.len(),
+            "{name}: keys in .dumps missing from the RDB"
+        );
         let aux: Vec<&[u8]> = entries
             .iter()
             .filter_map(|e| match e {
@@ -147,7 +172,10 @@ fn every_key_matches_the_servers_dump_payload() {
                 _ => None,
             })
             .collect();
-        assert!(aux.contains(&&b"redis-ver"[..]) || aux.contains(&&b"valkey-ver"[..]), "{name}");
+        assert!(
+            aux.contains(&&b"redis-ver"[..]) || aux.contains(&&b"valkey-ver"[..]),
+            "{name}"
+        );
     }
 }
 
@@ -157,7 +185,10 @@ fn fixtures_cover_the_formats_each_version_writes() {
         let (header, entries) = parse_all(&bytes[..], &bytes).unwrap();
         let types: std::collections::BTreeSet<u8> = keys(&entries).map(|k| k.rdb_type).collect();
         let has = |t: u8| types.contains(&t);
-        let functions = entries.iter().filter(|e| matches!(e, Entry::Function { .. })).count();
+        let functions = entries
+            .iter()
+            .filter(|e| matches!(e, Entry::Function { .. }))
+            .count();
         let dbs: Vec<u32> = entries
             .iter()
             .filter_map(|e| match e {
@@ -170,11 +201,17 @@ fn fixtures_cover_the_formats_each_version_writes() {
         match name.as_str() {
             "redis-5.0.10" | "redis-6.0.9" | "redis-6.2.14" => {
                 assert_eq!(header.version, 9);
-                assert!(has(12) && has(13) && has(14) && has(15) && has(2), "{name}: {types:?}");
+                assert!(
+                    has(12) && has(13) && has(14) && has(15) && has(2),
+                    "{name}: {types:?}"
+                );
                 assert_eq!(functions, 0);
             }
             _ => {
-                assert!(has(16) && has(17) && has(18) && functions == 1, "{name}: {types:?}");
+                assert!(
+                    has(16) && has(17) && has(18) && functions == 1,
+                    "{name}: {types:?}"
+                );
             }
         }
         match name.as_str() {
@@ -186,7 +223,9 @@ fn fixtures_cover_the_formats_each_version_writes() {
                 let modules: Vec<&str> = entries
                     .iter()
                     .filter_map(|e| match e {
-                        Entry::ModuleAux { module, raw, bytes, .. } => {
+                        Entry::ModuleAux {
+                            module, raw, bytes, ..
+                        } => {
                             assert_eq!(*bytes, raw.len() as u64);
                             Some(module.as_str())
                         }
@@ -224,10 +263,18 @@ fn fixtures_cover_the_formats_each_version_writes() {
 fn short_reads_give_the_same_entries() {
     for (name, bytes) in fixtures() {
         let (_, expected) = parse_all(&bytes[..], &bytes).unwrap();
-        let one = Trickle { data: &bytes, calls: 0, step: |_| 1 };
+        let one = Trickle {
+            data: &bytes,
+            calls: 0,
+            step: |_| 1,
+        };
         let (_, got) = parse_all(one, &bytes).unwrap();
         assert!(got == expected, "{name}: 1-byte reads");
-        let odd = Trickle { data: &bytes, calls: 0, step: |n| (n * 7919) % 23 };
+        let odd = Trickle {
+            data: &bytes,
+            calls: 0,
+            step: |n| (n * 7919) % 23,
+        };
         let (_, got) = parse_all(odd, &bytes).unwrap();
         assert!(got == expected, "{name}: uneven reads");
     }
@@ -250,7 +297,10 @@ fn a_flipped_byte_fails_the_checksum() {
         let at = bytes.windows(11).position(|w| w == b"hello world").unwrap();
         bytes[at] = b'j';
         let err = parse_all(&bytes[..], &bytes).unwrap_err();
-        assert!(matches!(err.kind, RdbErrorKind::Checksum { .. }), "{name}: {err}");
+        assert!(
+            matches!(err.kind, RdbErrorKind::Checksum { .. }),
+            "{name}: {err}"
+        );
         assert_eq!(err.offset, bytes.len() as u64 - 8, "{name}");
         assert!(err.to_string().contains("corrupt"), "{err}");
     }
@@ -259,7 +309,10 @@ fn a_flipped_byte_fails_the_checksum() {
 #[test]
 fn truncation_anywhere_is_reported_as_truncated() {
     for (name, bytes) in fixtures() {
-        for cut in (0..bytes.len()).step_by(13).chain([bytes.len() - 1, bytes.len() - 8]) {
+        for cut in (0..bytes.len())
+            .step_by(13)
+            .chain([bytes.len() - 1, bytes.len() - 8])
+        {
             let part = &bytes[..cut];
             let mut reader = RdbReader::new(part);
             let err = loop {
@@ -269,16 +322,25 @@ fn truncation_anywhere_is_reported_as_truncated() {
                     Err(e) => break e,
                 }
             };
-            assert!(matches!(err.kind, RdbErrorKind::Truncated), "{name} cut {cut}: {err}");
+            assert!(
+                matches!(err.kind, RdbErrorKind::Truncated),
+                "{name} cut {cut}: {err}"
+            );
             assert_eq!(err.offset, cut as u64);
-            assert!(reader.next_entry().is_err(), "a failed reader keeps failing");
+            assert!(
+                reader.next_entry().is_err(),
+                "a failed reader keeps failing"
+            );
         }
     }
 }
 
 #[test]
 fn an_unknown_type_byte_is_reported_at_its_offset() {
-    let (name, bytes) = fixtures().into_iter().find(|(n, _)| n == "redis-7.0.15").unwrap();
+    let (name, bytes) = fixtures()
+        .into_iter()
+        .find(|(n, _)| n == "redis-7.0.15")
+        .unwrap();
     let (_, entries) = parse_all(&bytes[..], &bytes).unwrap();
     let key = keys(&entries).find(|k| k.key == b"str:raw").unwrap();
     let mut patched = bytes.clone();
@@ -297,15 +359,42 @@ fn an_unknown_type_byte_is_reported_at_its_offset() {
 fn headers_are_checked() {
     let kind = |b: &[u8]| RdbReader::new(b).read_header().map_err(|e| e.kind);
     assert!(matches!(kind(b"RADIS0009"), Err(RdbErrorKind::BadMagic)));
-    assert!(matches!(kind(b"\0\0\0\0\0\0\0\0\0"), Err(RdbErrorKind::BadMagic)));
-    assert!(matches!(kind(b"REDIS0013"), Err(RdbErrorKind::UnsupportedVersion(_))));
-    assert!(matches!(kind(b"REDIS0000"), Err(RdbErrorKind::UnsupportedVersion(_))));
-    assert!(matches!(kind(b"REDIS00x9"), Err(RdbErrorKind::UnsupportedVersion(_))));
-    assert!(matches!(kind(b"VALKEY079"), Err(RdbErrorKind::UnsupportedVersion(_))));
+    assert!(matches!(
+        kind(b"\0\0\0\0\0\0\0\0\0"),
+        Err(RdbErrorKind::BadMagic)
+    ));
+    assert!(matches!(
+        kind(b"REDIS0013"),
+        Err(RdbErrorKind::UnsupportedVersion(_))
+    ));
+    assert!(matches!(
+        kind(b"REDIS0000"),
+        Err(RdbErrorKind::UnsupportedVersion(_))
+    ));
+    assert!(matches!(
+        kind(b"REDIS00x9"),
+        Err(RdbErrorKind::UnsupportedVersion(_))
+    ));
+    assert!(matches!(
+        kind(b"VALKEY079"),
+        Err(RdbErrorKind::UnsupportedVersion(_))
+    ));
     assert!(matches!(kind(b"REDIS"), Err(RdbErrorKind::Truncated)));
     assert!(matches!(kind(b""), Err(RdbErrorKind::Truncated)));
-    assert_eq!(kind(b"REDIS0001").unwrap(), RdbHeader { version: 1, valkey: false });
-    assert_eq!(kind(b"VALKEY080").unwrap(), RdbHeader { version: 80, valkey: true });
+    assert_eq!(
+        kind(b"REDIS0001").unwrap(),
+        RdbHeader {
+            version: 1,
+            valkey: false
+        }
+    );
+    assert_eq!(
+        kind(b"VALKEY080").unwrap(),
+        RdbHeader {
+            version: 80,
+            valkey: true
+        }
+    );
     assert_eq!(kind(b"VALKEY081").unwrap().version, 81);
 }
 
@@ -322,13 +411,21 @@ fn bytes_after_the_rdb_are_handed_back() {
         let (rest, inner) = reader.into_parts();
         assert_eq!([rest, inner.to_vec()].concat(), junk, "{name}");
         // Read one byte at a time: nothing beyond the checksum is read, so it stays in inner.
-        let mut reader = RdbReader::new(Trickle { data: &stream, calls: 0, step: |_| 1 });
+        let mut reader = RdbReader::new(Trickle {
+            data: &stream,
+            calls: 0,
+            step: |_| 1,
+        });
         while reader.next_entry().unwrap().is_some() {}
         let (rest, inner) = reader.into_parts();
         assert!(rest.is_empty(), "{name}");
         assert_eq!(inner.data, &junk[..], "{name}");
         // Uneven reads: split between the two, in order.
-        let mut reader = RdbReader::new(Trickle { data: &stream, calls: 0, step: |n| 1 + n % 64 });
+        let mut reader = RdbReader::new(Trickle {
+            data: &stream,
+            calls: 0,
+            step: |n| 1 + n % 64,
+        });
         while reader.next_entry().unwrap().is_some() {}
         let (rest, inner) = reader.into_parts();
         assert_eq!([rest, inner.data.to_vec()].concat(), junk, "{name}");
@@ -337,7 +434,10 @@ fn bytes_after_the_rdb_are_handed_back() {
 
 #[test]
 fn an_object_over_the_limit_names_its_key() {
-    let (_, bytes) = fixtures().into_iter().find(|(n, _)| n == "redis-7.4.1").unwrap();
+    let (_, bytes) = fixtures()
+        .into_iter()
+        .find(|(n, _)| n == "redis-7.4.1")
+        .unwrap();
     let mut reader = RdbReader::with_limits(&bytes[..], 2000);
     let err = loop {
         match reader.next_entry() {
@@ -347,7 +447,14 @@ fn an_object_over_the_limit_names_its_key() {
             Err(e) => break e,
         }
     };
-    assert!(matches!(err.kind, RdbErrorKind::ObjectTooLarge { limit: 2000, .. }), "{err}");
+    assert!(
+        matches!(err.kind, RdbErrorKind::ObjectTooLarge { limit: 2000, .. }),
+        "{err}"
+    );
     let key = err.key.clone().expect("the key is named");
-    assert!(err.to_string().contains(&String::from_utf8_lossy(&key).to_string()), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&String::from_utf8_lossy(&key).to_string()),
+        "{err}"
+    );
 }

@@ -54,13 +54,39 @@ pub fn decode_generic(bytes: &[u8]) -> Result<Value, CodecError> {
     let reader = GenericDatumReader::builder(&generic.schema)
         .build()
         .map_err(malformed)?;
-    let mut rest = datum;
-    let value = reader.read_value(&mut rest).map_err(malformed)?;
-    if !rest.is_empty() {
+    let mut input = EofGuard {
+        rest: datum,
+        ran_out: false,
+    };
+    let value = reader.read_value(&mut input).map_err(malformed)?;
+    if input.ran_out {
+        // apache-avro reads end-of-input at a union index, boolean or string as null and
+        // carries on, so a truncated datum can come back as a value.
+        return Err(CodecError::Malformed {
+            message: "the datum ends before the record does (truncated)".into(),
+            datum_len: datum.len(),
+        });
+    }
+    if !input.rest.is_empty() {
         return Err(CodecError::TrailingBytes {
-            extra: rest.len(),
+            extra: input.rest.len(),
             datum_len: datum.len(),
         });
     }
     Ok(value)
+}
+
+/// A slice reader that remembers whether anyone asked it for bytes it did not have.
+struct EofGuard<'a> {
+    rest: &'a [u8],
+    ran_out: bool,
+}
+
+impl std::io::Read for EofGuard<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.len() > self.rest.len() {
+            self.ran_out = true;
+        }
+        self.rest.read(buf)
+    }
 }

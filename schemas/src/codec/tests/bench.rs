@@ -25,7 +25,7 @@ fn one_million_small_snapshot_keys() {
             rdb_type: 0,
             object: b"\x0cvalue-abcdef".to_vec(),
             rdb_version: 11,
-            expire_ms: (i % 2 == 0).then_some(1_764_000_060_000),
+            expire_ms: (i & 1 == 0).then_some(1_764_000_060_000),
             idle_s: None,
             freq: None,
         }),
@@ -59,4 +59,53 @@ fn one_million_small_snapshot_keys() {
         encode.as_secs_f64(),
         decode.as_secs_f64()
     );
+}
+#[test]
+#[ignore]
+fn zz_probe() {
+    let codec = Codec::shared().unwrap();
+    let r = Record {
+        source: "127.0.0.1:6379".into(),
+        epoch: 1,
+        position: Position {
+            offset: 1,
+            index: 2,
+        },
+        db: 0,
+        slot: 5,
+        capture_ms: 1_764_000_000_000,
+        body: Body::SnapshotKey(SnapshotKey {
+            key: b"key:00000001".to_vec(),
+            rdb_type: 0,
+            object: b"\x0cvalue-abcdef".to_vec(),
+            rdb_version: 11,
+            expire_ms: Some(1),
+            idle_s: None,
+            freq: None,
+        }),
+    };
+    let mut buf = Vec::with_capacity(128);
+    let start = Instant::now();
+    for _ in 0..1_000_000 {
+        buf.clear();
+        codec.encode(&r, &mut buf).unwrap();
+    }
+    println!("encode only {:?}", start.elapsed());
+    let start = Instant::now();
+    for _ in 0..1_000_000 {
+        std::hint::black_box(codec.decode(&buf).unwrap());
+    }
+    println!("decode only {:?}", start.elapsed());
+    let start = Instant::now();
+    for _ in 0..1_000_000 {
+        std::hint::black_box(r.clone());
+    }
+    println!("clone {:?}", start.elapsed());
+    let start = Instant::now();
+    for _ in 0..1_000_000 {
+        buf.clear();
+        let mut c = serde_avro_fast::ser::SerializerConfig::new(&codec.schema);
+        serde_avro_fast::to_datum(&std::hint::black_box(5i64), &mut buf, &mut c).ok();
+    }
+    println!("config {:?}", start.elapsed());
 }

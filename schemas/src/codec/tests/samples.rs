@@ -30,7 +30,9 @@ pub(super) fn all_bytes() -> Vec<u8> {
 }
 
 pub(super) fn megabyte() -> Vec<u8> {
-    (0..1 << 20).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect()
+    (0..1 << 20)
+        .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect()
 }
 
 const NEAR_MAX: u64 = i64::MAX as u64;
@@ -77,7 +79,7 @@ pub(super) fn samples() -> Vec<Record> {
         record(Body::SnapshotChunk(SnapshotChunk {
             key: all_bytes(),
             rdb_type: 4,
-            seq: u32::MAX,
+            seq: i32::MAX as u32,
             first: false,
             last: true,
             elements: vec![Element(megabyte()), Element(Vec::new())],
@@ -132,8 +134,7 @@ pub(super) fn samples() -> Vec<Record> {
             source_offset: NEAR_MAX,
         })),
         record(Body::Function(Function {
-            code: b"#!lua name=lib\nredis.register_function('f', function() return 1 end)"
-                .to_vec(),
+            code: b"#!lua name=lib\nredis.register_function('f', function() return 1 end)".to_vec(),
         })),
         record(Body::Function(Function { code: Vec::new() })),
     ];

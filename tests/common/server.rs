@@ -1,0 +1,185 @@
+//! A real `redis-server` on a free loopback port, in its own temp dir, killed on `Drop`.
+
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The binary used unless a test names one: `SLOTSTREAM_REDIS_SERVER`, else Debian's.
+pub const DEFAULT_BINARY: &str = "/usr/bin/redis-server";
+/// Start attempts before giving up (another process may grab the port we picked).
+const ATTEMPTS: usize = 5;
+/// How long a server gets to answer PING.
+const READY_TIMEOUT: Duration = Duration::from_secs(15);
+
+static NEXT_DIR: AtomicUsize = AtomicUsize::new(0);
+
+/// A running `redis-server`: no persistence, loopback only, log in its temp dir.
+pub struct RedisServer {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+    binary: PathBuf,
+}
+
+impl RedisServer {
+    /// Starts the default binary with no extra arguments.
+    pub fn start() -> RedisServer {
+        Self::start_with_args(&[])
+    }
+
+    /// Starts the default binary with extra arguments, e.g. `&["--requirepass", "secret"]`.
+    pub fn start_with_args(args: &[&str]) -> RedisServer {
+        let binary = std::env::var_os("SLOTSTREAM_REDIS_SERVER")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_BINARY));
+        Self::start_binary(binary, args)
+    }
+
+    /// Starts a given `redis-server` (or `valkey-server`) binary with extra arguments.
+    pub fn start_binary(binary: impl AsRef<Path>, args: &[&str]) -> RedisServer {
+        let binary = binary.as_ref().to_path_buf();
+        let dir = unique_dir();
+        fs::create_dir_all(&dir).expect("create the server's temp dir");
+        let mut last_log = String::new();
+        for _ in 0..ATTEMPTS {
+            let port = free_port();
+            let log = File::create(dir.join("server.log")).expect("create server.log");
+            let child = Command::new(&binary)
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+                .args(["--repl-diskless-sync-delay", "0"])
+                .arg("--dir")
+                .arg(&dir)
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().expect("clone the log handle"))
+                .stderr(log)
+                .spawn()
+                .unwrap_or_else(|err| panic!("cannot run {}: {err}", binary.display()));
+            let mut server = RedisServer {
+                child,
+                port,
+                dir: dir.clone(),
+                binary: binary.clone(),
+            };
+            if server.wait_ready() {
+                return server;
+            }
+            last_log = server.log();
+            // The port was taken, or the server refused to start: try a fresh port. The
+            // dir is kept for the next attempt, so forget it before `Drop` removes it.
+            let _ = server.child.kill();
+            let _ = server.child.wait();
+            server.dir = PathBuf::new();
+        }
+        let _ = fs::remove_dir_all(&dir);
+        panic!(
+            "{} did not start after {ATTEMPTS} attempts; last log:\n{last_log}",
+            binary.display()
+        );
+    }
+
+    /// Waits until this server says it is ready and answers PING (NOAUTH counts: it is up and
+    /// wants a password). The log check guards against another server that won the same port.
+    fn wait_ready(&mut self) -> bool {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            let logged_ready = self.log().contains("Ready to accept connections");
+            if let Some(reply) = ping(self.port).filter(|_| logged_ready) {
+                if reply.starts_with("+PONG") || reply.starts_with("-NOAUTH") {
+                    return true;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `redis://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// `redis://:PASSWORD@127.0.0.1:PORT`, for servers started with `--requirepass`.
+    pub fn url_with_password(&self, password: &str) -> String {
+        format!("redis://:{password}@127.0.0.1:{}", self.port)
+    }
+
+    pub fn client(&self) -> redis::Client {
+        redis::Client::open(self.url()).expect("a valid URL")
+    }
+
+    /// A blocking connection to db 0, without read timeout (big values take a while).
+    pub fn conn(&self) -> redis::Connection {
+        self.client()
+            .get_connection()
+            .unwrap_or_else(|err| panic!("connect to {}: {err}", self.url()))
+    }
+
+    /// The server's working dir (its `--dir`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn binary(&self) -> &Path {
+        &self.binary
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if !self.dir.as_os_str().is_empty() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// A port the kernel just handed out; free again once the listener is dropped.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("bind a loopback port")
+}
+
+fn unique_dir() -> PathBuf {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let n = NEXT_DIR.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!(
+        "slotstream-redis-{}-{n}-{nanos}",
+        std::process::id()
+    ))
+}
+
+/// Sends an inline PING and returns the first line of the reply.
+fn ping(port: u16) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .ok()?;
+    stream.write_all(b"PING\r\n").ok()?;
+    let mut buf = [0u8; 64];
+    let n = stream.read(&mut buf).ok()?;
+    Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+}

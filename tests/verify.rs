@@ -1,0 +1,377 @@
+//! `slotstream verify` against two real servers: an identical pair passes, and each kind of
+//! difference, made one at a time on the target, fails with the key named in the output.
+//!
+//! Every case also runs the independent checker ([`common::assert_same_contents`]) and expects
+//! it to agree, so the two checkers vouch for each other.
+
+mod common;
+
+use common::dataset::{self, keys, DatasetSummary};
+use common::{assert_same_contents, run_verify, RedisServer, VerifyRun};
+
+/// Two servers holding the full dataset, written to both at the same time so that TTLs and
+/// stream time stamps differ by far less than the default tolerance.
+struct Pair {
+    source: RedisServer,
+    target: RedisServer,
+    summary: DatasetSummary,
+}
+
+impl Pair {
+    fn new() -> Pair {
+        let (source, target) = (RedisServer::start(), RedisServer::start());
+        let (mut src, mut tgt) = (source.conn(), target.conn());
+        let (summary, other) = std::thread::scope(|scope| {
+            let a = scope.spawn(|| dataset::write_full(&mut src));
+            let b = scope.spawn(|| dataset::write_full(&mut tgt));
+            (
+                a.join().expect("write source"),
+                b.join().expect("write target"),
+            )
+        });
+        assert_eq!(summary, other);
+        Pair {
+            source,
+            target,
+            summary,
+        }
+    }
+
+    fn verify(&self) -> VerifyRun {
+        run_verify(&self.source.url(), &self.target.url(), &[])
+    }
+
+    /// Runs a command on the target, in db `db`.
+    fn on_target(&self, db: i64, args: &[&[u8]]) {
+        let mut conn = self.target.conn();
+        redis::cmd("SELECT")
+            .arg(db)
+            .exec(&mut conn)
+            .expect("SELECT");
+        let mut cmd = redis::cmd(std::str::from_utf8(args[0]).expect("a command name"));
+        for arg in &args[1..] {
+            cmd.arg(*arg);
+        }
+        cmd.exec(&mut conn).expect("command on the target");
+    }
+
+    /// Asserts exactly one difference, on `key` in `db`, whose line contains `reason`; and that
+    /// the independent checker sees a difference too.
+    fn assert_one_difference(&self, db: i64, key: &str, reason: &str) {
+        let run = self.verify();
+        let text = run.text();
+        assert_eq!(run.code, Some(1), "{text}");
+        let line = run
+            .stdout
+            .lines()
+            .find(|line| {
+                line.trim_start()
+                    .starts_with(&format!("db {db} \"{key}\":"))
+            })
+            .unwrap_or_else(|| panic!("no difference listed for db {db} {key:?}:\n{text}"));
+        assert!(
+            line.contains(reason),
+            "expected {reason:?} in {line:?}\n{text}"
+        );
+        assert_eq!(
+            run.stdout.lines().last(),
+            Some("verify: 1 differences in 1 keys"),
+            "{text}"
+        );
+        let (source, target) = (self.source.url(), self.target.url());
+        let checked = std::panic::catch_unwind(|| assert_same_contents(&source, &target));
+        assert!(checked.is_err(), "the independent checker missed it: {key}");
+    }
+}
+
+#[test]
+fn identical_copies_pass() {
+    let pair = Pair::new();
+    let run = pair.verify();
+    let total = pair.summary.total();
+    assert_eq!(run.code, Some(0), "{}", run.text());
+    assert_eq!(
+        run.stdout.lines().last(),
+        Some(format!("verify: identical ({total} keys in 4 dbs)").as_str()),
+        "{}",
+        run.text()
+    );
+    pair.summary.assert_matches(&pair.target.url());
+    assert_eq!(
+        assert_same_contents(&pair.source.url(), &pair.target.url()),
+        total
+    );
+}
+
+#[test]
+fn bookkeeping_keys_are_ignored() {
+    let pair = Pair::new();
+    pair.on_target(0, &[b"SET", b"__slotstream:checkpoint", b"{\"offset\":1}"]);
+    let run = pair.verify();
+    assert_eq!(run.code, Some(0), "{}", run.text());
+    assert!(run.stdout.contains("verify: identical"), "{}", run.text());
+    assert_same_contents(&pair.source.url(), &pair.target.url());
+}
+
+#[test]
+fn changed_string_value() {
+    let pair = Pair::new();
+    pair.on_target(0, &[b"SET", keys::EMBSTR.as_bytes(), b"hellO-db0"]);
+    pair.assert_one_difference(0, keys::EMBSTR, "value differs: string differs at byte 4");
+}
+
+#[test]
+fn missing_key() {
+    let pair = Pair::new();
+    pair.on_target(0, &[b"DEL", keys::HASH_SMALL.as_bytes()]);
+    pair.assert_one_difference(0, keys::HASH_SMALL, "missing on target");
+}
+
+#[test]
+fn extra_key_on_target() {
+    let pair = Pair::new();
+    pair.on_target(0, &[b"SET", b"only:on:target", b"x"]);
+    pair.assert_one_difference(
+        0,
+        "only:on:target",
+        "extra on target: string only on target",
+    );
+}
+
+#[test]
+fn ttl_on_one_side_only() {
+    let pair = Pair::new();
+    pair.on_target(0, &[b"EXPIRE", keys::NO_TTL.as_bytes(), b"3600"]);
+    pair.assert_one_difference(0, keys::NO_TTL, "ttl differs: ttl none vs 3");
+}
+
+#[test]
+fn ttl_differs_by_a_minute() {
+    let pair = Pair::new();
+    let mut conn = pair.target.conn();
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(keys::STRING_TTL)
+        .query(&mut conn)
+        .expect("PTTL");
+    let later = (ttl + 60_000).to_string();
+    pair.on_target(
+        0,
+        &[b"PEXPIRE", keys::STRING_TTL.as_bytes(), later.as_bytes()],
+    );
+    pair.assert_one_difference(0, keys::STRING_TTL, "ttl differs");
+    let run = pair.verify();
+    assert!(run.stdout.contains("expiry differs by 6"), "{}", run.text());
+}
+
+#[test]
+fn hash_field_changed() {
+    let pair = Pair::new();
+    pair.on_target(
+        0,
+        &[
+            b"HSET",
+            keys::HASH_LARGE.as_bytes(),
+            b"field-500",
+            b"changed",
+        ],
+    );
+    pair.assert_one_difference(
+        0,
+        keys::HASH_LARGE,
+        "hash field \"field-500\" value \"value-500-db0\" vs \"changed\"",
+    );
+}
+
+#[test]
+fn zset_score_changed() {
+    let pair = Pair::new();
+    pair.on_target(
+        0,
+        &[
+            b"ZADD",
+            keys::ZSET_LARGE.as_bytes(),
+            b"12345.5",
+            b"m-100-db0",
+        ],
+    );
+    pair.assert_one_difference(0, keys::ZSET_LARGE, "zset member \"m-100-db0\" score");
+}
+
+#[test]
+fn stream_with_one_more_entry() {
+    let pair = Pair::new();
+    pair.on_target(
+        0,
+        &[
+            b"XADD",
+            keys::STREAM.as_bytes(),
+            b"9999999999999-0",
+            b"k",
+            b"v",
+        ],
+    );
+    pair.assert_one_difference(0, keys::STREAM, "stream length 1000 vs 1001");
+}
+
+#[test]
+fn stream_group_last_delivered_id_differs() {
+    let pair = Pair::new();
+    pair.on_target(
+        0,
+        &[b"XGROUP", b"SETID", keys::STREAM.as_bytes(), b"g-new", b"0"],
+    );
+    pair.assert_one_difference(0, keys::STREAM, "stream group \"g-new\" last-delivered-id");
+}
+
+#[test]
+fn key_of_another_type() {
+    let pair = Pair::new();
+    pair.on_target(0, &[b"DEL", keys::RAW.as_bytes()]);
+    pair.on_target(0, &[b"RPUSH", keys::RAW.as_bytes(), b"a"]);
+    pair.assert_one_difference(0, keys::RAW, "type differs: type string vs list");
+}
+
+#[test]
+fn difference_in_another_db() {
+    let pair = Pair::new();
+    pair.on_target(15, &[b"SADD", keys::SET_LARGE.as_bytes(), b"intruder"]);
+    pair.assert_one_difference(15, keys::SET_LARGE, "set member count 10000 vs 10001");
+}
+
+#[test]
+fn binary_and_empty_keys_are_named() {
+    let pair = Pair::new();
+    pair.on_target(2, &[b"SET", keys::BINARY_KEY, b"changed"]);
+    pair.on_target(2, &[b"SET", keys::EMPTY_KEY.as_bytes(), b"changed"]);
+    let run = pair.verify();
+    assert_eq!(run.code, Some(1), "{}", run.text());
+    assert!(
+        run.stdout
+            .contains("db 2 \"bin:\\x00\\xff\\x0d\\x0a\\x7fkey\":"),
+        "{}",
+        run.text()
+    );
+    assert!(
+        run.stdout.contains("db 2 \"\": value differs"),
+        "{}",
+        run.text()
+    );
+    assert_eq!(
+        run.stdout.lines().last(),
+        Some("verify: 2 differences in 2 keys")
+    );
+}
+
+#[test]
+fn bad_password_names_the_side_and_address() {
+    let source = RedisServer::start();
+    let target = RedisServer::start_with_args(&["--requirepass", "secret"]);
+    let addr = format!("127.0.0.1:{}", target.port());
+    for url in [target.url(), target.url_with_password("not-the-password")] {
+        let run = run_verify(&source.url(), &url, &[]);
+        assert_ne!(run.code, Some(0), "{}", run.text());
+        assert!(run.stderr.contains("target"), "{}", run.text());
+        assert!(run.stderr.contains(&addr), "{}", run.text());
+        assert!(run.stderr.contains("password"), "{}", run.text());
+        assert!(!run.stderr.contains("not-the-password"), "{}", run.text());
+        assert!(!run.stderr.contains("panicked"), "{}", run.text());
+    }
+    let run = run_verify(&source.url(), &target.url_with_password("secret"), &[]);
+    assert_eq!(run.code, Some(0), "{}", run.text());
+}
+
+#[test]
+fn unreachable_server_is_named() {
+    let source = RedisServer::start();
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr").port()
+    };
+    let run = run_verify(&format!("redis://127.0.0.1:{port}"), &source.url(), &[]);
+    assert_ne!(run.code, Some(0), "{}", run.text());
+    assert!(
+        run.stderr
+            .contains(&format!("cannot reach the source at 127.0.0.1:{port}")),
+        "{}",
+        run.text()
+    );
+}
+
+#[test]
+fn big_keys() {
+    let (source, target) = (RedisServer::start(), RedisServer::start());
+    let (mut src, mut tgt) = (source.conn(), target.conn());
+    let started = std::time::Instant::now();
+    std::thread::scope(|scope| {
+        let a = scope.spawn(|| dataset::write_big(&mut src));
+        let b = scope.spawn(|| dataset::write_big(&mut tgt));
+        a.join().expect("write source");
+        b.join().expect("write target");
+    });
+    eprintln!("write_big x2: {:?}", started.elapsed());
+    let started = std::time::Instant::now();
+    let run = run_verify(&source.url(), &target.url(), &[]);
+    eprintln!("verify big: {:?}\n{}", started.elapsed(), run.text());
+    assert_eq!(run.code, Some(0), "{}", run.text());
+    let started = std::time::Instant::now();
+    assert_same_contents(&source.url(), &target.url());
+    eprintln!("checker big: {:?}", started.elapsed());
+    let _: () = redis::cmd("HDEL")
+        .arg(keys::BIG_HASH)
+        .arg("field:777")
+        .query(&mut tgt)
+        .unwrap();
+    let _: () = redis::cmd("SETRANGE")
+        .arg(keys::BIG_STRING)
+        .arg(40_000_000)
+        .arg("!")
+        .query(&mut tgt)
+        .map(|_: i64| ())
+        .unwrap();
+    let started = std::time::Instant::now();
+    let run = run_verify(&source.url(), &target.url(), &[]);
+    eprintln!("verify big diff: {:?}\n{}", started.elapsed(), run.text());
+}
+
+#[test]
+#[ignore]
+fn zz_release_timing() {
+    let (source, target) = (RedisServer::start(), RedisServer::start());
+    let (mut src, mut tgt) = (source.conn(), target.conn());
+    std::thread::scope(|scope| {
+        let a = scope.spawn(|| {
+            dataset::write_full(&mut src);
+            dataset::write_big(&mut src)
+        });
+        let b = scope.spawn(|| {
+            dataset::write_full(&mut tgt);
+            dataset::write_big(&mut tgt)
+        });
+        a.join().unwrap();
+        b.join().unwrap();
+    });
+    for bin in [
+        "target/release/slotstream",
+        env!("CARGO_BIN_EXE_slotstream"),
+    ] {
+        for _ in 0..2 {
+            let started = std::time::Instant::now();
+            let out = std::process::Command::new(bin)
+                .args([
+                    "verify",
+                    "--source",
+                    &source.url(),
+                    "--target",
+                    &target.url(),
+                ])
+                .output()
+                .unwrap();
+            eprintln!(
+                "{bin}: {:?} code {:?}\n{}",
+                started.elapsed(),
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+    }
+}
