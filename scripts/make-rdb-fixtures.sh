@@ -88,9 +88,12 @@ class Resp:
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port != 6379:  # never where a developer's own server may listen
+            return port
 
 
 def server_args(port, tmp):

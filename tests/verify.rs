@@ -356,7 +356,9 @@ fn zz_release_timing() {
     ] {
         for _ in 0..2 {
             let started = std::time::Instant::now();
-            let out = std::process::Command::new(bin)
+            let out = std::process::Command::new("/usr/bin/time")
+                .arg("-v")
+                .arg(bin)
                 .args([
                     "verify",
                     "--source",
@@ -372,6 +374,30 @@ fn zz_release_timing() {
                 out.status.code(),
                 String::from_utf8_lossy(&out.stdout)
             );
+            eprintln!(
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .filter(|l| l.contains("time") || l.contains("resident"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            for server in [&source, &target] {
+                let mut c = server.conn();
+                let stats: String = redis::cmd("INFO")
+                    .arg("commandstats")
+                    .query(&mut c)
+                    .unwrap();
+                eprintln!(
+                    "{}",
+                    stats
+                        .lines()
+                        .filter(|l| l.contains("scan") || l.contains("get") || l.contains("hlen"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                );
+                let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut c).unwrap();
+            }
         }
     }
 }

@@ -92,34 +92,50 @@ fn compare_key(src: &mut Connection, tgt: &mut Connection, db: i64, key: &[u8]) 
             || (ttl >= 0 && other_ttl >= 0 && (ttl - other_ttl).abs() <= TOLERANCE_MS),
         "{at}: PTTL {ttl} vs {other_ttl}"
     );
-    let read = |conn: &mut Connection| -> Value {
-        match kind.as_str() {
-            "string" => query(conn, &[b"GET", key]),
-            "list" => query(conn, &[b"LRANGE", key, b"0", b"-1"]),
-            "set" => {
-                let mut members: Vec<Vec<u8>> = query(conn, &[b"SMEMBERS", key]);
-                members.sort();
-                Value::Array(members.into_iter().map(Value::BulkString).collect())
-            }
-            "hash" => {
-                let flat: Vec<Vec<u8>> = query(conn, &[b"HGETALL", key]);
-                let mut pairs: Vec<&[Vec<u8>]> = flat.chunks(2).collect();
-                pairs.sort();
-                Value::Array(pairs.concat().into_iter().map(Value::BulkString).collect())
-            }
-            "zset" => query(conn, &[b"ZRANGE", key, b"0", b"-1", b"WITHSCORES"]),
-            "stream" => query(conn, &[b"XRANGE", key, b"-", b"+"]),
-            _ => {
-                let mut payload: Vec<u8> = query(conn, &[b"DUMP", key]);
-                payload.truncate(payload.len().saturating_sub(10));
-                Value::BulkString(payload)
-            }
-        }
-    };
-    let (a, b) = (read(src), read(tgt));
-    assert!(a == b, "{at}: {kind} values differ");
     if kind == "stream" {
+        let a: Value = query(src, &[b"XRANGE", key, b"-", b"+"]);
+        let b: Value = query(tgt, &[b"XRANGE", key, b"-", b"+"]);
+        assert!(a == b, "{at}: stream entries differ");
         compare_stream_info(src, tgt, &at, key);
+        return;
+    }
+    let (a, b) = (read_value(src, &kind, key), read_value(tgt, &kind, key));
+    if a != b {
+        let first = a.iter().zip(&b).position(|(x, y)| x != y);
+        panic!(
+            "{at}: {kind} values differ ({} vs {} items, first difference at item {first:?})",
+            a.len(),
+            b.len()
+        );
+    }
+}
+
+/// A value as a list of byte strings in a canonical order (sets and hashes sorted).
+fn read_value(conn: &mut Connection, kind: &str, key: &[u8]) -> Vec<Vec<u8>> {
+    match kind {
+        "string" => vec![query(conn, &[b"GET", key])],
+        "list" => query(conn, &[b"LRANGE", key, b"0", b"-1"]),
+        "set" => {
+            let mut members: Vec<Vec<u8>> = query(conn, &[b"SMEMBERS", key]);
+            members.sort_unstable();
+            members
+        }
+        "hash" => {
+            let flat: Vec<Vec<u8>> = query(conn, &[b"HGETALL", key]);
+            let mut pairs = Vec::with_capacity(flat.len() / 2);
+            let mut items = flat.into_iter();
+            while let (Some(field), Some(value)) = (items.next(), items.next()) {
+                pairs.push((field, value));
+            }
+            pairs.sort_unstable();
+            pairs.into_iter().flat_map(|(f, v)| [f, v]).collect()
+        }
+        "zset" => query(conn, &[b"ZRANGE", key, b"0", b"-1", b"WITHSCORES"]),
+        _ => {
+            let mut payload: Vec<u8> = query(conn, &[b"DUMP", key]);
+            payload.truncate(payload.len().saturating_sub(10));
+            vec![payload]
+        }
     }
 }
 

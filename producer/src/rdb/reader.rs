@@ -141,8 +141,10 @@ impl<R: Read> RdbReader<R> {
     /// Reads and checks the 9-byte header ("REDIS0001".."REDIS0012", "VALKEY080" and later).
     /// Calling it again returns the header already read.
     pub fn read_header(&mut self) -> Result<RdbHeader, RdbError> {
-        if self.state != State::Header {
-            return Ok(self.header);
+        match self.state {
+            State::Header => {}
+            State::Body | State::Done => return Ok(self.header),
+            State::Failed => return Err(self.failed()),
         }
         let result = self.parse_header();
         match result {
@@ -194,11 +196,7 @@ impl<R: Read> RdbReader<R> {
             }
             State::Body => {}
             State::Done => return Ok(None),
-            State::Failed => {
-                return Err(self.input.error(RdbErrorKind::Corrupt(
-                    "the reader already failed on an earlier error".into(),
-                )))
-            }
+            State::Failed => return Err(self.failed()),
         }
         let result = self.read_entry();
         match &result {
@@ -207,6 +205,13 @@ impl<R: Read> RdbReader<R> {
             Err(_) => self.state = State::Failed,
         }
         result
+    }
+
+    /// What every call returns after a failure: the stream position is no longer known.
+    fn failed(&self) -> RdbError {
+        self.input.error(RdbErrorKind::Corrupt(
+            "the reader already failed on an earlier error".into(),
+        ))
     }
 
     fn read_entry(&mut self) -> Result<Option<Entry>, RdbError> {

@@ -7,6 +7,7 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use super::input::CRC64;
+use super::primitive::{parse_length, parse_string_header, Length, StringHeader};
 use super::*;
 
 mod malformed;
@@ -457,4 +458,49 @@ fn an_object_over_the_limit_names_its_key() {
             .contains(&String::from_utf8_lossy(&key).to_string()),
         "{err}"
     );
+}
+
+/// The container of each node of a quicklist-2 value (1 = plain, 2 = packed), walked with the
+/// slice-level primitives an element decoder builds on.
+fn quicklist_containers(object: &[u8]) -> Vec<u64> {
+    let plain = |b: &[u8]| match parse_length(b).unwrap().unwrap() {
+        (Length::Len(n), used) => (n, used),
+        other => panic!("{other:?}"),
+    };
+    let (nodes, mut at) = plain(object);
+    let mut containers = Vec::new();
+    for _ in 0..nodes {
+        let (container, used) = plain(&object[at..]);
+        let (header, used2) = parse_string_header(&object[at + used..]).unwrap().unwrap();
+        let payload = match header {
+            StringHeader::Raw(n) | StringHeader::Lzf { clen: n, .. } => n as usize,
+            StringHeader::Int(n) => usize::from(n),
+        };
+        containers.push(container);
+        at += used + used2 + payload;
+    }
+    assert_eq!(at, object.len());
+    containers
+}
+
+#[test]
+fn fixtures_hold_compressed_keys_and_plain_list_nodes() {
+    for (name, bytes) in fixtures() {
+        let (_, entries) = parse_all(&bytes[..], &bytes).unwrap();
+        let long_key = [&b"k".repeat(300)[..], b":long-compressible-key"].concat();
+        assert!(keys(&entries).any(|k| k.key == long_key), "{name}");
+        assert!(
+            !bytes.windows(long_key.len()).any(|w| w == long_key),
+            "{name}: stored LZF"
+        );
+        let plain_list = keys(&entries).find(|k| k.key == b"list:plain");
+        if let Some(list) = plain_list {
+            assert_eq!(list.rdb_type, 18, "{name}");
+            let containers = quicklist_containers(&list.object);
+            assert!(
+                containers.contains(&1) && containers.contains(&2),
+                "{name}: {containers:?}"
+            );
+        }
+    }
 }
