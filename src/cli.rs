@@ -23,7 +23,15 @@ Examples:
   slotstream sync --source redis://:secret@10.0.0.5:6379 --target redis://10.0.1.7:6379
 
   # compare source and destination key by key
-  slotstream verify --source redis://127.0.0.1:6380 --target redis://127.0.0.1:6381";
+  slotstream verify --source redis://127.0.0.1:6380 --target redis://127.0.0.1:6381
+
+  # through Kafka: an in-memory broker for a trial, then producer and consumer
+  slotstream dev-broker --topic shop:16          # prints its bootstrap servers, e.g. 127.0.0.1:39093
+  slotstream produce --source redis://10.0.0.5:6379 --brokers 127.0.0.1:39093 --topic shop
+  slotstream consume --brokers 127.0.0.1:39093 --topic shop --target redis://10.0.1.7:6379
+
+  # a real cluster with SASL: any librdkafka property passes through
+  slotstream produce ... --kafka-config security.protocol=SASL_SSL --kafka-config sasl.mechanism=SCRAM-SHA-512";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -31,6 +39,93 @@ pub enum Command {
     Sync(SyncArgs),
     /// Compare every key of every database of source and target; exit 1 on any difference.
     Verify(VerifyArgs),
+    /// Capture the source into a Kafka topic partitioned by hash slot (runs near the source).
+    Produce(ProduceArgs),
+    /// Apply a Kafka topic to the target, resuming from the checkpoints in the target.
+    Consume(ConsumeArgs),
+    /// Rebuild a fresh target from a retained topic (one epoch's snapshot and all after), then exit.
+    Replay(ReplayArgs),
+    /// Host an in-memory Kafka-protocol broker (librdkafka's mock cluster) for trials and tests.
+    DevBroker(DevBrokerArgs),
+}
+
+/// Where the Kafka cluster is and how to talk to it.
+#[derive(Debug, Args)]
+pub struct KafkaArgs {
+    /// Bootstrap servers, e.g. `kafka1:9092,kafka2:9092`.
+    #[arg(long)]
+    pub brokers: String,
+    /// The data topic (its resume point lives in `<topic>.resume`).
+    #[arg(long)]
+    pub topic: String,
+    /// Any librdkafka property, e.g. `security.protocol=SASL_SSL` (repeatable; wins over the file).
+    #[arg(long = "kafka-config", value_name = "KEY=VALUE")]
+    pub kafka_config: Vec<String>,
+    /// A file of librdkafka properties, one `key=value` per line (`#` comments).
+    #[arg(long, value_name = "PATH")]
+    pub kafka_config_file: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProduceArgs {
+    /// Source Redis URL: redis://[user:password@]host:port
+    #[arg(long)]
+    pub source: String,
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// Partitions of the data topic when it is created; an existing topic must have this many.
+    #[arg(long, default_value_t = 16)]
+    pub partitions: u32,
+    /// Name of the source in the records (default: its host:port).
+    #[arg(long)]
+    pub source_id: Option<String>,
+    /// Stop once the snapshot is in Kafka instead of following live changes.
+    #[arg(long)]
+    pub snapshot_only: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ConsumeArgs {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// Target Redis URL: redis://[user:password@]host:port
+    #[arg(long)]
+    pub target: String,
+    /// Exit 0 once every partition has applied the end of the snapshot.
+    #[arg(long)]
+    pub snapshot_only: bool,
+    /// Consumer group, for lag tools only (progress itself is kept in the target).
+    #[arg(long, default_value = "slotstream")]
+    pub group: String,
+    /// Most commands per second applied to the target (0: unlimited).
+    #[arg(long, default_value_t = 0)]
+    pub max_ops: u32,
+    /// Most payload bytes per second written to the target (0: unlimited).
+    #[arg(long, default_value_t = 0)]
+    pub max_bytes: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// Target Redis URL: a fresh destination.
+    #[arg(long)]
+    pub target: String,
+    /// Epoch to rebuild from (default: the newest epoch in the topic).
+    #[arg(long)]
+    pub epoch: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct DevBrokerArgs {
+    /// Number of brokers in the mock cluster.
+    #[arg(long, default_value_t = 1)]
+    pub brokers: i32,
+    /// Topic to create at start, as NAME or NAME:PARTITIONS (repeatable). Its resume topic
+    /// `NAME.resume` is created too. Clients cannot create topics on this broker.
+    #[arg(long = "topic", value_name = "NAME[:PARTITIONS]")]
+    pub topics: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,11 +1,13 @@
 //! The apply driver: checks the destination, then runs one task per partition and gathers their
 //! outcomes. The first failing partition stops the others.
 
+use crate::checkpoint::{self, checkpoint_key, Checkpoint};
 use crate::config::TargetConfig;
 use crate::error::ApplyError;
-use crate::partition::{run_partition, PartitionContext, PartitionSummary};
+use crate::partition::{run_partition, AppliedHook, PartitionContext, PartitionSummary};
 use crate::stats::ApplyStats;
 use crate::target::{Target, TargetInfo};
+use crate::throttle::Throttle;
 use slotstream_schemas::log::PartitionReader;
 use std::sync::Arc;
 use tokio::task::JoinSet;
@@ -16,6 +18,23 @@ pub struct ApplySummary {
     pub partitions: Vec<PartitionSummary>,
     pub keys: u64,
     pub expired: u64,
+    /// Records skipped because a checkpoint already covered them.
+    pub skipped: u64,
+}
+
+/// How to run the partitions.
+#[derive(Default)]
+pub struct RunOptions {
+    /// Keep checkpoints in the destination under this log name (a durable log only).
+    pub checkpoint_log: Option<String>,
+    /// Each partition's checkpoint at start, by partition number.
+    pub start: Vec<Option<Checkpoint>>,
+    /// End each partition once its snapshot is applied.
+    pub stop_after_snapshot: bool,
+    pub throttle: Option<Throttle>,
+    pub on_applied: Option<AppliedHook>,
+    /// Skip records of epochs before this one.
+    pub min_epoch: Option<u64>,
 }
 
 impl ApplySummary {
@@ -50,11 +69,36 @@ impl Applier {
         &self.info
     }
 
-    /// Applies every partition until its log ends.
+    /// Reads the checkpoints of `log`'s partitions from the destination.
+    pub async fn load_checkpoints(
+        &self,
+        log: &str,
+        partitions: u32,
+    ) -> Result<Vec<Option<Checkpoint>>, ApplyError> {
+        let mut conn = self.target.connect().await?;
+        let mut checkpoints = Vec::with_capacity(partitions as usize);
+        for partition in 0..partitions {
+            let key = checkpoint_key(log, partition);
+            let loaded =
+                checkpoint::load(&mut conn, &key)
+                    .await
+                    .map_err(|cause| ApplyError::Redis {
+                        addr: self.target.addr.clone(),
+                        doing: format!("reading the checkpoint of partition {partition}"),
+                        cause,
+                    })?;
+            checkpoints.push(loaded);
+        }
+        Ok(checkpoints)
+    }
+
+    /// Applies every partition until its log ends (or its snapshot, with
+    /// `stop_after_snapshot`). `options.start` holds each partition's checkpoint.
     pub async fn run<R: PartitionReader>(
         self,
         readers: Vec<R>,
         stats: Arc<ApplyStats>,
+        options: RunOptions,
     ) -> Result<ApplySummary, ApplyError> {
         let ctx = Arc::new(PartitionContext {
             target: self.target,
@@ -62,10 +106,20 @@ impl Applier {
             batch_records: self.config.batch_records,
             batch_bytes: self.config.batch_bytes,
             stats,
+            checkpoint_log: options.checkpoint_log,
+            stop_after_snapshot: options.stop_after_snapshot,
+            throttle: options.throttle,
+            on_applied: options.on_applied,
+            min_epoch: options.min_epoch,
         });
         let mut tasks = JoinSet::new();
         for reader in readers {
-            tasks.spawn(run_partition(reader, ctx.clone()));
+            let start = options
+                .start
+                .get(reader.partition() as usize)
+                .copied()
+                .flatten();
+            tasks.spawn(run_partition(reader, ctx.clone(), start));
         }
         let mut summary = ApplySummary::default();
         while let Some(joined) = tasks.join_next().await {
@@ -84,6 +138,7 @@ impl Applier {
                 }
             };
             summary.keys += partition.keys;
+            summary.skipped += partition.skipped;
             summary.expired += partition.expired;
             summary.partitions.push(partition);
         }

@@ -9,19 +9,26 @@
 //! - [`target`]: connections to the destination and what it is (version, RDB format).
 //! - [`apply`]: the driver: checks the destination, runs the partition tasks.
 //! - [`partition`]: one partition's loop: batch, apply, handle control records.
+//! - [`checkpoint`]: per-partition checkpoints kept in the destination, moved atomically with
+//!   the batches they end.
+//! - [`throttle`]: ops/s and bytes/s limits.
+//! - [`kafka`]: the Kafka log reader (partition queues, fragments, Avro decoding).
 //! - [`restore`]: snapshot records → `RESTORE` / `FUNCTION LOAD` commands.
 //! - [`stats`]: live counters for progress reporting.
 //! - [`error`]: the apply error type.
 
 pub mod apply;
+pub mod checkpoint;
 pub mod config;
 pub mod error;
+pub mod kafka;
 pub mod partition;
 pub mod restore;
 pub mod stats;
 pub mod target;
+pub mod throttle;
 
-pub use apply::{Applier, ApplySummary};
+pub use apply::{Applier, ApplySummary, RunOptions};
 pub use config::TargetConfig;
 pub use error::ApplyError;
 pub use stats::ApplyStats;

@@ -1,14 +1,21 @@
 //! One task per partition: reads the partition's records in order, batches them into pipelines
 //! and applies them to the destination, one batch at a time so order is kept.
+//!
+//! With checkpoints on (a durable log such as Kafka), every batch is one `MULTI/EXEC` that also
+//! moves the partition's checkpoint, and records the checkpoint covers are skipped (see
+//! [`crate::checkpoint`]).
 
+use crate::checkpoint::{self, Checkpoint};
 use crate::error::{hint_for, ApplyError};
 use crate::restore::{function_command, restore_command};
 use crate::stats::ApplyStats;
 use crate::target::{Target, TargetInfo};
+use crate::throttle::Throttle;
 use redis::aio::MultiplexedConnection;
+use redis::Value;
 use slotstream_schemas::display::show_key;
 use slotstream_schemas::log::{Delivery, Lease, PartitionReader};
-use slotstream_schemas::{Body, EpochBegin};
+use slotstream_schemas::{Body, EpochBegin, Record};
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -25,7 +32,12 @@ pub struct PartitionSummary {
     pub snapshot_done: bool,
     pub keys: u64,
     pub expired: u64,
+    /// Records skipped because the checkpoint already covered them.
+    pub skipped: u64,
 }
+
+/// Called with `(partition, log offset)` after a batch is applied (Kafka: group offsets).
+pub type AppliedHook = Arc<dyn Fn(u32, i64) + Send + Sync>;
 
 /// Everything a partition task shares with the others.
 pub struct PartitionContext {
@@ -34,29 +46,49 @@ pub struct PartitionContext {
     pub batch_records: usize,
     pub batch_bytes: usize,
     pub stats: Arc<ApplyStats>,
+    /// Name of the log whose checkpoints are kept in the destination; `None`: no checkpoints.
+    pub checkpoint_log: Option<String>,
+    /// End the partition once its snapshot is applied.
+    pub stop_after_snapshot: bool,
+    pub throttle: Option<Throttle>,
+    pub on_applied: Option<AppliedHook>,
+    /// Skip records of epochs before this one (replay of one epoch onwards).
+    pub min_epoch: Option<u64>,
 }
 
-/// Applies one partition until its log ends.
+/// Applies one partition until its log ends (or its snapshot does, when asked to stop there).
 pub async fn run_partition<R: PartitionReader>(
     mut reader: R,
     ctx: Arc<PartitionContext>,
+    start: Option<Checkpoint>,
 ) -> Result<PartitionSummary, ApplyError> {
     let partition = reader.partition();
     let mut lane = Lane {
         conn: ctx.target.connect().await?,
         db: 0,
+        checkpoint_key: ctx
+            .checkpoint_log
+            .as_deref()
+            .map(|log| checkpoint::checkpoint_key(log, partition)),
+        applied: start,
+        pending: None,
         ctx: ctx.clone(),
         summary: PartitionSummary {
             partition,
+            epoch: start.map(|c| c.epoch),
+            snapshot_done: start.is_some_and(|c| c.snapshot_done),
             ..Default::default()
         },
         batch: Batch::default(),
     };
+    if ctx.stop_after_snapshot && lane.summary.snapshot_done {
+        return Ok(lane.summary);
+    }
     let read = |cause| ApplyError::Read { partition, cause };
     while let Some(delivery) = reader.next().await.map_err(read)? {
         lane.take(delivery).await?;
         // Keep filling the batch while records are ready; apply once none is waiting.
-        while lane.batch.has_room(&ctx) {
+        while lane.batch.has_room(&ctx) && !lane.done() {
             match poll_once(reader.next()) {
                 Some(next) => match next.map_err(read)? {
                     Some(delivery) => lane.take(delivery).await?,
@@ -66,6 +98,9 @@ pub async fn run_partition<R: PartitionReader>(
             }
         }
         lane.flush().await?;
+        if lane.done() {
+            break;
+        }
     }
     lane.flush().await?;
     Ok(lane.summary)
@@ -83,10 +118,15 @@ fn poll_once<F: Future>(future: F) -> Option<F::Output> {
     }
 }
 
-/// A partition's connection, its selected database and the batch being built.
+/// A partition's connection, its selected database, checkpoints and the batch being built.
 struct Lane {
     conn: MultiplexedConnection,
     db: u32,
+    checkpoint_key: Option<Vec<u8>>,
+    /// The checkpoint stored in the destination.
+    applied: Option<Checkpoint>,
+    /// The checkpoint the current batch will store.
+    pending: Option<Checkpoint>,
     ctx: Arc<PartitionContext>,
     summary: PartitionSummary,
     batch: Batch,
@@ -95,32 +135,62 @@ struct Lane {
 /// Commands queued for one pipeline, with what is needed to name a failing one.
 #[derive(Default)]
 struct Batch {
-    pipe: redis::Pipeline,
-    /// For each command in the pipeline: (db, key) it writes, for error messages.
+    cmds: Vec<redis::Cmd>,
+    /// For each command: the (db, key) it writes, for error messages.
     keys: Vec<(u32, Vec<u8>)>,
     bytes: usize,
     /// Log space held by the batch's records: released once the batch is applied.
     leases: Vec<Lease>,
+    /// Data records in the batch (keys and functions), counted into the checkpoint.
+    records: u64,
     snapshot_keys: u64,
 }
 
 impl Batch {
     fn has_room(&self, ctx: &PartitionContext) -> bool {
-        self.keys.len() < ctx.batch_records && self.bytes < ctx.batch_bytes
+        self.cmds.len() < ctx.batch_records && self.bytes < ctx.batch_bytes
     }
 }
 
 impl Lane {
+    fn done(&self) -> bool {
+        self.ctx.stop_after_snapshot && self.summary.snapshot_done
+    }
+
     /// Adds a record to the batch, or handles a control record (flushing first so it takes
     /// effect in order).
     async fn take(&mut self, delivery: Delivery) -> Result<(), ApplyError> {
-        let Delivery { record, lease, .. } = delivery;
+        let Delivery {
+            record,
+            log_offset,
+            lease,
+        } = delivery;
         self.batch.leases.extend(lease);
-        match record.body {
+        if self
+            .applied
+            .is_some_and(|c| c.covers(record.epoch, record.position))
+        {
+            self.summary.skipped += 1;
+            return Ok(());
+        }
+        let mut next = Checkpoint {
+            epoch: record.epoch,
+            position: record.position,
+            log_offset,
+            snapshot_done: self
+                .pending
+                .or(self.applied)
+                .is_some_and(|c| c.snapshot_done && c.epoch == record.epoch),
+        };
+        let Record {
+            db, epoch, body, ..
+        } = record;
+        match body {
             Body::SnapshotKey(key) => match restore_command(key, now_ms()) {
                 Some((name, cmd)) => {
-                    self.push(record.db, name, cmd);
+                    self.push(db, name, cmd);
                     self.batch.snapshot_keys += 1;
+                    self.batch.records += 1;
                 }
                 None => {
                     self.summary.expired += 1;
@@ -130,24 +200,20 @@ impl Lane {
             Body::Function(function) => {
                 let cmd = function_command(&function);
                 self.push(0, b"<function library>".to_vec(), cmd);
+                self.batch.records += 1;
             }
             Body::EpochBegin(begin) => {
                 self.flush().await?;
                 self.check_format(&begin)?;
-                tracing::debug!(
-                    partition = self.summary.partition,
-                    epoch = record.epoch,
-                    "epoch begins"
-                );
-                self.summary.epoch = Some(record.epoch);
+                tracing::debug!(partition = self.summary.partition, epoch, "epoch begins");
+                self.summary.epoch = Some(epoch);
                 self.summary.snapshot_done = false;
+                next.snapshot_done = false;
             }
             Body::SnapshotEnd(end) => {
-                self.flush().await?;
-                if self.summary.epoch != Some(record.epoch) {
+                if self.summary.epoch != Some(epoch) {
                     return Err(self.log_error(format!(
-                        "snapshot end of epoch {} without its beginning",
-                        record.epoch
+                        "snapshot end of epoch {epoch} without its beginning"
                     )));
                 }
                 tracing::debug!(
@@ -156,6 +222,7 @@ impl Lane {
                     "snapshot applied"
                 );
                 self.summary.snapshot_done = true;
+                next.snapshot_done = true;
             }
             Body::Heartbeat(_) => {}
             Body::SnapshotChunk(_) | Body::Command(_) | Body::Barrier(_) => {
@@ -164,6 +231,7 @@ impl Lane {
                 ))
             }
         }
+        self.pending = Some(next);
         Ok(())
     }
 
@@ -191,26 +259,58 @@ impl Lane {
     }
 
     fn push(&mut self, db: u32, name: Vec<u8>, cmd: redis::Cmd) {
-        if db != self.db {
-            self.batch.pipe.cmd("SELECT").arg(db);
-            self.batch.keys.push((db, b"<SELECT>".to_vec()));
-            self.db = db;
-        }
+        self.select(db);
         self.batch.bytes += cmd.args_iter().map(arg_len).sum::<usize>();
-        self.batch.pipe.add_command(cmd);
+        self.batch.cmds.push(cmd);
         self.batch.keys.push((db, name));
     }
 
-    /// Sends the batch as one pipeline and checks every reply.
+    fn select(&mut self, db: u32) {
+        if db != self.db {
+            let mut select = redis::cmd("SELECT");
+            select.arg(db);
+            self.batch.cmds.push(select);
+            self.batch.keys.push((db, b"<SELECT>".to_vec()));
+            self.db = db;
+        }
+    }
+
+    /// Applies the batch (and moves the checkpoint with it) and checks every reply.
     async fn flush(&mut self) -> Result<(), ApplyError> {
-        if self.batch.keys.is_empty() {
+        let checkpoint = match (&self.checkpoint_key, self.pending) {
+            (Some(key), Some(pending)) if Some(pending) != self.applied => {
+                Some((key.clone(), pending))
+            }
+            _ => None,
+        };
+        if self.batch.cmds.is_empty() && checkpoint.is_none() {
             self.batch.leases.clear();
             return Ok(());
         }
+        if let Some((key, pending)) = &checkpoint {
+            self.select(0);
+            for cmd in checkpoint::write_commands(key, pending, self.batch.records) {
+                self.batch.cmds.push(cmd);
+                self.batch.keys.push((0, key.clone()));
+            }
+        }
         let batch = std::mem::take(&mut self.batch);
-        let mut pipe = batch.pipe;
+        if let Some(throttle) = &self.ctx.throttle {
+            throttle.admit(batch.cmds.len(), batch.bytes).await;
+        }
+        let transaction = checkpoint.is_some();
+        let mut pipe = redis::pipe();
         pipe.ignore_errors();
-        let replies: Vec<redis::Value> =
+        if transaction {
+            pipe.cmd("MULTI");
+        }
+        for cmd in batch.cmds {
+            pipe.add_command(cmd);
+        }
+        if transaction {
+            pipe.cmd("EXEC");
+        }
+        let replies: Vec<Value> =
             pipe.query_async(&mut self.conn)
                 .await
                 .map_err(|cause| ApplyError::Redis {
@@ -218,17 +318,21 @@ impl Lane {
                     doing: format!("applying a batch in partition {}", self.summary.partition),
                     cause,
                 })?;
-        for (reply, (db, key)) in replies.iter().zip(&batch.keys) {
-            if let redis::Value::ServerError(err) = reply {
-                let reply = err.to_string();
-                return Err(ApplyError::Rejected {
-                    addr: self.ctx.target.addr.clone(),
-                    partition: self.summary.partition,
-                    db: *db,
-                    key: show_key(key),
-                    hint: hint_for(&reply),
-                    reply,
-                });
+        let results = if transaction {
+            self.transaction_results(replies, &batch.keys).await?
+        } else {
+            replies
+        };
+        if let Some(index) = results
+            .iter()
+            .position(|r| matches!(r, Value::ServerError(_)))
+        {
+            return Err(self.rejected(&results[index], &batch.keys[index]));
+        }
+        if let Some((_, pending)) = checkpoint {
+            self.applied = Some(pending);
+            if let (Some(hook), Some(offset)) = (&self.ctx.on_applied, pending.log_offset) {
+                hook(self.summary.partition, offset);
             }
         }
         self.summary.keys += batch.snapshot_keys;
@@ -241,6 +345,75 @@ impl Lane {
             .bytes
             .fetch_add(batch.bytes as u64, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Unpacks `MULTI … EXEC` replies into one result per command. A command refused while
+    /// queuing aborts the whole transaction (nothing applied); a command that failed inside
+    /// `EXEC` did not stop the others, so the checkpoint is put back where it was before the
+    /// error is reported: the failed record must not count as applied.
+    async fn transaction_results(
+        &mut self,
+        mut replies: Vec<Value>,
+        keys: &[(u32, Vec<u8>)],
+    ) -> Result<Vec<Value>, ApplyError> {
+        let exec = replies.pop().unwrap_or(Value::Nil);
+        let queued = replies.get(1..).unwrap_or_default();
+        if let Some(index) = queued
+            .iter()
+            .position(|r| matches!(r, Value::ServerError(_)))
+        {
+            return Err(self.rejected(&queued[index], &keys[index]));
+        }
+        let results = match exec {
+            Value::Array(results) if results.len() == keys.len() => results,
+            other => {
+                return Err(self.log_error(format!(
+                    "the target answered EXEC with {other:?}; nothing of the batch was applied"
+                )))
+            }
+        };
+        if results.iter().any(|r| matches!(r, Value::ServerError(_))) {
+            self.restore_checkpoint().await;
+        }
+        Ok(results)
+    }
+
+    /// Writes the last good checkpoint back after a failed transaction (best effort: the
+    /// error being reported matters more).
+    async fn restore_checkpoint(&mut self) {
+        let Some(key) = &self.checkpoint_key else {
+            return;
+        };
+        let mut pipe = redis::pipe();
+        pipe.cmd("SELECT").arg(0);
+        match &self.applied {
+            Some(applied) => {
+                let [set, _] = checkpoint::write_commands(key, applied, 0);
+                pipe.add_command(set);
+            }
+            None => {
+                pipe.cmd("DEL").arg(key);
+            }
+        }
+        self.db = 0;
+        if let Err(err) = pipe.query_async::<()>(&mut self.conn).await {
+            tracing::error!(partition = self.summary.partition, %err, "could not put the checkpoint back");
+        }
+    }
+
+    fn rejected(&self, reply: &Value, (db, key): &(u32, Vec<u8>)) -> ApplyError {
+        let reply = match reply {
+            Value::ServerError(err) => err.to_string(),
+            other => format!("{other:?}"),
+        };
+        ApplyError::Rejected {
+            addr: self.ctx.target.addr.clone(),
+            partition: self.summary.partition,
+            db: *db,
+            key: show_key(key),
+            hint: hint_for(&reply),
+            reply,
+        }
     }
 }
 

@@ -3,11 +3,13 @@
 
 use crate::config::{SourceAddr, SourceConfig};
 use crate::error::CaptureError;
+use crate::follow::Follower;
 use crate::rdb::RdbReader;
 use crate::replica::{ReplicaLink, SyncStart, Transfer, EOF_MARK_LEN};
 use crate::snapshot::{stream_snapshot, EpochInfo, SnapshotSummary};
 use crate::stats::CaptureStats;
 use slotstream_schemas::log::LogWriter;
+use slotstream_schemas::topic::ResumePoint;
 use std::io::{BufReader, Read};
 use std::net::TcpStream;
 use std::sync::atomic::Ordering;
@@ -20,6 +22,133 @@ pub struct CaptureSummary {
     pub snapshot: SnapshotSummary,
 }
 
+/// A replication session with the source, after `PSYNC` was answered.
+pub struct Session {
+    addr: SourceAddr,
+    source_id: String,
+    config: SourceConfig,
+    /// `None` only while the snapshot is being read.
+    reader: Option<BufReader<TcpStream>>,
+    writer: TcpStream,
+    /// Replication id, and the offset reached: bytes of the stream already handled (the
+    /// command stream goes on from the next byte).
+    pub replid: String,
+    pub offset: u64,
+    /// `Some` when the source answered with a full resync: the snapshot's framing.
+    pub transfer: Option<Transfer>,
+    /// Stream bytes read past the snapshot, handed to the follower.
+    pending: Vec<u8>,
+}
+
+impl Session {
+    /// Connects as a replica and asks to continue from `resume`, or for a full sync.
+    pub fn start(
+        config: &SourceConfig,
+        resume: Option<&ResumePoint>,
+    ) -> Result<Self, CaptureError> {
+        let addr = SourceAddr::parse(&config.url)?;
+        let source_id = config.source_id.clone().unwrap_or_else(|| addr.to_string());
+        let mut link = ReplicaLink::connect(&addr, config)?;
+        let (replid, offset, transfer) = match link.handshake(resume)? {
+            SyncStart::Full {
+                replid,
+                offset,
+                transfer,
+            } => {
+                tracing::info!(source = %addr, %replid, offset, %transfer, "full resync");
+                (replid, offset, Some(transfer))
+            }
+            SyncStart::Continue { replid } => {
+                let resume = resume.ok_or_else(|| CaptureError::Protocol {
+                    addr: addr.to_string(),
+                    what: "answered a request for a full sync with +CONTINUE".into(),
+                })?;
+                let replid = if replid.is_empty() {
+                    resume.replid.clone()
+                } else {
+                    replid
+                };
+                tracing::info!(source = %addr, %replid, offset = resume.offset, "continuing");
+                (replid, resume.offset, None)
+            }
+        };
+        let (reader, writer) = link.into_parts();
+        Ok(Self {
+            addr,
+            source_id,
+            config: config.clone(),
+            reader: Some(reader),
+            writer,
+            replid,
+            offset,
+            transfer,
+            pending: Vec::new(),
+        })
+    }
+
+    /// The name records carry for this source.
+    pub fn source_id(&self) -> &str {
+        &self.source_id
+    }
+
+    /// Streams the snapshot into `log` as epoch `epoch`. Only after a full resync.
+    pub fn snapshot<W: LogWriter>(
+        &mut self,
+        epoch: u64,
+        log: &mut W,
+        stats: &CaptureStats,
+    ) -> Result<CaptureSummary, CaptureError> {
+        let transfer = self
+            .transfer
+            .clone()
+            .ok_or_else(|| CaptureError::Protocol {
+                addr: self.addr.to_string(),
+                what: "no snapshot follows a continued replication".into(),
+            })?;
+        if let Transfer::Sized(len) = transfer {
+            stats.rdb_total.store(len, Ordering::Relaxed);
+        }
+        let reader = self.reader.take().ok_or_else(|| CaptureError::Protocol {
+            addr: self.addr.to_string(),
+            what: "the snapshot was already read".into(),
+        })?;
+        let payload = Payload::new(reader, &transfer);
+        let mut rdb = RdbReader::with_limits(payload, self.config.max_object_bytes);
+        let info = EpochInfo {
+            source: self.source_id.clone(),
+            epoch,
+            replid: self.replid.clone(),
+            offset: self.offset,
+        };
+        let snapshot = stream_snapshot(&mut rdb, log, &info, stats, &self.addr.to_string())?;
+        let (leftover, payload) = rdb.into_parts();
+        let (reader, pending) = payload.finish(leftover, &transfer, &self.addr)?;
+        self.reader = Some(reader);
+        self.pending = pending;
+        Ok(CaptureSummary {
+            replid: self.replid.clone(),
+            offset: self.offset,
+            snapshot,
+        })
+    }
+
+    /// Hands the link to a follower for the command stream.
+    pub fn into_follower(self) -> Result<Follower, CaptureError> {
+        let reader = self.reader.ok_or_else(|| CaptureError::Protocol {
+            addr: self.addr.to_string(),
+            what: "the link broke while the snapshot was read".into(),
+        })?;
+        Ok(Follower {
+            addr: self.addr.to_string(),
+            reader,
+            writer: self.writer,
+            pending: self.pending,
+            offset: self.offset,
+            idle_timeout: self.config.read_timeout,
+        })
+    }
+}
+
 /// Takes one full snapshot of the source into `log` (epoch `epoch`), then returns.
 pub fn capture_snapshot<W: LogWriter>(
     config: &SourceConfig,
@@ -27,43 +156,8 @@ pub fn capture_snapshot<W: LogWriter>(
     log: &mut W,
     stats: &CaptureStats,
 ) -> Result<CaptureSummary, CaptureError> {
-    let addr = SourceAddr::parse(&config.url)?;
-    let source = config.source_id.clone().unwrap_or_else(|| addr.to_string());
-    let mut link = ReplicaLink::connect(&addr, config)?;
-    let (replid, offset, transfer) = match link.handshake(None)? {
-        SyncStart::Full {
-            replid,
-            offset,
-            transfer,
-        } => (replid, offset, transfer),
-        SyncStart::Continue { .. } => {
-            return Err(CaptureError::Protocol {
-                addr: addr.to_string(),
-                what: "answered a request for a full sync with +CONTINUE".into(),
-            })
-        }
-    };
-    tracing::info!(source = %addr, %replid, offset, %transfer, "full resync accepted");
-    let (reader, _writer) = link.into_parts();
-    if let Transfer::Sized(len) = transfer {
-        stats.rdb_total.store(len, Ordering::Relaxed);
-    }
-    let payload = Payload::new(reader, &transfer);
-    let mut rdb = RdbReader::with_limits(payload, config.max_object_bytes);
-    let info = EpochInfo {
-        source,
-        epoch,
-        replid: replid.clone(),
-        offset,
-    };
-    let snapshot = stream_snapshot(&mut rdb, log, &info, stats, &addr.to_string())?;
-    let (leftover, payload) = rdb.into_parts();
-    payload.finish(leftover, &transfer, &addr)?;
-    Ok(CaptureSummary {
-        replid,
-        offset,
-        snapshot,
-    })
+    let mut session = Session::start(config, None)?;
+    session.snapshot(epoch, log, stats)
 }
 
 /// The snapshot bytes on the socket: exactly `len` bytes for a sized transfer, or everything up
@@ -88,7 +182,7 @@ impl Payload {
         leftover: Vec<u8>,
         transfer: &Transfer,
         addr: &SourceAddr,
-    ) -> Result<BufReader<TcpStream>, CaptureError> {
+    ) -> Result<(BufReader<TcpStream>, Vec<u8>), CaptureError> {
         let protocol = |what: String| CaptureError::Protocol {
             addr: addr.to_string(),
             what,
@@ -101,7 +195,7 @@ impl Payload {
                         "the snapshot ended {unread} bytes before its announced length {len}"
                     )));
                 }
-                Ok(take.into_inner())
+                Ok((take.into_inner(), Vec::new()))
             }
             (Payload::Eof(mut reader), Transfer::Eof(mark)) => {
                 let mut tail = leftover;
@@ -121,14 +215,8 @@ impl Payload {
                         "the snapshot's end mark does not match its start mark".into(),
                     ));
                 }
-                if tail.len() > EOF_MARK_LEN {
-                    // Command stream bytes read ahead; kept for the incremental phase.
-                    tracing::debug!(
-                        bytes = tail.len() - EOF_MARK_LEN,
-                        "read ahead past the snapshot"
-                    );
-                }
-                Ok(reader)
+                // Bytes after the mark are the start of the command stream.
+                Ok((reader, tail.split_off(EOF_MARK_LEN)))
             }
             _ => Err(protocol("snapshot framing changed mid-transfer".into())),
         }

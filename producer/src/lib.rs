@@ -11,18 +11,24 @@
 //! - [`rdb`]: the streaming RDB parser; cuts the snapshot into one entry per key.
 //! - [`snapshot`]: RDB entries → `EpochBegin`, `SnapshotKey`…, `SnapshotEnd` records.
 //! - [`capture`]: the driver that runs the above on one socket.
+//! - [`command`]: the replication command stream, parsed incrementally.
+//! - [`follow`]: after the snapshot: ACKs, offsets, the live stream.
+//! - [`kafka`]: the Kafka log writer and the producer's resume point.
 //! - [`stats`]: live counters for progress reporting.
 //! - [`error`]: the capture error type.
 
 pub mod capture;
+pub mod command;
 pub mod config;
 pub mod error;
+pub mod follow;
+pub mod kafka;
 pub mod rdb;
 pub mod replica;
 pub mod snapshot;
 pub mod stats;
 
-pub use capture::{capture_snapshot, CaptureSummary};
+pub use capture::{capture_snapshot, CaptureSummary, Session};
 pub use config::SourceConfig;
 pub use error::CaptureError;
 pub use stats::CaptureStats;

@@ -6,16 +6,9 @@
 
 use crate::config::{SourceAddr, SourceConfig};
 use crate::error::CaptureError;
+use slotstream_schemas::topic::ResumePoint;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-
-/// Where a previous run stopped: `PSYNC <replid> <offset + 1>` asks to continue from there.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResumePoint {
-    pub replid: String,
-    /// The last replication offset fully processed.
-    pub offset: u64,
-}
 
 /// How the source answered `PSYNC`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +89,9 @@ impl ReplicaLink {
         Err(connect_error(last_error))
     }
 
-    /// Authenticates, announces the replica's capabilities and sends `PSYNC`.
+    /// Authenticates, announces the replica's capabilities and sends `PSYNC`: with a resume
+    /// point `PSYNC <replid> <offset + 1>` (continue after the last handled byte), else
+    /// `PSYNC ? -1`.
     pub fn handshake(&mut self, resume: Option<&ResumePoint>) -> Result<SyncStart, CaptureError> {
         if let Some(password) = self.addr.password.clone() {
             let reply = match self.addr.username.clone() {

@@ -11,6 +11,7 @@
 //! - [`slot`]: Redis hash slots (CRC16 with hash tags) and the slot→partition map.
 //! - [`display`]: how keys and URLs appear in logs and errors (escaped; no passwords).
 //! - [`dump`]: the `DUMP`/`RESTORE` payload format (RDB version footer, CRC64 Jones).
+//! - [`topic`]: how records sit in Kafka (resume topic name, message key, headers).
 //! - [`log`]: the traits a transport implements (where records are appended, where they are read).
 //! - [`memory`]: the in-process transport: bounded channels with the same partitioning.
 //! - `test_server` (tests only): a throwaway `redis-server` on a free port, for real-server checks.
@@ -24,6 +25,7 @@ pub mod record;
 pub mod slot;
 #[cfg(test)]
 mod test_server;
+pub mod topic;
 
 pub use codec::{Codec, CodecError};
 pub use record::{

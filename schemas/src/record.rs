@@ -26,7 +26,9 @@ pub struct Record {
 /// `(replication offset, index)`. Snapshot records share the offset of their `+FULLRESYNC` and
 /// count up the index; commands carry the offset just past their last byte and the index of the
 /// part when one command was split per slot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Position {
     pub offset: u64,
     pub index: u64,

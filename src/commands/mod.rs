@@ -1,6 +1,10 @@
 //! One module per subcommand; [`run`] dispatches.
 
+mod consume;
+mod dev_broker;
+mod produce;
 mod progress;
+mod replay;
 mod sync;
 mod verify;
 
@@ -15,6 +19,10 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Sync(args) => runtime.block_on(sync::run(args)),
         Command::Verify(args) => runtime.block_on(verify::run(args)),
+        Command::Produce(args) => runtime.block_on(produce::run(args)),
+        Command::Consume(args) => runtime.block_on(consume::run(args)),
+        Command::Replay(args) => runtime.block_on(replay::run(args)),
+        Command::DevBroker(args) => runtime.block_on(dev_broker::run(args)),
     }
 }
 
@@ -25,4 +33,42 @@ pub fn init_logging(filter: &str) {
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// Kafka settings from the command line and the optional properties file.
+pub fn kafka_settings(
+    args: &crate::cli::KafkaArgs,
+) -> anyhow::Result<slotstream_schemas::topic::KafkaSettings> {
+    use anyhow::Context;
+    let file_text = match &args.kafka_config_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read Kafka config file {}", path.display()))?,
+        ),
+        None => None,
+    };
+    slotstream_schemas::topic::KafkaSettings::with_properties(
+        &args.brokers,
+        &args.topic,
+        file_text.as_deref(),
+        &args.kafka_config,
+    )
+    .map_err(anyhow::Error::msg)
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
+    }
 }

@@ -3,7 +3,7 @@
 use crate::cli::SyncArgs;
 use crate::commands::progress::{peak_rss_bytes, Progress};
 use anyhow::Context;
-use slotstream_consumer::{Applier, ApplyStats, TargetConfig};
+use slotstream_consumer::{Applier, ApplyStats, RunOptions, TargetConfig};
 use slotstream_producer::{capture_snapshot, CaptureError, CaptureStats, SourceConfig};
 use slotstream_schemas::log::LogError;
 use slotstream_schemas::memory::{memory_log, MemoryLogConfig};
@@ -47,7 +47,9 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
             .context("cannot start the capture thread")?
     };
     let progress = Progress::spawn(capture_stats.clone(), apply_stats.clone());
-    let applied = applier.run(readers, apply_stats.clone()).await;
+    let applied = applier
+        .run(readers, apply_stats.clone(), RunOptions::default())
+        .await;
     let captured = tokio::task::spawn_blocking(move || capture.join())
         .await
         .context("capture thread")?

@@ -1,7 +1,7 @@
 //! The two servers: connecting, finding the databases that hold keys, SCAN pages and per-key metadata.
 
 use super::value::{int_of, text_of};
-use anyhow::{anyhow, Context};
+use anyhow::anyhow;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, ConnectionInfo, ErrorKind, RedisError, Value};
 use std::collections::BTreeSet;
@@ -124,7 +124,6 @@ impl Side {
             .get_multiplexed_async_connection_with_config(&config)
             .await
             .map_err(|err| self.explain(err))
-            .with_context(|| format!("opening db {db}"))
     }
 
     /// Turns a Redis error into one that names this side, its address and what to check.

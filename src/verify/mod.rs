@@ -34,6 +34,10 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 use value::{estimated_bytes, is_small, lengths, over_budget, read_big, read_small};
 
+/// Collections with at least this many elements are logged when read.
+const BIG_KEY_ELEMENTS: u64 = 100_000;
+/// Strings of at least this many bytes are logged when read.
+const BIG_KEY_BYTES: u64 = 10 << 20;
 /// How often progress is logged on long runs.
 const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 
@@ -195,7 +199,7 @@ impl Verifier {
                 (_, KeyType::None) if first_pass => Some(Verdict::Vanished),
                 (kind, KeyType::None) => Some(checked(
                     DiffKind::MissingOnTarget,
-                    format!("{} missing on target", kind.name()),
+                    format!("{} only on source", kind.name()),
                 )),
                 (x, y) if x != y => Some(checked(
                     DiffKind::TypeDiffers,
@@ -285,7 +289,15 @@ impl Verifier {
                     small.push(i);
                     None
                 }
-                (_, Some(_), Some(_)) => {
+                (_, Some(len), Some(_)) => {
+                    let huge = match kind {
+                        KeyType::String => len >= BIG_KEY_BYTES,
+                        _ => len >= BIG_KEY_ELEMENTS,
+                    };
+                    if huge {
+                        let key = report::escape(key, 200);
+                        tracing::info!(%key, kind = kind.name(), len, "verify reads a big key");
+                    }
                     let (a, b) = tokio::join!(
                         read_big(&self.source, &mut s, key, kind),
                         read_big(&self.target, &mut t, key, kind)

@@ -5,7 +5,9 @@
 
 use super::compare::Outcome;
 use super::keyspace::{now_ms, Side};
-use super::value::{bulk_list, bytes_of, int_of, text_of};
+use super::value::{
+    bulk_list, bytes_of, field, int_of, is_wrong_type, list_of_maps, map_of, scalar_fields, text_of,
+};
 use anyhow::anyhow;
 use redis::aio::MultiplexedConnection;
 use redis::Value;
@@ -40,7 +42,8 @@ struct Consumer {
     seen_at: Option<i64>,
     active_at: Option<i64>,
     pel_count: i64,
-    pending: Vec<Pending>,
+    /// `None` where the server cannot list it (before 6.0): then only `pel_count` is compared.
+    pending: Option<Vec<Pending>>,
 }
 
 #[derive(Debug)]
@@ -73,7 +76,9 @@ pub async fn compare_stream(
             read_entries(source, &mut src, key, &start),
             read_entries(target, &mut tgt, key, &start)
         );
-        let (a, b) = (a?, b?);
+        let (Some(a), Some(b)) = (a?, b?) else {
+            return Ok(Outcome::Vanished);
+        };
         if let Some(reason) = compare_entries(&a, &b, index) {
             return Ok(Outcome::Differs(reason));
         }
@@ -98,8 +103,8 @@ async fn read_entries(
     conn: &mut MultiplexedConnection,
     key: &[u8],
     start: &[u8],
-) -> anyhow::Result<Vec<Entry>> {
-    let reply: Value = redis::cmd("XRANGE")
+) -> anyhow::Result<Option<Vec<Entry>>> {
+    let reply: Value = match redis::cmd("XRANGE")
         .arg(key)
         .arg(start)
         .arg("+")
@@ -107,7 +112,11 @@ async fn read_entries(
         .arg(PAGE)
         .query_async(conn)
         .await
-        .map_err(|err| side.explain(err))?;
+    {
+        Ok(reply) => reply,
+        Err(err) if is_wrong_type(&err) => return Ok(None),
+        Err(err) => return Err(side.explain(err)),
+    };
     let malformed = || anyhow!("{} {}: unexpected XRANGE reply", side.role, side.addr);
     let Value::Array(entries) = reply else {
         return Err(malformed());
@@ -122,7 +131,8 @@ async fn read_entries(
             let id = parts.pop().and_then(bytes_of).ok_or_else(malformed)?;
             Ok((id, fields))
         })
-        .collect()
+        .collect::<anyhow::Result<_>>()
+        .map(Some)
 }
 
 fn compare_entries(a: &[Entry], b: &[Entry], offset: usize) -> Option<String> {
@@ -230,9 +240,7 @@ fn parse_full(full: Value) -> StreamInfo {
                     seen_at: field(&consumer, "seen-time").and_then(int_of),
                     active_at: field(&consumer, "active-time").and_then(int_of),
                     pel_count: field(&consumer, "pel-count").and_then(int_of).unwrap_or(0),
-                    pending: field(&consumer, "pending")
-                        .map(|pel| parse_pel(pel, false))
-                        .unwrap_or_default(),
+                    pending: field(&consumer, "pending").map(|pel| parse_pel(pel, false)),
                 })
                 .collect(),
         })
@@ -329,7 +337,7 @@ async fn read_info_legacy(
                     .map(|idle| now - idle),
                 active_at: None,
                 pel_count: field(&consumer, "pending").and_then(int_of).unwrap_or(0),
-                pending: Vec::new(),
+                pending: None,
             })
             .collect();
         parsed.push(Group {
@@ -345,13 +353,17 @@ async fn read_info_legacy(
     }))
 }
 
-/// After an `XINFO` error: `None` if the key is gone (the caller re-checks it), else the error.
+/// After an `XINFO` error: `None` if the key is gone or is no longer a stream (the caller
+/// re-checks it), else the error.
 async fn gone_or<T>(
     side: &Side,
     conn: &mut MultiplexedConnection,
     key: &[u8],
     err: redis::RedisError,
 ) -> anyhow::Result<Option<T>> {
+    if is_wrong_type(&err) {
+        return Ok(None);
+    }
     let exists = side.exists(conn, &[key.to_vec()]).await?;
     if exists.first() == Some(&true) {
         Err(side.explain(err))
@@ -468,45 +480,11 @@ fn compare_consumers(
                 x.pel_count, y.pel_count
             ));
         }
-        compare_pel(&x.pending, &y.pending, &who, tolerance_ms)
-    })
-}
-
-/// A key/value reply (a flat RESP2 array or a RESP3 map) as pairs.
-fn map_of(reply: Value) -> Vec<(String, Value)> {
-    match reply {
-        Value::Array(items) => {
-            let mut pairs = Vec::with_capacity(items.len() / 2);
-            let mut items = items.into_iter();
-            while let (Some(name), Some(value)) = (items.next(), items.next()) {
-                pairs.push((text_of(&name), value));
-            }
-            pairs
+        match (&x.pending, &y.pending) {
+            (Some(p), Some(q)) => compare_pel(p, q, &who, tolerance_ms),
+            _ => None,
         }
-        Value::Map(pairs) => pairs
-            .into_iter()
-            .map(|(name, value)| (text_of(&name), value))
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-fn list_of_maps(reply: Value) -> Vec<Vec<(String, Value)>> {
-    match reply {
-        Value::Array(items) => items.into_iter().map(map_of).collect(),
-        _ => Vec::new(),
-    }
-}
-
-fn field<'a>(map: &'a [(String, Value)], name: &str) -> Option<&'a Value> {
-    map.iter().find(|(n, _)| n == name).map(|(_, value)| value)
-}
-
-fn scalar_fields(map: &[(String, Value)], names: &[&str]) -> Vec<(String, String)> {
-    names
-        .iter()
-        .filter_map(|name| field(map, name).map(|value| (name.to_string(), text_of(value))))
-        .collect()
+    })
 }
 
 #[cfg(test)]

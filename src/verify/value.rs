@@ -2,7 +2,7 @@
 
 use super::keyspace::{KeyType, Side};
 use redis::aio::MultiplexedConnection;
-use redis::Value;
+use redis::{RedisError, RedisResult, Value};
 
 /// Strings up to this many bytes are read in the shared pipeline; longer ones on their own.
 const SMALL_STRING_BYTES: u64 = 1 << 20;
@@ -158,83 +158,95 @@ fn content_of(kind: &KeyType, reply: Value) -> Content {
 }
 
 /// The whole value of one key, read page by page so that no single reply is huge and the
-/// server is never blocked for long.
+/// server is never blocked for long. A key that changed type meanwhile reads as missing.
 pub async fn read_big(
     side: &Side,
     conn: &mut MultiplexedConnection,
     key: &[u8],
     kind: &KeyType,
 ) -> anyhow::Result<Content> {
-    let explain = |err| side.explain(err);
-    let content = match kind {
+    let flat = match kind {
         KeyType::String => {
-            let value: Option<Vec<u8>> = redis::cmd("GET")
-                .arg(key)
-                .query_async(conn)
-                .await
-                .map_err(explain)?;
-            return Ok(value.map_or(Content::Missing, Content::String));
-        }
-        KeyType::List | KeyType::ZSet => {
-            let mut items = Vec::new();
-            let mut start = 0;
-            loop {
-                let mut cmd = redis::cmd(if *kind == KeyType::List {
-                    "LRANGE"
-                } else {
-                    "ZRANGE"
-                });
-                cmd.arg(key).arg(start).arg(start + PAGE - 1);
-                if *kind == KeyType::ZSet {
-                    cmd.arg("WITHSCORES");
-                }
-                let page: Vec<Vec<u8>> = cmd.query_async(conn).await.map_err(explain)?;
-                let returned = page.len() as i64;
-                items.extend(page);
-                let per_element = if *kind == KeyType::ZSet { 2 } else { 1 };
-                if returned < PAGE * per_element {
-                    break;
-                }
-                start += PAGE;
-            }
-            items
-        }
-        KeyType::Set | KeyType::Hash => {
-            let command = if *kind == KeyType::Set {
-                "SSCAN"
-            } else {
-                "HSCAN"
+            let value: RedisResult<Option<Vec<u8>>> =
+                redis::cmd("GET").arg(key).query_async(conn).await;
+            return match value {
+                Ok(value) => Ok(value.map_or(Content::Missing, Content::String)),
+                Err(err) if is_wrong_type(&err) => Ok(Content::Missing),
+                Err(err) => Err(side.explain(err)),
             };
-            let mut items = Vec::new();
-            let mut cursor = 0u64;
-            loop {
-                let (next, page): (u64, Vec<Vec<u8>>) = redis::cmd(command)
-                    .arg(key)
-                    .arg(cursor)
-                    .arg("COUNT")
-                    .arg(PAGE)
-                    .query_async(conn)
-                    .await
-                    .map_err(explain)?;
-                items.extend(page);
-                if next == 0 {
-                    break;
-                }
-                cursor = next;
-            }
-            items
         }
+        KeyType::List => read_ranges(conn, key, "LRANGE", 1).await,
+        KeyType::ZSet => read_ranges(conn, key, "ZRANGE", 2).await,
+        KeyType::Set => read_scan(conn, key, "SSCAN").await,
+        KeyType::Hash => read_scan(conn, key, "HSCAN").await,
         _ => return Ok(Content::Missing),
     };
-    if content.is_empty() {
-        return Ok(Content::Missing);
-    }
+    let flat = match flat {
+        Ok(flat) if !flat.is_empty() => flat,
+        Ok(_) => return Ok(Content::Missing),
+        Err(err) if is_wrong_type(&err) => return Ok(Content::Missing),
+        Err(err) => return Err(side.explain(err)),
+    };
     Ok(match kind {
-        KeyType::List => Content::List(content),
-        KeyType::Set => sorted_set(content),
-        KeyType::Hash => sorted_pairs(content).map_or(Content::Missing, Content::Hash),
-        _ => sorted_pairs(content).map_or(Content::Missing, Content::ZSet),
+        KeyType::List => Content::List(flat),
+        KeyType::Set => sorted_set(flat),
+        KeyType::Hash => sorted_pairs(flat).map_or(Content::Missing, Content::Hash),
+        _ => sorted_pairs(flat).map_or(Content::Missing, Content::ZSet),
     })
+}
+
+/// `LRANGE`/`ZRANGE ... WITHSCORES` in pages of [`PAGE`] elements of `width` replies each.
+async fn read_ranges(
+    conn: &mut MultiplexedConnection,
+    key: &[u8],
+    command: &str,
+    width: usize,
+) -> RedisResult<Vec<Vec<u8>>> {
+    let mut items = Vec::new();
+    let mut start = 0;
+    loop {
+        let mut cmd = redis::cmd(command);
+        cmd.arg(key).arg(start).arg(start + PAGE - 1);
+        if width == 2 {
+            cmd.arg("WITHSCORES");
+        }
+        let page: Vec<Vec<u8>> = cmd.query_async(conn).await?;
+        let full = page.len() == PAGE as usize * width;
+        items.extend(page);
+        if !full {
+            return Ok(items);
+        }
+        start += PAGE;
+    }
+}
+
+/// `SSCAN`/`HSCAN` to the end, [`PAGE`] as the `COUNT` hint.
+async fn read_scan(
+    conn: &mut MultiplexedConnection,
+    key: &[u8],
+    command: &str,
+) -> RedisResult<Vec<Vec<u8>>> {
+    let mut items = Vec::new();
+    let mut cursor = 0u64;
+    loop {
+        let (next, page): (u64, Vec<Vec<u8>>) = redis::cmd(command)
+            .arg(key)
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(PAGE)
+            .query_async(conn)
+            .await?;
+        items.extend(page);
+        if next == 0 {
+            return Ok(items);
+        }
+        cursor = next;
+    }
+}
+
+/// `WRONGTYPE`: the key was replaced by one of another type while being read.
+pub fn is_wrong_type(err: &RedisError) -> bool {
+    err.code() == Some("WRONGTYPE")
 }
 
 fn sorted_set(mut members: Vec<Vec<u8>>) -> Content {
@@ -301,4 +313,41 @@ pub fn text_of(reply: &Value) -> String {
         Value::ServerError(err) => format!("error: {err}"),
         other => format!("{other:?}"),
     }
+}
+
+/// A key/value reply (a flat RESP2 array or a RESP3 map) as pairs.
+pub fn map_of(reply: Value) -> Vec<(String, Value)> {
+    match reply {
+        Value::Array(items) => {
+            let mut pairs = Vec::with_capacity(items.len() / 2);
+            let mut items = items.into_iter();
+            while let (Some(name), Some(value)) = (items.next(), items.next()) {
+                pairs.push((text_of(&name), value));
+            }
+            pairs
+        }
+        Value::Map(pairs) => pairs
+            .into_iter()
+            .map(|(name, value)| (text_of(&name), value))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+pub fn list_of_maps(reply: Value) -> Vec<Vec<(String, Value)>> {
+    match reply {
+        Value::Array(items) => items.into_iter().map(map_of).collect(),
+        _ => Vec::new(),
+    }
+}
+
+pub fn field<'a>(map: &'a [(String, Value)], name: &str) -> Option<&'a Value> {
+    map.iter().find(|(n, _)| n == name).map(|(_, value)| value)
+}
+
+pub fn scalar_fields(map: &[(String, Value)], names: &[&str]) -> Vec<(String, String)> {
+    names
+        .iter()
+        .filter_map(|name| field(map, name).map(|value| (name.to_string(), text_of(value))))
+        .collect()
 }

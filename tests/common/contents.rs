@@ -28,8 +28,9 @@ pub fn assert_same_contents(source_url: &str, target_url: &str) -> usize {
             redis::cmd("SELECT").arg(db).exec(conn).expect("SELECT");
         }
         let source_keys = all_keys(&mut src);
-        for key in &source_keys {
-            compare_key(&mut src, &mut tgt, db, key);
+        let ordered: Vec<Vec<u8>> = source_keys.iter().cloned().collect();
+        for batch in ordered.chunks(1000) {
+            compare_batch(&mut src, &mut tgt, db, batch);
         }
         compared += source_keys.len();
         for key in all_keys(&mut tgt) {
@@ -80,48 +81,50 @@ fn query<T: redis::FromRedisValue>(conn: &mut Connection, args: &[&[u8]]) -> T {
         .unwrap_or_else(|err| panic!("{}: {err}", String::from_utf8_lossy(args[0])))
 }
 
-fn compare_key(src: &mut Connection, tgt: &mut Connection, db: i64, key: &[u8]) {
-    let at = format!("db {db} key {}", show(key));
-    let kind: String = query(src, &[b"TYPE", key]);
-    let other: String = query(tgt, &[b"TYPE", key]);
-    assert_eq!(kind, other, "{at}: type");
-    let ttl: i64 = query(src, &[b"PTTL", key]);
-    let other_ttl: i64 = query(tgt, &[b"PTTL", key]);
-    assert!(
-        (ttl < 0 && other_ttl < 0 && ttl == other_ttl)
-            || (ttl >= 0 && other_ttl >= 0 && (ttl - other_ttl).abs() <= TOLERANCE_MS),
-        "{at}: PTTL {ttl} vs {other_ttl}"
-    );
-    if kind == "stream" {
-        let a: Value = query(src, &[b"XRANGE", key, b"-", b"+"]);
-        let b: Value = query(tgt, &[b"XRANGE", key, b"-", b"+"]);
-        assert!(a == b, "{at}: stream entries differ");
-        compare_stream_info(src, tgt, &at, key);
-        return;
+/// `TYPE` and `PTTL` of each key, in one pipeline.
+fn types_and_ttls(conn: &mut Connection, keys: &[Vec<u8>]) -> Vec<(String, i64)> {
+    let mut pipe = redis::pipe();
+    for key in keys {
+        pipe.cmd("TYPE").arg(key).cmd("PTTL").arg(key);
     }
-    let (a, b) = (read_value(src, &kind, key), read_value(tgt, &kind, key));
-    if a != b {
-        let first = a.iter().zip(&b).position(|(x, y)| x != y);
-        panic!(
-            "{at}: {kind} values differ ({} vs {} items, first difference at item {first:?})",
-            a.len(),
-            b.len()
-        );
-    }
+    let flat: Vec<(String, i64)> = pipe.query(conn).expect("TYPE/PTTL pipeline");
+    flat
 }
 
-/// A value as a list of byte strings in a canonical order (sets and hashes sorted).
-fn read_value(conn: &mut Connection, kind: &str, key: &[u8]) -> Vec<Vec<u8>> {
-    match kind {
-        "string" => vec![query(conn, &[b"GET", key])],
-        "list" => query(conn, &[b"LRANGE", key, b"0", b"-1"]),
-        "set" => {
-            let mut members: Vec<Vec<u8>> = query(conn, &[b"SMEMBERS", key]);
+/// The value of each key (streams aside) as byte strings in a canonical order, in one pipeline.
+fn values(conn: &mut Connection, keys: &[Vec<u8>], kinds: &[String]) -> Vec<Vec<Vec<u8>>> {
+    let mut pipe = redis::pipe();
+    for (key, kind) in keys.iter().zip(kinds) {
+        match kind.as_str() {
+            "string" => pipe.cmd("GET").arg(key),
+            "list" => pipe.cmd("LRANGE").arg(key).arg(0).arg(-1),
+            "set" => pipe.cmd("SMEMBERS").arg(key),
+            "hash" => pipe.cmd("HGETALL").arg(key),
+            "zset" => pipe.cmd("ZRANGE").arg(key).arg(0).arg(-1).arg("WITHSCORES"),
+            "stream" => pipe.cmd("EXISTS").arg(key),
+            _ => pipe.cmd("DUMP").arg(key),
+        };
+    }
+    let replies: Vec<Value> = pipe.query(conn).expect("value pipeline");
+    replies
+        .into_iter()
+        .zip(kinds)
+        .map(|(reply, kind)| canonical(kind, reply))
+        .collect()
+}
+
+fn canonical(kind: &str, reply: Value) -> Vec<Vec<u8>> {
+    match (kind, reply) {
+        ("stream", _) => Vec::new(),
+        ("string", Value::BulkString(bytes)) => vec![bytes],
+        ("list" | "zset", reply) => redis::from_redis_value(reply).expect("an array"),
+        ("set", reply) => {
+            let mut members: Vec<Vec<u8>> = redis::from_redis_value(reply).expect("an array");
             members.sort_unstable();
             members
         }
-        "hash" => {
-            let flat: Vec<Vec<u8>> = query(conn, &[b"HGETALL", key]);
+        ("hash", reply) => {
+            let flat: Vec<Vec<u8>> = redis::from_redis_value(reply).expect("an array");
             let mut pairs = Vec::with_capacity(flat.len() / 2);
             let mut items = flat.into_iter();
             while let (Some(field), Some(value)) = (items.next(), items.next()) {
@@ -130,11 +133,43 @@ fn read_value(conn: &mut Connection, kind: &str, key: &[u8]) -> Vec<Vec<u8>> {
             pairs.sort_unstable();
             pairs.into_iter().flat_map(|(f, v)| [f, v]).collect()
         }
-        "zset" => query(conn, &[b"ZRANGE", key, b"0", b"-1", b"WITHSCORES"]),
-        _ => {
-            let mut payload: Vec<u8> = query(conn, &[b"DUMP", key]);
+        (_, Value::BulkString(mut payload)) => {
             payload.truncate(payload.len().saturating_sub(10));
             vec![payload]
+        }
+        (kind, reply) => panic!("unexpected {kind} reply {reply:?}"),
+    }
+}
+
+fn compare_batch(src: &mut Connection, tgt: &mut Connection, db: i64, keys: &[Vec<u8>]) {
+    let (a, b) = (types_and_ttls(src, keys), types_and_ttls(tgt, keys));
+    for (key, ((kind, ttl), (other, other_ttl))) in keys.iter().zip(a.iter().zip(&b)) {
+        let at = format!("db {db} key {}", show(key));
+        assert_ne!(other, "none", "{at}: only on the source");
+        assert_eq!(kind, other, "{at}: type");
+        assert!(
+            (*ttl < 0 && *other_ttl < 0 && ttl == other_ttl)
+                || (*ttl >= 0 && *other_ttl >= 0 && (ttl - other_ttl).abs() <= TOLERANCE_MS),
+            "{at}: PTTL {ttl} vs {other_ttl}"
+        );
+    }
+    let kinds: Vec<String> = a.into_iter().map(|(kind, _)| kind).collect();
+    let (va, vb) = (values(src, keys, &kinds), values(tgt, keys, &kinds));
+    for (i, key) in keys.iter().enumerate() {
+        let at = format!("db {db} key {}", show(key));
+        let kind = &kinds[i];
+        if kind == "stream" {
+            let x: Value = query(src, &[b"XRANGE", key, b"-", b"+"]);
+            let y: Value = query(tgt, &[b"XRANGE", key, b"-", b"+"]);
+            assert!(x == y, "{at}: stream entries differ");
+            compare_stream_info(src, tgt, &at, key);
+        } else if va[i] != vb[i] {
+            let first = va[i].iter().zip(&vb[i]).position(|(x, y)| x != y);
+            panic!(
+                "{at}: {kind} values differ ({} vs {} items, first difference at item {first:?})",
+                va[i].len(),
+                vb[i].len()
+            );
         }
     }
 }

@@ -9,6 +9,7 @@
 
 #![allow(dead_code)]
 
+pub mod broker;
 pub mod contents;
 pub mod dataset;
 pub mod server;

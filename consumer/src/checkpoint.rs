@@ -1,0 +1,154 @@
+//! Per-partition checkpoints, kept in the destination itself.
+//!
+//! Invariant: a checkpoint moves only inside the same `MULTI/EXEC` as the batch of records it
+//! ends, so the destination never holds the effects of a record without the checkpoint that
+//! covers it, nor the reverse. On start the consumer reads the checkpoints, seeks the log to
+//! just after them and skips every record at or below them: a record is applied exactly once,
+//! whether the consumer restarts or the producer wrote it twice.
+
+use redis::aio::MultiplexedConnection;
+use slotstream_schemas::{Position, BOOKKEEPING_PREFIX};
+
+/// Where a partition stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Checkpoint {
+    pub epoch: u64,
+    pub position: Position,
+    /// Log offset of the last applied record (its last message), when the log has offsets.
+    pub log_offset: Option<i64>,
+    /// Whether the epoch's `SnapshotEnd` has been applied.
+    pub snapshot_done: bool,
+}
+
+impl Checkpoint {
+    /// True when a record at `(epoch, position)` was already applied.
+    pub fn covers(&self, epoch: u64, position: Position) -> bool {
+        (epoch, position) <= (self.epoch, self.position)
+    }
+}
+
+/// The destination key holding partition `partition`'s checkpoint for `log` (db 0).
+pub fn checkpoint_key(log: &str, partition: u32) -> Vec<u8> {
+    let mut key = BOOKKEEPING_PREFIX.to_vec();
+    key.extend_from_slice(format!("checkpoint:{log}:{partition}").as_bytes());
+    key
+}
+
+/// Commands that store `checkpoint` and count `applied` more data records.
+pub fn write_commands(key: &[u8], checkpoint: &Checkpoint, applied: u64) -> [redis::Cmd; 2] {
+    let mut set = redis::cmd("HSET");
+    set.arg(key)
+        .arg("epoch")
+        .arg(checkpoint.epoch)
+        .arg("offset")
+        .arg(checkpoint.position.offset)
+        .arg("index")
+        .arg(checkpoint.position.index)
+        .arg("log_offset")
+        .arg(checkpoint.log_offset.unwrap_or(-1))
+        .arg("snapshot_done")
+        .arg(u8::from(checkpoint.snapshot_done));
+    let mut count = redis::cmd("HINCRBY");
+    count.arg(key).arg("applied").arg(applied);
+    [set, count]
+}
+
+/// Reads a checkpoint; `None` when the partition has none yet. Expects db 0 selected.
+pub async fn load(
+    conn: &mut MultiplexedConnection,
+    key: &[u8],
+) -> Result<Option<Checkpoint>, redis::RedisError> {
+    let fields: Vec<Option<i64>> = redis::cmd("HMGET")
+        .arg(key)
+        .arg(&["epoch", "offset", "index", "log_offset", "snapshot_done"])
+        .query_async(conn)
+        .await?;
+    let [Some(epoch), Some(offset), Some(index), log_offset, done] = fields[..] else {
+        return Ok(None);
+    };
+    Ok(Some(Checkpoint {
+        epoch: epoch as u64,
+        position: Position {
+            offset: offset as u64,
+            index: index as u64,
+        },
+        log_offset: log_offset.filter(|&o| o >= 0),
+        snapshot_done: done == Some(1),
+    }))
+}
+
+/// Total data records applied in a partition, as counted inside the checkpoint transactions.
+pub async fn applied_count(
+    conn: &mut MultiplexedConnection,
+    key: &[u8],
+) -> Result<u64, redis::RedisError> {
+    let count: Option<u64> = redis::cmd("HGET")
+        .arg(key)
+        .arg("applied")
+        .query_async(conn)
+        .await?;
+    Ok(count.unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn covers_by_epoch_then_position() {
+        let at = |epoch, offset, index| Checkpoint {
+            epoch,
+            position: Position { offset, index },
+            ..Default::default()
+        };
+        let checkpoint = at(2, 100, 5);
+        assert!(checkpoint.covers(
+            2,
+            Position {
+                offset: 100,
+                index: 5
+            }
+        ));
+        assert!(checkpoint.covers(
+            2,
+            Position {
+                offset: 100,
+                index: 4
+            }
+        ));
+        assert!(checkpoint.covers(
+            1,
+            Position {
+                offset: 900,
+                index: 0
+            }
+        ));
+        assert!(!checkpoint.covers(
+            2,
+            Position {
+                offset: 100,
+                index: 6
+            }
+        ));
+        assert!(!checkpoint.covers(
+            2,
+            Position {
+                offset: 101,
+                index: 0
+            }
+        ));
+        assert!(!checkpoint.covers(
+            3,
+            Position {
+                offset: 0,
+                index: 0
+            }
+        ));
+    }
+
+    #[test]
+    fn keys_are_bookkeeping_keys() {
+        assert!(checkpoint_key("shop", 3).starts_with(BOOKKEEPING_PREFIX));
+        assert_eq!(checkpoint_key("shop", 3), b"__slotstream:checkpoint:shop:3");
+    }
+}

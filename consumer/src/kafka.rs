@@ -1,0 +1,286 @@
+//! The Kafka log reader: one consumer for the data topic, whose messages a dispatcher routes to
+//! one bounded channel per partition; each partition task reassembles fragments and decodes.
+//!
+//! Partitions are assigned explicitly (no group rebalancing): the consumer seeks each one to
+//! just after its checkpoint. The group id is used only to commit offsets for lag tools.
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use slotstream_schemas::codec::Codec;
+use slotstream_schemas::log::{Delivery, LogError, PartitionReader};
+use slotstream_schemas::topic::{KafkaSettings, HEADER_FRAGMENT};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+const METADATA_TIMEOUT: Duration = Duration::from_secs(30);
+
+const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
+    ("enable.auto.commit", "false"),
+    ("enable.auto.offset.store", "false"),
+    ("auto.offset.reset", "earliest"),
+    // Records of transactions that did not commit are never applied.
+    ("isolation.level", "read_committed"),
+    // Small fetch waits keep latency low on quiet partitions and on brokers that hold fetches.
+    ("fetch.wait.max.ms", "10"),
+    ("queued.min.messages", "100000"),
+];
+
+/// A connection to the data topic.
+pub struct KafkaLog {
+    consumer: Arc<StreamConsumer>,
+    topic: String,
+    partitions: u32,
+}
+
+impl KafkaLog {
+    /// Connects and learns the topic's partition count.
+    pub fn open(settings: &KafkaSettings, group: &str) -> Result<Self, LogError> {
+        let mut config = ClientConfig::new();
+        for (key, value) in settings.client_properties(CONSUMER_DEFAULTS) {
+            config.set(key, value);
+        }
+        if !settings.properties.iter().any(|(k, _)| k == "group.id") {
+            config.set("group.id", group);
+        }
+        let consumer: StreamConsumer = config
+            .create()
+            .map_err(|e| transport("creating the Kafka consumer", e))?;
+        let metadata = consumer
+            .fetch_metadata(Some(&settings.topic), METADATA_TIMEOUT)
+            .map_err(|e| transport(&format!("reading the metadata of {}", settings.topic), e))?;
+        let partitions = metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == settings.topic && t.error().is_none())
+            .map(|t| t.partitions().len() as u32)
+            .filter(|&n| n > 0)
+            .ok_or_else(|| {
+                LogError::Transport(format!(
+                    "topic {} does not exist on {}; start the producer first (it creates the \
+                     topic) or check --topic",
+                    settings.topic, settings.brokers
+                ))
+            })?;
+        Ok(Self {
+            consumer: Arc::new(consumer),
+            topic: settings.topic.clone(),
+            partitions,
+        })
+    }
+
+    pub fn partitions(&self) -> u32 {
+        self.partitions
+    }
+
+    /// The offset one past the last message of every partition, as of now.
+    pub fn end_offsets(&self) -> Result<Vec<i64>, LogError> {
+        (0..self.partitions)
+            .map(|partition| {
+                self.consumer
+                    .fetch_watermarks(&self.topic, partition as i32, METADATA_TIMEOUT)
+                    .map(|(_, high)| high)
+                    .map_err(|e| {
+                        transport(
+                            &format!("reading the end of {}[{partition}]", self.topic),
+                            e,
+                        )
+                    })
+            })
+            .collect()
+    }
+
+    /// One reader per partition, each starting at `start[p]` (`None`: the beginning), and
+    /// ending at `end[p]` when given (otherwise following the partition for ever).
+    pub fn readers(
+        &self,
+        start: &[Option<i64>],
+        end: Option<&[i64]>,
+    ) -> Result<Vec<KafkaReader>, LogError> {
+        let codec = Codec::shared().map_err(|e| LogError::Transport(e.to_string()))?;
+        let mut assignment = TopicPartitionList::new();
+        for partition in 0..self.partitions {
+            let offset = match start.get(partition as usize).copied().flatten() {
+                Some(next) => Offset::Offset(next),
+                None => Offset::Beginning,
+            };
+            assignment
+                .add_partition_offset(&self.topic, partition as i32, offset)
+                .map_err(|e| transport("assigning partitions", e))?;
+        }
+        self.consumer
+            .assign(&assignment)
+            .map_err(|e| transport("assigning partitions", e))?;
+        let mut senders = Vec::with_capacity(self.partitions as usize);
+        let mut readers = Vec::with_capacity(self.partitions as usize);
+        for partition in 0..self.partitions {
+            let (low, _) = self
+                .consumer
+                .fetch_watermarks(&self.topic, partition as i32, METADATA_TIMEOUT)
+                .map_err(|e| transport("reading partition watermarks", e))?;
+            let (tx, rx) = mpsc::channel(MESSAGES_PER_PARTITION);
+            senders.push(tx);
+            readers.push(KafkaReader {
+                partition,
+                topic: self.topic.clone(),
+                messages: rx,
+                codec,
+                fragments: Vec::new(),
+                next_offset: start
+                    .get(partition as usize)
+                    .copied()
+                    .flatten()
+                    .unwrap_or(low),
+                end: end.and_then(|end| end.get(partition as usize).copied()),
+            });
+        }
+        tokio::spawn(dispatch(self.consumer.clone(), senders));
+        Ok(readers)
+    }
+
+    /// A hook that commits `offset + 1` for a partition to the consumer group (for lag tools).
+    pub fn commit_hook(&self) -> crate::partition::AppliedHook {
+        let consumer = self.consumer.clone();
+        let topic = self.topic.clone();
+        Arc::new(move |partition, offset| {
+            let mut list = TopicPartitionList::new();
+            if list
+                .add_partition_offset(&topic, partition as i32, Offset::Offset(offset + 1))
+                .is_ok()
+            {
+                if let Err(err) = consumer.commit(&list, CommitMode::Async) {
+                    tracing::debug!(%err, partition, "group offset commit failed");
+                }
+            }
+        })
+    }
+}
+
+/// Messages buffered per partition between the dispatcher and the partition task. When one is
+/// full the dispatcher waits, which stops fetching: memory stays bounded.
+const MESSAGES_PER_PARTITION: usize = 4096;
+
+/// A message as the partition task needs it.
+struct Fetched {
+    offset: i64,
+    payload: Vec<u8>,
+    fragment: Option<(u64, u64)>,
+}
+
+/// Routes every fetched message to its partition's task, in fetch order (which is partition
+/// order). A partition whose task has ended gets nothing more.
+async fn dispatch(consumer: Arc<StreamConsumer>, senders: Vec<mpsc::Sender<Fetched>>) {
+    loop {
+        let fetched = match consumer.recv().await {
+            Ok(message) => {
+                let fragment = message.headers().and_then(|headers| {
+                    headers
+                        .iter()
+                        .find(|h| h.key == HEADER_FRAGMENT)
+                        .and_then(|h| h.value)
+                        .and_then(parse_fragment)
+                });
+                let partition = message.partition() as usize;
+                let fetched = Fetched {
+                    offset: message.offset(),
+                    payload: message.payload().unwrap_or_default().to_vec(),
+                    fragment,
+                };
+                (partition, fetched)
+            }
+            Err(err) => {
+                tracing::warn!(%err, "Kafka consumer error; retrying");
+                continue;
+            }
+        };
+        let (partition, fetched) = fetched;
+        if let Some(sender) = senders.get(partition) {
+            // An error means the partition's task has finished: drop the message.
+            let _ = sender.send(fetched).await;
+        }
+        if senders.iter().all(|s| s.is_closed()) {
+            return;
+        }
+    }
+}
+
+/// Reads one partition of the data topic.
+pub struct KafkaReader {
+    partition: u32,
+    topic: String,
+    messages: mpsc::Receiver<Fetched>,
+    codec: &'static Codec,
+    /// Fragments of a record split over several messages, until its last one arrives.
+    fragments: Vec<u8>,
+    /// Offset of the next message expected.
+    next_offset: i64,
+    /// Stop (end of log) at this offset, when replaying a fixed range.
+    end: Option<i64>,
+}
+
+impl PartitionReader for KafkaReader {
+    fn partition(&self) -> u32 {
+        self.partition
+    }
+
+    async fn next(&mut self) -> Result<Option<Delivery>, LogError> {
+        loop {
+            if self.end.is_some_and(|end| self.next_offset >= end) {
+                return Ok(None);
+            }
+            let Some(message) = self.messages.recv().await else {
+                return Err(LogError::Closed(format!(
+                    "the Kafka consumer of {}[{}] stopped",
+                    self.topic, self.partition
+                )));
+            };
+            let Fetched {
+                offset,
+                payload,
+                fragment,
+            } = message;
+            self.next_offset = offset + 1;
+            let decoded = match fragment {
+                Some((index, count)) if index + 1 < count => {
+                    if index == 0 {
+                        self.fragments.clear();
+                    }
+                    self.fragments.extend_from_slice(&payload);
+                    continue;
+                }
+                Some(_) => {
+                    self.fragments.extend_from_slice(&payload);
+                    let whole = std::mem::take(&mut self.fragments);
+                    self.codec.decode(&whole)
+                }
+                None => self.codec.decode(&payload),
+            };
+            let record = decoded.map_err(|e| {
+                LogError::Transport(format!(
+                    "the record at {}[{}] offset {offset} does not decode: {e}; nothing after it \
+                     was applied in this partition: fix or remove the record (or the producer \
+                     that wrote it) and restart",
+                    self.topic, self.partition
+                ))
+            })?;
+            return Ok(Some(Delivery {
+                record,
+                log_offset: Some(offset),
+                lease: None,
+            }));
+        }
+    }
+}
+
+/// `i/n` → `(i, n)`.
+fn parse_fragment(value: &[u8]) -> Option<(u64, u64)> {
+    let text = std::str::from_utf8(value).ok()?;
+    let (index, count) = text.split_once('/')?;
+    Some((index.parse().ok()?, count.parse().ok()?))
+}
+
+fn transport(doing: &str, err: rdkafka::error::KafkaError) -> LogError {
+    LogError::Transport(format!("{doing}: {err}"))
+}

@@ -1,0 +1,76 @@
+//! Rate limits on what the consumer writes to the destination: commands per second and payload
+//! bytes per second, shared by all partitions.
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use std::num::NonZeroU32;
+
+/// Limits on apply speed; `None` fields are unlimited.
+pub struct Throttle {
+    ops: Option<DefaultDirectRateLimiter>,
+    /// Counted in KiB, so a second's burst fits governor's 32-bit cells.
+    kib: Option<DefaultDirectRateLimiter>,
+}
+
+impl Throttle {
+    /// `max_ops` commands and `max_bytes` bytes per second; 0 means unlimited.
+    pub fn new(max_ops: u32, max_bytes: u64) -> Option<Self> {
+        let limiter = |per_second: u32| {
+            NonZeroU32::new(per_second).map(|rate| RateLimiter::direct(Quota::per_second(rate)))
+        };
+        let kib = u32::try_from(max_bytes.div_ceil(1024)).unwrap_or(u32::MAX);
+        let throttle = Self {
+            ops: limiter(max_ops),
+            kib: limiter(kib),
+        };
+        (throttle.ops.is_some() || throttle.kib.is_some()).then_some(throttle)
+    }
+
+    /// Waits until `ops` commands of `bytes` bytes in total may be sent.
+    pub async fn admit(&self, ops: usize, bytes: usize) {
+        if let Some(limiter) = &self.ops {
+            wait_for(limiter, ops as u64).await;
+        }
+        if let Some(limiter) = &self.kib {
+            wait_for(limiter, (bytes as u64).div_ceil(1024)).await;
+        }
+    }
+}
+
+/// Takes `cells` from `limiter`, in pieces no bigger than its burst (one second's worth).
+async fn wait_for(limiter: &DefaultDirectRateLimiter, mut cells: u64) {
+    while cells > 0 {
+        let mut piece = cells.min(u64::from(u32::MAX)) as u32;
+        loop {
+            let Some(n) = NonZeroU32::new(piece) else {
+                return;
+            };
+            match limiter.until_n_ready(n).await {
+                Ok(()) => break,
+                // More than the burst: ask for half as much at a time.
+                Err(_) => piece = (piece / 2).max(1),
+            }
+        }
+        cells -= u64::from(piece);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn unlimited_is_no_throttle() {
+        assert!(Throttle::new(0, 0).is_none());
+        assert!(Throttle::new(10, 0).is_some());
+    }
+
+    #[tokio::test]
+    async fn spreads_operations_over_time() {
+        let throttle = Throttle::new(100, 0).unwrap();
+        throttle.admit(100, 0).await; // the first second's burst
+        let started = Instant::now();
+        throttle.admit(50, 0).await; // half a second more
+        assert!(started.elapsed().as_millis() >= 400);
+    }
+}

