@@ -351,3 +351,60 @@ fn big_keys() {
         assert!(run.stdout.contains(line), "{line:?} missing:\n{}", run.text());
     }
 }
+
+/// The dataset really holds the encodings it promises (checked on 7.0, where they are known).
+#[test]
+fn dataset_covers_the_encodings() {
+    let server = RedisServer::start();
+    let mut conn = server.conn();
+    let summary = dataset::write_full(&mut conn);
+    assert_eq!(summary.keys_per_db.len(), dataset::FULL_DBS.len());
+    assert!(
+        summary.keys_per_db.values().all(|n| *n == 32),
+        "{summary:?}"
+    );
+    summary.assert_matches(&server.url());
+    let info: String = redis::cmd("INFO")
+        .arg("server")
+        .query(&mut conn)
+        .expect("INFO");
+    if !info.contains("redis_version:7.0.") {
+        return;
+    }
+    for (key, encoding) in [
+        (keys::INT, "int"),
+        (keys::EMBSTR, "embstr"),
+        (keys::RAW, "raw"),
+        (keys::EMPTY_VALUE, "embstr"),
+        (keys::LIST_SMALL, "quicklist"),
+        (keys::SET_INTSET, "intset"),
+        (keys::SET_INTSET_LARGE, "intset"),
+        (keys::SET_INTS_HASHTABLE, "hashtable"),
+        (keys::SET_SMALL, "hashtable"),
+        (keys::SET_LARGE, "hashtable"),
+        (keys::ZSET_SMALL, "listpack"),
+        (keys::ZSET_LARGE, "skiplist"),
+        (keys::HASH_SMALL, "listpack"),
+        (keys::HASH_LARGE, "hashtable"),
+        (keys::STREAM, "stream"),
+    ] {
+        let actual: String = redis::cmd("OBJECT")
+            .arg("ENCODING")
+            .arg(key)
+            .query(&mut conn)
+            .expect("OBJECT ENCODING");
+        assert_eq!(actual, encoding, "{key}");
+    }
+    let (pending, _, _, _): (i64, redis::Value, redis::Value, redis::Value) =
+        redis::cmd("XPENDING")
+            .arg(keys::STREAM)
+            .arg("g-all")
+            .query(&mut conn)
+            .expect("XPENDING");
+    assert_eq!(pending, 120, "69 of alice's, 51 of bob's");
+    let len: i64 = redis::cmd("XLEN")
+        .arg(keys::STREAM)
+        .query(&mut conn)
+        .expect("XLEN");
+    assert_eq!(len as usize, dataset::STREAM_ENTRIES);
+}

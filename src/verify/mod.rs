@@ -102,7 +102,7 @@ enum Verdict {
     },
 }
 
-/// A key whose type and expiry agree well enough to compare values.
+/// A key of the same type on both sides, whose value is compared next.
 struct Pending {
     index: usize,
     kind: KeyType,

@@ -6,6 +6,7 @@
 //! - `dataset`: what the tests write (every type and encoding, TTLs, several dbs, big keys).
 //! - `contents`: [`assert_same_contents`], a key-by-key check that shares no code with
 //!   `slotstream verify`, so a copy is proven by two independent checkers.
+//! - `broker`: a Kafka broker for the tests (an external one, or a `slotstream dev-broker`).
 
 #![allow(dead_code)]
 

@@ -1,0 +1,386 @@
+//! The Kafka path end to end: broker, producer and consumer as separate OS processes.
+//!
+//! Runs against `slotstream dev-broker` by default and against any broker named in
+//! `SLOTSTREAM_TEST_BROKERS` (CI runs it once more against tansu).
+
+mod common;
+
+use common::broker::{produce_raw, read_all, unique_topic, Broker};
+use common::{assert_same_contents, dataset, slotstream, verify_identical, RedisServer};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const PARTITIONS: u32 = 8;
+
+fn produce_cmd(source: &RedisServer, broker: &Broker, topic: &str) -> Command {
+    let mut cmd = slotstream();
+    cmd.args([
+        "produce",
+        "--source",
+        &source.url(),
+        "--brokers",
+        broker.bootstrap(),
+    ])
+    .args(["--topic", topic, "--partitions", &PARTITIONS.to_string()]);
+    cmd
+}
+
+fn consume_cmd(target: &RedisServer, broker: &Broker, topic: &str) -> Command {
+    let mut cmd = slotstream();
+    cmd.args(["consume", "--brokers", broker.bootstrap(), "--topic", topic])
+        .args(["--target", &target.url()]);
+    cmd
+}
+
+fn run_ok(cmd: &mut Command) -> Output {
+    let output = cmd.output().expect("run slotstream");
+    assert!(
+        output.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// Sum of the `applied` counters the consumer keeps inside its checkpoint transactions.
+fn applied_total(target: &RedisServer, topic: &str) -> u64 {
+    let mut conn = target.conn();
+    (0..PARTITIONS)
+        .map(|p| {
+            let key = format!("__slotstream:checkpoint:{topic}:{p}");
+            let applied: Option<u64> = redis::cmd("HGET")
+                .arg(&key)
+                .arg("applied")
+                .query(&mut conn)
+                .unwrap();
+            applied.unwrap_or(0)
+        })
+        .sum()
+}
+
+fn source_key_count(source: &RedisServer) -> u64 {
+    let mut conn = source.conn();
+    (0..16)
+        .map(|db| {
+            let _: () = redis::cmd("SELECT").arg(db).query(&mut conn).unwrap();
+            redis::cmd("DBSIZE").query::<u64>(&mut conn).unwrap()
+        })
+        .sum()
+}
+
+fn target_key_count(target: &RedisServer) -> u64 {
+    let mut conn = target.conn();
+    let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg("*").query(&mut conn).unwrap();
+    keys.iter()
+        .filter(|k| !k.starts_with(b"__slotstream:"))
+        .count() as u64
+}
+
+#[test]
+fn kafka_heavy_snapshot_arrives_identical_through_three_processes() {
+    let topic = unique_topic("snapshot");
+    let broker = Broker::start(&[(&topic, PARTITIONS)]);
+    let source = RedisServer::start();
+    let target = RedisServer::start();
+    dataset::write_full(&mut source.conn());
+    dataset::write_big(&mut source.conn());
+
+    // Producer and consumer run at the same time, as they would in production.
+    let producer = produce_cmd(&source, &broker, &topic)
+        .arg("--snapshot-only")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let consumed = run_ok(consume_cmd(&target, &broker, &topic).arg("--snapshot-only"));
+    let produced = producer.wait_with_output().unwrap();
+    assert!(
+        produced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&produced.stderr)
+    );
+
+    assert_same_contents(&source.url(), &target.url());
+    verify_identical(&source, &target);
+    assert_eq!(applied_total(&target, &topic), source_key_count(&source));
+    let stdout = String::from_utf8_lossy(&consumed.stdout);
+    let peak: u64 = stdout
+        .split("peak RSS ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no peak RSS in {stdout}"));
+    assert!(peak < 256, "consumer peak RSS {peak} MB");
+}
+
+/// Waits until the target holds at least `keys` keys (or the consumer exits).
+fn wait_for_keys(target: &RedisServer, keys: u64, consumer: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while target_key_count(target) < keys {
+        assert!(
+            consumer.try_wait().unwrap().is_none(),
+            "consumer exited early"
+        );
+        assert!(Instant::now() < deadline, "the consumer made no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn kafka_consumer_killed_during_snapshot_applies_every_record_once() {
+    let topic = unique_topic("killconsumer");
+    let broker = Broker::start(&[(&topic, PARTITIONS)]);
+    let source = RedisServer::start();
+    let target = RedisServer::start();
+    dataset::write_full(&mut source.conn());
+    dataset::write_small_strings(&mut source.conn(), 60_000);
+    run_ok(produce_cmd(&source, &broker, &topic).arg("--snapshot-only"));
+    let total = source_key_count(&source);
+
+    // Slowed down so the kills land mid-snapshot; killed at three different fill levels.
+    for fraction in [0.15, 0.45, 0.75] {
+        let mut consumer = consume_cmd(&target, &broker, &topic)
+            .args(["--snapshot-only", "--max-ops", "40000"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for_keys(&target, (total as f64 * fraction) as u64, &mut consumer);
+        consumer.kill().unwrap(); // SIGKILL
+        consumer.wait().unwrap();
+        assert!(target_key_count(&target) < total, "the kill came too late");
+    }
+    let output = run_ok(consume_cmd(&target, &broker, &topic).arg("--snapshot-only"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("consume:"), "{stdout}");
+
+    assert_same_contents(&source.url(), &target.url());
+    verify_identical(&source, &target);
+    // Every record counted exactly once across the four runs: a batch applied twice would
+    // count twice, since the counter moves in the same transaction as the batch.
+    assert_eq!(applied_total(&target, &topic), total);
+}
+
+/// Reads the producer's stdout until a line containing `needle`; returns that line.
+fn wait_for_line(child: &mut Child, needle: &str) -> String {
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        match lines.next() {
+            Some(Ok(line)) if line.contains(needle) => return line,
+            Some(Ok(_)) => {}
+            _ => panic!("the process ended before printing {needle:?}"),
+        }
+    }
+}
+
+#[test]
+fn kafka_producer_killed_after_snapshot_continues_without_a_second_full_sync() {
+    let topic = unique_topic("killproducer");
+    let broker = Broker::start(&[(&topic, PARTITIONS)]);
+    let source = RedisServer::start();
+    let target = RedisServer::start();
+    dataset::write_full(&mut source.conn());
+
+    let mut producer = produce_cmd(&source, &broker, &topic)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_line(&mut producer, "produce: snapshot");
+    std::thread::sleep(Duration::from_millis(1500)); // an ACK and a resume point or two
+    producer.kill().unwrap(); // SIGKILL
+    producer.wait().unwrap();
+
+    let mut producer = produce_cmd(&source, &broker, &topic)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let line = wait_for_line(&mut producer, "produce:");
+    assert!(
+        line.contains("continuing epoch 1"),
+        "expected a continuation, got: {line}"
+    );
+    producer.kill().unwrap();
+    producer.wait().unwrap();
+
+    // One epoch only: exactly one EpochBegin per partition in the topic.
+    let epoch_begins = read_all(broker.bootstrap(), &topic)
+        .iter()
+        .filter(|(_, _, _, _, headers)| {
+            headers
+                .iter()
+                .any(|(k, v)| k == "slotstream.kind" && v == b"EpochBegin")
+        })
+        .count();
+    assert_eq!(epoch_begins, PARTITIONS as usize);
+
+    run_ok(consume_cmd(&target, &broker, &topic).arg("--snapshot-only"));
+    assert_same_contents(&source.url(), &target.url());
+    verify_identical(&source, &target);
+}
+
+#[test]
+fn kafka_replay_rebuilds_an_identical_destination() {
+    let topic = unique_topic("replay");
+    let broker = Broker::start(&[(&topic, PARTITIONS)]);
+    let source = RedisServer::start();
+    let live = RedisServer::start();
+    let rebuilt = RedisServer::start();
+    dataset::write_full(&mut source.conn());
+    run_ok(produce_cmd(&source, &broker, &topic).arg("--snapshot-only"));
+    run_ok(consume_cmd(&live, &broker, &topic).arg("--snapshot-only"));
+
+    let output = run_ok(slotstream().args([
+        "replay",
+        "--brokers",
+        broker.bootstrap(),
+        "--topic",
+        &topic,
+        "--target",
+        &rebuilt.url(),
+        "--epoch",
+        "1",
+    ]));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("replay:"));
+    assert_same_contents(&live.url(), &rebuilt.url());
+    verify_identical(&live, &rebuilt);
+    verify_identical(&source, &rebuilt);
+}
+
+#[test]
+fn kafka_undecodable_record_stops_its_partition_with_topic_partition_and_offset() {
+    let topic = unique_topic("junk");
+    let broker = Broker::start(&[(&topic, PARTITIONS)]);
+    let source = RedisServer::start();
+    let target = RedisServer::start();
+    dataset::write_small_strings(&mut source.conn(), 2_000);
+    run_ok(produce_cmd(&source, &broker, &topic).arg("--snapshot-only"));
+    run_ok(consume_cmd(&target, &broker, &topic).arg("--snapshot-only"));
+    verify_identical(&source, &target);
+
+    // Junk at the end of partition 0 ...
+    let end_of_partition_0 = read_all(broker.bootstrap(), &topic)
+        .iter()
+        .filter(|(p, ..)| *p == 0)
+        .count() as i64;
+    let junk_offset = produce_raw(
+        broker.bootstrap(),
+        &topic,
+        0,
+        b"\x00\x01",
+        b"not avro at all",
+    );
+    assert_eq!(junk_offset, end_of_partition_0);
+    // ... and valid records behind it: a new epoch from another server under the same name.
+    let second = RedisServer::start();
+    let mut conn = second.conn();
+    let slot_range = slotstream_schemas::slot::slots_of_partition(0, PARTITIONS);
+    let mut behind_junk = Vec::new();
+    for i in 0..2_000 {
+        let key = format!("second:{i}");
+        let _: () = redis::cmd("SET").arg(&key).arg(i).query(&mut conn).unwrap();
+        if slot_range.contains(&slotstream_schemas::slot::key_slot(key.as_bytes())) {
+            behind_junk.push(key);
+        }
+    }
+    assert!(!behind_junk.is_empty());
+    let source_id = format!("127.0.0.1:{}", source.port());
+    run_ok(produce_cmd(&second, &broker, &topic).args([
+        "--snapshot-only",
+        "--source-id",
+        &source_id,
+    ]));
+
+    let output = consume_cmd(&target, &broker, &topic).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "the consumer went past junk: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    for needle in [
+        topic.as_str(),
+        "[0]",
+        &format!("offset {junk_offset}"),
+        "does not decode",
+    ] {
+        assert!(stderr.contains(needle), "stderr lacks {needle:?}: {stderr}");
+    }
+    // Nothing behind the junk was applied in its partition, and its checkpoint stays before it.
+    let mut target_conn = target.conn();
+    for key in &behind_junk {
+        let exists: i64 = redis::cmd("EXISTS")
+            .arg(key)
+            .query(&mut target_conn)
+            .unwrap();
+        assert_eq!(exists, 0, "{key} (behind the junk) was applied");
+    }
+    let log_offset: i64 = redis::cmd("HGET")
+        .arg(format!("__slotstream:checkpoint:{topic}:0"))
+        .arg("log_offset")
+        .query(&mut target_conn)
+        .unwrap();
+    assert!(
+        log_offset < junk_offset,
+        "checkpoint {log_offset} passed the junk at {junk_offset}"
+    );
+}
+
+#[test]
+fn kafka_records_decode_with_a_generic_avro_reader_and_the_schema_alone() {
+    let topic = unique_topic("generic");
+    let broker = Broker::start(&[(&topic, PARTITIONS)]);
+    let source = RedisServer::start();
+    dataset::write_full(&mut source.conn());
+    run_ok(produce_cmd(&source, &broker, &topic).arg("--snapshot-only"));
+
+    let messages = read_all(broker.bootstrap(), &topic);
+    assert!(!messages.is_empty());
+    let mut snapshot_keys = 0;
+    for (partition, offset, key, value, headers) in &messages {
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+        };
+        if header("slotstream.fragment").is_some() {
+            continue; // big values span several messages
+        }
+        let decoded = slotstream_schemas::codec::decode_generic(value)
+            .unwrap_or_else(|e| panic!("{topic}[{partition}]@{offset}: {e}"));
+        let apache_avro::types::Value::Record(fields) = decoded else {
+            panic!("not a record at {partition}@{offset}")
+        };
+        let field = |name: &str| {
+            fields
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(field("epoch"), Some(apache_avro::types::Value::Long(1)));
+        assert_eq!(header("slotstream.epoch").as_deref(), Some("1"));
+        let Some(apache_avro::types::Value::Int(slot)) = field("slot") else {
+            panic!("slot")
+        };
+        assert_eq!(
+            key.as_deref(),
+            Some(&(slot as u16).to_be_bytes()[..]),
+            "key is the slot"
+        );
+        let Some(apache_avro::types::Value::Union(_, body)) = field("body") else {
+            panic!("body")
+        };
+        if let apache_avro::types::Value::Record(body_fields) = *body {
+            if body_fields.iter().any(|(n, _)| n == "rdb_type") {
+                snapshot_keys += 1;
+                assert_eq!(header("slotstream.kind").as_deref(), Some("SnapshotKey"));
+            }
+        }
+    }
+    assert!(snapshot_keys > 0);
+}
