@@ -169,3 +169,44 @@ fn kafka_broker_helpers_round_trip() {
         ]
     );
 }
+
+/// Many records per batch, as the producer writes them: `read_all` must return every one.
+#[test]
+fn kafka_read_all_returns_every_record_of_batched_writes() {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+    let topic = unique_topic("batches");
+    let broker = Broker::start(&[(&topic, 2)]);
+    let bootstrap = broker.bootstrap();
+    if broker.is_external() {
+        create_topic(bootstrap, &topic, 2);
+    }
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("linger.ms", "20")
+        .set("compression.type", "lz4")
+        .set("enable.idempotence", "true")
+        .create()
+        .expect("create a producer");
+    const PER_PARTITION: i64 = 500;
+    for i in 0..PER_PARTITION {
+        for partition in 0..2 {
+            let value = format!("{partition}:{i}");
+            let record = BaseRecord::<(), _>::to(&topic)
+                .partition(partition)
+                .payload(&value);
+            producer.send(record).expect("queue a record");
+        }
+        producer.poll(Duration::ZERO);
+    }
+    producer.flush(Duration::from_secs(60)).expect("flush");
+
+    let read = read_all(bootstrap, &topic);
+    let expected: Vec<(i32, i64, Vec<u8>)> = (0..2)
+        .flat_map(|p| (0..PER_PARTITION).map(move |i| (p, i, format!("{p}:{i}").into_bytes())))
+        .collect();
+    let got: Vec<(i32, i64, Vec<u8>)> = read.into_iter().map(|(p, o, _, v, _)| (p, o, v)).collect();
+    assert_eq!(got.len(), expected.len());
+    assert_eq!(got, expected);
+}

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::broker::{produce_raw, read_all, unique_topic, Broker};
+use common::broker::{create_topic, produce_raw, read_all, unique_topic, Broker};
 use common::{assert_same_contents, dataset, slotstream, verify_identical, RedisServer};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
@@ -86,6 +86,10 @@ fn kafka_heavy_snapshot_arrives_identical_through_three_processes() {
     let target = RedisServer::start();
     dataset::write_full(&mut source.conn());
     dataset::write_big(&mut source.conn());
+    if broker.is_external() {
+        // The consumer may start before the producer has created the topic.
+        create_topic(broker.bootstrap(), &topic, PARTITIONS);
+    }
 
     // Producer and consumer run at the same time, as they would in production.
     let producer = produce_cmd(&source, &broker, &topic)

@@ -6,6 +6,7 @@
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use slotstream_schemas::codec::Codec;
@@ -33,11 +34,18 @@ pub struct KafkaLog {
     consumer: Arc<StreamConsumer>,
     topic: String,
     partitions: u32,
+    stop_at_end: bool,
 }
 
 impl KafkaLog {
     /// Connects and learns the topic's partition count.
-    pub fn open(settings: &KafkaSettings, group: &str) -> Result<Self, LogError> {
+    /// With `stop_at_end`, each partition's reader ends once it has caught up with the end of
+    /// its partition (replay); otherwise readers follow their partitions for ever.
+    pub fn open(
+        settings: &KafkaSettings,
+        group: &str,
+        stop_at_end: bool,
+    ) -> Result<Self, LogError> {
         let mut config = ClientConfig::new();
         for (key, value) in settings.client_properties(CONSUMER_DEFAULTS) {
             config.set(key, value);
@@ -45,6 +53,9 @@ impl KafkaLog {
         if !settings.properties.iter().any(|(k, _)| k == "group.id") {
             config.set("group.id", group);
         }
+        // The end-of-partition event, not the high watermark: some brokers (tansu) report a
+        // watermark short of the real end when the last batch holds several records.
+        config.set("enable.partition.eof", stop_at_end.to_string());
         let consumer: StreamConsumer = config
             .create()
             .map_err(|e| transport("creating the Kafka consumer", e))?;
@@ -68,6 +79,7 @@ impl KafkaLog {
             consumer: Arc::new(consumer),
             topic: settings.topic.clone(),
             partitions,
+            stop_at_end,
         })
     }
 
@@ -75,30 +87,8 @@ impl KafkaLog {
         self.partitions
     }
 
-    /// The offset one past the last message of every partition, as of now.
-    pub fn end_offsets(&self) -> Result<Vec<i64>, LogError> {
-        (0..self.partitions)
-            .map(|partition| {
-                self.consumer
-                    .fetch_watermarks(&self.topic, partition as i32, METADATA_TIMEOUT)
-                    .map(|(_, high)| high)
-                    .map_err(|e| {
-                        transport(
-                            &format!("reading the end of {}[{partition}]", self.topic),
-                            e,
-                        )
-                    })
-            })
-            .collect()
-    }
-
-    /// One reader per partition, each starting at `start[p]` (`None`: the beginning), and
-    /// ending at `end[p]` when given (otherwise following the partition for ever).
-    pub fn readers(
-        &self,
-        start: &[Option<i64>],
-        end: Option<&[i64]>,
-    ) -> Result<Vec<KafkaReader>, LogError> {
+    /// One reader per partition, each starting at `start[p]` (`None`: the beginning).
+    pub fn readers(&self, start: &[Option<i64>]) -> Result<Vec<KafkaReader>, LogError> {
         let codec = Codec::shared().map_err(|e| LogError::Transport(e.to_string()))?;
         let mut assignment = TopicPartitionList::new();
         for partition in 0..self.partitions {
@@ -116,10 +106,6 @@ impl KafkaLog {
         let mut senders = Vec::with_capacity(self.partitions as usize);
         let mut readers = Vec::with_capacity(self.partitions as usize);
         for partition in 0..self.partitions {
-            let (low, _) = self
-                .consumer
-                .fetch_watermarks(&self.topic, partition as i32, METADATA_TIMEOUT)
-                .map_err(|e| transport("reading partition watermarks", e))?;
             let (tx, rx) = mpsc::channel(MESSAGES_PER_PARTITION);
             senders.push(tx);
             readers.push(KafkaReader {
@@ -128,12 +114,7 @@ impl KafkaLog {
                 messages: rx,
                 codec,
                 fragments: Vec::new(),
-                next_offset: start
-                    .get(partition as usize)
-                    .copied()
-                    .flatten()
-                    .unwrap_or(low),
-                end: end.and_then(|end| end.get(partition as usize).copied()),
+                stop_at_end: self.stop_at_end,
             });
         }
         tokio::spawn(dispatch(self.consumer.clone(), senders));
@@ -162,11 +143,15 @@ impl KafkaLog {
 /// full the dispatcher waits, which stops fetching: memory stays bounded.
 const MESSAGES_PER_PARTITION: usize = 4096;
 
-/// A message as the partition task needs it.
-struct Fetched {
-    offset: i64,
-    payload: Vec<u8>,
-    fragment: Option<(u64, u64)>,
+/// What the dispatcher hands a partition task.
+enum Fetched {
+    Message {
+        offset: i64,
+        payload: Vec<u8>,
+        fragment: Option<(u64, u64)>,
+    },
+    /// The partition has no more messages for now.
+    End,
 }
 
 /// Routes every fetched message to its partition's task, in fetch order (which is partition
@@ -183,13 +168,14 @@ async fn dispatch(consumer: Arc<StreamConsumer>, senders: Vec<mpsc::Sender<Fetch
                         .and_then(parse_fragment)
                 });
                 let partition = message.partition() as usize;
-                let fetched = Fetched {
+                let fetched = Fetched::Message {
                     offset: message.offset(),
                     payload: message.payload().unwrap_or_default().to_vec(),
                     fragment,
                 };
                 (partition, fetched)
             }
+            Err(KafkaError::PartitionEOF(partition)) => (partition as usize, Fetched::End),
             Err(err) => {
                 tracing::warn!(%err, "Kafka consumer error; retrying");
                 continue;
@@ -214,10 +200,8 @@ pub struct KafkaReader {
     codec: &'static Codec,
     /// Fragments of a record split over several messages, until its last one arrives.
     fragments: Vec<u8>,
-    /// Offset of the next message expected.
-    next_offset: i64,
-    /// Stop (end of log) at this offset, when replaying a fixed range.
-    end: Option<i64>,
+    /// End once the partition has been read to its end (replay).
+    stop_at_end: bool,
 }
 
 impl PartitionReader for KafkaReader {
@@ -227,21 +211,21 @@ impl PartitionReader for KafkaReader {
 
     async fn next(&mut self) -> Result<Option<Delivery>, LogError> {
         loop {
-            if self.end.is_some_and(|end| self.next_offset >= end) {
-                return Ok(None);
-            }
             let Some(message) = self.messages.recv().await else {
                 return Err(LogError::Closed(format!(
                     "the Kafka consumer of {}[{}] stopped",
                     self.topic, self.partition
                 )));
             };
-            let Fetched {
-                offset,
-                payload,
-                fragment,
-            } = message;
-            self.next_offset = offset + 1;
+            let (offset, payload, fragment) = match message {
+                Fetched::Message {
+                    offset,
+                    payload,
+                    fragment,
+                } => (offset, payload, fragment),
+                Fetched::End if self.stop_at_end && self.fragments.is_empty() => return Ok(None),
+                Fetched::End => continue,
+            };
             let decoded = match fragment {
                 Some((index, count)) if index + 1 < count => {
                     if index == 0 {

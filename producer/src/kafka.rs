@@ -211,13 +211,19 @@ impl LogWriter for KafkaWriter {
 }
 
 /// Reads the last resume point of `settings.topic`, if any.
+///
+/// Reads the tail of the resume topic up to its end-of-partition event rather than trusting
+/// the high watermark alone: some Kafka-protocol brokers (tansu) report a watermark short of
+/// the real end when the last batch holds several records.
 pub fn load_resume_point(settings: &KafkaSettings) -> Result<Option<ResumePoint>, LogError> {
+    const TAIL: i64 = 1000;
     let topic = resume_topic(&settings.topic);
     let consumer: BaseConsumer = client_config(
         settings,
         &[
             ("group.id", "slotstream-resume-reader"),
             ("enable.auto.commit", "false"),
+            ("enable.partition.eof", "true"),
             ("fetch.wait.max.ms", "10"),
         ],
     )
@@ -231,24 +237,27 @@ pub fn load_resume_point(settings: &KafkaSettings) -> Result<Option<ResumePoint>
     }
     let mut assignment = TopicPartitionList::new();
     assignment
-        .add_partition_offset(&topic, 0, Offset::Offset(high - 1))
+        .add_partition_offset(&topic, 0, Offset::Offset(low.max(high - TAIL)))
         .map_err(|e| kafka_error("assigning the resume topic", e))?;
     consumer
         .assign(&assignment)
         .map_err(|e| kafka_error("assigning the resume topic", e))?;
     let deadline = std::time::Instant::now() + METADATA_TIMEOUT;
+    let mut last = None;
     while std::time::Instant::now() < deadline {
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(message)) => {
                 let payload = message.payload().unwrap_or_default();
-                return ResumePoint::from_json(payload).map(Some).map_err(|e| {
+                let point = ResumePoint::from_json(payload).map_err(|e| {
                     LogError::Transport(format!(
                         "the resume point at {topic}[0]@{} does not decode: {e}; \
                          delete the topic's resume point only if you want a new full sync",
                         message.offset()
                     ))
-                });
+                })?;
+                last = Some(point);
             }
+            Some(Err(KafkaError::PartitionEOF(_))) => return Ok(last),
             Some(Err(err)) => return Err(kafka_error(&format!("reading {topic}"), err)),
             None => {}
         }

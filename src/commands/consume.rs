@@ -17,7 +17,7 @@ pub async fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let settings = kafka_settings(&args.kafka)?;
     let applier = Applier::connect(&TargetConfig::new(&args.target)).await?;
-    let log = KafkaLog::open(&settings, &args.group)?;
+    let log = KafkaLog::open(&settings, &args.group, false)?;
     let checkpoints = applier
         .load_checkpoints(&settings.topic, log.partitions())
         .await?;
@@ -38,7 +38,7 @@ pub async fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|c| c.and_then(|c| c.log_offset).map(|o| o + 1))
         .collect();
-    let readers = log.readers(&start, None)?;
+    let readers = log.readers(&start)?;
     let stats = Arc::new(ApplyStats::default());
     let progress = Progress::spawn(Arc::new(CaptureStats::default()), stats.clone());
     let options = RunOptions {

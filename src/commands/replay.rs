@@ -1,5 +1,5 @@
 //! `slotstream replay`: rebuild a fresh target from the retained topic — one epoch's snapshot
-//! and everything after it, up to the topic's end as of the start — then exit.
+//! and everything after it, until every partition is read to its end — then exit.
 
 use crate::cli::ReplayArgs;
 use crate::commands::kafka_settings;
@@ -16,9 +16,8 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let settings = kafka_settings(&args.kafka)?;
     let applier = Applier::connect(&TargetConfig::new(&args.target)).await?;
-    let log = KafkaLog::open(&settings, "slotstream-replay")?;
-    let end = log.end_offsets()?;
-    let readers = log.readers(&vec![None; log.partitions() as usize], Some(&end))?;
+    let log = KafkaLog::open(&settings, "slotstream-replay", true)?;
+    let readers = log.readers(&vec![None; log.partitions() as usize])?;
     let stats = Arc::new(ApplyStats::default());
     let progress = Progress::spawn(Arc::new(CaptureStats::default()), stats.clone());
     let options = RunOptions {
