@@ -388,3 +388,32 @@ fn kafka_records_decode_with_a_generic_avro_reader_and_the_schema_alone() {
     }
     assert!(snapshot_keys > 0);
 }
+
+#[test]
+fn kafka_topic_with_another_partition_count_is_refused() {
+    let topic = unique_topic("partitions");
+    let broker = Broker::start(&[(&topic, PARTITIONS)]);
+    let source = RedisServer::start();
+    dataset::write_small_strings(&mut source.conn(), 10);
+    run_ok(produce_cmd(&source, &broker, &topic).arg("--snapshot-only"));
+    let output = slotstream()
+        .args(["produce", "--snapshot-only", "--source", &source.url()])
+        .args([
+            "--brokers",
+            broker.bootstrap(),
+            "--topic",
+            &topic,
+            "--partitions",
+            "4",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    let expected = format!("topic {topic} has {PARTITIONS} partitions but 4 were asked for");
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(
+        stderr.contains(&format!("--partitions {PARTITIONS}")),
+        "{stderr}"
+    );
+}
