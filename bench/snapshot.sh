@@ -54,7 +54,8 @@ for i in $(seq "$runs"); do
   t0=$(now)
   "$bin" sync --snapshot-only --log warn --source "redis://127.0.0.1:$src" --target "redis://127.0.0.1:$target" > "$run/sync.out"
   t1=$(now)
-  [ "$(redis-cli -p "$target" dbsize)" = "$keys" ] || { echo "target has the wrong key count" >&2; exit 1; }
+  # 16 checkpoint keys (one per partition) besides the data.
+  [ "$(redis-cli -p "$target" dbsize)" = "$((keys + 16))" ] || { echo "target has the wrong key count" >&2; exit 1; }
   synced+=("$(echo "$t1 - $t0" | bc -l)")
   rss=$(sed -n 's/.*peak RSS \([0-9]*\) MB.*/\1/p' "$run/sync.out")
   redis-cli -p "$target" shutdown nosave >/dev/null 2>&1 || true

@@ -82,6 +82,9 @@ pub struct ProduceArgs {
     /// Stop once the snapshot is in Kafka instead of following live changes.
     #[arg(long)]
     pub snapshot_only: bool,
+    /// Forward PUBLISH (off by default: messages are not data).
+    #[arg(long)]
+    pub forward_publish: bool,
 }
 
 #[derive(Debug, Args)]
@@ -145,6 +148,9 @@ pub struct SyncArgs {
     /// Name of the source in the records (default: its host:port).
     #[arg(long)]
     pub source_id: Option<String>,
+    /// Forward PUBLISH (off by default: messages are not data).
+    #[arg(long)]
+    pub forward_publish: bool,
 }
 
 #[derive(Debug, Args)]

@@ -92,6 +92,18 @@ impl Applier {
         Ok(checkpoints)
     }
 
+    /// The replication id stored with partition 0's checkpoint of `log`.
+    pub async fn load_replid(&self, log: &str) -> Result<Option<String>, ApplyError> {
+        let mut conn = self.target.connect().await?;
+        checkpoint::load_replid(&mut conn, &checkpoint_key(log, 0))
+            .await
+            .map_err(|cause| ApplyError::Redis {
+                addr: self.target.addr.clone(),
+                doing: "reading the replication id of the checkpoints".into(),
+                cause,
+            })
+    }
+
     /// Applies every partition until its log ends (or its snapshot, with
     /// `stop_after_snapshot`). `options.start` holds each partition's checkpoint.
     pub async fn run<R: PartitionReader>(
@@ -111,6 +123,8 @@ impl Applier {
             throttle: options.throttle,
             on_applied: options.on_applied,
             min_epoch: options.min_epoch,
+            barriers: Default::default(),
+            partitions: readers.len() as u32,
         });
         let mut tasks = JoinSet::new();
         for reader in readers {

@@ -18,6 +18,11 @@ pub struct Checkpoint {
     pub log_offset: Option<i64>,
     /// Whether the epoch's `SnapshotEnd` has been applied.
     pub snapshot_done: bool,
+    /// Database of the record (the source stream's selected db right after it).
+    pub db: u32,
+    /// While a snapshot that must be swept is applied: log offset of its `EpochBegin`, where a
+    /// restarted consumer reads again to rebuild the set of keys the snapshot contains.
+    pub sweep_from: Option<i64>,
 }
 
 impl Checkpoint {
@@ -35,7 +40,15 @@ pub fn checkpoint_key(log: &str, partition: u32) -> Vec<u8> {
 }
 
 /// Commands that store `checkpoint` and count `applied` more data records.
-pub fn write_commands(key: &[u8], checkpoint: &Checkpoint, applied: u64) -> [redis::Cmd; 2] {
+///
+/// Every field is written each time (with the epoch's replication id when known), so a
+/// checkpoint rewritten right after a replicated `FLUSHALL` or `FLUSHDB` is whole again.
+pub fn write_commands(
+    key: &[u8],
+    checkpoint: &Checkpoint,
+    applied: u64,
+    replid: Option<&str>,
+) -> [redis::Cmd; 2] {
     let mut set = redis::cmd("HSET");
     set.arg(key)
         .arg("epoch")
@@ -47,7 +60,14 @@ pub fn write_commands(key: &[u8], checkpoint: &Checkpoint, applied: u64) -> [red
         .arg("log_offset")
         .arg(checkpoint.log_offset.unwrap_or(-1))
         .arg("snapshot_done")
-        .arg(u8::from(checkpoint.snapshot_done));
+        .arg(u8::from(checkpoint.snapshot_done))
+        .arg("db")
+        .arg(checkpoint.db)
+        .arg("sweep_from")
+        .arg(checkpoint.sweep_from.unwrap_or(-1));
+    if let Some(replid) = replid {
+        set.arg("replid").arg(replid);
+    }
     let mut count = redis::cmd("HINCRBY");
     count.arg(key).arg("applied").arg(applied);
     [set, count]
@@ -60,10 +80,11 @@ pub async fn load(
 ) -> Result<Option<Checkpoint>, redis::RedisError> {
     let fields: Vec<Option<i64>> = redis::cmd("HMGET")
         .arg(key)
-        .arg(&["epoch", "offset", "index", "log_offset", "snapshot_done"])
+        .arg(&["epoch", "offset", "index", "log_offset", "snapshot_done", "db", "sweep_from"])
         .query_async(conn)
         .await?;
-    let [Some(epoch), Some(offset), Some(index), log_offset, done] = fields[..] else {
+    let [Some(epoch), Some(offset), Some(index), log_offset, done, db, sweep_from] = fields[..]
+    else {
         return Ok(None);
     };
     Ok(Some(Checkpoint {
@@ -74,7 +95,17 @@ pub async fn load(
         },
         log_offset: log_offset.filter(|&o| o >= 0),
         snapshot_done: done == Some(1),
+        db: db.unwrap_or(0) as u32,
+        sweep_from: sweep_from.filter(|&o| o >= 0),
     }))
+}
+
+/// The replication id stored with a partition's checkpoint (set when an epoch begins).
+pub async fn load_replid(
+    conn: &mut MultiplexedConnection,
+    key: &[u8],
+) -> Result<Option<String>, redis::RedisError> {
+    redis::cmd("HGET").arg(key).arg("replid").query_async(conn).await
 }
 
 /// Total data records applied in a partition, as counted inside the checkpoint transactions.

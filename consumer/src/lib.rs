@@ -9,22 +9,28 @@
 //! - [`target`]: connections to the destination and what it is (version, RDB format).
 //! - [`apply`]: the driver: checks the destination, runs the partition tasks.
 //! - [`partition`]: one partition's loop: batch, apply, handle control records.
+//! - [`barrier`]: records copied into several partitions, applied once by the last to arrive.
+//! - [`command`]: live commands as the destination gets them.
 //! - [`checkpoint`]: per-partition checkpoints kept in the destination, moved atomically with
 //!   the batches they end.
 //! - [`throttle`]: ops/s and bytes/s limits.
 //! - [`kafka`]: the Kafka log reader (partition queues, fragments, Avro decoding).
 //! - [`restore`]: snapshot records → `RESTORE` / `FUNCTION LOAD` commands.
+//! - [`sweep`]: after a new epoch's snapshot, delete the keys it did not contain.
 //! - [`stats`]: live counters for progress reporting.
 //! - [`error`]: the apply error type.
 
 pub mod apply;
+pub mod barrier;
 pub mod checkpoint;
+pub mod command;
 pub mod config;
 pub mod error;
 pub mod kafka;
 pub mod partition;
 pub mod restore;
 pub mod stats;
+pub mod sweep;
 pub mod target;
 pub mod throttle;
 

@@ -5,7 +5,10 @@
 //! moves the partition's checkpoint, and records the checkpoint covers are skipped (see
 //! [`crate::checkpoint`]).
 
+use crate::barrier::{self, Arrival, BarrierId, Barriers, Turn};
 use crate::checkpoint::{self, Checkpoint};
+use crate::command::{build_command, cmd_db};
+use crate::sweep::{self, SeenKeys};
 use crate::error::{hint_for, ApplyError};
 use crate::restore::{function_command, restore_command};
 use crate::stats::ApplyStats;
@@ -15,7 +18,7 @@ use redis::aio::MultiplexedConnection;
 use redis::Value;
 use slotstream_schemas::display::show_key;
 use slotstream_schemas::log::{Delivery, Lease, PartitionReader};
-use slotstream_schemas::{Body, EpochBegin, Record};
+use slotstream_schemas::{Barrier, Body, EpochBegin, Record};
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -54,6 +57,9 @@ pub struct PartitionContext {
     pub on_applied: Option<AppliedHook>,
     /// Skip records of epochs before this one (replay of one epoch onwards).
     pub min_epoch: Option<u64>,
+    pub barriers: Barriers,
+    /// Partition count of the log (for the slot ranges a sweep keeps to).
+    pub partitions: u32,
 }
 
 /// Applies one partition until its log ends (or its snapshot does, when asked to stop there).
@@ -63,15 +69,32 @@ pub async fn run_partition<R: PartitionReader>(
     start: Option<Checkpoint>,
 ) -> Result<PartitionSummary, ApplyError> {
     let partition = reader.partition();
+    let mut conn = ctx.target.connect().await?;
+    let checkpoint_key = ctx
+        .checkpoint_log
+        .as_deref()
+        .map(|log| checkpoint::checkpoint_key(log, partition));
+    let replid = match &checkpoint_key {
+        Some(key) => checkpoint::load_replid(&mut conn, key)
+            .await
+            .map_err(|cause| ApplyError::Redis {
+                addr: ctx.target.addr.clone(),
+                doing: format!("reading the checkpoint of partition {partition}"),
+                cause,
+            })?,
+        None => None,
+    };
     let mut lane = Lane {
-        conn: ctx.target.connect().await?,
+        conn,
+        replid,
         db: 0,
-        checkpoint_key: ctx
-            .checkpoint_log
-            .as_deref()
-            .map(|log| checkpoint::checkpoint_key(log, partition)),
+        checkpoint_key,
         applied: start,
         pending: None,
+        // Restarted in the middle of a snapshot that is swept: reading resumed at its start.
+        seen: start
+            .filter(|c| !c.snapshot_done && c.sweep_from.is_some())
+            .map(|_| SeenKeys::default()),
         ctx: ctx.clone(),
         summary: PartitionSummary {
             partition,
@@ -127,6 +150,10 @@ struct Lane {
     applied: Option<Checkpoint>,
     /// The checkpoint the current batch will store.
     pending: Option<Checkpoint>,
+    /// Keys of the snapshot being applied, when it must be swept at its end.
+    seen: Option<SeenKeys>,
+    /// Replication id of the current epoch, stored with every checkpoint.
+    replid: Option<String>,
     ctx: Arc<PartitionContext>,
     summary: PartitionSummary,
     batch: Batch,
@@ -141,8 +168,10 @@ struct Batch {
     bytes: usize,
     /// Log space held by the batch's records: released once the batch is applied.
     leases: Vec<Lease>,
-    /// Data records in the batch (keys and functions), counted into the checkpoint.
+    /// Data records in the batch (keys, functions, commands), counted into the checkpoint.
     records: u64,
+    /// Live commands in the batch.
+    commands: u64,
     snapshot_keys: u64,
 }
 
@@ -166,24 +195,40 @@ impl Lane {
             lease,
         } = delivery;
         self.batch.leases.extend(lease);
-        if self
-            .applied
-            .is_some_and(|c| c.covers(record.epoch, record.position))
+        // A snapshot being swept needs every key it holds, applied now or before a restart.
+        if let (Some(seen), Body::SnapshotKey(key)) = (&mut self.seen, &record.body) {
+            if key.expire_ms.is_none_or(|at| at > now_ms()) {
+                seen.insert(record.db, &key.key);
+            }
+        }
+        let before_min_epoch = self.ctx.min_epoch.is_some_and(|min| record.epoch < min);
+        if before_min_epoch
+            || self
+                .applied
+                .is_some_and(|c| c.covers(record.epoch, record.position))
         {
             self.summary.skipped += 1;
             return Ok(());
         }
+        let previous = self
+            .pending
+            .or(self.applied)
+            .filter(|c| c.epoch == record.epoch);
         let mut next = Checkpoint {
             epoch: record.epoch,
             position: record.position,
             log_offset,
-            snapshot_done: self
-                .pending
-                .or(self.applied)
-                .is_some_and(|c| c.snapshot_done && c.epoch == record.epoch),
+            snapshot_done: previous.is_some_and(|c| c.snapshot_done),
+            db: record.db,
+            sweep_from: previous.and_then(|c| c.sweep_from),
         };
         let Record {
-            db, epoch, body, ..
+            db,
+            epoch,
+            position,
+            capture_ms,
+            body,
+            ..
         } = record;
         match body {
             Body::SnapshotKey(key) => match restore_command(key, now_ms()) {
@@ -206,6 +251,13 @@ impl Lane {
                 self.flush().await?;
                 self.check_format(&begin)?;
                 tracing::debug!(partition = self.summary.partition, epoch, "epoch begins");
+                // Keys of an earlier epoch may be gone from the source: sweep after this
+                // snapshot. A first epoch into a destination never sweeps what was there.
+                if self.applied.is_some_and(|c| c.epoch < epoch) {
+                    self.seen = Some(SeenKeys::default());
+                    next.sweep_from = log_offset.or(Some(0));
+                }
+                self.replid = Some(begin.replid.clone());
                 self.summary.epoch = Some(epoch);
                 self.summary.snapshot_done = false;
                 next.snapshot_done = false;
@@ -221,17 +273,56 @@ impl Lane {
                     records = end.records,
                     "snapshot applied"
                 );
+                if let Some(seen) = self.seen.take() {
+                    self.flush().await?;
+                    self.sweep(&seen).await?;
+                }
                 self.summary.snapshot_done = true;
                 next.snapshot_done = true;
+                next.sweep_from = None;
             }
-            Body::Heartbeat(_) => {}
-            Body::SnapshotChunk(_) | Body::Command(_) | Body::Barrier(_) => {
+            Body::Command(command) => {
+                let (name, cmd) = build_command(command);
+                self.push(db, name, cmd);
+                self.batch.records += 1;
+                self.batch.commands += 1;
+            }
+            Body::Barrier(barrier) => {
+                return self.barrier((epoch, position), db, barrier, next).await;
+            }
+            Body::Heartbeat(_) => {
+                self.ctx
+                    .stats
+                    .note_lag(self.summary.partition, now_ms() - capture_ms);
+            }
+            Body::SnapshotChunk(_) => {
                 return Err(self.log_error(
                     "this record kind is not supported by this version of slotstream".into(),
                 ))
             }
         }
         self.pending = Some(next);
+        Ok(())
+    }
+
+    /// Deletes the keys of this partition's slots that the epoch's snapshot did not contain.
+    async fn sweep(&mut self, seen: &SeenKeys) -> Result<(), ApplyError> {
+        let partition = self.summary.partition;
+        let deleted = sweep::sweep(&mut self.conn, partition, self.ctx.partitions, seen)
+            .await
+            .map_err(|cause| ApplyError::Redis {
+                addr: self.ctx.target.addr.clone(),
+                doing: format!("deleting keys the new snapshot lacks (partition {partition})"),
+                cause,
+            })?;
+        // The sweep moved the connection between databases.
+        self.db = u32::MAX;
+        tracing::info!(
+            partition,
+            kept = seen.len(),
+            deleted,
+            "new epoch: deleted the keys its snapshot did not contain"
+        );
         Ok(())
     }
 
@@ -277,28 +368,46 @@ impl Lane {
 
     /// Applies the batch (and moves the checkpoint with it) and checks every reply.
     async fn flush(&mut self) -> Result<(), ApplyError> {
-        let checkpoint = match (&self.checkpoint_key, self.pending) {
-            (Some(key), Some(pending)) if Some(pending) != self.applied => {
-                Some((key.clone(), pending))
+        let own = match (&self.checkpoint_key, self.pending) {
+            (Some(key), Some(pending)) if Some(pending) != self.applied => Arrival {
+                partition: self.summary.partition,
+                checkpoint: Some((key.clone(), pending)),
+                records: self.batch.records,
+                replid: self.replid.clone(),
+            },
+            _ if self.batch.cmds.is_empty() => {
+                self.batch.leases.clear();
+                return Ok(());
             }
-            _ => None,
+            _ => Arrival {
+                partition: self.summary.partition,
+                checkpoint: None,
+                records: self.batch.records,
+                replid: None,
+            },
         };
-        if self.batch.cmds.is_empty() && checkpoint.is_none() {
-            self.batch.leases.clear();
-            return Ok(());
-        }
-        if let Some((key, pending)) = &checkpoint {
-            self.select(0);
-            for cmd in checkpoint::write_commands(key, pending, self.batch.records) {
-                self.batch.cmds.push(cmd);
-                self.batch.keys.push((0, key.clone()));
+        self.commit(vec![own], false).await
+    }
+
+    /// Sends the batch with the checkpoints of `arrivals` (one `MULTI/EXEC` when there are
+    /// checkpoints, or when `atomic`), checks every reply and moves this partition's checkpoint.
+    async fn commit(&mut self, arrivals: Vec<Arrival>, atomic: bool) -> Result<(), ApplyError> {
+        let mut transaction = atomic;
+        for arrival in &arrivals {
+            if let Some((key, checkpoint)) = &arrival.checkpoint {
+                self.select(0);
+                let replid = arrival.replid.as_deref();
+                for cmd in checkpoint::write_commands(key, checkpoint, arrival.records, replid) {
+                    self.batch.cmds.push(cmd);
+                    self.batch.keys.push((0, key.clone()));
+                }
+                transaction = true;
             }
         }
         let batch = std::mem::take(&mut self.batch);
         if let Some(throttle) = &self.ctx.throttle {
             throttle.admit(batch.cmds.len(), batch.bytes).await;
         }
-        let transaction = checkpoint.is_some();
         let mut pipe = redis::pipe();
         pipe.ignore_errors();
         if transaction {
@@ -329,9 +438,13 @@ impl Lane {
         {
             return Err(self.rejected(&results[index], &batch.keys[index]));
         }
-        if let Some((_, pending)) = checkpoint {
-            self.applied = Some(pending);
-            if let (Some(hook), Some(offset)) = (&self.ctx.on_applied, pending.log_offset) {
+        let own = arrivals
+            .iter()
+            .find(|a| a.partition == self.summary.partition)
+            .and_then(|a| a.checkpoint.as_ref());
+        if let Some((_, checkpoint)) = own {
+            self.applied = Some(*checkpoint);
+            if let (Some(hook), Some(offset)) = (&self.ctx.on_applied, checkpoint.log_offset) {
                 hook(self.summary.partition, offset);
             }
         }
@@ -342,8 +455,61 @@ impl Lane {
             .fetch_add(batch.snapshot_keys, Ordering::Relaxed);
         self.ctx
             .stats
+            .commands
+            .fetch_add(batch.commands, Ordering::Relaxed);
+        self.ctx
+            .stats
             .bytes
             .fetch_add(batch.bytes as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Applies a barrier once every involved partition has reached it (see [`crate::barrier`]).
+    async fn barrier(
+        &mut self,
+        id: BarrierId,
+        db: u32,
+        barrier: Barrier,
+        next: Checkpoint,
+    ) -> Result<(), ApplyError> {
+        self.flush().await?;
+        let arrival = Arrival {
+            partition: self.summary.partition,
+            checkpoint: self.checkpoint_key.clone().map(|key| (key, next)),
+            records: 1,
+            replid: self.replid.clone(),
+        };
+        match self.ctx.barriers.arrive(id, barrier.partitions.len(), arrival) {
+            Turn::Apply(arrivals, done) => {
+                self.select(db);
+                for command in barrier.commands {
+                    let (name, cmd) = build_command(command);
+                    if name.eq_ignore_ascii_case(b"SELECT") {
+                        self.db = cmd_db(&cmd).unwrap_or(self.db);
+                    }
+                    self.batch.bytes += cmd.args_iter().map(arg_len).sum::<usize>();
+                    self.batch.cmds.push(cmd);
+                    self.batch.keys.push((self.db, name));
+                    self.batch.commands += 1;
+                }
+                let result = self.commit(arrivals, true).await;
+                let outcome = result.as_ref().map(|_| ()).map_err(|e| e.to_string());
+                done.send_replace(Some(outcome));
+                result?;
+            }
+            Turn::Wait(outcome) => {
+                barrier::wait(outcome).await.map_err(|why| {
+                    self.log_error(format!(
+                        "a barrier at offset {} was not applied: {why}",
+                        id.1.offset
+                    ))
+                })?;
+                if self.checkpoint_key.is_some() {
+                    self.applied = Some(next);
+                }
+            }
+        }
+        self.pending = Some(next);
         Ok(())
     }
 
@@ -388,7 +554,7 @@ impl Lane {
         pipe.cmd("SELECT").arg(0);
         match &self.applied {
             Some(applied) => {
-                let [set, _] = checkpoint::write_commands(key, applied, 0);
+                let [set, _] = checkpoint::write_commands(key, applied, 0, self.replid.as_deref());
                 pipe.add_command(set);
             }
             None => {

@@ -1,6 +1,8 @@
 //! Counters the apply side updates as it goes, read by progress reporting.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 /// Live apply counters, shared by all partition tasks.
 #[derive(Debug, Default)]
@@ -9,8 +11,12 @@ pub struct ApplyStats {
     pub keys: AtomicU64,
     /// Snapshot keys skipped because they had expired before they could be applied.
     pub expired: AtomicU64,
+    /// Live commands applied.
+    pub commands: AtomicU64,
     /// Payload bytes written.
     pub bytes: AtomicU64,
+    /// Per partition: apply time minus capture time of its last heartbeat, in ms.
+    lag_ms: Mutex<BTreeMap<u32, i64>>,
 }
 
 impl ApplyStats {
@@ -24,5 +30,20 @@ impl ApplyStats {
 
     pub fn bytes(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)
+    }
+
+    pub fn commands(&self) -> u64 {
+        self.commands.load(Ordering::Relaxed)
+    }
+
+    /// Records the lag a partition's heartbeat showed.
+    pub fn note_lag(&self, partition: u32, lag_ms: i64) {
+        let mut lags = self.lag_ms.lock().unwrap_or_else(|p| p.into_inner());
+        lags.insert(partition, lag_ms.max(0));
+    }
+
+    /// The last lag seen per partition.
+    pub fn lags(&self) -> BTreeMap<u32, i64> {
+        self.lag_ms.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }

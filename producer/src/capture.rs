@@ -4,6 +4,7 @@
 use crate::config::{SourceAddr, SourceConfig};
 use crate::error::CaptureError;
 use crate::follow::Follower;
+use crate::keys::CommandTable;
 use crate::rdb::RdbReader;
 use crate::replica::{ReplicaLink, SyncStart, Transfer, EOF_MARK_LEN};
 use crate::snapshot::{stream_snapshot, EpochInfo, SnapshotSummary};
@@ -130,6 +131,20 @@ impl Session {
             offset: self.offset,
             snapshot,
         })
+    }
+
+    /// The source's command table, read over a separate, ordinary connection.
+    pub fn command_table(&self) -> Result<CommandTable, CaptureError> {
+        let refused = |reply: String| CaptureError::Refused {
+            addr: self.addr.to_string(),
+            command: "COMMAND".into(),
+            reply,
+        };
+        let client = redis::Client::open(self.config.url.as_str()).map_err(|e| refused(e.to_string()))?;
+        let mut conn = client
+            .get_connection_with_timeout(self.config.connect_timeout)
+            .map_err(|e| refused(e.to_string()))?;
+        CommandTable::load(&mut conn).map_err(|e| refused(e.to_string()))
     }
 
     /// Hands the link to a follower for the command stream.

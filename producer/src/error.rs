@@ -36,17 +36,6 @@ pub enum CaptureError {
     #[error("snapshot from source {addr} is unusable: {cause}")]
     Rdb { addr: String, cause: RdbError },
 
-    #[error(
-        "source {addr} sent a live write ({command}) at replication offset {offset}; this \
-         version does not forward live writes yet: the resume point stays at offset {offset}, \
-         where a later run continues"
-    )]
-    LiveWrite {
-        addr: String,
-        command: String,
-        offset: u64,
-    },
-
     #[error("cannot write to the log: {0}")]
     Log(#[from] LogError),
 }

@@ -1,11 +1,10 @@
 //! After the snapshot: keep the replication link alive, acknowledge the offset every second and
-//! read the command stream, tracking the replication offset byte by byte.
-//!
-//! This version forwards no live writes: on the first one it stops, leaving the resume point
-//! before it, so nothing is lost and a later run continues from there with `PSYNC`.
+//! turn the command stream into records, tracking the replication offset byte by byte.
 
 use crate::command::parse_frame;
 use crate::error::CaptureError;
+use crate::route::Router;
+use slotstream_schemas::log::LogWriter;
 use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,13 +25,23 @@ pub struct Follower {
     pub idle_timeout: Duration,
 }
 
+/// Where the stream has been handled up to: every record before it is in the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub offset: u64,
+    /// The database selected at that offset (a continued stream does not repeat its `SELECT`).
+    pub db: u32,
+}
+
 impl Follower {
-    /// Reads the stream until `stop` is set or a live write arrives. `on_offset` is called about
-    /// every second with the offset up to which everything has been handled.
-    pub fn run(
+    /// Reads the stream until `stop` is set, appending records to `log`. About every second it
+    /// writes heartbeats, acknowledges the offset to the source and calls `on_progress`.
+    pub fn run<W: LogWriter>(
         mut self,
         stop: &AtomicBool,
-        mut on_offset: impl FnMut(u64) -> Result<(), CaptureError>,
+        router: &mut Router,
+        log: &mut W,
+        mut on_progress: impl FnMut(Progress, &mut W) -> Result<(), CaptureError>,
     ) -> Result<(), CaptureError> {
         let addr = self.addr.clone();
         let io = |doing: &str, cause| CaptureError::Io {
@@ -44,21 +53,27 @@ impl Follower {
             .get_ref()
             .set_read_timeout(Some(ACK_EVERY))
             .map_err(|e| io("setting up the live link", e))?;
-        let mut last_ack = Instant::now() - ACK_EVERY;
+        let mut last_tick = Instant::now();
         let mut last_data = Instant::now();
-        let mut acked = u64::MAX;
+        let mut reported = None;
+        // Parsed bytes are dropped from the front of `pending` in bulk, not per command.
+        let mut consumed = 0;
         while !stop.load(Ordering::Relaxed) {
-            while let Some(frame) =
-                parse_frame(&self.pending).map_err(|e| CaptureError::Protocol {
+            while let Some(frame) = parse_frame(&self.pending[consumed..]).map_err(|e| {
+                CaptureError::Protocol {
                     addr: self.addr.clone(),
                     what: format!("{e} (replication offset {})", self.offset),
-                })?
-            {
-                self.handle(&frame.args)?;
+                }
+            })? {
+                let start = self.offset;
                 self.offset += frame.len as u64;
-                self.pending.drain(..frame.len);
+                consumed += frame.len;
+                router.command(frame.args, start, self.offset, log)?;
             }
-            if last_ack.elapsed() >= ACK_EVERY {
+            self.pending.drain(..consumed);
+            consumed = 0;
+            if last_tick.elapsed() >= ACK_EVERY {
+                last_tick = Instant::now();
                 let ack = format!(
                     "*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n${}\r\n{}\r\n",
                     self.offset.to_string().len(),
@@ -67,10 +82,15 @@ impl Follower {
                 self.writer
                     .write_all(ack.as_bytes())
                     .map_err(|e| io("acknowledging the replication offset", e))?;
-                last_ack = Instant::now();
-                if acked != self.offset {
-                    on_offset(self.offset)?;
-                    acked = self.offset;
+                let safe = router.safe_offset(self.offset);
+                router.heartbeat(safe, log)?;
+                let progress = Progress {
+                    offset: safe,
+                    db: router.db(),
+                };
+                if reported != Some(progress) {
+                    on_progress(progress, log)?;
+                    reported = Some(progress);
                 }
             }
             match self.reader.fill_buf() {
@@ -96,21 +116,5 @@ impl Follower {
             }
         }
         Ok(())
-    }
-
-    /// Liveness and bookkeeping commands are consumed here; a write stops the follower.
-    fn handle(&mut self, args: &[Vec<u8>]) -> Result<(), CaptureError> {
-        let name = args
-            .first()
-            .map(|a| a.to_ascii_uppercase())
-            .unwrap_or_default();
-        match name.as_slice() {
-            b"PING" | b"REPLCONF" | b"SELECT" => Ok(()),
-            _ => Err(CaptureError::LiveWrite {
-                addr: self.addr.clone(),
-                command: String::from_utf8_lossy(&name).into_owned(),
-                offset: self.offset,
-            }),
-        }
     }
 }

@@ -9,11 +9,13 @@
 //! - [`config`]: where the source is, timeouts, limits; URL parsing.
 //! - [`replica`]: the replica handshake (AUTH, REPLCONF, PSYNC) and the payload framing.
 //! - [`rdb`]: the streaming RDB parser; cuts the snapshot into one entry per key.
+//! - [`route`]: live commands → records: single slot, split per slot, or barrier.
 //! - [`snapshot`]: RDB entries → `EpochBegin`, `SnapshotKey`…, `SnapshotEnd` records.
 //! - [`capture`]: the driver that runs the above on one socket.
 //! - [`command`]: the replication command stream, parsed incrementally.
 //! - [`follow`]: after the snapshot: ACKs, offsets, the live stream.
 //! - [`kafka`]: the Kafka log writer and the producer's resume point.
+//! - [`keys`]: which arguments of a command are keys, from the source's own `COMMAND` table.
 //! - [`stats`]: live counters for progress reporting.
 //! - [`error`]: the capture error type.
 
@@ -23,8 +25,10 @@ pub mod config;
 pub mod error;
 pub mod follow;
 pub mod kafka;
+pub mod keys;
 pub mod rdb;
 pub mod replica;
+pub mod route;
 pub mod snapshot;
 pub mod stats;
 

@@ -39,6 +39,9 @@ pub struct ResumePoint {
     pub epoch: u64,
     /// Partition count of the data topic.
     pub partitions: u32,
+    /// Database selected in the stream at `offset` (a continued stream does not repeat it).
+    #[serde(default)]
+    pub db: u32,
 }
 
 impl ResumePoint {
@@ -149,6 +152,7 @@ mod tests {
             offset: 12345,
             epoch: 2,
             partitions: 16,
+            db: 3,
         };
         assert_eq!(ResumePoint::from_json(&point.to_json()).unwrap(), point);
         assert!(ResumePoint::from_json(b"junk").is_err());

@@ -34,9 +34,15 @@ pub async fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    // After the checkpoint; or, in the middle of a snapshot that must be swept, from its
+    // beginning again, to learn every key it holds.
     let start: Vec<Option<i64>> = checkpoints
         .iter()
-        .map(|c| c.and_then(|c| c.log_offset).map(|o| o + 1))
+        .map(|c| match c {
+            Some(c) if !c.snapshot_done && c.sweep_from.is_some() => c.sweep_from,
+            Some(c) => c.log_offset.map(|o| o + 1),
+            None => None,
+        })
         .collect();
     let readers = log.readers(&start)?;
     let stats = Arc::new(ApplyStats::default());

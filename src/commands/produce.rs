@@ -7,7 +7,9 @@ use crate::commands::progress::Progress;
 use anyhow::Context;
 use slotstream_consumer::ApplyStats;
 use slotstream_producer::kafka::{load_resume_point, KafkaWriter};
+use slotstream_producer::route::Router;
 use slotstream_producer::{CaptureStats, Session, SourceConfig};
+use slotstream_schemas::log::LogWriter;
 use slotstream_schemas::topic::ResumePoint;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -62,6 +64,7 @@ fn produce(
         offset: session.offset,
         epoch: resume.as_ref().map_or(1, |r| r.epoch),
         partitions: args.partitions,
+        db: resume.as_ref().map_or(0, |r| r.db),
     };
     if session.transfer.is_some() {
         if let Some(previous) = &resume {
@@ -72,6 +75,7 @@ fn produce(
                  holds it, or it has a new replication id): full resync, a new epoch begins"
             );
             point.epoch = previous.epoch + 1;
+            point.db = 0;
         }
         let summary = session.snapshot(point.epoch, &mut writer, stats)?;
         writer.save_resume_point(&point)?;
@@ -88,10 +92,22 @@ fn produce(
     if args.snapshot_only {
         return Ok(ExitCode::SUCCESS);
     }
+    let mut router = Router::new(
+        session.command_table()?,
+        point.source.clone(),
+        point.epoch,
+        args.partitions,
+        point.db,
+        args.forward_publish,
+        source.url.clone(),
+    );
     let follower = session.into_follower()?;
-    follower.run(stop, |offset| {
-        point.offset = offset;
+    follower.run(stop, &mut router, &mut writer, |progress, writer| {
+        point.offset = progress.offset;
+        point.db = progress.db;
         writer.save_resume_point(&point).map_err(Into::into)
     })?;
+    writer.flush()?;
+    writer.save_resume_point(&point)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,18 +1,25 @@
 //! `slotstream sync`: producer and consumer in one process, joined by the in-process log.
+//!
+//! The destination keeps a checkpoint per partition, as with Kafka. A restarted `sync` asks the
+//! source to continue from the lowest checkpoint (`PSYNC`), and every partition skips what its
+//! checkpoint covers: nothing is lost or applied twice across a kill. If the source cannot
+//! continue, a new epoch's snapshot replaces the old one (with the sweep).
 
 use crate::cli::SyncArgs;
 use crate::commands::progress::{peak_rss_bytes, Progress};
 use anyhow::Context;
+use slotstream_consumer::checkpoint::Checkpoint;
 use slotstream_consumer::{Applier, ApplyStats, RunOptions, TargetConfig};
-use slotstream_producer::{capture_snapshot, CaptureError, CaptureStats, SourceConfig};
+use slotstream_producer::config::SourceAddr;
+use slotstream_producer::route::Router;
+use slotstream_producer::{CaptureError, CaptureStats, Session, SourceConfig};
 use slotstream_schemas::log::LogError;
-use slotstream_schemas::memory::{memory_log, MemoryLogConfig};
+use slotstream_schemas::memory::{memory_log, MemoryLogConfig, MemoryWriter};
+use slotstream_schemas::topic::ResumePoint;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
-
-/// The first full sync opens epoch 1.
-const FIRST_EPOCH: u64 = 1;
 
 pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
@@ -21,9 +28,37 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         "--partitions must be between 1 and 16384 (got {})",
         args.partitions
     );
-    // Check the destination before asking the source for a snapshot: a wrong target URL should
+    // Check the destination before asking the source for anything: a wrong target URL should
     // cost nothing on the source.
     let applier = Applier::connect(&TargetConfig::new(&args.target)).await?;
+    let source_id = match &args.source_id {
+        Some(id) => id.clone(),
+        None => SourceAddr::parse(&args.source)?.to_string(),
+    };
+    let log_name = format!("sync:{source_id}");
+    let checkpoints = applier
+        .load_checkpoints(&log_name, args.partitions)
+        .await?;
+    let replid = applier.load_replid(&log_name).await?;
+    let resume = if args.snapshot_only {
+        None
+    } else {
+        resume_point(&checkpoints, replid, &source_id, args.partitions)
+    };
+    let last_epoch = checkpoints.iter().flatten().map(|c| c.epoch).max().unwrap_or(0);
+    match &resume {
+        Some(point) => tracing::info!(
+            epoch = point.epoch,
+            offset = point.offset,
+            "the target's checkpoints are complete: asking the source to continue"
+        ),
+        None if last_epoch > 0 => tracing::info!(
+            complete = checkpoints.iter().flatten().filter(|c| c.snapshot_done).count(),
+            partitions = args.partitions,
+            "the target's checkpoints are incomplete (or a fresh snapshot was asked for): full sync"
+        ),
+        None => {}
+    }
 
     let (writer, readers) = memory_log(MemoryLogConfig {
         partitions: args.partitions,
@@ -31,25 +66,45 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     });
     let capture_stats = Arc::new(CaptureStats::default());
     let apply_stats = Arc::new(ApplyStats::default());
+    let stop = Arc::new(AtomicBool::new(false));
     let mut source = SourceConfig::new(&args.source);
-    source.source_id = args.source_id.clone();
+    source.source_id = Some(source_id);
 
     let capture = {
         let stats = capture_stats.clone();
+        let stop = stop.clone();
+        let options = CaptureOptions {
+            snapshot_only: args.snapshot_only,
+            forward_publish: args.forward_publish,
+            partitions: args.partitions,
+            next_epoch: last_epoch + 1,
+        };
         std::thread::Builder::new()
             .name("capture".into())
             .spawn(move || {
-                let mut writer = writer;
                 // The writer is dropped when this returns, which closes the log: the partition
                 // tasks then drain and end.
-                capture_snapshot(&source, FIRST_EPOCH, &mut writer, &stats)
+                capture(&source, resume, writer, &options, &stats, &stop)
             })
             .context("cannot start the capture thread")?
     };
     let progress = Progress::spawn(capture_stats.clone(), apply_stats.clone());
-    let applied = applier
-        .run(readers, apply_stats.clone(), RunOptions::default())
-        .await;
+    let options = RunOptions {
+        checkpoint_log: Some(log_name),
+        start: checkpoints,
+        stop_after_snapshot: args.snapshot_only,
+        ..RunOptions::default()
+    };
+    let apply = applier.run(readers, apply_stats.clone(), options);
+    tokio::pin!(apply);
+    let applied = tokio::select! {
+        applied = &mut apply => applied,
+        _ = crate::commands::shutdown_signal() => {
+            tracing::info!("stopping: the destination's checkpoints cover everything applied");
+            stop.store(true, Ordering::Relaxed);
+            apply.await
+        }
+    };
     let captured = tokio::task::spawn_blocking(move || capture.join())
         .await
         .context("capture thread")?
@@ -60,43 +115,115 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     // close under it.
     let captured = match captured {
         Err(CaptureError::Log(LogError::Closed(_))) if applied.is_err() => None,
-        Err(err) => return Err(anyhow::Error::new(err).context("snapshot capture failed")),
+        Err(err) => return Err(anyhow::Error::new(err).context("capture failed")),
         Ok(summary) => Some(summary),
     };
     let applied = applied.context(
-        "snapshot apply failed; the target holds a partial copy, which a new run overwrites",
+        "apply failed; a new run continues from the checkpoints kept in the target",
     )?;
     let captured = captured.context("capture ended without a summary")?;
-    anyhow::ensure!(
-        applied.snapshot_complete(),
-        "the log ended before every partition applied the end of the snapshot"
-    );
-
+    if args.snapshot_only {
+        anyhow::ensure!(
+            applied.snapshot_complete(),
+            "the log ended before every partition applied the end of the snapshot"
+        );
+    }
     let elapsed = started.elapsed();
+    let peak_mb = peak_rss_bytes().map(|b| b >> 20).unwrap_or(0);
     tracing::info!(
         keys = applied.keys,
+        commands = apply_stats.commands(),
         expired_skipped = applied.expired,
-        functions = captured.snapshot.functions,
-        rdb_bytes = captured.snapshot.bytes,
-        source = %captured.snapshot.source_version,
         seconds = format!("{:.2}", elapsed.as_secs_f64()),
-        peak_rss_mb = peak_rss_bytes().map(|b| b >> 20).unwrap_or(0),
-        "snapshot applied"
+        peak_rss_mb = peak_mb,
+        "sync done"
     );
     println!(
         "sync: snapshot applied: {} keys ({} already expired, skipped) from {} in {:.2} s, \
          peak RSS {} MB",
         applied.keys,
         applied.expired,
-        captured.snapshot.source_version,
+        captured,
         elapsed.as_secs_f64(),
-        peak_rss_bytes().map(|b| b >> 20).unwrap_or(0)
+        peak_mb
     );
-    if !args.snapshot_only {
-        tracing::warn!(
-            "following live changes after the snapshot is not available in this version; \
-             stopping after the snapshot (pass --snapshot-only to make this explicit)"
-        );
-    }
     Ok(ExitCode::SUCCESS)
+}
+
+struct CaptureOptions {
+    snapshot_only: bool,
+    forward_publish: bool,
+    partitions: u32,
+    next_epoch: u64,
+}
+
+/// Where the source may continue from, if every partition has a complete checkpoint of one
+/// epoch: the lowest offset, so no partition misses anything (the others skip what they have).
+fn resume_point(
+    checkpoints: &[Option<Checkpoint>],
+    replid: Option<String>,
+    source: &str,
+    partitions: u32,
+) -> Option<ResumePoint> {
+    let all: Vec<&Checkpoint> = checkpoints.iter().flatten().collect();
+    let first = all.first()?;
+    let usable = all.len() == checkpoints.len()
+        && all.iter().all(|c| c.epoch == first.epoch && c.snapshot_done);
+    let lowest = all.iter().min_by_key(|c| c.position.offset)?;
+    if !usable {
+        return None;
+    }
+    Some(ResumePoint {
+        source: source.to_string(),
+        replid: replid?,
+        offset: lowest.position.offset,
+        epoch: first.epoch,
+        partitions,
+        db: lowest.db,
+    })
+}
+
+/// The capture side: continue or take a snapshot, then follow the stream until stopped.
+/// Returns a description of the source for the summary line.
+fn capture(
+    source: &SourceConfig,
+    resume: Option<ResumePoint>,
+    mut writer: MemoryWriter,
+    options: &CaptureOptions,
+    stats: &CaptureStats,
+    stop: &AtomicBool,
+) -> Result<String, CaptureError> {
+    let mut session = Session::start(source, resume.as_ref())?;
+    let (epoch, db, described) = match (&resume, session.transfer.is_some()) {
+        (Some(point), false) => (point.epoch, point.db, format!("continuing epoch {}", point.epoch)),
+        (previous, _) => {
+            if let Some(previous) = previous {
+                tracing::warn!(
+                    replid = %previous.replid,
+                    offset = previous.offset,
+                    "the source could not continue from the checkpoints (its backlog no longer \
+                     holds that offset, or its replication id changed): full resync, epoch {}",
+                    options.next_epoch
+                );
+            }
+            let summary = session.snapshot(options.next_epoch, &mut writer, stats)?;
+            (options.next_epoch, 0, summary.snapshot.source_version)
+        }
+    };
+    if options.snapshot_only {
+        return Ok(described);
+    }
+    let mut router = Router::new(
+        session.command_table()?,
+        session.source_id().to_string(),
+        epoch,
+        options.partitions,
+        db,
+        options.forward_publish,
+        source.url.clone(),
+    );
+    tracing::info!(epoch, "following live changes");
+    let follower = session.into_follower()?;
+    follower.run(stop, &mut router, &mut writer, |_, _| Ok(()))?;
+    Ok(described)
 }

@@ -14,6 +14,7 @@ pub mod broker;
 pub mod contents;
 pub mod dataset;
 pub mod server;
+pub mod workload;
 
 #[allow(unused_imports)]
 pub use contents::assert_same_contents;

@@ -1,0 +1,107 @@
+//! Mark and sweep after a new epoch's snapshot: the keys of a partition's slots that the
+//! snapshot did not contain are deleted from the destination, so a forced full resync converges
+//! without flushing the destination and without leftover keys (keys deleted on the source while
+//! the producer was away).
+
+use redis::aio::MultiplexedConnection;
+use slotstream_schemas::slot::{key_slot, partition_for_slot};
+use slotstream_schemas::BOOKKEEPING_PREFIX;
+use std::collections::HashSet;
+use std::hash::{BuildHasher, Hasher};
+
+/// Fingerprints of the `(db, key)` pairs a snapshot contained in one partition: 8 bytes a key
+/// instead of the key itself. Two keys sharing a fingerprint (about 1 in 10^10 for a million
+/// keys) would leave one stale key in place, never delete a live one.
+#[derive(Default)]
+pub struct SeenKeys {
+    seen: HashSet<u64>,
+    state: std::hash::RandomState,
+}
+
+impl SeenKeys {
+    pub fn insert(&mut self, db: u32, key: &[u8]) {
+        let print = self.fingerprint(db, key);
+        self.seen.insert(print);
+    }
+
+    pub fn contains(&self, db: u32, key: &[u8]) -> bool {
+        self.seen.contains(&self.fingerprint(db, key))
+    }
+
+    pub fn len(&self) -> usize {
+        self.seen.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+
+    fn fingerprint(&self, db: u32, key: &[u8]) -> u64 {
+        let mut hasher = self.state.build_hasher();
+        hasher.write_u32(db);
+        hasher.write(key);
+        hasher.finish()
+    }
+}
+
+/// Deletes the destination keys of `partition`'s slots that `seen` lacks, in every database
+/// that has keys. Returns how many it deleted. Leaves the connection in an unknown database.
+pub async fn sweep(
+    conn: &mut MultiplexedConnection,
+    partition: u32,
+    partitions: u32,
+    seen: &SeenKeys,
+) -> Result<u64, redis::RedisError> {
+    let mut deleted = 0;
+    for db in databases_with_keys(conn).await? {
+        redis::cmd("SELECT").arg(db).query_async::<()>(conn).await?;
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(conn)
+                .await?;
+            let stale: Vec<&Vec<u8>> = keys
+                .iter()
+                .filter(|key| !key.starts_with(BOOKKEEPING_PREFIX))
+                .filter(|key| partition_for_slot(key_slot(key), partitions) == partition)
+                .filter(|key| !seen.contains(db, key))
+                .collect();
+            if !stale.is_empty() {
+                let removed: u64 = redis::cmd("UNLINK").arg(stale).query_async(conn).await?;
+                deleted += removed;
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+    }
+    Ok(deleted)
+}
+
+/// The databases `INFO keyspace` lists (those holding keys).
+async fn databases_with_keys(conn: &mut MultiplexedConnection) -> Result<Vec<u32>, redis::RedisError> {
+    let info: String = redis::cmd("INFO").arg("keyspace").query_async(conn).await?;
+    Ok(info
+        .lines()
+        .filter_map(|line| line.strip_prefix("db")?.split(':').next()?.parse().ok())
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remembers_keys_per_database() {
+        let mut seen = SeenKeys::default();
+        seen.insert(0, b"a");
+        assert!(seen.contains(0, b"a"));
+        assert!(!seen.contains(1, b"a"));
+        assert!(!seen.contains(0, b"b"));
+        assert_eq!(seen.len(), 1);
+    }
+}

@@ -1,0 +1,331 @@
+//! Turns replicated commands into records and decides where each goes, as ARCHITECTURE.md says:
+//! single-slot commands to their slot's partition; `MSET`, `MSETNX`, `DEL` and `UNLINK` split per
+//! slot; any other command or `MULTI … EXEC` block that spans slots, and every keyless command
+//! that changes state (`FLUSHALL`, `FLUSHDB`, `SWAPDB`, `SCRIPT`, `FUNCTION`), as a barrier in
+//! every partition involved.
+
+use crate::error::CaptureError;
+use crate::keys::CommandTable;
+use slotstream_schemas::log::LogWriter;
+use slotstream_schemas::slot::{key_slot, partition_for_slot};
+use slotstream_schemas::{Barrier, Body, Command, Element, Heartbeat, Position, Record};
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Index of heartbeats: after every part of a split command at the same offset.
+pub const HEARTBEAT_INDEX: u64 = u32::MAX as u64;
+
+/// Where a run of the router writes, and what it calls itself.
+pub struct Router {
+    table: CommandTable,
+    source: String,
+    epoch: u64,
+    partitions: u32,
+    forward_publish: bool,
+    db: u32,
+    /// An open `MULTI` block, held until its `EXEC`.
+    block: Option<Block>,
+    addr: String,
+}
+
+/// A `MULTI` block being collected.
+struct Block {
+    /// Stream offset before the `MULTI`.
+    start: u64,
+    /// The database selected when it began (a `SELECT` inside is one of its commands).
+    db: u32,
+    commands: Vec<Vec<Vec<u8>>>,
+}
+
+/// How one command (or block) is routed.
+enum Route {
+    /// Nothing to apply (liveness, bookkeeping, or not forwarded).
+    Drop,
+    /// One record in one partition.
+    Single { slot: u16 },
+    /// One part per slot, each a command of its own.
+    Split(Vec<(u16, Vec<Vec<u8>>)>),
+    /// One barrier copy in each listed partition.
+    Barrier(Vec<u32>),
+}
+
+impl Router {
+    pub fn new(
+        table: CommandTable,
+        source: String,
+        epoch: u64,
+        partitions: u32,
+        db: u32,
+        forward_publish: bool,
+        addr: String,
+    ) -> Self {
+        Self {
+            table,
+            source,
+            epoch,
+            partitions,
+            forward_publish,
+            db,
+            block: None,
+            addr,
+        }
+    }
+
+    /// The database the stream has selected.
+    pub fn db(&self) -> u32 {
+        self.db
+    }
+
+    /// The offset up to which every command has been written to the log: before an open
+    /// `MULTI` block, whose commands are held until its `EXEC`.
+    pub fn safe_offset(&self, offset: u64) -> u64 {
+        self.block.as_ref().map_or(offset, |block| block.start)
+    }
+
+    /// Handles one command that ends at stream offset `end` (and started at `start`).
+    pub fn command<W: LogWriter>(
+        &mut self,
+        args: Vec<Vec<u8>>,
+        start: u64,
+        end: u64,
+        log: &mut W,
+    ) -> Result<(), CaptureError> {
+        let name = upper(args.first().map(Vec::as_slice).unwrap_or_default());
+        match name.as_slice() {
+            b"PING" | b"REPLCONF" => return Ok(()),
+            b"SELECT" => {
+                self.db = parse_db(&args)
+                    .ok_or_else(|| self.protocol("SELECT without a database number"))?;
+                if let Some(block) = &mut self.block {
+                    block.commands.push(args);
+                }
+                return Ok(());
+            }
+            b"MULTI" => {
+                self.block = Some(Block {
+                    start,
+                    db: self.db,
+                    commands: Vec::new(),
+                });
+                return Ok(());
+            }
+            b"EXEC" => {
+                let Some(block) = self.block.take() else {
+                    return Err(self.protocol("EXEC without MULTI"));
+                };
+                return self.write_block(block, end, log);
+            }
+            _ => {}
+        }
+        if let Some(block) = &mut self.block {
+            block.commands.push(args);
+            return Ok(());
+        }
+        let route = self.route(&name, &args)?;
+        self.write(route, args, end, log)
+    }
+
+    /// Writes a heartbeat to every partition, positioned after every record of `offset`.
+    pub fn heartbeat<W: LogWriter>(&mut self, offset: u64, log: &mut W) -> Result<(), CaptureError> {
+        for partition in 0..self.partitions {
+            let body = Body::Heartbeat(Heartbeat {
+                source_offset: offset,
+            });
+            log.append(partition, self.record(offset, HEARTBEAT_INDEX, 0, self.db, body))?;
+        }
+        Ok(())
+    }
+
+    fn route(&self, name: &[u8], args: &[Vec<u8>]) -> Result<Route, CaptureError> {
+        match name {
+            b"PUBLISH" | b"SPUBLISH" if !self.forward_publish => return Ok(Route::Drop),
+            b"PUBLISH" | b"SPUBLISH" => return Ok(Route::Single { slot: 0 }),
+            _ if is_global(name) => return Ok(Route::Barrier(self.all_partitions())),
+            _ => {}
+        }
+        let indices = self.key_indices(args)?;
+        let Some(&first) = indices.first() else {
+            // A keyless command that changes state: ordered against every partition.
+            return Ok(Route::Barrier(self.all_partitions()));
+        };
+        let slot = key_slot(&args[first]);
+        if indices.iter().all(|&i| key_slot(&args[i]) == slot) {
+            return Ok(Route::Single { slot });
+        }
+        if let Some(parts) = split(name, args, &indices) {
+            return Ok(Route::Split(parts));
+        }
+        Ok(Route::Barrier(self.partitions_of(indices.iter().map(|&i| &args[i][..]))))
+    }
+
+    fn key_indices(&self, args: &[Vec<u8>]) -> Result<Vec<usize>, CaptureError> {
+        self.table.key_indices(args).map_err(|e| {
+            self.protocol(&format!("cannot find the keys of a replicated command: {e}"))
+        })
+    }
+
+    fn write<W: LogWriter>(
+        &mut self,
+        route: Route,
+        args: Vec<Vec<u8>>,
+        end: u64,
+        log: &mut W,
+    ) -> Result<(), CaptureError> {
+        let db = self.db;
+        match route {
+            Route::Drop => {}
+            Route::Single { slot } => {
+                let partition = partition_for_slot(slot, self.partitions);
+                let body = Body::Command(command(args));
+                log.append(partition, self.record(end, 0, slot, db, body))?;
+            }
+            Route::Split(parts) => {
+                for (index, (slot, part)) in parts.into_iter().enumerate() {
+                    let partition = partition_for_slot(slot, self.partitions);
+                    let body = Body::Command(command(part));
+                    log.append(partition, self.record(end, index as u64, slot, db, body))?;
+                }
+            }
+            Route::Barrier(partitions) => {
+                self.write_barrier(partitions, vec![command(args)], db, end, log)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A `MULTI … EXEC` block: one barrier (in one partition when all its keys share one).
+    fn write_block<W: LogWriter>(
+        &mut self,
+        block: Block,
+        end: u64,
+        log: &mut W,
+    ) -> Result<(), CaptureError> {
+        let Block { db, commands, .. } = block;
+        let mut partitions = Vec::new();
+        for args in &commands {
+            let name = upper(args.first().map(Vec::as_slice).unwrap_or_default());
+            match self.route(&name, args)? {
+                Route::Drop => {}
+                Route::Single { slot } => partitions.push(partition_for_slot(slot, self.partitions)),
+                Route::Split(parts) => partitions.extend(
+                    parts.iter().map(|(slot, _)| partition_for_slot(*slot, self.partitions)),
+                ),
+                Route::Barrier(all) => partitions.extend(all),
+            }
+        }
+        partitions.sort_unstable();
+        partitions.dedup();
+        if partitions.is_empty() {
+            return Ok(());
+        }
+        let commands = commands.into_iter().map(command).collect();
+        self.write_barrier(partitions, commands, db, end, log)
+    }
+
+    fn write_barrier<W: LogWriter>(
+        &mut self,
+        partitions: Vec<u32>,
+        commands: Vec<Command>,
+        db: u32,
+        end: u64,
+        log: &mut W,
+    ) -> Result<(), CaptureError> {
+        let barrier = Barrier {
+            partitions: partitions.clone(),
+            commands,
+        };
+        for &partition in &partitions {
+            let body = Body::Barrier(barrier.clone());
+            log.append(partition, self.record(end, 0, 0, db, body))?;
+        }
+        Ok(())
+    }
+
+    fn all_partitions(&self) -> Vec<u32> {
+        (0..self.partitions).collect()
+    }
+
+    fn partitions_of<'a>(&self, keys: impl Iterator<Item = &'a [u8]>) -> Vec<u32> {
+        let mut partitions: Vec<u32> = keys
+            .map(|key| partition_for_slot(key_slot(key), self.partitions))
+            .collect();
+        partitions.sort_unstable();
+        partitions.dedup();
+        partitions
+    }
+
+    fn record(&self, offset: u64, index: u64, slot: u16, db: u32, body: Body) -> Record {
+        Record {
+            source: self.source.clone(),
+            epoch: self.epoch,
+            position: Position { offset, index },
+            db,
+            slot,
+            capture_ms: now_ms(),
+            body,
+        }
+    }
+
+    fn protocol(&self, what: &str) -> CaptureError {
+        CaptureError::Protocol {
+            addr: self.addr.clone(),
+            what: what.to_string(),
+        }
+    }
+}
+
+/// Commands that change state without keys: ordered against every partition.
+fn is_global(name: &[u8]) -> bool {
+    matches!(
+        name,
+        b"FLUSHALL" | b"FLUSHDB" | b"SWAPDB" | b"SCRIPT" | b"FUNCTION"
+    )
+}
+
+/// Splits a multi-slot `MSET`, `MSETNX`, `DEL` or `UNLINK` into one command per slot, in the
+/// order the slots first appear. `None` for any other command.
+fn split(name: &[u8], args: &[Vec<u8>], indices: &[usize]) -> Option<Vec<(u16, Vec<Vec<u8>>)>> {
+    let pairs = match name {
+        b"MSET" | b"MSETNX" => true,
+        b"DEL" | b"UNLINK" => false,
+        _ => return None,
+    };
+    let mut parts: BTreeMap<u16, (usize, Vec<Vec<u8>>)> = BTreeMap::new();
+    for (order, &index) in indices.iter().enumerate() {
+        let slot = key_slot(&args[index]);
+        let part = parts
+            .entry(slot)
+            .or_insert_with(|| (order, vec![args[0].clone()]));
+        part.1.push(args[index].clone());
+        if pairs {
+            part.1.push(args.get(index + 1)?.clone());
+        }
+    }
+    let mut parts: Vec<(usize, u16, Vec<Vec<u8>>)> = parts
+        .into_iter()
+        .map(|(slot, (order, part))| (order, slot, part))
+        .collect();
+    parts.sort_by_key(|(order, ..)| *order);
+    Some(parts.into_iter().map(|(_, slot, part)| (slot, part)).collect())
+}
+
+fn command(args: Vec<Vec<u8>>) -> Command {
+    Command {
+        args: args.into_iter().map(Element).collect(),
+    }
+}
+
+fn upper(name: &[u8]) -> Vec<u8> {
+    name.to_ascii_uppercase()
+}
+
+fn parse_db(args: &[Vec<u8>]) -> Option<u32> {
+    std::str::from_utf8(args.get(1)?).ok()?.parse().ok()
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
