@@ -14,7 +14,10 @@ const PARTITIONS: u32 = 8;
 
 /// The source's replication offset.
 fn source_offset(source: &RedisServer) -> u64 {
-    let info: String = redis::cmd("INFO").arg("replication").query(&mut source.conn()).unwrap();
+    let info: String = redis::cmd("INFO")
+        .arg("replication")
+        .query(&mut source.conn())
+        .unwrap();
     info.lines()
         .find_map(|l| l.strip_prefix("master_repl_offset:"))
         .and_then(|v| v.trim().parse().ok())
@@ -39,7 +42,12 @@ fn applied_offset(target: &RedisServer, log: &str, partitions: u32) -> Option<u6
 
 /// Waits until every partition's checkpoint has reached the source's current offset (the
 /// heartbeats move idle partitions along), or panics after a generous liveness bound.
-fn wait_caught_up(source: &RedisServer, target: &RedisServer, log: &str, children: &mut [&mut Child]) {
+fn wait_caught_up(
+    source: &RedisServer,
+    target: &RedisServer,
+    log: &str,
+    children: &mut [&mut Child],
+) {
     let wanted = source_offset(source);
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
@@ -47,9 +55,15 @@ fn wait_caught_up(source: &RedisServer, target: &RedisServer, log: &str, childre
             return;
         }
         for child in children.iter_mut() {
-            assert!(child.try_wait().unwrap().is_none(), "a slotstream process exited early");
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "a slotstream process exited early"
+            );
         }
-        assert!(Instant::now() < deadline, "the target did not catch up with offset {wanted}");
+        assert!(
+            Instant::now() < deadline,
+            "the target did not catch up with offset {wanted}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -65,10 +79,16 @@ fn sync_cmd(source: &RedisServer, target: &RedisServer) -> Command {
 
 fn produce_cmd(source: &RedisServer, broker: &Broker, topic: &str) -> Command {
     let mut cmd = slotstream();
-    cmd.args(["produce", "--source", &source.url(), "--brokers", broker.bootstrap()])
-        .args(["--topic", topic, "--partitions", &PARTITIONS.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    cmd.args([
+        "produce",
+        "--source",
+        &source.url(),
+        "--brokers",
+        broker.bootstrap(),
+    ])
+    .args(["--topic", topic, "--partitions", &PARTITIONS.to_string()])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
     cmd
 }
 
@@ -115,7 +135,12 @@ fn incremental_kafka_follows_a_mixed_workload() {
     let mut consumer = consume_cmd(&target, &broker, &topic).spawn().unwrap();
     let report = workload::run_blocking(&source.url(), &WorkloadConfig::acceptance());
     assert!(report.ops >= 200_000, "{report:?}");
-    wait_caught_up(&source, &target, &topic, &mut [&mut producer, &mut consumer]);
+    wait_caught_up(
+        &source,
+        &target,
+        &topic,
+        &mut [&mut producer, &mut consumer],
+    );
     assert_same_contents(&source.url(), &target.url());
     verify_identical(&source, &target);
     stop(consumer);
@@ -163,7 +188,12 @@ fn incremental_kafka_survives_kills_of_both_sides() {
     }
     let report = writer.stop_and_wait();
     assert!(report.ops > 0, "{report:?}");
-    wait_caught_up(&source, &target, &topic, &mut [&mut producer, &mut consumer]);
+    wait_caught_up(
+        &source,
+        &target,
+        &topic,
+        &mut [&mut producer, &mut consumer],
+    );
     assert_same_contents(&source.url(), &target.url());
     verify_identical(&source, &target);
     stop(consumer);
@@ -200,7 +230,11 @@ fn incremental_backlog_overflow_opens_a_new_epoch_and_converges() {
     dataset::write_full(&mut source.conn());
     let mut conn = source.conn();
     for i in 0..2_000 {
-        let _: () = redis::cmd("SET").arg(format!("doomed:{i}")).arg(i).query(&mut conn).unwrap();
+        let _: () = redis::cmd("SET")
+            .arg(format!("doomed:{i}"))
+            .arg(i)
+            .query(&mut conn)
+            .unwrap();
     }
     let mut sync = sync_cmd(&source, &target).spawn().unwrap();
     wait_caught_up(&source, &target, &sync_log(&source), &mut [&mut sync]);
@@ -209,19 +243,36 @@ fn incremental_backlog_overflow_opens_a_new_epoch_and_converges() {
 
     // While it is away: delete keys, write many more than the backlog holds.
     for i in 0..2_000 {
-        let _: () = redis::cmd("DEL").arg(format!("doomed:{i}")).query(&mut conn).unwrap();
+        let _: () = redis::cmd("DEL")
+            .arg(format!("doomed:{i}"))
+            .query(&mut conn)
+            .unwrap();
     }
     for i in 0..5_000 {
-        let _: () = redis::cmd("SET").arg(format!("fresh:{i}")).arg("x".repeat(100)).query(&mut conn).unwrap();
+        let _: () = redis::cmd("SET")
+            .arg(format!("fresh:{i}"))
+            .arg("x".repeat(100))
+            .query(&mut conn)
+            .unwrap();
     }
 
-    let mut sync = sync_cmd(&source, &target).stderr(Stdio::piped()).spawn().unwrap();
+    let mut sync = sync_cmd(&source, &target)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     wait_caught_up(&source, &target, &sync_log(&source), &mut [&mut sync]);
     assert_same_contents(&source.url(), &target.url());
     verify_identical(&source, &target);
     let mut target_conn = target.conn();
-    let leftovers: Vec<String> = redis::cmd("KEYS").arg("doomed:*").query(&mut target_conn).unwrap();
-    assert!(leftovers.is_empty(), "deleted keys left behind: {}", leftovers.len());
+    let leftovers: Vec<String> = redis::cmd("KEYS")
+        .arg("doomed:*")
+        .query(&mut target_conn)
+        .unwrap();
+    assert!(
+        leftovers.is_empty(),
+        "deleted keys left behind: {}",
+        leftovers.len()
+    );
     let epoch: u64 = redis::cmd("HGET")
         .arg(format!("__slotstream:checkpoint:{}:0", sync_log(&source)))
         .arg("epoch")
@@ -231,5 +282,8 @@ fn incremental_backlog_overflow_opens_a_new_epoch_and_converges() {
     let _ = Command::new("kill").arg(sync.id().to_string()).status();
     let output = sync.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("could not continue"), "the log does not say why: {stderr}");
+    assert!(
+        stderr.contains("could not continue"),
+        "the log does not say why: {stderr}"
+    );
 }

@@ -38,9 +38,14 @@ fn workload_replicates_natively_and_covers_every_command_family() {
     wait_for(&replica, "master_repl_offset", |at| {
         at.parse::<u64>().is_ok_and(|at| at >= offset)
     });
-    let compared = assert_same_contents(&source.url(), &replica.url());
-    assert!(compared > 1000, "only {compared} keys compared");
-
+    // The checker reads consumer groups with XINFO STREAM FULL, which came with 6.0.
+    if report.features.version >= (6, 0, 0) {
+        let compared = assert_same_contents(&source.url(), &replica.url());
+        assert!(compared > 1000, "only {compared} keys compared");
+        println!("{compared} keys identical on the replica");
+    } else {
+        println!("contents not compared: the checker needs Redis 6.0 or later");
+    }
     let expired: u64 = info_field(&source, "expired_keys").parse().unwrap();
     assert!(expired > 0, "no key expired during the run");
     for name in expected_commands(&report.features) {
@@ -61,6 +66,7 @@ fn workload_is_deterministic_for_a_seed() {
         copy: true,
         lmove: true,
         functions: true,
+        keepttl: true,
         redis_62: true,
     };
     let config = WorkloadConfig::quick();
@@ -127,9 +133,7 @@ fn assert_no_mistakes(report: &WorkloadReport) {
 }
 
 fn info_field(server: &RedisServer, name: &str) -> String {
-    let info: String = redis::cmd("INFO")
-        .query(&mut server.conn())
-        .expect("INFO");
+    let info: String = redis::cmd("INFO").query(&mut server.conn()).expect("INFO");
     info.lines()
         .find_map(|line| line.strip_prefix(&format!("{name}:")))
         .map(|value| value.trim().to_string())

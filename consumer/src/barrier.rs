@@ -95,9 +95,19 @@ mod tests {
     #[tokio::test]
     async fn the_last_arrival_applies_and_the_others_learn_the_outcome() {
         let barriers = Barriers::default();
-        let id = (1, Position { offset: 10, index: 0 });
-        let Turn::Wait(first) = barriers.arrive(id, 3, arrival(0)) else { panic!("applied early") };
-        let Turn::Wait(second) = barriers.arrive(id, 3, arrival(4)) else { panic!("applied early") };
+        let id = (
+            1,
+            Position {
+                offset: 10,
+                index: 0,
+            },
+        );
+        let Turn::Wait(first) = barriers.arrive(id, 3, arrival(0)) else {
+            panic!("applied early")
+        };
+        let Turn::Wait(second) = barriers.arrive(id, 3, arrival(4)) else {
+            panic!("applied early")
+        };
         let Turn::Apply(arrivals, done) = barriers.arrive(id, 3, arrival(9)) else {
             panic!("the last arrival must apply")
         };
@@ -111,9 +121,19 @@ mod tests {
     #[tokio::test]
     async fn failures_reach_the_waiting_partitions() {
         let barriers = Barriers::default();
-        let id = (1, Position { offset: 10, index: 0 });
-        let Turn::Wait(waiting) = barriers.arrive(id, 2, arrival(0)) else { panic!() };
-        let Turn::Apply(_, done) = barriers.arrive(id, 2, arrival(1)) else { panic!() };
+        let id = (
+            1,
+            Position {
+                offset: 10,
+                index: 0,
+            },
+        );
+        let Turn::Wait(waiting) = barriers.arrive(id, 2, arrival(0)) else {
+            panic!()
+        };
+        let Turn::Apply(_, done) = barriers.arrive(id, 2, arrival(1)) else {
+            panic!()
+        };
         done.send_replace(Some(Err("OOM".into())));
         assert_eq!(wait(waiting).await, Err("OOM".into()));
     }

@@ -80,7 +80,15 @@ pub async fn load(
 ) -> Result<Option<Checkpoint>, redis::RedisError> {
     let fields: Vec<Option<i64>> = redis::cmd("HMGET")
         .arg(key)
-        .arg(&["epoch", "offset", "index", "log_offset", "snapshot_done", "db", "sweep_from"])
+        .arg(&[
+            "epoch",
+            "offset",
+            "index",
+            "log_offset",
+            "snapshot_done",
+            "db",
+            "sweep_from",
+        ])
         .query_async(conn)
         .await?;
     let [Some(epoch), Some(offset), Some(index), log_offset, done, db, sweep_from] = fields[..]
@@ -105,7 +113,11 @@ pub async fn load_replid(
     conn: &mut MultiplexedConnection,
     key: &[u8],
 ) -> Result<Option<String>, redis::RedisError> {
-    redis::cmd("HGET").arg(key).arg("replid").query_async(conn).await
+    redis::cmd("HGET")
+        .arg(key)
+        .arg("replid")
+        .query_async(conn)
+        .await
 }
 
 /// Total data records applied in a partition, as counted inside the checkpoint transactions.

@@ -6,7 +6,6 @@
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use slotstream_schemas::codec::Codec;
@@ -53,9 +52,6 @@ impl KafkaLog {
         if !settings.properties.iter().any(|(k, _)| k == "group.id") {
             config.set("group.id", group);
         }
-        // The end-of-partition event, not the high watermark: some brokers (tansu) report a
-        // watermark short of the real end when the last batch holds several records.
-        config.set("enable.partition.eof", stop_at_end.to_string());
         let consumer: StreamConsumer = config
             .create()
             .map_err(|e| transport("creating the Kafka consumer", e))?;
@@ -106,6 +102,15 @@ impl KafkaLog {
         let mut senders = Vec::with_capacity(self.partitions as usize);
         let mut readers = Vec::with_capacity(self.partitions as usize);
         for partition in 0..self.partitions {
+            let end = if self.stop_at_end {
+                let (_, high) = self
+                    .consumer
+                    .fetch_watermarks(&self.topic, partition as i32, METADATA_TIMEOUT)
+                    .map_err(|e| transport("reading the end of a partition", e))?;
+                Some(high)
+            } else {
+                None
+            };
             let (tx, rx) = mpsc::channel(MESSAGES_PER_PARTITION);
             senders.push(tx);
             readers.push(KafkaReader {
@@ -114,7 +119,8 @@ impl KafkaLog {
                 messages: rx,
                 codec,
                 fragments: Vec::new(),
-                stop_at_end: self.stop_at_end,
+                end,
+                next_offset: start.get(partition as usize).copied().flatten().unwrap_or(0),
             });
         }
         tokio::spawn(dispatch(self.consumer.clone(), senders));
@@ -143,16 +149,15 @@ impl KafkaLog {
 /// full the dispatcher waits, which stops fetching: memory stays bounded.
 const MESSAGES_PER_PARTITION: usize = 4096;
 
-/// What the dispatcher hands a partition task.
-enum Fetched {
-    Message {
-        offset: i64,
-        payload: Vec<u8>,
-        fragment: Option<(u64, u64)>,
-    },
-    /// The partition has no more messages for now.
-    End,
+/// A message as the partition task needs it.
+struct Fetched {
+    offset: i64,
+    payload: Vec<u8>,
+    fragment: Option<(u64, u64)>,
 }
+
+/// How long a replaying reader waits past the watermark before it decides the partition ended.
+const END_QUIET: Duration = Duration::from_secs(1);
 
 /// Routes every fetched message to its partition's task, in fetch order (which is partition
 /// order). A partition whose task has ended gets nothing more.
@@ -168,14 +173,13 @@ async fn dispatch(consumer: Arc<StreamConsumer>, senders: Vec<mpsc::Sender<Fetch
                         .and_then(parse_fragment)
                 });
                 let partition = message.partition() as usize;
-                let fetched = Fetched::Message {
+                let fetched = Fetched {
                     offset: message.offset(),
                     payload: message.payload().unwrap_or_default().to_vec(),
                     fragment,
                 };
                 (partition, fetched)
             }
-            Err(KafkaError::PartitionEOF(partition)) => (partition as usize, Fetched::End),
             Err(err) => {
                 tracing::warn!(%err, "Kafka consumer error; retrying");
                 continue;
@@ -200,8 +204,12 @@ pub struct KafkaReader {
     codec: &'static Codec,
     /// Fragments of a record split over several messages, until its last one arrives.
     fragments: Vec<u8>,
-    /// End once the partition has been read to its end (replay).
-    stop_at_end: bool,
+    /// Replay: the partition's high watermark when reading began. Past it the reader waits
+    /// [`END_QUIET`] for more before it ends, since some brokers (tansu) report a watermark short
+    /// of the real end when the last batch holds several records.
+    end: Option<i64>,
+    /// Offset after the last message read.
+    next_offset: i64,
 }
 
 impl PartitionReader for KafkaReader {
@@ -211,21 +219,28 @@ impl PartitionReader for KafkaReader {
 
     async fn next(&mut self) -> Result<Option<Delivery>, LogError> {
         loop {
-            let Some(message) = self.messages.recv().await else {
+            let received = match self.end {
+                Some(end) if self.next_offset >= end => {
+                    match tokio::time::timeout(END_QUIET, self.messages.recv()).await {
+                        Ok(received) => received,
+                        Err(_) if self.fragments.is_empty() => return Ok(None),
+                        Err(_) => continue,
+                    }
+                }
+                _ => self.messages.recv().await,
+            };
+            let Some(message) = received else {
                 return Err(LogError::Closed(format!(
                     "the Kafka consumer of {}[{}] stopped",
                     self.topic, self.partition
                 )));
             };
-            let (offset, payload, fragment) = match message {
-                Fetched::Message {
-                    offset,
-                    payload,
-                    fragment,
-                } => (offset, payload, fragment),
-                Fetched::End if self.stop_at_end && self.fragments.is_empty() => return Ok(None),
-                Fetched::End => continue,
-            };
+            let Fetched {
+                offset,
+                payload,
+                fragment,
+            } = message;
+            self.next_offset = offset + 1;
             let decoded = match fragment {
                 Some((index, count)) if index + 1 < count => {
                     if index == 0 {

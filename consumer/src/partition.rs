@@ -8,10 +8,10 @@
 use crate::barrier::{self, Arrival, BarrierId, Barriers, Turn};
 use crate::checkpoint::{self, Checkpoint};
 use crate::command::{build_command, cmd_db};
-use crate::sweep::{self, SeenKeys};
 use crate::error::{hint_for, ApplyError};
 use crate::restore::{function_command, restore_command};
 use crate::stats::ApplyStats;
+use crate::sweep::{self, SeenKeys};
 use crate::target::{Target, TargetInfo};
 use crate::throttle::Throttle;
 use redis::aio::MultiplexedConnection;
@@ -479,7 +479,11 @@ impl Lane {
             records: 1,
             replid: self.replid.clone(),
         };
-        match self.ctx.barriers.arrive(id, barrier.partitions.len(), arrival) {
+        match self
+            .ctx
+            .barriers
+            .arrive(id, barrier.partitions.len(), arrival)
+        {
             Turn::Apply(arrivals, done) => {
                 self.select(db);
                 for command in barrier.commands {

@@ -44,6 +44,9 @@ impl ApplyStats {
 
     /// The last lag seen per partition.
     pub fn lags(&self) -> BTreeMap<u32, i64> {
-        self.lag_ms.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.lag_ms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }

@@ -83,7 +83,9 @@ pub async fn sweep(
 }
 
 /// The databases `INFO keyspace` lists (those holding keys).
-async fn databases_with_keys(conn: &mut MultiplexedConnection) -> Result<Vec<u32>, redis::RedisError> {
+async fn databases_with_keys(
+    conn: &mut MultiplexedConnection,
+) -> Result<Vec<u32>, redis::RedisError> {
     let info: String = redis::cmd("INFO").arg("keyspace").query_async(conn).await?;
     Ok(info
         .lines()

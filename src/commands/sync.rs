@@ -36,16 +36,19 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         None => SourceAddr::parse(&args.source)?.to_string(),
     };
     let log_name = format!("sync:{source_id}");
-    let checkpoints = applier
-        .load_checkpoints(&log_name, args.partitions)
-        .await?;
+    let checkpoints = applier.load_checkpoints(&log_name, args.partitions).await?;
     let replid = applier.load_replid(&log_name).await?;
     let resume = if args.snapshot_only {
         None
     } else {
         resume_point(&checkpoints, replid, &source_id, args.partitions)
     };
-    let last_epoch = checkpoints.iter().flatten().map(|c| c.epoch).max().unwrap_or(0);
+    let last_epoch = checkpoints
+        .iter()
+        .flatten()
+        .map(|c| c.epoch)
+        .max()
+        .unwrap_or(0);
     match &resume {
         Some(point) => tracing::info!(
             epoch = point.epoch,
@@ -118,9 +121,8 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         Err(err) => return Err(anyhow::Error::new(err).context("capture failed")),
         Ok(summary) => Some(summary),
     };
-    let applied = applied.context(
-        "apply failed; a new run continues from the checkpoints kept in the target",
-    )?;
+    let applied = applied
+        .context("apply failed; a new run continues from the checkpoints kept in the target")?;
     let captured = captured.context("capture ended without a summary")?;
     if args.snapshot_only {
         anyhow::ensure!(
@@ -168,7 +170,9 @@ fn resume_point(
     let all: Vec<&Checkpoint> = checkpoints.iter().flatten().collect();
     let first = all.first()?;
     let usable = all.len() == checkpoints.len()
-        && all.iter().all(|c| c.epoch == first.epoch && c.snapshot_done);
+        && all
+            .iter()
+            .all(|c| c.epoch == first.epoch && c.snapshot_done);
     let lowest = all.iter().min_by_key(|c| c.position.offset)?;
     if !usable {
         return None;
@@ -195,7 +199,11 @@ fn capture(
 ) -> Result<String, CaptureError> {
     let mut session = Session::start(source, resume.as_ref())?;
     let (epoch, db, described) = match (&resume, session.transfer.is_some()) {
-        (Some(point), false) => (point.epoch, point.db, format!("continuing epoch {}", point.epoch)),
+        (Some(point), false) => (
+            point.epoch,
+            point.db,
+            format!("continuing epoch {}", point.epoch),
+        ),
         (previous, _) => {
             if let Some(previous) = previous {
                 tracing::warn!(

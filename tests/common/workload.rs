@@ -130,7 +130,10 @@ impl WorkloadReport {
             let share = 100.0 * n as f64 / self.ops.max(1) as f64;
             text.push_str(&format!("{name:>22} {n:>9} {share:>6.2}%"));
             if let Some(errors) = self.errors.get(name) {
-                text.push_str(&format!("  {errors} refused, e.g. {}", self.first_error[name]));
+                text.push_str(&format!(
+                    "  {errors} refused, e.g. {}",
+                    self.first_error[name]
+                ));
             }
             text.push('\n');
         }
@@ -219,7 +222,14 @@ pub fn spawn(url: &str, config: WorkloadConfig) -> Workload {
 /// server; the same seed gives the same bytes.
 pub fn first_commands(config: &WorkloadConfig, features: Features, ops: usize) -> Vec<u8> {
     let sha = "0".repeat(40);
-    let mut gen = Gen::new(config.seed, 0, config.keys_per_db, &config.dbs, features, sha);
+    let mut gen = Gen::new(
+        config.seed,
+        0,
+        config.keys_per_db,
+        &config.dbs,
+        features,
+        sha,
+    );
     let mut batch = Batch::new();
     for _ in 0..ops {
         gen.random_op(&mut batch);
@@ -246,7 +256,9 @@ impl Workload {
     }
 
     pub fn is_finished(&self) -> bool {
-        self.thread.as_ref().is_none_or(|thread| thread.is_finished())
+        self.thread
+            .as_ref()
+            .is_none_or(|thread| thread.is_finished())
     }
 
     fn join(&mut self) -> WorkloadReport {

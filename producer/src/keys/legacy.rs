@@ -152,7 +152,7 @@ fn streams(command: &str, args: &[Vec<u8>], out: &mut Vec<usize>) -> Result<(), 
     };
     // One ID per key after STREAMS.
     let rest = args.len() - at - 1;
-    if rest == 0 || rest % 2 != 0 {
+    if rest == 0 || rest % 2 == 1 {
         return Err(KeysError::malformed(
             command,
             format!("has {rest} arguments after STREAMS, not key…id pairs"),

@@ -48,7 +48,11 @@ pub(crate) fn entry(value: &Value) -> Result<Option<CommandInfo>, KeysError> {
         .filter_map(text)
         .map(|f| String::from_utf8_lossy(f).to_ascii_lowercase())
         .collect();
-    let (first, last, step) = (number(3, "first key")?, number(4, "last key")?, number(5, "step")?);
+    let (first, last, step) = (
+        number(3, "first key")?,
+        number(4, "last key")?,
+        number(5, "step")?,
+    );
     let specs = match items.get(8) {
         None => None,
         Some(v) => Some(
@@ -65,14 +69,23 @@ pub(crate) fn entry(value: &Value) -> Result<Option<CommandInfo>, KeysError> {
             .ok_or_else(|| KeysError::bad_table(&name, "subcommands (element 9) not an array"))?;
         for sub in subs {
             if let Some(info) = entry(sub)? {
-                let short = info.name.rsplit_once('|').map_or(&info.name[..], |(_, s)| s);
+                let short = info
+                    .name
+                    .rsplit_once('|')
+                    .map_or(&info.name[..], |(_, s)| s);
                 subcommands.insert(short.as_bytes().into(), info);
             }
         }
     }
     let movable = flags.iter().any(|f| f == "movablekeys");
     let keys = key_source(&name, movable, (first, last, step), specs.as_deref());
-    Ok(Some(CommandInfo::new(name, arity, flags, keys, subcommands)))
+    Ok(Some(CommandInfo::new(
+        name,
+        arity,
+        flags,
+        keys,
+        subcommands,
+    )))
 }
 
 /// Decides where a command's keys are.
@@ -118,7 +131,12 @@ fn key_source(
 
 fn spec(value: &Value) -> Parsed {
     let flags = field(value, "flags").and_then(list).unwrap_or_default();
-    let flagged = |name: &str| flags.iter().filter_map(text).any(|f| f.eq_ignore_ascii_case(name.as_bytes()));
+    let flagged = |name: &str| {
+        flags
+            .iter()
+            .filter_map(text)
+            .any(|f| f.eq_ignore_ascii_case(name.as_bytes()))
+    };
     if flagged("not_key") {
         return Parsed::NotKey;
     }
@@ -140,10 +158,14 @@ fn begin_search(spec: &Value) -> Result<BeginSearch, &'static str> {
     match kind {
         b"index" => {
             let index = usize_field(inner, "index").filter(|&i| i >= 1);
-            index.map(BeginSearch::Index).ok_or("bad begin_search index")
+            index
+                .map(BeginSearch::Index)
+                .ok_or("bad begin_search index")
         }
         b"keyword" => {
-            let keyword = field(inner, "keyword").and_then(text).filter(|k| !k.is_empty());
+            let keyword = field(inner, "keyword")
+                .and_then(text)
+                .filter(|k| !k.is_empty());
             let startfrom = field(inner, "startfrom").and_then(int);
             match (keyword, startfrom) {
                 (Some(keyword), Some(startfrom)) => Ok(BeginSearch::Keyword {
@@ -197,7 +219,9 @@ fn typed<'a>(value: &'a Value, name: &str) -> Option<(&'a [u8], &'a Value)> {
 }
 
 fn usize_field(value: &Value, name: &str) -> Option<usize> {
-    field(value, name).and_then(int).and_then(|n| usize::try_from(n).ok())
+    field(value, name)
+        .and_then(int)
+        .and_then(|n| usize::try_from(n).ok())
 }
 
 /// The value under `name` in a map, or in an array of alternating names and values.

@@ -100,7 +100,10 @@ impl KeySpec {
 /// backwards from `args.len() + startfrom` down to argument 2.
 fn find_keyword(args: &[Vec<u8>], keyword: &[u8], startfrom: i64) -> Option<usize> {
     let argc = args.len();
-    let matches = |i: &usize| args.get(*i).is_some_and(|a| a.eq_ignore_ascii_case(keyword));
+    let matches = |i: &usize| {
+        args.get(*i)
+            .is_some_and(|a| a.eq_ignore_ascii_case(keyword))
+    };
     if startfrom > 0 {
         let start = usize::try_from(startfrom).ok()?;
         (start..argc.saturating_sub(1)).find(matches)
@@ -133,10 +136,10 @@ fn range(
         }
         last
     } else {
-        let end = if limit == 0 {
-            argc
-        } else {
-            first.saturating_add(argc.saturating_sub(first) / limit)
+        // With a limit, the keys are the 1/limit share of what follows the start.
+        let end = match argc.saturating_sub(first).checked_div(limit) {
+            Some(share) => first.saturating_add(share),
+            None => argc,
         };
         match end.checked_sub(back) {
             Some(last) => last,

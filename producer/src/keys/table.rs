@@ -78,7 +78,10 @@ impl CommandTable {
             }
         }
         if commands.is_empty() {
-            return Err(KeysError::bad_table("COMMAND", "the reply lists no commands"));
+            return Err(KeysError::bad_table(
+                "COMMAND",
+                "the reply lists no commands",
+            ));
         }
         Ok(CommandTable { commands })
     }
@@ -106,7 +109,12 @@ impl CommandTable {
     /// The entry that governs a whole command: its subcommand's when the table has
     /// subcommands for it (7.0+ `XGROUP CREATE`, `OBJECT ENCODING`, …).
     pub fn info_for(&self, args: &[Vec<u8>]) -> Option<&CommandInfo> {
-        self.resolve(args).ok()
+        let info = lookup(&self.commands, args.first()?)?;
+        // A container named alone (`XGROUP`) is its own entry, keyless like the server says.
+        match args.get(1).filter(|_| !info.subcommands.is_empty()) {
+            Some(sub) => info.subcommand(sub),
+            None => Some(info),
+        }
     }
 
     /// Number of top-level commands.
@@ -125,22 +133,20 @@ impl CommandTable {
     }
 
     fn resolve(&self, args: &[Vec<u8>]) -> Result<&CommandInfo, KeysError> {
-        let name = args
-            .first()
-            .ok_or_else(|| KeysError::malformed("", "empty command: no arguments"))?;
-        let info = lookup(&self.commands, name)
-            .ok_or_else(|| KeysError::UnknownCommand(String::from_utf8_lossy(name).into_owned()))?;
-        // A container named alone (`XGROUP`) is its own entry; keyless like the server's.
-        let Some(sub) = args.get(1).filter(|_| !info.subcommands.is_empty()) else {
+        if let Some(info) = self.info_for(args) {
             return Ok(info);
+        }
+        // Only errors get here: find which part of the name is unknown.
+        let Some(name) = args.first() else {
+            return Err(KeysError::malformed("(none)", "no arguments at all"));
         };
-        info.subcommand(sub).ok_or_else(|| {
-            KeysError::UnknownCommand(format!(
-                "{} {}",
-                String::from_utf8_lossy(name),
-                String::from_utf8_lossy(sub)
-            ))
-        })
+        let mut unknown = name_of(name);
+        if lookup(&self.commands, name).is_some() {
+            if let Some(sub) = args.get(1) {
+                unknown = format!("{unknown} {}", name_of(sub));
+            }
+        }
+        Err(KeysError::UnknownCommand(unknown))
     }
 }
 
@@ -184,7 +190,12 @@ impl CommandInfo {
 }
 
 impl KeySource {
-    fn collect(&self, command: &str, args: &[Vec<u8>], out: &mut Vec<usize>) -> Result<(), KeysError> {
+    fn collect(
+        &self,
+        command: &str,
+        args: &[Vec<u8>],
+        out: &mut Vec<usize>,
+    ) -> Result<(), KeysError> {
         match self {
             KeySource::None => {}
             KeySource::Specs(specs) => {
@@ -208,6 +219,11 @@ impl KeySource {
         }
         Ok(())
     }
+}
+
+/// A name for an error message, cut short: an unknown "name" can be any argument.
+fn name_of(raw: &[u8]) -> String {
+    String::from_utf8_lossy(raw.get(..STACK_NAME).unwrap_or(raw)).into_owned()
 }
 
 /// Looks `name` up in any case without allocating: lower-cased into a stack buffer.

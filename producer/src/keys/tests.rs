@@ -22,11 +22,19 @@ const FIXTURES: &[(&str, &[u8])] = &[
 ];
 
 /// Versions with key specs and subcommands.
-const SPEC_VERSIONS: &[&str] = &["redis-7.0.15", "redis-7.4.1", "valkey-8.1.8", "valkey-9.1.2"];
+const SPEC_VERSIONS: &[&str] = &[
+    "redis-7.0.15",
+    "redis-7.4.1",
+    "valkey-8.1.8",
+    "valkey-9.1.2",
+];
 const OLD_VERSIONS: &[&str] = &["redis-5.0.10", "redis-6.0.9", "redis-6.2.14"];
 
 fn table(version: &str) -> CommandTable {
-    let (_, bytes) = FIXTURES.iter().find(|(v, _)| *v == version).expect("fixture");
+    let (_, bytes) = FIXTURES
+        .iter()
+        .find(|(v, _)| *v == version)
+        .expect("fixture");
     let reply = redis::parse_redis_value(bytes).expect("fixture is RESP");
     CommandTable::from_command_reply(&reply).expect("fixture loads")
 }
@@ -37,7 +45,13 @@ fn tables() -> impl Iterator<Item = (&'static str, CommandTable)> {
 
 pub(super) fn args(line: &str) -> Vec<Vec<u8>> {
     line.split_whitespace()
-        .map(|a| if a == "''" { Vec::new() } else { a.as_bytes().to_vec() })
+        .map(|a| {
+            if a == "''" {
+                Vec::new()
+            } else {
+                a.as_bytes().to_vec()
+            }
+        })
         .collect()
 }
 
@@ -55,7 +69,10 @@ fn every_fixture_loads_with_what_the_version_has() {
         assert!(table.len() < asked, "{version}: the nil entry is skipped");
         let has = |name: &str| table.info(name.as_bytes()).is_some();
         assert_eq!(has("lmpop"), SPEC_VERSIONS.contains(&version), "{version}");
-        assert_eq!(has("lmove"), version != "redis-5.0.10" && version != "redis-6.0.9");
+        assert_eq!(
+            has("lmove"),
+            version != "redis-5.0.10" && version != "redis-6.0.9"
+        );
         assert_eq!(has("msetex"), version == "valkey-9.1.2", "{version}");
     }
 }
@@ -80,9 +97,15 @@ fn keys_common_to_every_version() {
         ("EVAL return(1) 0", &[]),
         ("EVAL return(1) 1 k v", &[3]),
         ("eval return(1) 3 a b c x y", &[3, 4, 5]),
-        ("EVALSHA e0e1f9fabfc9d4800c877a703b823ac0578ff8db 2 a b x", &[3, 4]),
+        (
+            "EVALSHA e0e1f9fabfc9d4800c877a703b823ac0578ff8db 2 a b x",
+            &[3, 4],
+        ),
         ("MIGRATE h 6380 k 0 5000", &[3]),
-        ("MIGRATE h 6380 '' 0 5000 COPY REPLACE KEYS a b c", &[9, 10, 11]),
+        (
+            "MIGRATE h 6380 '' 0 5000 COPY REPLACE KEYS a b c",
+            &[9, 10, 11],
+        ),
         ("BITOP AND dst a b", &[2, 3, 4]),
         ("PFMERGE dst a b", &[1, 2, 3]),
         // Legal, and it writes dst; 7.0+ COMMAND GETKEYS answers nothing here.
@@ -106,12 +129,28 @@ fn keys_common_to_every_version() {
 fn keys_of_newer_commands() {
     for version in SPEC_VERSIONS {
         let table = table(version);
-        assert_eq!(keys(&table, "LMPOP 2 a b LEFT COUNT 2"), [2, 3], "{version}");
+        assert_eq!(
+            keys(&table, "LMPOP 2 a b LEFT COUNT 2"),
+            [2, 3],
+            "{version}"
+        );
         assert_eq!(keys(&table, "BLMPOP 0 2 a b RIGHT"), [3, 4], "{version}");
         assert_eq!(keys(&table, "FCALL f 2 a b x"), [3, 4], "{version}");
-        assert_eq!(keys(&table, "LMOVE src dst LEFT RIGHT"), [1, 2], "{version}");
-        assert_eq!(keys(&table, "SPUBLISH ch hello"), [] as [usize; 0], "{version}");
-        assert_eq!(keys(&table, "FUNCTION LOAD code"), [] as [usize; 0], "{version}");
+        assert_eq!(
+            keys(&table, "LMOVE src dst LEFT RIGHT"),
+            [1, 2],
+            "{version}"
+        );
+        assert_eq!(
+            keys(&table, "SPUBLISH ch hello"),
+            [] as [usize; 0],
+            "{version}"
+        );
+        assert_eq!(
+            keys(&table, "FUNCTION LOAD code"),
+            [] as [usize; 0],
+            "{version}"
+        );
         assert_eq!(keys(&table, "MEMORY USAGE k"), [2], "{version}");
         assert_eq!(keys(&table, "GETEX k PERSIST"), [1], "{version}");
         // Key specs name each store option, so both destinations count.
@@ -130,7 +169,10 @@ fn keys_of_newer_commands() {
         if *version == "redis-5.0.10" {
             assert_eq!(memory.expect("5.0 memory"), [] as [usize; 0]);
         } else {
-            assert!(matches!(memory, Err(KeysError::Unsupported { .. })), "{version}");
+            assert!(
+                matches!(memory, Err(KeysError::Unsupported { .. })),
+                "{version}"
+            );
         }
         let function = table.key_indices(&args("FUNCTION LOAD code"));
         assert!(matches!(function, Err(KeysError::UnknownCommand(n)) if n == "FUNCTION"));
@@ -146,7 +188,9 @@ fn flags_and_subcommands() {
             assert!(info(keyless).no_keys, "{version}: {keyless}");
         }
         assert!(info("eval").movable_keys, "{version}");
-        let create = table.info_for(&args("XGROUP CREATE st g $")).expect("xgroup");
+        let create = table
+            .info_for(&args("XGROUP CREATE st g $"))
+            .expect("xgroup");
         assert!(create.is_write, "{version}");
         let xgroup = info("xgroup");
         if SPEC_VERSIONS.contains(&version) {
@@ -180,13 +224,22 @@ fn errors_name_the_command() {
             "MIGRATE h 6380 k 0 5000 KEYS a",
         ] {
             let e = err(bad);
-            assert!(matches!(e, KeysError::Malformed { .. }), "{version}: {bad}: {e}");
-            let name = bad.split(' ').next().unwrap_or_default().to_ascii_lowercase();
+            assert!(
+                matches!(e, KeysError::Malformed { .. }),
+                "{version}: {bad}: {e}"
+            );
+            let name = bad
+                .split(' ')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
             assert!(e.to_string().contains(&name), "{version}: {e}");
         }
     }
     let table = table("redis-7.0.15");
-    let e = table.key_indices(&args("xgroup nope st")).expect_err("no such subcommand");
+    let e = table
+        .key_indices(&args("xgroup nope st"))
+        .expect_err("no such subcommand");
     assert!(matches!(e, KeysError::UnknownCommand(n) if n == "xgroup nope"));
     // The container alone is keyless, like the server says.
     assert_eq!(keys(&table, "XGROUP"), [] as [usize; 0]);
@@ -195,8 +248,26 @@ fn errors_name_the_command() {
 #[test]
 fn junk_never_panics_and_indices_stay_in_range() {
     const WORDS: &[&str] = &[
-        "0", "1", "2", "3", "-1", "18446744073709551616", "9223372036854775807", "", "STORE",
-        "storedist", "KEYS", "STREAMS", "LIMIT", "BY", "GET", "AUTH", "AUTH2", "GROUP", "k", "$",
+        "0",
+        "1",
+        "2",
+        "3",
+        "-1",
+        "18446744073709551616",
+        "9223372036854775807",
+        "",
+        "STORE",
+        "storedist",
+        "KEYS",
+        "STREAMS",
+        "LIMIT",
+        "BY",
+        "GET",
+        "AUTH",
+        "AUTH2",
+        "GROUP",
+        "k",
+        "$",
     ];
     let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
     let mut next = move || {
@@ -214,11 +285,17 @@ fn junk_never_panics_and_indices_stay_in_range() {
         for name in &names {
             for len in 0..12 {
                 for _ in 0..8 {
-                    let mut line: Vec<Vec<u8>> = name.split(' ').map(|p| p.as_bytes().to_vec()).collect();
-                    line.extend((0..len).map(|_| WORDS[next() as usize % WORDS.len()].as_bytes().to_vec()));
+                    let mut line: Vec<Vec<u8>> =
+                        name.split(' ').map(|p| p.as_bytes().to_vec()).collect();
+                    line.extend(
+                        (0..len).map(|_| WORDS[next() as usize % WORDS.len()].as_bytes().to_vec()),
+                    );
                     if let Ok(found) = table.key_indices(&line) {
                         assert!(found.windows(2).all(|w| w[0] < w[1]), "{version}: {line:?}");
-                        assert!(found.iter().all(|&i| i >= 1 && i < line.len()), "{version}: {line:?}");
+                        assert!(
+                            found.iter().all(|&i| i >= 1 && i < line.len()),
+                            "{version}: {line:?}"
+                        );
                     }
                 }
             }
@@ -231,6 +308,9 @@ fn names_longer_than_any_command_are_unknown() {
     let table = table("redis-7.0.15");
     let long = vec![b'S'; 300];
     assert!(table.info(&long).is_none());
-    assert!(matches!(table.key_indices(&[long]), Err(KeysError::UnknownCommand(_))));
+    assert!(matches!(
+        table.key_indices(&[long]),
+        Err(KeysError::UnknownCommand(_))
+    ));
     assert!(table.info(b"|").is_none() && table.info(b"xgroup|").is_none());
 }

@@ -22,9 +22,7 @@ impl Gen {
             }
             Op::IncrByFloat => {
                 let key = self.key(Family::Float, scope);
-                b.cmd("INCRBYFLOAT")
-                    .arg(key)
-                    .arg(float_step(&mut self.rng));
+                b.cmd("INCRBYFLOAT").arg(key).arg(float_step(&mut self.rng));
             }
             Op::Append => {
                 let (key, value) = (self.key(Family::Text, scope), self.value());
@@ -195,7 +193,10 @@ impl Gen {
                 let p = b.cmd("HDEL").arg(key);
                 for _ in 0..self.rng.range(1, 3) {
                     let kind = *self.rng.pick(&["f", "f", "i", "d"]);
-                    p.arg(format!("{kind}{}", self.rng.below(if kind == "f" { 40 } else { 8 })));
+                    p.arg(format!(
+                        "{kind}{}",
+                        self.rng.below(if kind == "f" { 40 } else { 8 })
+                    ));
                 }
             }
         }
@@ -211,7 +212,11 @@ impl Gen {
             Op::Sadd | Op::Srem => {
                 let label = if op == Op::Sadd { "SADD" } else { "SREM" };
                 // Now and then a member from a wide space, so some sets outgrow their encoding.
-                let space = if op == Op::Sadd && self.rng.chance(3) { 700 } else { 64 };
+                let space = if op == Op::Sadd && self.rng.chance(3) {
+                    700
+                } else {
+                    64
+                };
                 let p = b.cmd(label).arg(&key);
                 for _ in 0..self.rng.range(1, 5) {
                     p.arg(self.member(&key, space));
@@ -225,12 +230,13 @@ impl Gen {
             }
             Op::Smove => {
                 let dest = self.key(Family::Set, scope);
-                b.cmd("SMOVE").arg(&key).arg(dest).arg(self.member(&key, 64));
+                b.cmd("SMOVE")
+                    .arg(&key)
+                    .arg(dest)
+                    .arg(self.member(&key, 64));
             }
             Op::SetStore => {
-                let label = *self
-                    .rng
-                    .pick(&["SUNIONSTORE", "SINTERSTORE", "SDIFFSTORE"]);
+                let label = *self.rng.pick(&["SUNIONSTORE", "SINTERSTORE", "SDIFFSTORE"]);
                 let sources = self.many(Family::Set, scope, 2, 3);
                 b.cmd(label).arg(key).arg(sources);
             }
@@ -249,7 +255,10 @@ impl Gen {
             }
             Op::Zincrby => {
                 let step = float_step(&mut self.rng);
-                b.cmd("ZINCRBY").arg(&key).arg(step).arg(self.member(&key, 64));
+                b.cmd("ZINCRBY")
+                    .arg(&key)
+                    .arg(step)
+                    .arg(self.member(&key, 64));
             }
             Op::Zrem => {
                 let p = b.cmd("ZREM").arg(&key);
@@ -285,7 +294,8 @@ impl Gen {
             }
         }
         if self.rng.chance(30) {
-            p.arg("AGGREGATE").arg(*self.rng.pick(&["SUM", "MIN", "MAX"]));
+            p.arg("AGGREGATE")
+                .arg(*self.rng.pick(&["SUM", "MIN", "MAX"]));
         }
     }
 }

@@ -16,6 +16,9 @@ pub struct Features {
     pub lmove: bool,
     /// FUNCTION LOAD and FCALL (7.0).
     pub functions: bool,
+    /// SET ... KEEPTTL (6.0). Before it, INCRBYFLOAT replicates as a plain SET, which drops
+    /// the key's TTL on the replica but not on the source.
+    pub keepttl: bool,
     /// 6.2 options: SET ... GET, LPOP/RPOP/SPOP counts, XTRIM MINID, XGROUP CREATECONSUMER.
     pub redis_62: bool,
 }
@@ -37,6 +40,7 @@ impl Features {
             copy: has_command(conn, "copy"),
             lmove: has_command(conn, "lmove"),
             functions: has_command(conn, "fcall") && has_command(conn, "function"),
+            keepttl: version >= (6, 0, 0),
             redis_62: version >= (6, 2, 0),
         }
     }

@@ -19,7 +19,7 @@ impl Gen {
     pub(super) fn emit_keyspace(&mut self, op: Op, scope: Scope, b: &mut Batch) {
         match op {
             Op::ExpireShort => {
-                let key = self.any_key(scope);
+                let key = self.ttl_key(scope);
                 if self.rng.chance(50) {
                     b.cmd("PEXPIRE").arg(key).arg(self.rng.range(50, 1000));
                 } else {
@@ -27,7 +27,7 @@ impl Gen {
                 }
             }
             Op::ExpireLong => {
-                let key = self.any_key(scope);
+                let key = self.ttl_key(scope);
                 // EXPIRE 0 deletes the key (and replicates as a DEL).
                 let ttl = if self.rng.chance(5) {
                     0
@@ -37,7 +37,7 @@ impl Gen {
                 b.cmd("EXPIRE").arg(key).arg(ttl);
             }
             Op::PexpireAt => {
-                let key = self.any_key(scope);
+                let key = self.ttl_key(scope);
                 // A time in the past deletes the key, like EXPIRE 0.
                 let at = if self.rng.chance(5) {
                     1000
@@ -51,9 +51,20 @@ impl Gen {
                 b.cmd("PERSIST").arg(key);
             }
             Op::DelMany => {
+                let label = self.both("DEL", "UNLINK");
+                // Before 6.2, UNLINK of a stream whose last group was destroyed crashes the
+                // server (redis/redis#8932), so there UNLINK leaves streams to DEL.
+                let streams_ok = label == "DEL" || self.features.redis_62;
                 let n = self.rng.range(5, 20);
-                let keys: Vec<Vec<u8>> = (0..n).map(|_| self.any_key(scope)).collect();
-                b.cmd(self.both("DEL", "UNLINK")).arg(keys);
+                let keys: Vec<Vec<u8>> = (0..n)
+                    .map(|_| loop {
+                        let family = *self.rng.pick(&Family::ALL);
+                        if streams_ok || !family.is_stream() {
+                            break self.key(family, scope);
+                        }
+                    })
+                    .collect();
+                b.cmd(label).arg(keys);
             }
             Op::Rename | Op::RenameTagged => {
                 let scope = match (op, scope) {
@@ -131,6 +142,17 @@ impl Gen {
             _ => {
                 let message = self.value();
                 b.cmd("PUBLISH").arg(CHANNEL).arg(message);
+            }
+        }
+    }
+
+    /// A key for EXPIRE and friends: any family, float counters aside before 6.0 (see
+    /// [`super::Features::keepttl`]).
+    fn ttl_key(&mut self, scope: Scope) -> Vec<u8> {
+        loop {
+            let family = *self.rng.pick(&Family::ALL);
+            if self.features.keepttl || family != Family::Float {
+                return self.key(family, scope);
             }
         }
     }

@@ -85,6 +85,10 @@ impl Family {
         }
     }
 
+    pub fn is_stream(self) -> bool {
+        matches!(self, Family::Stream | Family::OwnStream)
+    }
+
     /// The families a generic key command (DEL, EXPIRE, MOVE...) may touch.
     pub const ALL: [Family; 12] = [
         Family::Text,
@@ -131,20 +135,23 @@ impl Keys {
     }
 
     /// A key of `family`: a quarter hash-tagged (`{user:N}:...`), an eighth with non-UTF-8
-    /// bytes, the rest plain.
+    /// bytes (streams aside), the rest plain.
     pub fn key(&self, rng: &mut Rng, family: Family, scope: Scope) -> Vec<u8> {
-        let space = if family == Family::Nx {
-            8
-        } else {
-            self.per_db
-        };
+        let space = if family == Family::Nx { 8 } else { self.per_db };
+        self.key_among(rng, family, scope, space)
+    }
+
+    /// Like [`Keys::key`], from the first `space` keys of the family.
+    pub fn key_among(&self, rng: &mut Rng, family: Family, scope: Scope, space: u64) -> Vec<u8> {
         let idx = rng.below(space);
         match scope {
             Scope::Tag(group) => self.tagged(family, group, rng.below(4)),
             Scope::Any if family == Family::Nx => self.plain(family, idx),
             Scope::Any => match idx % 8 {
                 0 | 1 => self.tagged(family, idx / 8, idx % 8),
-                2 => self.binary(family, idx),
+                // Stream errors (NOGROUP) quote the key, and redis-rs cannot parse an error
+                // line that is not UTF-8: it would take the connection down with it.
+                2 if !family.is_stream() => self.binary(family, idx),
                 _ => self.plain(family, idx),
             },
         }

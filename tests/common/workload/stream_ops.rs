@@ -1,10 +1,16 @@
 //! Stream writes: XADD with `*` and with explicit ids, trimming, deletion, consumer groups and
 //! the pending entries lists (XREADGROUP, XACK, XCLAIM).
 //!
-//! Two rules keep a native replica identical to the source, seen-times included:
+//! Three rules keep a native replica identical to the source, seen-times and entries-read
+//! included:
 //! - XREADGROUP always runs in a MULTI right after an XADD to the same stream, so it always
 //!   delivers an entry. A read that delivers nothing still refreshes the consumer's seen-time
 //!   on the source, but nothing is propagated, so the replica's seen-time would fall behind.
+//! - Each such read is followed, in the same MULTI, by another XADD and a `NOACK` read of
+//!   one entry by the same consumer. Before Redis 7.4 a read with acknowledgement replicates
+//!   as `XCLAIM ... LASTID`, which moves the group's last id on the replica but not its
+//!   entries-read counter (fixed by redis/redis#12898); a NOACK read replicates as
+//!   `XGROUP SETID ... ENTRIESREAD n`, which brings the counter back in line.
 //! - XCLAIM names ids this connection wrote (explicit ids on [`Family::OwnStream`]) with an
 //!   idle time of 0, right after they were read into the PEL, so it claims rather than only
 //!   touching the consumer.
@@ -32,7 +38,7 @@ impl Gen {
                 }
             }
             Op::XgroupCreate => {
-                let (key, _) = self.stream_key(scope);
+                let (key, _) = self.group_stream(scope);
                 let (group, start) = (self.group(), self.both("$", "0"));
                 b.cmd("XGROUP CREATE")
                     .arg(key)
@@ -41,16 +47,16 @@ impl Gen {
                     .arg("MKSTREAM");
             }
             Op::XgroupSetid => {
-                let (key, _) = self.stream_key(scope);
+                let (key, _) = self.group_stream(scope);
                 let (group, start) = (self.group(), self.both("$", "0"));
                 b.cmd("XGROUP SETID").arg(key).arg(group).arg(start);
             }
             Op::XgroupDestroy => {
-                let (key, _) = self.stream_key(scope);
+                let (key, _) = self.group_stream(scope);
                 b.cmd("XGROUP DESTROY").arg(key).arg(self.group());
             }
             Op::XgroupConsumer => {
-                let (key, _) = self.stream_key(scope);
+                let (key, _) = self.group_stream(scope);
                 let (group, consumer) = (self.group(), self.consumer());
                 let label = if self.features.redis_62 && self.rng.chance(60) {
                     "XGROUP CREATECONSUMER"
@@ -61,7 +67,9 @@ impl Gen {
             }
             Op::XreadGroup => self.read_group(scope, b),
             Op::Xack => {
-                let key = self.key(Family::OwnStream, scope);
+                let key = self
+                    .keys
+                    .key_among(&mut self.rng, Family::OwnStream, scope, 16);
                 let p = b.cmd("XACK").arg(key).arg(self.group());
                 for _ in 0..self.rng.range(1, 3) {
                     p.arg(self.recent_own_id());
@@ -69,7 +77,13 @@ impl Gen {
             }
             Op::Xclaim => self.claim(scope, b),
             _ => {
-                let (key, own) = self.stream_key(scope);
+                let own = self.rng.chance(50);
+                let family = if own {
+                    Family::OwnStream
+                } else {
+                    Family::Stream
+                };
+                let key = self.key(family, scope);
                 if own && self.features.redis_62 && self.rng.chance(40) {
                     let min_id = format!("{}-0", self.own_id.saturating_sub(60));
                     b.cmd("XTRIM").arg(key).arg("MINID").arg(min_id);
@@ -84,47 +98,32 @@ impl Gen {
         }
     }
 
-    /// `MULTI, XADD, XREADGROUP ... >, [XACK the new id], EXEC`
+    /// `MULTI, XADD, XREADGROUP ... >, [XACK the new id], XADD, XREADGROUP NOACK ..., EXEC`
     fn read_group(&mut self, scope: Scope, b: &mut Batch) {
-        let (key, own) = self.stream_key(scope);
+        let (key, own) = self.group_stream(scope);
         let (group, consumer) = (self.group(), self.consumer());
         b.cmd("MULTI");
-        let id = if own {
-            Some(self.xadd_own(b, &key))
-        } else {
-            self.xadd(b, &key);
-            None
-        };
-        b.cmd("XREADGROUP")
-            .arg("GROUP")
-            .arg(&group)
-            .arg(consumer)
-            .arg("COUNT")
-            .arg(self.rng.range(1, 5))
-            .arg("STREAMS")
-            .arg(&key)
-            .arg(">");
+        let id = self.add_to_group_stream(b, &key, own);
+        let count = self.rng.range(1, 5);
+        self.read(b, &key, &group, &consumer, count, false);
         if let Some(id) = id.filter(|_| self.rng.chance(30)) {
             b.cmd("XACK").arg(&key).arg(&group).arg(id);
         }
+        self.add_to_group_stream(b, &key, own);
+        self.read(b, &key, &group, &consumer, 1, true);
         b.cmd("EXEC");
     }
 
-    /// `MULTI, XADD id, XREADGROUP (one consumer), XCLAIM id and an older id (another), EXEC`
+    /// `MULTI, XADD id, XREADGROUP (one consumer), XCLAIM id and an older id (another),
+    /// XADD, XREADGROUP NOACK, EXEC`
     fn claim(&mut self, scope: Scope, b: &mut Batch) {
-        let key = self.key(Family::OwnStream, scope);
+        let key = self
+            .keys
+            .key_among(&mut self.rng, Family::OwnStream, scope, 16);
         let (group, reader, claimer) = (self.group(), self.consumer(), self.consumer());
         b.cmd("MULTI");
         let id = self.xadd_own(b, &key);
-        b.cmd("XREADGROUP")
-            .arg("GROUP")
-            .arg(&group)
-            .arg(reader)
-            .arg("COUNT")
-            .arg(100)
-            .arg("STREAMS")
-            .arg(&key)
-            .arg(">");
+        self.read(b, &key, &group, &reader, 100, false);
         let older = self.recent_own_id();
         let p = b
             .cmd("XCLAIM")
@@ -137,6 +136,40 @@ impl Gen {
         if self.rng.chance(30) {
             p.arg("JUSTID");
         }
+        self.xadd_own(b, &key);
+        self.read(b, &key, &group, &reader, 1, true);
         b.cmd("EXEC");
+    }
+
+    fn add_to_group_stream(&mut self, b: &mut Batch, key: &[u8], own: bool) -> Option<String> {
+        if own {
+            Some(self.xadd_own(b, key))
+        } else {
+            self.xadd(b, key);
+            None
+        }
+    }
+
+    /// `XREADGROUP GROUP group consumer COUNT n [NOACK] STREAMS key >`
+    fn read(
+        &mut self,
+        b: &mut Batch,
+        key: &[u8],
+        group: &str,
+        consumer: &str,
+        n: u64,
+        noack: bool,
+    ) {
+        let p = b
+            .cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(group)
+            .arg(consumer)
+            .arg("COUNT")
+            .arg(n);
+        if noack {
+            p.arg("NOACK");
+        }
+        p.arg("STREAMS").arg(key).arg(">");
     }
 }
