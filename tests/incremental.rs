@@ -12,6 +12,49 @@ use std::time::{Duration, Instant};
 
 const PARTITIONS: u32 = 8;
 
+/// A slotstream process whose stderr goes to a file, shown when it fails.
+struct Proc {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl Proc {
+    fn spawn(cmd: &mut Command, name: &str) -> Proc {
+        static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let log =
+            std::env::temp_dir().join(format!("slotstream-{}-{name}-{n}.log", std::process::id()));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(file))
+            .spawn()
+            .unwrap();
+        Proc { child, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL, then reap.
+    fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM, then reap; returns the log.
+    fn stop(mut self) -> String {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+        let log = self.log();
+        let _ = std::fs::remove_file(&self.log);
+        log
+    }
+}
+
 /// The source's replication offset.
 fn source_offset(source: &RedisServer) -> u64 {
     let info: String = redis::cmd("INFO")
@@ -25,10 +68,9 @@ fn source_offset(source: &RedisServer) -> u64 {
 }
 
 /// The lowest replication offset the target's checkpoints of `log` cover.
-fn applied_offset(target: &RedisServer, log: &str, partitions: u32) -> Option<u64> {
+fn applied_offset(target: &RedisServer, log: &str) -> Option<u64> {
     let mut conn = target.conn();
-    let _: () = redis::cmd("SELECT").arg(0).query(&mut conn).unwrap();
-    (0..partitions)
+    (0..PARTITIONS)
         .map(|p| {
             redis::cmd("HGET")
                 .arg(format!("__slotstream:checkpoint:{log}:{p}"))
@@ -40,30 +82,53 @@ fn applied_offset(target: &RedisServer, log: &str, partitions: u32) -> Option<u6
         .and_then(|offsets| offsets.into_iter().min())
 }
 
+/// Makes the source delete (and replicate the deletion of) every key whose time has passed:
+/// `SCAN` expires what it meets. Until then such keys linger on the source, logically gone.
+fn expire_due_keys(source: &RedisServer) {
+    let mut conn = source.conn();
+    for db in 0..16 {
+        let _: () = redis::cmd("SELECT").arg(db).query(&mut conn).unwrap();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, _): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("COUNT")
+                .arg(1000)
+                .query(&mut conn)
+                .unwrap();
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+    }
+}
+
 /// Waits until every partition's checkpoint has reached the source's current offset (the
 /// heartbeats move idle partitions along), or panics after a generous liveness bound.
-fn wait_caught_up(
-    source: &RedisServer,
-    target: &RedisServer,
-    log: &str,
-    children: &mut [&mut Child],
-) {
+fn wait_caught_up(source: &RedisServer, target: &RedisServer, log: &str, procs: &mut [&mut Proc]) {
+    // Short TTLs set by the workload: let them end on the source first.
+    std::thread::sleep(Duration::from_millis(1100));
+    expire_due_keys(source);
     let wanted = source_offset(source);
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
-        if applied_offset(target, log, PARTITIONS).is_some_and(|o| o >= wanted) {
+        if applied_offset(target, log).is_some_and(|o| o >= wanted) {
             return;
         }
-        for child in children.iter_mut() {
-            assert!(
-                child.try_wait().unwrap().is_none(),
-                "a slotstream process exited early"
+        for proc in procs.iter_mut() {
+            if proc.child.try_wait().unwrap().is_some() {
+                panic!("a slotstream process exited early:\n{}", proc.log());
+            }
+        }
+        if Instant::now() > deadline {
+            let logs: Vec<String> = procs.iter().map(|p| p.log()).collect();
+            panic!(
+                "the target did not catch up with offset {wanted} (at {:?}):\n{}",
+                applied_offset(target, log),
+                logs.join("\n---\n")
             );
         }
-        assert!(
-            Instant::now() < deadline,
-            "the target did not catch up with offset {wanted}"
-        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -71,9 +136,7 @@ fn wait_caught_up(
 fn sync_cmd(source: &RedisServer, target: &RedisServer) -> Command {
     let mut cmd = slotstream();
     cmd.args(["sync", "--source", &source.url(), "--target", &target.url()])
-        .args(["--partitions", &PARTITIONS.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .args(["--partitions", &PARTITIONS.to_string()]);
     cmd
 }
 
@@ -86,28 +149,25 @@ fn produce_cmd(source: &RedisServer, broker: &Broker, topic: &str) -> Command {
         "--brokers",
         broker.bootstrap(),
     ])
-    .args(["--topic", topic, "--partitions", &PARTITIONS.to_string()])
-    .stdout(Stdio::null())
-    .stderr(Stdio::null());
+    .args(["--topic", topic, "--partitions", &PARTITIONS.to_string()]);
     cmd
 }
 
 fn consume_cmd(target: &RedisServer, broker: &Broker, topic: &str) -> Command {
     let mut cmd = slotstream();
     cmd.args(["consume", "--brokers", broker.bootstrap(), "--topic", topic])
-        .args(["--target", &target.url()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .args(["--target", &target.url()]);
     cmd
-}
-
-fn stop(mut child: Child) {
-    let _ = Command::new("kill").arg(child.id().to_string()).status();
-    let _ = child.wait();
 }
 
 fn sync_log(source: &RedisServer) -> String {
     format!("sync:127.0.0.1:{}", source.port())
+}
+
+/// Both checkers agree the copy is exact.
+fn assert_identical(source: &RedisServer, target: &RedisServer) {
+    assert_same_contents(&source.url(), &target.url());
+    verify_identical(source, target);
 }
 
 #[test]
@@ -115,13 +175,12 @@ fn incremental_sync_follows_a_mixed_workload() {
     let source = RedisServer::start();
     let target = RedisServer::start();
     dataset::write_full(&mut source.conn());
-    let mut sync = sync_cmd(&source, &target).spawn().unwrap();
+    let mut sync = Proc::spawn(&mut sync_cmd(&source, &target), "sync");
     let report = workload::run_blocking(&source.url(), &WorkloadConfig::acceptance());
     assert!(report.ops >= 200_000, "{report:?}");
     wait_caught_up(&source, &target, &sync_log(&source), &mut [&mut sync]);
-    assert_same_contents(&source.url(), &target.url());
-    verify_identical(&source, &target);
-    stop(sync);
+    assert_identical(&source, &target);
+    sync.stop();
 }
 
 #[test]
@@ -131,8 +190,8 @@ fn incremental_kafka_follows_a_mixed_workload() {
     let source = RedisServer::start();
     let target = RedisServer::start();
     dataset::write_full(&mut source.conn());
-    let mut producer = produce_cmd(&source, &broker, &topic).spawn().unwrap();
-    let mut consumer = consume_cmd(&target, &broker, &topic).spawn().unwrap();
+    let mut producer = Proc::spawn(&mut produce_cmd(&source, &broker, &topic), "produce");
+    let mut consumer = Proc::spawn(&mut consume_cmd(&target, &broker, &topic), "consume");
     let report = workload::run_blocking(&source.url(), &WorkloadConfig::acceptance());
     assert!(report.ops >= 200_000, "{report:?}");
     wait_caught_up(
@@ -141,10 +200,9 @@ fn incremental_kafka_follows_a_mixed_workload() {
         &topic,
         &mut [&mut producer, &mut consumer],
     );
-    assert_same_contents(&source.url(), &target.url());
-    verify_identical(&source, &target);
-    stop(consumer);
-    stop(producer);
+    assert_identical(&source, &target);
+    consumer.stop();
+    producer.stop();
 }
 
 /// A small deterministic generator for kill moments.
@@ -166,23 +224,21 @@ fn incremental_kafka_survives_kills_of_both_sides() {
     let source = RedisServer::start();
     let target = RedisServer::start();
     dataset::write_full(&mut source.conn());
-    let mut producer = produce_cmd(&source, &broker, &topic).spawn().unwrap();
-    let mut consumer = consume_cmd(&target, &broker, &topic).spawn().unwrap();
+    let mut producer = Proc::spawn(&mut produce_cmd(&source, &broker, &topic), "produce");
+    let mut consumer = Proc::spawn(&mut consume_cmd(&target, &broker, &topic), "consume");
     let writer = workload::spawn(&source.url(), WorkloadConfig::acceptance());
 
     let mut moments = Moments(0x9e37_79b9_7f4a_7c15);
     let (mut consumer_kills, mut producer_kills) = (0, 0);
     while consumer_kills < 5 || producer_kills < 3 {
         std::thread::sleep(Duration::from_millis(moments.next_ms(1_500, 4_000)));
-        if producer_kills < 3 && moments.next_ms(0, 2) == 0 {
-            producer.kill().unwrap(); // SIGKILL
-            producer.wait().unwrap();
-            producer = produce_cmd(&source, &broker, &topic).spawn().unwrap();
+        if producer_kills < 3 && (consumer_kills >= 5 || moments.next_ms(0, 2) == 0) {
+            producer.kill();
+            producer = Proc::spawn(&mut produce_cmd(&source, &broker, &topic), "produce");
             producer_kills += 1;
-        } else if consumer_kills < 5 {
-            consumer.kill().unwrap(); // SIGKILL
-            consumer.wait().unwrap();
-            consumer = consume_cmd(&target, &broker, &topic).spawn().unwrap();
+        } else {
+            consumer.kill();
+            consumer = Proc::spawn(&mut consume_cmd(&target, &broker, &topic), "consume");
             consumer_kills += 1;
         }
     }
@@ -194,10 +250,9 @@ fn incremental_kafka_survives_kills_of_both_sides() {
         &topic,
         &mut [&mut producer, &mut consumer],
     );
-    assert_same_contents(&source.url(), &target.url());
-    verify_identical(&source, &target);
-    stop(consumer);
-    stop(producer);
+    assert_identical(&source, &target);
+    consumer.stop();
+    producer.stop();
 }
 
 #[test]
@@ -205,21 +260,19 @@ fn incremental_sync_survives_kills() {
     let source = RedisServer::start();
     let target = RedisServer::start();
     dataset::write_full(&mut source.conn());
-    let mut sync = sync_cmd(&source, &target).spawn().unwrap();
+    let mut sync = Proc::spawn(&mut sync_cmd(&source, &target), "sync");
     let writer = workload::spawn(&source.url(), WorkloadConfig::acceptance());
     let mut moments = Moments(0x2545_f491_4f6c_dd1d);
     for _ in 0..5 {
         std::thread::sleep(Duration::from_millis(moments.next_ms(1_500, 4_000)));
-        sync.kill().unwrap(); // SIGKILL
-        sync.wait().unwrap();
-        sync = sync_cmd(&source, &target).spawn().unwrap();
+        sync.kill();
+        sync = Proc::spawn(&mut sync_cmd(&source, &target), "sync");
     }
     let report = writer.stop_and_wait();
     assert!(report.ops > 0, "{report:?}");
     wait_caught_up(&source, &target, &sync_log(&source), &mut [&mut sync]);
-    assert_same_contents(&source.url(), &target.url());
-    verify_identical(&source, &target);
-    stop(sync);
+    assert_identical(&source, &target);
+    sync.stop();
 }
 
 #[test]
@@ -236,12 +289,11 @@ fn incremental_backlog_overflow_opens_a_new_epoch_and_converges() {
             .query(&mut conn)
             .unwrap();
     }
-    let mut sync = sync_cmd(&source, &target).spawn().unwrap();
+    let mut sync = Proc::spawn(&mut sync_cmd(&source, &target), "sync");
     wait_caught_up(&source, &target, &sync_log(&source), &mut [&mut sync]);
-    sync.kill().unwrap(); // SIGKILL
-    sync.wait().unwrap();
+    sync.kill();
 
-    // While it is away: delete keys, write many more than the backlog holds.
+    // While it is away: delete keys, and write far more than the backlog holds.
     for i in 0..2_000 {
         let _: () = redis::cmd("DEL")
             .arg(format!("doomed:{i}"))
@@ -256,13 +308,9 @@ fn incremental_backlog_overflow_opens_a_new_epoch_and_converges() {
             .unwrap();
     }
 
-    let mut sync = sync_cmd(&source, &target)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut sync = Proc::spawn(&mut sync_cmd(&source, &target), "sync");
     wait_caught_up(&source, &target, &sync_log(&source), &mut [&mut sync]);
-    assert_same_contents(&source.url(), &target.url());
-    verify_identical(&source, &target);
+    assert_identical(&source, &target);
     let mut target_conn = target.conn();
     let leftovers: Vec<String> = redis::cmd("KEYS")
         .arg("doomed:*")
@@ -279,11 +327,36 @@ fn incremental_backlog_overflow_opens_a_new_epoch_and_converges() {
         .query(&mut target_conn)
         .unwrap();
     assert_eq!(epoch, 2, "a new epoch should have begun");
-    let _ = Command::new("kill").arg(sync.id().to_string()).status();
-    let output = sync.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let log = sync.stop();
     assert!(
-        stderr.contains("could not continue"),
-        "the log does not say why: {stderr}"
+        log.contains("could not continue"),
+        "the log does not say why: {log}"
     );
+}
+
+#[test]
+fn incremental_sync_follows_a_short_single_connection_workload() {
+    let source = RedisServer::start();
+    let target = RedisServer::start();
+    let mut sync = Proc::spawn(&mut sync_cmd(&source, &target), "sync");
+    // Let the snapshot land first, so this exercises live commands alone.
+    std::thread::sleep(Duration::from_millis(500));
+    let report = workload::run_blocking(&source.url(), &WorkloadConfig::quick());
+    assert!(report.ops >= 20_000, "{report:?}");
+    wait_caught_up(&source, &target, &sync_log(&source), &mut [&mut sync]);
+    let run = common::run_verify(&source.url(), &target.url(), &["--max-report", "30"]);
+    assert_eq!(
+        run.code,
+        Some(0),
+        "{}\n{}",
+        run.text(),
+        sync.log()
+            .lines()
+            .filter(|l| l.contains("failed on the target"))
+            .take(20)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert_identical(&source, &target);
+    sync.stop();
 }

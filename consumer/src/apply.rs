@@ -125,6 +125,7 @@ impl Applier {
             min_epoch: options.min_epoch,
             barriers: Default::default(),
             partitions: readers.len() as u32,
+            ttl_extension_ms: self.config.ttl_extension.as_millis() as i64,
         });
         let mut tasks = JoinSet::new();
         for reader in readers {

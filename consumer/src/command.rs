@@ -1,21 +1,25 @@
-//! Live commands as the destination gets them: the source's arguments, sent as they are.
+//! Live commands as the destination gets them: the source's arguments, sent as they are, except
+//! that an absolute expiry about to pass is pushed a little into the future (TTL extension).
+//!
+//! Why: a replica never expires keys itself, it waits for its primary's `DEL`. The destination
+//! is a primary and expires keys on its own clock; applying a command a few milliseconds after
+//! the source ran it, it could expire a key the source still had (and then, say, a `RENAME` of it
+//! fails there and nowhere else). Keeping such keys alive for `extension` more milliseconds lets
+//! the source's own `DEL` for them, which always follows in the stream, remove them in order.
+//! Expiry times further away than that are left exactly as the source set them.
 
 use slotstream_schemas::Command;
 
 /// The command to send, and the name to show in errors (its first key, or its name).
-pub fn build_command(command: Command) -> (Vec<u8>, redis::Cmd) {
-    let mut args = command.args.into_iter().map(|a| a.0);
-    let name = args.next().unwrap_or_default();
+pub fn build_command(command: Command, now_ms: i64, extension_ms: i64) -> (Vec<u8>, redis::Cmd) {
+    let mut args: Vec<Vec<u8>> = command.args.into_iter().map(|a| a.0).collect();
+    extend_expiry(&mut args, now_ms + extension_ms);
+    let shown = args.get(1).or(args.first()).cloned().unwrap_or_default();
     let mut cmd = redis::Cmd::new();
-    cmd.arg(&name[..]);
-    let mut shown = None;
     for arg in args {
-        if shown.is_none() {
-            shown = Some(arg.clone());
-        }
         cmd.arg(arg);
     }
-    (shown.unwrap_or(name), cmd)
+    (shown, cmd)
 }
 
 /// The database a `SELECT` command selects.
@@ -24,5 +28,96 @@ pub fn cmd_db(cmd: &redis::Cmd) -> Option<u32> {
     match arg {
         redis::Arg::Simple(bytes) => std::str::from_utf8(bytes).ok()?.parse().ok(),
         _ => None,
+    }
+}
+
+/// Moves absolute expiry times earlier than `floor_ms` to `floor_ms`, in the forms a source
+/// replicates them: `SET … PXAT|EXAT t`, `GETEX … PXAT|EXAT t`, `PEXPIREAT|EXPIREAT key t`.
+pub fn extend_expiry(args: &mut [Vec<u8>], floor_ms: i64) {
+    let Some(name) = args.first().map(|n| n.to_ascii_uppercase()) else {
+        return;
+    };
+    match name.as_slice() {
+        b"SET" | b"GETEX" => {
+            let start = if name == b"SET" { 3 } else { 2 };
+            let mut i = start;
+            while i + 1 < args.len() {
+                let option = args[i].to_ascii_uppercase();
+                if option == b"PXAT" || option == b"EXAT" {
+                    if raise(&mut args[i + 1], option == b"EXAT", floor_ms) {
+                        args[i] = b"PXAT".to_vec();
+                    }
+                    i += 1;
+                }
+                i += 1;
+            }
+        }
+        b"PEXPIREAT" | b"EXPIREAT"
+            if args.len() >= 3 && raise(&mut args[2], name == b"EXPIREAT", floor_ms) =>
+        {
+            args[0] = b"PEXPIREAT".to_vec();
+        }
+        _ => {}
+    }
+}
+
+/// Raises a time argument (seconds when `seconds`, else ms) to `floor_ms`, rewritten in ms.
+/// Returns whether it changed. Non-positive times mean "delete now" and are kept.
+fn raise(arg: &mut Vec<u8>, seconds: bool, floor_ms: i64) -> bool {
+    let Some(value) = std::str::from_utf8(arg)
+        .ok()
+        .and_then(|t| t.parse::<i64>().ok())
+    else {
+        return false;
+    };
+    let ms = if seconds {
+        value.saturating_mul(1000)
+    } else {
+        value
+    };
+    if ms <= 0 || ms >= floor_ms {
+        return false;
+    }
+    *arg = floor_ms.to_string().into_bytes();
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(parts: &[&str]) -> Vec<Vec<u8>> {
+        parts.iter().map(|p| p.as_bytes().to_vec()).collect()
+    }
+
+    #[test]
+    fn near_expiry_is_pushed_to_the_floor_far_expiry_is_kept() {
+        let mut near = args(&["SET", "k", "v", "PXAT", "1500"]);
+        extend_expiry(&mut near, 2000);
+        assert_eq!(near, args(&["SET", "k", "v", "PXAT", "2000"]));
+
+        let mut far = args(&["SET", "k", "v", "PXAT", "9000"]);
+        extend_expiry(&mut far, 2000);
+        assert_eq!(far, args(&["SET", "k", "v", "PXAT", "9000"]));
+
+        let mut seconds = args(&["EXPIREAT", "k", "1"]);
+        extend_expiry(&mut seconds, 2000);
+        assert_eq!(seconds, args(&["PEXPIREAT", "k", "2000"]));
+
+        let mut getex = args(&["GETEX", "k", "EXAT", "1"]);
+        extend_expiry(&mut getex, 2000);
+        assert_eq!(getex, args(&["GETEX", "k", "PXAT", "2000"]));
+    }
+
+    #[test]
+    fn deletions_and_values_that_look_like_options_are_kept() {
+        let mut delete = args(&["PEXPIREAT", "k", "0"]);
+        extend_expiry(&mut delete, 2000);
+        assert_eq!(delete, args(&["PEXPIREAT", "k", "0"]));
+
+        // The value of a SET is never read as an option.
+        let mut value = args(&["SET", "k", "PXAT", "KEEPTTL"]);
+        extend_expiry(&mut value, 2000);
+        assert_eq!(value, args(&["SET", "k", "PXAT", "KEEPTTL"]));
     }
 }

@@ -15,6 +15,9 @@ pub struct TargetConfig {
     pub connect_timeout: Duration,
     /// A reply slower than this fails the batch (a 500 MB RESTORE takes seconds).
     pub response_timeout: Duration,
+    /// Expiry times that would pass sooner than this after apply are pushed to it, so the
+    /// destination never expires a key before the source's own `DEL` arrives.
+    pub ttl_extension: Duration,
 }
 
 impl TargetConfig {
@@ -25,6 +28,7 @@ impl TargetConfig {
             batch_bytes: 4 << 20,
             connect_timeout: Duration::from_secs(10),
             response_timeout: Duration::from_secs(300),
+            ttl_extension: Duration::from_secs(10),
         }
     }
 }

@@ -57,3 +57,33 @@ pub fn hint_for(reply: &str) -> &'static str {
         ""
     }
 }
+
+/// Whether an error reply is the destination's own trouble (memory, permissions, role, state)
+/// rather than the command's outcome. A source replicates a `MULTI` block whole even when one
+/// of its commands failed there; the same failure on the destination is the same outcome and is
+/// not a fault, while any of these is.
+pub fn is_target_fault(err: &redis::ServerError) -> bool {
+    let code = err.code();
+    let details = err.details().unwrap_or_default();
+    matches!(
+        code,
+        "OOM"
+            | "NOAUTH"
+            | "NOPERM"
+            | "WRONGPASS"
+            | "READONLY"
+            | "LOADING"
+            | "MISCONF"
+            | "BUSY"
+            | "MASTERDOWN"
+            | "NOREPLICAS"
+            | "EXECABORT"
+            | "CROSSSLOT"
+            | "MOVED"
+            | "ASK"
+            | "CLUSTERDOWN"
+            | "TRYAGAIN"
+            | "NOSCRIPT"
+    ) || details.contains("payload version or checksum")
+        || details.starts_with("unknown command")
+}

@@ -120,7 +120,11 @@ impl KafkaLog {
                 codec,
                 fragments: Vec::new(),
                 end,
-                next_offset: start.get(partition as usize).copied().flatten().unwrap_or(0),
+                next_offset: start
+                    .get(partition as usize)
+                    .copied()
+                    .flatten()
+                    .unwrap_or(0),
             });
         }
         tokio::spawn(dispatch(self.consumer.clone(), senders));

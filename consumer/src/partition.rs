@@ -8,7 +8,7 @@
 use crate::barrier::{self, Arrival, BarrierId, Barriers, Turn};
 use crate::checkpoint::{self, Checkpoint};
 use crate::command::{build_command, cmd_db};
-use crate::error::{hint_for, ApplyError};
+use crate::error::{hint_for, is_target_fault, ApplyError};
 use crate::restore::{function_command, restore_command};
 use crate::stats::ApplyStats;
 use crate::sweep::{self, SeenKeys};
@@ -60,6 +60,8 @@ pub struct PartitionContext {
     pub barriers: Barriers,
     /// Partition count of the log (for the slot ranges a sweep keeps to).
     pub partitions: u32,
+    /// Expiry times closer than this are pushed this far ahead (see [`crate::command`]).
+    pub ttl_extension_ms: i64,
 }
 
 /// Applies one partition until its log ends (or its snapshot does, when asked to stop there).
@@ -165,6 +167,9 @@ struct Batch {
     cmds: Vec<redis::Cmd>,
     /// For each command: the (db, key) it writes, for error messages.
     keys: Vec<(u32, Vec<u8>)>,
+    /// For each command: whether an error reply that is the command's own outcome is accepted
+    /// (commands of a replicated `MULTI` block, which the source ran whole).
+    lenient: Vec<bool>,
     bytes: usize,
     /// Log space held by the batch's records: released once the batch is applied.
     leases: Vec<Lease>,
@@ -231,17 +236,19 @@ impl Lane {
             ..
         } = record;
         match body {
-            Body::SnapshotKey(key) => match restore_command(key, now_ms()) {
-                Some((name, cmd)) => {
-                    self.push(db, name, cmd);
-                    self.batch.snapshot_keys += 1;
-                    self.batch.records += 1;
+            Body::SnapshotKey(key) => {
+                match restore_command(key, now_ms(), self.ctx.ttl_extension_ms) {
+                    Some((name, cmd)) => {
+                        self.push(db, name, cmd);
+                        self.batch.snapshot_keys += 1;
+                        self.batch.records += 1;
+                    }
+                    None => {
+                        self.summary.expired += 1;
+                        self.ctx.stats.expired.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
-                None => {
-                    self.summary.expired += 1;
-                    self.ctx.stats.expired.fetch_add(1, Ordering::Relaxed);
-                }
-            },
+            }
             Body::Function(function) => {
                 let cmd = function_command(&function);
                 self.push(0, b"<function library>".to_vec(), cmd);
@@ -282,8 +289,9 @@ impl Lane {
                 next.sweep_from = None;
             }
             Body::Command(command) => {
-                let (name, cmd) = build_command(command);
+                let (name, cmd) = build_command(command, now_ms(), self.ctx.ttl_extension_ms);
                 self.push(db, name, cmd);
+                self.mark_lenient();
                 self.batch.records += 1;
                 self.batch.commands += 1;
             }
@@ -354,6 +362,15 @@ impl Lane {
         self.batch.bytes += cmd.args_iter().map(arg_len).sum::<usize>();
         self.batch.cmds.push(cmd);
         self.batch.keys.push((db, name));
+    }
+
+    /// The command just pushed is a replicated one: an error reply that is its own outcome is
+    /// what a replica of the source would get too (the source runs a `MULTI` block whole, and a
+    /// key with a TTL can expire on the destination a moment before the source's `DEL` arrives),
+    /// so it is counted and logged, not fatal. Faults of the destination itself stay fatal.
+    fn mark_lenient(&mut self) {
+        self.batch.lenient.resize(self.batch.keys.len() - 1, false);
+        self.batch.lenient.push(true);
     }
 
     fn select(&mut self, db: u32) {
@@ -432,11 +449,29 @@ impl Lane {
         } else {
             replies
         };
-        if let Some(index) = results
+        let failed = results
             .iter()
-            .position(|r| matches!(r, Value::ServerError(_)))
-        {
+            .enumerate()
+            .position(|(index, reply)| match reply {
+                Value::ServerError(err) => {
+                    !batch.lenient.get(index).copied().unwrap_or(false) || is_target_fault(err)
+                }
+                _ => false,
+            });
+        if let Some(index) = failed {
             return Err(self.rejected(&results[index], &batch.keys[index]));
+        }
+        for (reply, (db, key)) in results.iter().zip(&batch.keys) {
+            if let Value::ServerError(err) = reply {
+                self.ctx.stats.refused.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(
+                    partition = self.summary.partition,
+                    db,
+                    key = %show_key(key),
+                    %err,
+                    "a replicated command failed on the target as it may have on the source"
+                );
+            }
         }
         let own = arrivals
             .iter()
@@ -487,13 +522,14 @@ impl Lane {
             Turn::Apply(arrivals, done) => {
                 self.select(db);
                 for command in barrier.commands {
-                    let (name, cmd) = build_command(command);
+                    let (name, cmd) = build_command(command, now_ms(), self.ctx.ttl_extension_ms);
                     if name.eq_ignore_ascii_case(b"SELECT") {
                         self.db = cmd_db(&cmd).unwrap_or(self.db);
                     }
                     self.batch.bytes += cmd.args_iter().map(arg_len).sum::<usize>();
                     self.batch.cmds.push(cmd);
                     self.batch.keys.push((self.db, name));
+                    self.mark_lenient();
                     self.batch.commands += 1;
                 }
                 let result = self.commit(arrivals, true).await;

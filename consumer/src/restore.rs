@@ -10,10 +10,18 @@ use slotstream_schemas::{Function, SnapshotKey};
 /// Takes the key by value: the object buffer is released as soon as the payload is built, so a
 /// big value is not held twice longer than needed. Returns the key name with the command, for
 /// error messages.
-pub fn restore_command(key: SnapshotKey, now_ms: i64) -> Option<(Vec<u8>, redis::Cmd)> {
+///
+/// A key that would expire within `extension_ms` lives that long on the destination, so the
+/// source's own `DEL` removes it (see [`crate::command`]).
+pub fn restore_command(
+    key: SnapshotKey,
+    now_ms: i64,
+    extension_ms: i64,
+) -> Option<(Vec<u8>, redis::Cmd)> {
     if key.expire_ms.is_some_and(|at| at <= now_ms) {
         return None;
     }
+    let expire_ms = key.expire_ms.map(|at| at.max(now_ms + extension_ms));
     let mut payload = Vec::with_capacity(key.object.len() + 11);
     payload.push(key.rdb_type);
     payload.extend_from_slice(&key.object);
@@ -22,7 +30,7 @@ pub fn restore_command(key: SnapshotKey, now_ms: i64) -> Option<(Vec<u8>, redis:
 
     let mut cmd = redis::cmd("RESTORE");
     cmd.arg(&key.key[..])
-        .arg(key.expire_ms.unwrap_or(0))
+        .arg(expire_ms.unwrap_or(0))
         .arg(payload)
         .arg("REPLACE")
         .arg("ABSTTL");
@@ -61,15 +69,15 @@ mod tests {
 
     #[test]
     fn skips_keys_that_already_expired() {
-        assert!(restore_command(key(Some(999)), 1000).is_none());
-        assert!(restore_command(key(Some(1000)), 1000).is_none());
-        assert!(restore_command(key(Some(1001)), 1000).is_some());
-        assert!(restore_command(key(None), 1000).is_some());
+        assert!(restore_command(key(Some(999)), 1000, 0).is_none());
+        assert!(restore_command(key(Some(1000)), 1000, 0).is_none());
+        assert!(restore_command(key(Some(1001)), 1000, 0).is_some());
+        assert!(restore_command(key(None), 1000, 0).is_some());
     }
 
     #[test]
     fn builds_restore_with_absolute_ttl() {
-        let (name, cmd) = restore_command(key(Some(5000)), 1000).unwrap();
+        let (name, cmd) = restore_command(key(Some(5000)), 1000, 0).unwrap();
         assert_eq!(name, b"k");
         let args: Vec<Vec<u8>> = cmd
             .args_iter()

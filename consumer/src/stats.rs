@@ -13,6 +13,9 @@ pub struct ApplyStats {
     pub expired: AtomicU64,
     /// Live commands applied.
     pub commands: AtomicU64,
+    /// Replicated commands the target answered with an error that is the command's own
+    /// outcome (see `partition::Lane::mark_lenient`).
+    pub refused: AtomicU64,
     /// Payload bytes written.
     pub bytes: AtomicU64,
     /// Per partition: apply time minus capture time of its last heartbeat, in ms.

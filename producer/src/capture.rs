@@ -140,7 +140,8 @@ impl Session {
             command: "COMMAND".into(),
             reply,
         };
-        let client = redis::Client::open(self.config.url.as_str()).map_err(|e| refused(e.to_string()))?;
+        let client =
+            redis::Client::open(self.config.url.as_str()).map_err(|e| refused(e.to_string()))?;
         let mut conn = client
             .get_connection_with_timeout(self.config.connect_timeout)
             .map_err(|e| refused(e.to_string()))?;

@@ -59,12 +59,12 @@ impl Follower {
         // Parsed bytes are dropped from the front of `pending` in bulk, not per command.
         let mut consumed = 0;
         while !stop.load(Ordering::Relaxed) {
-            while let Some(frame) = parse_frame(&self.pending[consumed..]).map_err(|e| {
-                CaptureError::Protocol {
+            while let Some(frame) =
+                parse_frame(&self.pending[consumed..]).map_err(|e| CaptureError::Protocol {
                     addr: self.addr.clone(),
                     what: format!("{e} (replication offset {})", self.offset),
-                }
-            })? {
+                })?
+            {
                 let start = self.offset;
                 self.offset += frame.len as u64;
                 consumed += frame.len;

@@ -126,12 +126,19 @@ impl Router {
     }
 
     /// Writes a heartbeat to every partition, positioned after every record of `offset`.
-    pub fn heartbeat<W: LogWriter>(&mut self, offset: u64, log: &mut W) -> Result<(), CaptureError> {
+    pub fn heartbeat<W: LogWriter>(
+        &mut self,
+        offset: u64,
+        log: &mut W,
+    ) -> Result<(), CaptureError> {
         for partition in 0..self.partitions {
             let body = Body::Heartbeat(Heartbeat {
                 source_offset: offset,
             });
-            log.append(partition, self.record(offset, HEARTBEAT_INDEX, 0, self.db, body))?;
+            log.append(
+                partition,
+                self.record(offset, HEARTBEAT_INDEX, 0, self.db, body),
+            )?;
         }
         Ok(())
     }
@@ -155,12 +162,16 @@ impl Router {
         if let Some(parts) = split(name, args, &indices) {
             return Ok(Route::Split(parts));
         }
-        Ok(Route::Barrier(self.partitions_of(indices.iter().map(|&i| &args[i][..]))))
+        Ok(Route::Barrier(
+            self.partitions_of(indices.iter().map(|&i| &args[i][..])),
+        ))
     }
 
     fn key_indices(&self, args: &[Vec<u8>]) -> Result<Vec<usize>, CaptureError> {
         self.table.key_indices(args).map_err(|e| {
-            self.protocol(&format!("cannot find the keys of a replicated command: {e}"))
+            self.protocol(&format!(
+                "cannot find the keys of a replicated command: {e}"
+            ))
         })
     }
 
@@ -206,9 +217,13 @@ impl Router {
             let name = upper(args.first().map(Vec::as_slice).unwrap_or_default());
             match self.route(&name, args)? {
                 Route::Drop => {}
-                Route::Single { slot } => partitions.push(partition_for_slot(slot, self.partitions)),
+                Route::Single { slot } => {
+                    partitions.push(partition_for_slot(slot, self.partitions))
+                }
                 Route::Split(parts) => partitions.extend(
-                    parts.iter().map(|(slot, _)| partition_for_slot(*slot, self.partitions)),
+                    parts
+                        .iter()
+                        .map(|(slot, _)| partition_for_slot(*slot, self.partitions)),
                 ),
                 Route::Barrier(all) => partitions.extend(all),
             }
@@ -306,7 +321,12 @@ fn split(name: &[u8], args: &[Vec<u8>], indices: &[usize]) -> Option<Vec<(u16, V
         .map(|(slot, (order, part))| (order, slot, part))
         .collect();
     parts.sort_by_key(|(order, ..)| *order);
-    Some(parts.into_iter().map(|(_, slot, part)| (slot, part)).collect())
+    Some(
+        parts
+            .into_iter()
+            .map(|(_, slot, part)| (slot, part))
+            .collect(),
+    )
 }
 
 fn command(args: Vec<Vec<u8>>) -> Command {

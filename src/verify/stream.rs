@@ -1,7 +1,9 @@
 //! Streams: entries page by page, then the stream's metadata and its consumer groups.
 //!
-//! Time stamps (delivery, seen and active times) are wall-clock values like expiry times, so they
-//! are compared with the same tolerance as TTLs.
+//! Delivery times are wall-clock values like expiry times, so they are compared with the same
+//! tolerance as TTLs. A consumer's seen and active times are not compared: Redis does not
+//! replicate them (every replica, native ones included, sets its own when it applies a command),
+//! so they differ by however far behind the copy ran.
 
 use super::compare::Outcome;
 use super::keyspace::{now_ms, Side};
@@ -39,8 +41,6 @@ struct Pending {
 #[derive(Debug)]
 struct Consumer {
     name: String,
-    seen_at: Option<i64>,
-    active_at: Option<i64>,
     pel_count: i64,
     /// `None` where the server cannot list it (before 6.0): then only `pel_count` is compared.
     pending: Option<Vec<Pending>>,
@@ -237,8 +237,6 @@ fn parse_full(full: Value) -> StreamInfo {
                 .into_iter()
                 .map(|consumer| Consumer {
                     name: field(&consumer, "name").map(text_of).unwrap_or_default(),
-                    seen_at: field(&consumer, "seen-time").and_then(int_of),
-                    active_at: field(&consumer, "active-time").and_then(int_of),
                     pel_count: field(&consumer, "pel-count").and_then(int_of).unwrap_or(0),
                     pending: field(&consumer, "pending").map(|pel| parse_pel(pel, false)),
                 })
@@ -332,10 +330,6 @@ async fn read_info_legacy(
             .into_iter()
             .map(|consumer| Consumer {
                 name: field(&consumer, "name").map(text_of).unwrap_or_default(),
-                seen_at: field(&consumer, "idle")
-                    .and_then(int_of)
-                    .map(|idle| now - idle),
-                active_at: None,
                 pel_count: field(&consumer, "pending").and_then(int_of).unwrap_or(0),
                 pending: None,
             })
@@ -463,17 +457,6 @@ fn compare_consumers(
     a.iter().find_map(|x| {
         let y = b.iter().find(|c| c.name == x.name)?;
         let who = format!("{what} consumer \"{}\"", x.name);
-        let times = [
-            ("seen-time", x.seen_at, y.seen_at),
-            ("active-time", x.active_at, y.active_at),
-        ];
-        for (name, p, q) in times {
-            if let (Some(p), Some(q)) = (p, q) {
-                if p.abs_diff(q) > tolerance_ms {
-                    return Some(format!("{who} {name} {p} vs {q}"));
-                }
-            }
-        }
         if x.pel_count != y.pel_count {
             return Some(format!(
                 "{who} pel-count {} vs {}",
