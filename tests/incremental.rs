@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::broker::{unique_topic, Broker};
+use common::broker::{create_topic, unique_topic, Broker};
 use common::workload::{self, WorkloadConfig};
 use common::{assert_same_contents, dataset, slotstream, verify_identical, RedisServer};
 use std::process::{Child, Command, Stdio};
@@ -160,6 +160,16 @@ fn consume_cmd(target: &RedisServer, broker: &Broker, topic: &str) -> Command {
     cmd
 }
 
+/// A broker with the data topic in place before producer and consumer start together (on an
+/// external broker the producer would create it, possibly after the consumer looked).
+fn broker_with_topic(topic: &str) -> Broker {
+    let broker = Broker::start(&[(topic, PARTITIONS)]);
+    if broker.is_external() {
+        create_topic(broker.bootstrap(), topic, PARTITIONS);
+    }
+    broker
+}
+
 fn sync_log(source: &RedisServer) -> String {
     format!("sync:127.0.0.1:{}", source.port())
 }
@@ -186,7 +196,7 @@ fn incremental_sync_follows_a_mixed_workload() {
 #[test]
 fn incremental_kafka_follows_a_mixed_workload() {
     let topic = unique_topic("incremental");
-    let broker = Broker::start(&[(&topic, PARTITIONS)]);
+    let broker = broker_with_topic(&topic);
     let source = RedisServer::start();
     let target = RedisServer::start();
     dataset::write_full(&mut source.conn());
@@ -220,7 +230,7 @@ impl Moments {
 #[test]
 fn incremental_kafka_survives_kills_of_both_sides() {
     let topic = unique_topic("faults");
-    let broker = Broker::start(&[(&topic, PARTITIONS)]);
+    let broker = broker_with_topic(&topic);
     let source = RedisServer::start();
     let target = RedisServer::start();
     dataset::write_full(&mut source.conn());

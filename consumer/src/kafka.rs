@@ -25,7 +25,10 @@ const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
     ("isolation.level", "read_committed"),
     // Small fetch waits keep latency low on quiet partitions and on brokers that hold fetches.
     ("fetch.wait.max.ms", "10"),
-    ("queued.min.messages", "100000"),
+    // What librdkafka prefetches per partition, which also bounds what a paused partition
+    // leaves parked (see `Parked`): memory stays bounded with many partitions.
+    ("queued.min.messages", "20000"),
+    ("queued.max.messages.kbytes", "8192"),
 ];
 
 /// A connection to the data topic.
@@ -90,7 +93,10 @@ impl KafkaLog {
         for partition in 0..self.partitions {
             let offset = match start.get(partition as usize).copied().flatten() {
                 Some(next) => Offset::Offset(next),
-                None => Offset::Beginning,
+                // Offset 0, not `Beginning`: no offset lookup (which one Kafka-protocol broker,
+                // tansu, answers wrongly); `auto.offset.reset=earliest` covers a log whose start
+                // has aged out.
+                None => Offset::Offset(0),
             };
             assignment
                 .add_partition_offset(&self.topic, partition as i32, offset)
@@ -127,7 +133,7 @@ impl KafkaLog {
                     .unwrap_or(0),
             });
         }
-        tokio::spawn(dispatch(self.consumer.clone(), senders));
+        tokio::spawn(dispatch(self.consumer.clone(), self.topic.clone(), senders));
         Ok(readers)
     }
 
@@ -165,10 +171,18 @@ const END_QUIET: Duration = Duration::from_secs(1);
 
 /// Routes every fetched message to its partition's task, in fetch order (which is partition
 /// order). A partition whose task has ended gets nothing more.
-async fn dispatch(consumer: Arc<StreamConsumer>, senders: Vec<mpsc::Sender<Fetched>>) {
+async fn dispatch(
+    consumer: Arc<StreamConsumer>,
+    topic: String,
+    senders: Vec<mpsc::Sender<Fetched>>,
+) {
+    let mut parked = Parked::new(&consumer, &topic, senders.len());
     loop {
-        let fetched = match consumer.recv().await {
-            Ok(message) => {
+        parked.deliver(&senders);
+        // A short wait, so parked messages are retried as their partitions drain.
+        let received = tokio::time::timeout(RETRY_PARKED, consumer.recv()).await;
+        match received {
+            Ok(Ok(message)) => {
                 let fragment = message.headers().and_then(|headers| {
                     headers
                         .iter()
@@ -182,20 +196,93 @@ async fn dispatch(consumer: Arc<StreamConsumer>, senders: Vec<mpsc::Sender<Fetch
                     payload: message.payload().unwrap_or_default().to_vec(),
                     fragment,
                 };
-                (partition, fetched)
+                parked.route(partition, fetched, &senders);
             }
-            Err(err) => {
-                tracing::warn!(%err, "Kafka consumer error; retrying");
-                continue;
-            }
-        };
-        let (partition, fetched) = fetched;
-        if let Some(sender) = senders.get(partition) {
-            // An error means the partition's task has finished: drop the message.
-            let _ = sender.send(fetched).await;
+            Ok(Err(err)) => tracing::warn!(%err, "Kafka consumer error; retrying"),
+            Err(_) => {}
         }
         if senders.iter().all(|s| s.is_closed()) {
             return;
+        }
+    }
+}
+
+/// How often parked messages are offered again.
+const RETRY_PARKED: Duration = Duration::from_millis(10);
+
+/// Messages of partitions whose task is not taking more right now (its channel is full, e.g.
+/// while it waits at a barrier for other partitions). Such a partition is paused in the
+/// consumer, so waiting for it never stops the others: blocking the dispatcher on one full
+/// channel would starve exactly the partitions a barrier waits for.
+struct Parked<'a> {
+    consumer: &'a StreamConsumer,
+    topic: &'a str,
+    queues: Vec<std::collections::VecDeque<Fetched>>,
+}
+
+impl<'a> Parked<'a> {
+    fn new(consumer: &'a StreamConsumer, topic: &'a str, partitions: usize) -> Self {
+        Self {
+            consumer,
+            topic,
+            queues: (0..partitions).map(|_| Default::default()).collect(),
+        }
+    }
+
+    /// Hands `fetched` to its partition's task, or parks it (pausing the partition).
+    fn route(&mut self, partition: usize, fetched: Fetched, senders: &[mpsc::Sender<Fetched>]) {
+        let (Some(queue), Some(sender)) = (self.queues.get_mut(partition), senders.get(partition))
+        else {
+            return;
+        };
+        if !queue.is_empty() {
+            queue.push_back(fetched);
+            return;
+        }
+        match sender.try_send(fetched) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(fetched)) => {
+                queue.push_back(fetched);
+                self.set_paused(partition, true);
+            }
+            // The partition's task has finished: nothing more is needed.
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    /// Offers parked messages again; resumes partitions whose backlog is handed over.
+    fn deliver(&mut self, senders: &[mpsc::Sender<Fetched>]) {
+        for partition in 0..self.queues.len() {
+            let Some(sender) = senders.get(partition) else { continue };
+            if self.queues[partition].is_empty() {
+                continue;
+            }
+            while let Some(fetched) = self.queues[partition].pop_front() {
+                match sender.try_send(fetched) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(fetched)) => {
+                        self.queues[partition].push_front(fetched);
+                        break;
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => self.queues[partition].clear(),
+                }
+            }
+            if self.queues[partition].is_empty() {
+                self.set_paused(partition, false);
+            }
+        }
+    }
+
+    fn set_paused(&self, partition: usize, paused: bool) {
+        let mut list = TopicPartitionList::new();
+        list.add_partition(self.topic, partition as i32);
+        let result = if paused {
+            self.consumer.pause(&list)
+        } else {
+            self.consumer.resume(&list)
+        };
+        if let Err(err) = result {
+            tracing::warn!(%err, partition, paused, "cannot pause or resume a partition");
         }
     }
 }
