@@ -253,7 +253,9 @@ impl<'a> Parked<'a> {
     /// Offers parked messages again; resumes partitions whose backlog is handed over.
     fn deliver(&mut self, senders: &[mpsc::Sender<Fetched>]) {
         for partition in 0..self.queues.len() {
-            let Some(sender) = senders.get(partition) else { continue };
+            let Some(sender) = senders.get(partition) else {
+                continue;
+            };
             if self.queues[partition].is_empty() {
                 continue;
             }
