@@ -5,20 +5,20 @@
 //! moves the partition's checkpoint, and records the checkpoint covers are skipped (see
 //! [`crate::checkpoint`]).
 
-use crate::barrier::{self, Arrival, BarrierId, Barriers, Turn};
+mod commit;
+
+use crate::barrier::{Arrival, Barriers};
 use crate::checkpoint::{self, Checkpoint};
-use crate::command::{build_command, cmd_db};
-use crate::error::{hint_for, is_target_fault, ApplyError};
+use crate::command::build_command;
+use crate::error::ApplyError;
 use crate::restore::{function_command, restore_command};
 use crate::stats::ApplyStats;
 use crate::sweep::{self, SeenKeys};
 use crate::target::{Target, TargetInfo};
 use crate::throttle::Throttle;
 use redis::aio::MultiplexedConnection;
-use redis::Value;
-use slotstream_schemas::display::show_key;
 use slotstream_schemas::log::{Delivery, Lease, PartitionReader};
-use slotstream_schemas::{Barrier, Body, EpochBegin, Record};
+use slotstream_schemas::{Body, EpochBegin, Record};
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -404,222 +404,6 @@ impl Lane {
             },
         };
         self.commit(vec![own], false).await
-    }
-
-    /// Sends the batch with the checkpoints of `arrivals` (one `MULTI/EXEC` when there are
-    /// checkpoints, or when `atomic`), checks every reply and moves this partition's checkpoint.
-    async fn commit(&mut self, arrivals: Vec<Arrival>, atomic: bool) -> Result<(), ApplyError> {
-        let mut transaction = atomic;
-        for arrival in &arrivals {
-            if let Some((key, checkpoint)) = &arrival.checkpoint {
-                self.select(0);
-                let replid = arrival.replid.as_deref();
-                for cmd in checkpoint::write_commands(key, checkpoint, arrival.records, replid) {
-                    self.batch.cmds.push(cmd);
-                    self.batch.keys.push((0, key.clone()));
-                }
-                transaction = true;
-            }
-        }
-        let batch = std::mem::take(&mut self.batch);
-        if let Some(throttle) = &self.ctx.throttle {
-            throttle.admit(batch.cmds.len(), batch.bytes).await;
-        }
-        let mut pipe = redis::pipe();
-        pipe.ignore_errors();
-        if transaction {
-            pipe.cmd("MULTI");
-        }
-        for cmd in batch.cmds {
-            pipe.add_command(cmd);
-        }
-        if transaction {
-            pipe.cmd("EXEC");
-        }
-        let replies: Vec<Value> =
-            pipe.query_async(&mut self.conn)
-                .await
-                .map_err(|cause| ApplyError::Redis {
-                    addr: self.ctx.target.addr.clone(),
-                    doing: format!("applying a batch in partition {}", self.summary.partition),
-                    cause,
-                })?;
-        let results = if transaction {
-            self.transaction_results(replies, &batch.keys).await?
-        } else {
-            replies
-        };
-        let failed = results
-            .iter()
-            .enumerate()
-            .position(|(index, reply)| match reply {
-                Value::ServerError(err) => {
-                    !batch.lenient.get(index).copied().unwrap_or(false) || is_target_fault(err)
-                }
-                _ => false,
-            });
-        if let Some(index) = failed {
-            return Err(self.rejected(&results[index], &batch.keys[index]));
-        }
-        for (reply, (db, key)) in results.iter().zip(&batch.keys) {
-            if let Value::ServerError(err) = reply {
-                self.ctx.stats.refused.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(
-                    partition = self.summary.partition,
-                    db,
-                    key = %show_key(key),
-                    %err,
-                    "a replicated command failed on the target as it may have on the source"
-                );
-            }
-        }
-        let own = arrivals
-            .iter()
-            .find(|a| a.partition == self.summary.partition)
-            .and_then(|a| a.checkpoint.as_ref());
-        if let Some((_, checkpoint)) = own {
-            self.applied = Some(*checkpoint);
-            if let (Some(hook), Some(offset)) = (&self.ctx.on_applied, checkpoint.log_offset) {
-                hook(self.summary.partition, offset);
-            }
-        }
-        self.summary.keys += batch.snapshot_keys;
-        self.ctx
-            .stats
-            .keys
-            .fetch_add(batch.snapshot_keys, Ordering::Relaxed);
-        self.ctx
-            .stats
-            .commands
-            .fetch_add(batch.commands, Ordering::Relaxed);
-        self.ctx
-            .stats
-            .bytes
-            .fetch_add(batch.bytes as u64, Ordering::Relaxed);
-        Ok(())
-    }
-
-    /// Applies a barrier once every involved partition has reached it (see [`crate::barrier`]).
-    async fn barrier(
-        &mut self,
-        id: BarrierId,
-        db: u32,
-        barrier: Barrier,
-        next: Checkpoint,
-    ) -> Result<(), ApplyError> {
-        self.flush().await?;
-        let arrival = Arrival {
-            partition: self.summary.partition,
-            checkpoint: self.checkpoint_key.clone().map(|key| (key, next)),
-            records: 1,
-            replid: self.replid.clone(),
-        };
-        match self
-            .ctx
-            .barriers
-            .arrive(id, barrier.partitions.len(), arrival)
-        {
-            Turn::Apply(arrivals, done) => {
-                self.select(db);
-                for command in barrier.commands {
-                    let (name, cmd) = build_command(command, now_ms(), self.ctx.ttl_extension_ms);
-                    if name.eq_ignore_ascii_case(b"SELECT") {
-                        self.db = cmd_db(&cmd).unwrap_or(self.db);
-                    }
-                    self.batch.bytes += cmd.args_iter().map(arg_len).sum::<usize>();
-                    self.batch.cmds.push(cmd);
-                    self.batch.keys.push((self.db, name));
-                    self.mark_lenient();
-                    self.batch.commands += 1;
-                }
-                let result = self.commit(arrivals, true).await;
-                let outcome = result.as_ref().map(|_| ()).map_err(|e| e.to_string());
-                done.send_replace(Some(outcome));
-                result?;
-            }
-            Turn::Wait(outcome) => {
-                barrier::wait(outcome).await.map_err(|why| {
-                    self.log_error(format!(
-                        "a barrier at offset {} was not applied: {why}",
-                        id.1.offset
-                    ))
-                })?;
-                if self.checkpoint_key.is_some() {
-                    self.applied = Some(next);
-                }
-            }
-        }
-        self.pending = Some(next);
-        Ok(())
-    }
-
-    /// Unpacks `MULTI … EXEC` replies into one result per command. A command refused while
-    /// queuing aborts the whole transaction (nothing applied); a command that failed inside
-    /// `EXEC` did not stop the others, so the checkpoint is put back where it was before the
-    /// error is reported: the failed record must not count as applied.
-    async fn transaction_results(
-        &mut self,
-        mut replies: Vec<Value>,
-        keys: &[(u32, Vec<u8>)],
-    ) -> Result<Vec<Value>, ApplyError> {
-        let exec = replies.pop().unwrap_or(Value::Nil);
-        let queued = replies.get(1..).unwrap_or_default();
-        if let Some(index) = queued
-            .iter()
-            .position(|r| matches!(r, Value::ServerError(_)))
-        {
-            return Err(self.rejected(&queued[index], &keys[index]));
-        }
-        let results = match exec {
-            Value::Array(results) if results.len() == keys.len() => results,
-            other => {
-                return Err(self.log_error(format!(
-                    "the target answered EXEC with {other:?}; nothing of the batch was applied"
-                )))
-            }
-        };
-        if results.iter().any(|r| matches!(r, Value::ServerError(_))) {
-            self.restore_checkpoint().await;
-        }
-        Ok(results)
-    }
-
-    /// Writes the last good checkpoint back after a failed transaction (best effort: the
-    /// error being reported matters more).
-    async fn restore_checkpoint(&mut self) {
-        let Some(key) = &self.checkpoint_key else {
-            return;
-        };
-        let mut pipe = redis::pipe();
-        pipe.cmd("SELECT").arg(0);
-        match &self.applied {
-            Some(applied) => {
-                let [set, _] = checkpoint::write_commands(key, applied, 0, self.replid.as_deref());
-                pipe.add_command(set);
-            }
-            None => {
-                pipe.cmd("DEL").arg(key);
-            }
-        }
-        self.db = 0;
-        if let Err(err) = pipe.query_async::<()>(&mut self.conn).await {
-            tracing::error!(partition = self.summary.partition, %err, "could not put the checkpoint back");
-        }
-    }
-
-    fn rejected(&self, reply: &Value, (db, key): &(u32, Vec<u8>)) -> ApplyError {
-        let reply = match reply {
-            Value::ServerError(err) => err.to_string(),
-            other => format!("{other:?}"),
-        };
-        ApplyError::Rejected {
-            addr: self.ctx.target.addr.clone(),
-            partition: self.summary.partition,
-            db: *db,
-            key: show_key(key),
-            hint: hint_for(&reply),
-            reply,
-        }
     }
 }
 
