@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::broker::{create_topic, unique_topic, Broker};
+use common::broker::{consume_cmd, create_topic, produce_cmd, unique_topic, Broker};
 use common::workload::{self, WorkloadConfig};
 use common::{assert_same_contents, dataset, slotstream, verify_identical, RedisServer};
 use std::process::{Child, Command, Stdio};
@@ -140,26 +140,6 @@ fn sync_cmd(source: &RedisServer, target: &RedisServer) -> Command {
     cmd
 }
 
-fn produce_cmd(source: &RedisServer, broker: &Broker, topic: &str) -> Command {
-    let mut cmd = slotstream();
-    cmd.args([
-        "produce",
-        "--source",
-        &source.url(),
-        "--brokers",
-        broker.bootstrap(),
-    ])
-    .args(["--topic", topic, "--partitions", &PARTITIONS.to_string()]);
-    cmd
-}
-
-fn consume_cmd(target: &RedisServer, broker: &Broker, topic: &str) -> Command {
-    let mut cmd = slotstream();
-    cmd.args(["consume", "--brokers", broker.bootstrap(), "--topic", topic])
-        .args(["--target", &target.url()]);
-    cmd
-}
-
 /// A broker with the data topic in place before producer and consumer start together (on an
 /// external broker the producer would create it, possibly after the consumer looked).
 fn broker_with_topic(topic: &str) -> Broker {
@@ -200,7 +180,10 @@ fn incremental_kafka_follows_a_mixed_workload() {
     let source = RedisServer::start();
     let target = RedisServer::start();
     dataset::write_full(&mut source.conn());
-    let mut producer = Proc::spawn(&mut produce_cmd(&source, &broker, &topic), "produce");
+    let mut producer = Proc::spawn(
+        &mut produce_cmd(&source, &broker, &topic, PARTITIONS),
+        "produce",
+    );
     let mut consumer = Proc::spawn(&mut consume_cmd(&target, &broker, &topic), "consume");
     let report = workload::run_blocking(&source.url(), &WorkloadConfig::acceptance());
     assert!(report.ops >= 200_000, "{report:?}");
@@ -234,7 +217,10 @@ fn incremental_kafka_survives_kills_of_both_sides() {
     let source = RedisServer::start();
     let target = RedisServer::start();
     dataset::write_full(&mut source.conn());
-    let mut producer = Proc::spawn(&mut produce_cmd(&source, &broker, &topic), "produce");
+    let mut producer = Proc::spawn(
+        &mut produce_cmd(&source, &broker, &topic, PARTITIONS),
+        "produce",
+    );
     let mut consumer = Proc::spawn(&mut consume_cmd(&target, &broker, &topic), "consume");
     let writer = workload::spawn(&source.url(), WorkloadConfig::acceptance());
 
@@ -244,7 +230,10 @@ fn incremental_kafka_survives_kills_of_both_sides() {
         std::thread::sleep(Duration::from_millis(moments.next_ms(1_500, 4_000)));
         if producer_kills < 3 && (consumer_kills >= 5 || moments.next_ms(0, 2) == 0) {
             producer.kill();
-            producer = Proc::spawn(&mut produce_cmd(&source, &broker, &topic), "produce");
+            producer = Proc::spawn(
+                &mut produce_cmd(&source, &broker, &topic, PARTITIONS),
+                "produce",
+            );
             producer_kills += 1;
         } else {
             consumer.kill();

@@ -5,33 +5,15 @@
 
 mod common;
 
-use common::broker::{create_topic, produce_raw, read_all, unique_topic, Broker};
+use common::broker::{
+    consume_cmd, create_topic, produce_cmd, produce_raw, read_all, unique_topic, Broker,
+};
 use common::{assert_same_contents, dataset, slotstream, verify_identical, RedisServer};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const PARTITIONS: u32 = 8;
-
-fn produce_cmd(source: &RedisServer, broker: &Broker, topic: &str) -> Command {
-    let mut cmd = slotstream();
-    cmd.args([
-        "produce",
-        "--source",
-        &source.url(),
-        "--brokers",
-        broker.bootstrap(),
-    ])
-    .args(["--topic", topic, "--partitions", &PARTITIONS.to_string()]);
-    cmd
-}
-
-fn consume_cmd(target: &RedisServer, broker: &Broker, topic: &str) -> Command {
-    let mut cmd = slotstream();
-    cmd.args(["consume", "--brokers", broker.bootstrap(), "--topic", topic])
-        .args(["--target", &target.url()]);
-    cmd
-}
 
 fn run_ok(cmd: &mut Command) -> Output {
     let output = cmd.output().expect("run slotstream");
@@ -92,7 +74,7 @@ fn kafka_heavy_snapshot_arrives_identical_through_three_processes() {
     }
 
     // Producer and consumer run at the same time, as they would in production.
-    let producer = produce_cmd(&source, &broker, &topic)
+    let producer = produce_cmd(&source, &broker, &topic, PARTITIONS)
         .arg("--snapshot-only")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -140,7 +122,7 @@ fn kafka_consumer_killed_during_snapshot_applies_every_record_once() {
     let target = RedisServer::start();
     dataset::write_full(&mut source.conn());
     dataset::write_small_strings(&mut source.conn(), 60_000);
-    run_ok(produce_cmd(&source, &broker, &topic).arg("--snapshot-only"));
+    run_ok(produce_cmd(&source, &broker, &topic, PARTITIONS).arg("--snapshot-only"));
     let total = source_key_count(&source);
 
     // Slowed down so the kills land mid-snapshot; killed at three different fill levels.
@@ -188,7 +170,7 @@ fn kafka_producer_killed_after_snapshot_continues_without_a_second_full_sync() {
     let target = RedisServer::start();
     dataset::write_full(&mut source.conn());
 
-    let mut producer = produce_cmd(&source, &broker, &topic)
+    let mut producer = produce_cmd(&source, &broker, &topic, PARTITIONS)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -198,7 +180,7 @@ fn kafka_producer_killed_after_snapshot_continues_without_a_second_full_sync() {
     producer.kill().unwrap(); // SIGKILL
     producer.wait().unwrap();
 
-    let mut producer = produce_cmd(&source, &broker, &topic)
+    let mut producer = produce_cmd(&source, &broker, &topic, PARTITIONS)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -235,7 +217,7 @@ fn kafka_replay_rebuilds_an_identical_destination() {
     let live = RedisServer::start();
     let rebuilt = RedisServer::start();
     dataset::write_full(&mut source.conn());
-    run_ok(produce_cmd(&source, &broker, &topic).arg("--snapshot-only"));
+    run_ok(produce_cmd(&source, &broker, &topic, PARTITIONS).arg("--snapshot-only"));
     run_ok(consume_cmd(&live, &broker, &topic).arg("--snapshot-only"));
 
     let output = run_ok(slotstream().args([
@@ -262,7 +244,7 @@ fn kafka_undecodable_record_stops_its_partition_with_topic_partition_and_offset(
     let source = RedisServer::start();
     let target = RedisServer::start();
     dataset::write_small_strings(&mut source.conn(), 2_000);
-    run_ok(produce_cmd(&source, &broker, &topic).arg("--snapshot-only"));
+    run_ok(produce_cmd(&source, &broker, &topic, PARTITIONS).arg("--snapshot-only"));
     run_ok(consume_cmd(&target, &broker, &topic).arg("--snapshot-only"));
     verify_identical(&source, &target);
 
@@ -293,7 +275,7 @@ fn kafka_undecodable_record_stops_its_partition_with_topic_partition_and_offset(
     }
     assert!(!behind_junk.is_empty());
     let source_id = format!("127.0.0.1:{}", source.port());
-    run_ok(produce_cmd(&second, &broker, &topic).args([
+    run_ok(produce_cmd(&second, &broker, &topic, PARTITIONS).args([
         "--snapshot-only",
         "--source-id",
         &source_id,
@@ -340,7 +322,7 @@ fn kafka_records_decode_with_a_generic_avro_reader_and_the_schema_alone() {
     let broker = Broker::start(&[(&topic, PARTITIONS)]);
     let source = RedisServer::start();
     dataset::write_full(&mut source.conn());
-    run_ok(produce_cmd(&source, &broker, &topic).arg("--snapshot-only"));
+    run_ok(produce_cmd(&source, &broker, &topic, PARTITIONS).arg("--snapshot-only"));
 
     let messages = read_all(broker.bootstrap(), &topic);
     assert!(!messages.is_empty());
@@ -395,7 +377,7 @@ fn kafka_topic_with_another_partition_count_is_refused() {
     let broker = Broker::start(&[(&topic, PARTITIONS)]);
     let source = RedisServer::start();
     dataset::write_small_strings(&mut source.conn(), 10);
-    run_ok(produce_cmd(&source, &broker, &topic).arg("--snapshot-only"));
+    run_ok(produce_cmd(&source, &broker, &topic, PARTITIONS).arg("--snapshot-only"));
     let output = slotstream()
         .args(["produce", "--snapshot-only", "--source", &source.url()])
         .args([

@@ -1,5 +1,6 @@
-//! Progress reporting during a snapshot: a log line every few seconds with keys and bytes done
-//! and the rates, and the process's peak memory.
+//! Progress reporting: while a snapshot moves, a line every few seconds with keys and bytes done
+//! and the rates; after it, a line about every ten seconds with live commands applied and the
+//! lag per partition (apply time minus capture time of its last heartbeat).
 
 use slotstream_consumer::ApplyStats;
 use slotstream_producer::CaptureStats;
@@ -7,6 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const EVERY: Duration = Duration::from_secs(2);
+/// Live-phase lines come every this many ticks.
+const LIVE_EVERY_TICKS: u64 = 5;
 
 /// A background task that logs progress until stopped.
 pub struct Progress {
@@ -19,8 +22,20 @@ impl Progress {
             let started = Instant::now();
             let mut ticker = tokio::time::interval(EVERY);
             ticker.tick().await;
+            let mut last = (u64::MAX, u64::MAX);
+            let mut ticks = 0u64;
+            let mut last_commands = 0;
             loop {
                 ticker.tick().await;
+                ticks += 1;
+                let now = (capture.keys(), apply.keys());
+                if now == last {
+                    if ticks % LIVE_EVERY_TICKS == 0 {
+                        last_commands = log_live(&apply, last_commands);
+                    }
+                    continue;
+                }
+                last = now;
                 let seconds = started.elapsed().as_secs_f64().max(0.001);
                 let read = capture.rdb_bytes();
                 let total = capture.rdb_total();
@@ -47,6 +62,23 @@ impl Progress {
     pub fn stop(self) {
         self.task.abort();
     }
+}
+
+/// One line about the live phase; returns the command count it reported.
+fn log_live(apply: &ApplyStats, previous: u64) -> u64 {
+    let commands = apply.commands();
+    let lags = apply.lags();
+    let seconds = (EVERY * LIVE_EVERY_TICKS as u32).as_secs_f64();
+    let lag: Vec<String> = lags.iter().map(|(p, ms)| format!("{p}:{ms}")).collect();
+    tracing::info!(
+        commands,
+        commands_per_s = ((commands - previous.min(commands)) as f64 / seconds) as u64,
+        lag_ms_max = lags.values().max().copied().unwrap_or(0),
+        lag_ms = %lag.join(" "),
+        refused = apply.refused.load(std::sync::atomic::Ordering::Relaxed),
+        "live"
+    );
+    commands
 }
 
 /// Peak resident memory of this process (Linux `VmHWM`).

@@ -372,3 +372,30 @@ impl ProducerContext for Delivery {
         *self.0.lock().expect("delivery lock") = Some(outcome);
     }
 }
+
+/// `slotstream produce` from `source` into `topic` (created with `partitions` partitions).
+pub fn produce_cmd(
+    source: &super::RedisServer,
+    broker: &Broker,
+    topic: &str,
+    partitions: u32,
+) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_slotstream"));
+    cmd.args([
+        "produce",
+        "--source",
+        &source.url(),
+        "--brokers",
+        broker.bootstrap(),
+    ])
+    .args(["--topic", topic, "--partitions", &partitions.to_string()]);
+    cmd
+}
+
+/// `slotstream consume` of `topic` into `target`.
+pub fn consume_cmd(target: &super::RedisServer, broker: &Broker, topic: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_slotstream"));
+    cmd.args(["consume", "--brokers", broker.bootstrap(), "--topic", topic])
+        .args(["--target", &target.url()]);
+    cmd
+}
