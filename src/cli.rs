@@ -50,7 +50,7 @@ pub enum Command {
 }
 
 /// Where the Kafka cluster is and how to talk to it.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct KafkaArgs {
     /// Bootstrap servers, e.g. `kafka1:9092,kafka2:9092`.
     #[arg(long)]
@@ -66,7 +66,7 @@ pub struct KafkaArgs {
     pub kafka_config_file: Option<std::path::PathBuf>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ProduceArgs {
     /// Source Redis URL: redis://[user:password@]host:port
     #[arg(long)]
@@ -85,9 +85,12 @@ pub struct ProduceArgs {
     /// Forward PUBLISH (off by default: messages are not data).
     #[arg(long)]
     pub forward_publish: bool,
+    /// After a dropped link, keep starting again from the saved position for this long.
+    #[arg(long, default_value_t = 12 * 3600)]
+    pub retry_for_secs: u64,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ConsumeArgs {
     #[command(flatten)]
     pub kafka: KafkaArgs,
@@ -106,6 +109,9 @@ pub struct ConsumeArgs {
     /// Most payload bytes per second written to the target (0: unlimited).
     #[arg(long, default_value_t = 0)]
     pub max_bytes: u64,
+    /// After a dropped link, keep starting again from the saved position for this long.
+    #[arg(long, default_value_t = 12 * 3600)]
+    pub retry_for_secs: u64,
 }
 
 #[derive(Debug, Args)]
@@ -131,7 +137,7 @@ pub struct DevBrokerArgs {
     pub topics: Vec<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct SyncArgs {
     /// Source Redis URL: redis://[user:password@]host:port
     #[arg(long)]
@@ -151,6 +157,9 @@ pub struct SyncArgs {
     /// Forward PUBLISH (off by default: messages are not data).
     #[arg(long)]
     pub forward_publish: bool,
+    /// After a dropped link, keep starting again from the saved position for this long.
+    #[arg(long, default_value_t = 12 * 3600)]
+    pub retry_for_secs: u64,
 }
 
 #[derive(Debug, Args)]

@@ -359,3 +359,81 @@ fn incremental_sync_follows_a_short_single_connection_workload() {
     assert_identical(&source, &target);
     sync.stop();
 }
+
+/// Drops every replica link of the source and every client link of the target (slotstream's).
+fn drop_links(source: &RedisServer, target: &RedisServer) {
+    let _: redis::Value = redis::cmd("CLIENT")
+        .arg(&["KILL", "TYPE", "replica"])
+        .query(&mut source.conn())
+        .unwrap();
+    let _: redis::Value = redis::cmd("CLIENT")
+        .arg(&["KILL", "TYPE", "normal", "SKIPME", "yes"])
+        .query(&mut target.conn())
+        .unwrap();
+}
+
+/// A few counters and list pushes, so a lost or doubled command shows.
+fn write_counters(source: &RedisServer, round: u32) {
+    let mut conn = source.conn();
+    for i in 0..200 {
+        let _: i64 = redis::cmd("INCR")
+            .arg(format!("counter:{}", i % 20))
+            .query(&mut conn)
+            .unwrap();
+        let _: i64 = redis::cmd("LPUSH")
+            .arg(format!("pushes:{}", i % 7))
+            .arg(format!("{round}-{i}"))
+            .query(&mut conn)
+            .unwrap();
+    }
+}
+
+#[test]
+fn incremental_sync_reconnects_after_dropped_links() {
+    let source = RedisServer::start();
+    let target = RedisServer::start();
+    let mut sync = Proc::spawn(&mut sync_cmd(&source, &target), "sync");
+    for round in 0..3 {
+        write_counters(&source, round);
+        wait_caught_up(&source, &target, &sync_log(&source), &mut [&mut sync]);
+        drop_links(&source, &target);
+    }
+    write_counters(&source, 3);
+    wait_caught_up(&source, &target, &sync_log(&source), &mut [&mut sync]);
+    assert_identical(&source, &target);
+    let log = sync.stop();
+    assert!(log.contains("link lost"), "no reconnection logged: {log}");
+}
+
+#[test]
+fn incremental_kafka_reconnects_after_dropped_links() {
+    let topic = unique_topic("reconnect");
+    let broker = broker_with_topic(&topic);
+    let source = RedisServer::start();
+    let target = RedisServer::start();
+    let mut producer = Proc::spawn(
+        &mut produce_cmd(&source, &broker, &topic, PARTITIONS),
+        "produce",
+    );
+    let mut consumer = Proc::spawn(&mut consume_cmd(&target, &broker, &topic), "consume");
+    for round in 0..3 {
+        write_counters(&source, round);
+        wait_caught_up(
+            &source,
+            &target,
+            &topic,
+            &mut [&mut producer, &mut consumer],
+        );
+        drop_links(&source, &target);
+    }
+    write_counters(&source, 3);
+    wait_caught_up(
+        &source,
+        &target,
+        &topic,
+        &mut [&mut producer, &mut consumer],
+    );
+    assert_identical(&source, &target);
+    let logs = consumer.stop() + &producer.stop();
+    assert!(logs.contains("link lost"), "no reconnection logged: {logs}");
+}

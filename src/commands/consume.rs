@@ -14,6 +14,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub async fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
+    let give_up_after = std::time::Duration::from_secs(args.retry_for_secs);
+    crate::commands::retry::with_retries(give_up_after, || run_once(args.clone())).await
+}
+
+async fn run_once(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let settings = kafka_settings(&args.kafka)?;
     let applier = Applier::connect(&TargetConfig::new(&args.target)).await?;

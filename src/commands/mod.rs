@@ -5,6 +5,7 @@ mod dev_broker;
 mod produce;
 mod progress;
 mod replay;
+mod retry;
 mod sync;
 mod verify;
 

@@ -16,6 +16,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 pub async fn run(args: ProduceArgs) -> anyhow::Result<ExitCode> {
+    let give_up_after = std::time::Duration::from_secs(args.retry_for_secs);
+    crate::commands::retry::with_retries(give_up_after, || run_once(args.clone())).await
+}
+
+async fn run_once(args: ProduceArgs) -> anyhow::Result<ExitCode> {
     let settings = kafka_settings(&args.kafka)?;
     let stop = Arc::new(AtomicBool::new(false));
     let capture_stats = Arc::new(CaptureStats::default());

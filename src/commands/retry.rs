@@ -1,0 +1,97 @@
+//! Reconnecting after a dropped link: one classifier for the errors of every link, one loop.
+//!
+//! A run that loses its source, Kafka or target connection starts again from durable state (the
+//! target's checkpoints, the producer's resume point in Kafka), exactly as a restarted process
+//! would, with a growing pause between attempts and a log line for each; it gives up after the
+//! configured time. A link that cannot be made on the very first attempt is an error at once:
+//! that is a wrong address or a server that is down, which waiting rarely fixes.
+
+use slotstream_consumer::ApplyError;
+use slotstream_producer::CaptureError;
+use std::future::Future;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+const FIRST_PAUSE: Duration = Duration::from_secs(1);
+const LONGEST_PAUSE: Duration = Duration::from_secs(30);
+
+/// What an error means for the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// An established link dropped or timed out: start again.
+    Reconnect,
+    /// A link could not be made: an error on the first attempt, else start again.
+    Unreachable,
+    /// Anything else: stop with the error.
+    Fatal,
+}
+
+/// Classifies an error by the typed errors in its chain.
+pub fn classify(err: &anyhow::Error) -> Failure {
+    for cause in err.chain() {
+        if let Some(capture) = cause.downcast_ref::<CaptureError>() {
+            return match capture {
+                CaptureError::Io { .. } => Failure::Reconnect,
+                CaptureError::Connect { .. } => Failure::Unreachable,
+                _ => Failure::Fatal,
+            };
+        }
+        if let Some(apply) = cause.downcast_ref::<ApplyError>() {
+            return match apply {
+                ApplyError::Redis { cause, .. }
+                    if cause.is_io_error()
+                        || cause.is_connection_dropped()
+                        || cause.is_timeout() =>
+                {
+                    Failure::Reconnect
+                }
+                ApplyError::Connect { .. } => Failure::Unreachable,
+                _ => Failure::Fatal,
+            };
+        }
+    }
+    Failure::Fatal
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or `give_up_after` has passed.
+pub async fn with_retries<F, Fut>(
+    give_up_after: Duration,
+    mut attempt: F,
+) -> anyhow::Result<ExitCode>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<ExitCode>>,
+{
+    let started = Instant::now();
+    let mut pause = FIRST_PAUSE;
+    let mut failures = 0u32;
+    loop {
+        let err = match attempt().await {
+            Ok(code) => return Ok(code),
+            Err(err) => err,
+        };
+        let again = match classify(&err) {
+            Failure::Reconnect => true,
+            Failure::Unreachable => failures > 0,
+            Failure::Fatal => false,
+        };
+        if !again {
+            return Err(err);
+        }
+        if started.elapsed() >= give_up_after {
+            return Err(err.context(format!(
+                "gave up after retrying for {} s (--retry-for-secs)",
+                started.elapsed().as_secs()
+            )));
+        }
+        failures += 1;
+        tracing::warn!(
+            error = %format!("{err:#}"),
+            attempt = failures,
+            retry_in_s = pause.as_secs(),
+            "link lost; starting again from the saved position"
+        );
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(LONGEST_PAUSE);
+    }
+}
