@@ -207,9 +207,12 @@ impl Lane {
             }
         }
         let before_min_epoch = self.ctx.min_epoch.is_some_and(|min| record.epoch < min);
+        // Positions only grow within a partition, so anything at or below the last record taken
+        // (applied, or still in the batch) is a copy: a producer that re-sent records after a
+        // restart, or a log that delivered some twice.
         if before_min_epoch
             || self
-                .applied
+                .last_taken()
                 .is_some_and(|c| c.covers(record.epoch, record.position))
         {
             self.summary.skipped += 1;
@@ -311,6 +314,20 @@ impl Lane {
         }
         self.pending = Some(next);
         Ok(())
+    }
+
+    /// The higher of the applied checkpoint and the one the current batch will store.
+    fn last_taken(&self) -> Option<Checkpoint> {
+        match (self.pending, self.applied) {
+            (Some(pending), Some(applied)) => Some(
+                if (pending.epoch, pending.position) >= (applied.epoch, applied.position) {
+                    pending
+                } else {
+                    applied
+                },
+            ),
+            (pending, applied) => pending.or(applied),
+        }
     }
 
     /// Deletes the keys of this partition's slots that the epoch's snapshot did not contain.
