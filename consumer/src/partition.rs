@@ -18,12 +18,12 @@ use crate::target::{Target, TargetInfo};
 use crate::throttle::Throttle;
 use redis::aio::MultiplexedConnection;
 use slotstream_schemas::log::{Delivery, Lease, PartitionReader};
+pub(crate) use slotstream_schemas::now_ms;
 use slotstream_schemas::{Body, EpochBegin, Record};
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What one partition saw and did.
 #[derive(Debug, Clone, Default)]
@@ -429,11 +429,4 @@ fn arg_len(arg: redis::Arg<&[u8]>) -> usize {
         redis::Arg::Simple(bytes) => bytes.len(),
         _ => 0,
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

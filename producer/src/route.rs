@@ -7,10 +7,10 @@
 use crate::error::CaptureError;
 use crate::keys::CommandTable;
 use slotstream_schemas::log::LogWriter;
+use slotstream_schemas::now_ms;
 use slotstream_schemas::slot::{key_slot, partition_for_slot};
 use slotstream_schemas::{Barrier, Body, Command, Element, Heartbeat, Position, Record};
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Index of heartbeats: after every part of a split command at the same offset.
 pub const HEARTBEAT_INDEX: u64 = u32::MAX as u64;
@@ -341,11 +341,4 @@ fn upper(name: &[u8]) -> Vec<u8> {
 
 fn parse_db(args: &[Vec<u8>]) -> Option<u32> {
     std::str::from_utf8(args.get(1)?).ok()?.parse().ok()
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

@@ -5,11 +5,11 @@ use crate::error::CaptureError;
 use crate::rdb::{Entry, KeyEntry, RdbReader};
 use crate::stats::CaptureStats;
 use slotstream_schemas::log::LogWriter;
+pub use slotstream_schemas::now_ms;
 use slotstream_schemas::slot::{key_slot, partition_for_slot};
 use slotstream_schemas::{Body, EpochBegin, Function, Position, Record, SnapshotEnd, SnapshotKey};
 use std::io::Read;
 use std::sync::atomic::Ordering;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The epoch a snapshot opens.
 #[derive(Debug, Clone)]
@@ -195,11 +195,4 @@ impl<W: LogWriter> SnapshotWriter<'_, W> {
             body,
         }
     }
-}
-
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

@@ -29,7 +29,7 @@ pub mod topic;
 
 pub use codec::{Codec, CodecError};
 pub use record::{
-    Barrier, Body, Command, Element, EpochBegin, Function, Heartbeat, Position, Record,
+    now_ms, Barrier, Body, Command, Element, EpochBegin, Function, Heartbeat, Position, Record,
     SnapshotChunk, SnapshotEnd, SnapshotKey,
 };
 

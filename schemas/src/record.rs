@@ -1,6 +1,15 @@
 //! The record types that flow from producer to consumer, one per Avro record in `record.avsc`.
 
 use serde::{Deserialize, Serialize};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Wall-clock time in Unix milliseconds: capture times, expiry times, lag.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
 
 /// One unit of the log: an envelope that says where in the source's history it belongs, and a body.
 ///
