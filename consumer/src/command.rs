@@ -22,11 +22,13 @@ pub fn build_command(command: Command, now_ms: i64, extension_ms: i64) -> (Vec<u
     (shown, cmd)
 }
 
-/// The database a `SELECT` command selects.
-pub fn cmd_db(cmd: &redis::Cmd) -> Option<u32> {
-    let arg = cmd.args_iter().nth(1)?;
-    match arg {
-        redis::Arg::Simple(bytes) => std::str::from_utf8(bytes).ok()?.parse().ok(),
+/// The database `command` selects, when it is a `SELECT` (inside a `MULTI` block, the one
+/// place a replicated `SELECT` reaches the destination as a command).
+pub fn selected_db(command: &Command) -> Option<u32> {
+    match &command.args[..] {
+        [name, db] if name.0.eq_ignore_ascii_case(b"SELECT") => {
+            std::str::from_utf8(&db.0).ok()?.parse().ok()
+        }
         _ => None,
     }
 }
@@ -107,6 +109,19 @@ mod tests {
         let mut getex = args(&["GETEX", "k", "EXAT", "1"]);
         extend_expiry(&mut getex, 2000);
         assert_eq!(getex, args(&["GETEX", "k", "PXAT", "2000"]));
+    }
+
+    #[test]
+    fn select_is_recognised_by_its_name_not_its_first_key() {
+        let command = |parts: &[&str]| Command {
+            args: args(parts)
+                .into_iter()
+                .map(slotstream_schemas::Element)
+                .collect(),
+        };
+        assert_eq!(selected_db(&command(&["select", "2"])), Some(2));
+        assert_eq!(selected_db(&command(&["SET", "SELECT", "2"])), None);
+        assert_eq!(selected_db(&command(&["GET", "2"])), None);
     }
 
     #[test]

@@ -166,9 +166,12 @@ fn compare_batch(src: &mut Connection, tgt: &mut Connection, db: i64, keys: &[Ve
         } else if va[i] != vb[i] {
             let first = va[i].iter().zip(&vb[i]).position(|(x, y)| x != y);
             panic!(
-                "{at}: {kind} values differ ({} vs {} items, first difference at item {first:?})",
+                "{at}: {kind} values differ ({} vs {} items, first difference at item {first:?})\n\
+                 source: {}\ntarget: {}",
                 va[i].len(),
-                vb[i].len()
+                vb[i].len(),
+                show_items(&va[i]),
+                show_items(&vb[i])
             );
         }
     }
@@ -282,4 +285,17 @@ fn text(value: Option<&Value>) -> String {
         Some(Value::Int(n)) => n.to_string(),
         _ => String::new(),
     }
+}
+
+/// Up to 16 items, each shown escaped and cut at 48 bytes, for a failure message.
+fn show_items(items: &[Vec<u8>]) -> String {
+    let mut shown: Vec<String> = items
+        .iter()
+        .take(16)
+        .map(|item| show(&item[..item.len().min(48)]))
+        .collect();
+    if items.len() > 16 {
+        shown.push(format!("... {} more", items.len() - 16));
+    }
+    shown.join(" ")
 }

@@ -4,7 +4,7 @@
 use super::{arg_len, now_ms, Lane};
 use crate::barrier::{self, Arrival, BarrierId, Turn};
 use crate::checkpoint::{self, Checkpoint};
-use crate::command::{build_command, cmd_db};
+use crate::command::{build_command, selected_db};
 use crate::error::{hint_for, is_target_fault, ApplyError};
 use redis::Value;
 use slotstream_schemas::display::show_key;
@@ -132,10 +132,12 @@ impl Lane {
             Turn::Apply(arrivals, done) => {
                 self.select(db);
                 for command in barrier.commands {
-                    let (name, cmd) = build_command(command, now_ms(), self.ctx.ttl_extension_ms);
-                    if name.eq_ignore_ascii_case(b"SELECT") {
-                        self.db = cmd_db(&cmd).unwrap_or(self.db);
+                    // A `SELECT` inside a block moves this connection to another db: follow it,
+                    // so the checkpoints and later commands go where they belong.
+                    if let Some(db) = selected_db(&command) {
+                        self.db = db;
                     }
+                    let (name, cmd) = build_command(command, now_ms(), self.ctx.ttl_extension_ms);
                     self.batch.bytes += cmd.args_iter().map(arg_len).sum::<usize>();
                     self.batch.cmds.push(cmd);
                     self.batch.keys.push((self.db, name));
