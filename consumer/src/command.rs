@@ -8,18 +8,28 @@
 //! the source's own `DEL` for them, which always follows in the stream, remove them in order.
 //! Expiry times further away than that are left exactly as the source set them.
 
+use crate::wire::Commands;
 use slotstream_schemas::Command;
 
-/// The command to send, and the name to show in errors (its first key, or its name).
-pub fn build_command(command: Command, now_ms: i64, extension_ms: i64) -> (Vec<u8>, redis::Cmd) {
+/// Writes the command to send into `out`; returns the name to show in errors (its first key,
+/// or its name).
+pub fn write_command(
+    out: &mut Commands,
+    command: Command,
+    now_ms: i64,
+    extension_ms: i64,
+) -> Vec<u8> {
     let mut args: Vec<Vec<u8>> = command.args.into_iter().map(|a| a.0).collect();
     extend_expiry(&mut args, now_ms + extension_ms);
-    let shown = args.get(1).or(args.first()).cloned().unwrap_or_default();
-    let mut cmd = redis::Cmd::new();
-    for arg in args {
-        cmd.arg(arg);
+    out.command(args.len());
+    for arg in &args {
+        out.arg(arg);
     }
-    (shown, cmd)
+    if args.len() > 1 {
+        args.swap_remove(1)
+    } else {
+        args.pop().unwrap_or_default()
+    }
 }
 
 /// The database `command` selects, when it is a `SELECT` (inside a `MULTI` block, the one

@@ -18,6 +18,7 @@
 //! - [`restore`]: snapshot records → `RESTORE` / `FUNCTION LOAD` commands.
 //! - [`sweep`]: after a new epoch's snapshot, delete the keys it did not contain.
 //! - [`stats`]: live counters for progress reporting.
+//! - [`wire`]: the batch connection: RESP written and replies read without per-command objects.
 //! - [`error`]: the apply error type.
 
 pub mod apply;
@@ -33,6 +34,7 @@ pub mod stats;
 pub mod sweep;
 pub mod target;
 pub mod throttle;
+pub mod wire;
 
 pub use apply::{Applier, ApplySummary, RunOptions};
 pub use config::TargetConfig;

@@ -9,13 +9,14 @@ mod commit;
 
 use crate::barrier::{Arrival, Barriers};
 use crate::checkpoint::{self, Checkpoint};
-use crate::command::build_command;
+use crate::command::write_command;
 use crate::error::ApplyError;
-use crate::restore::{function_command, restore_command};
+use crate::restore::{function_command, write_restore};
 use crate::stats::ApplyStats;
 use crate::sweep::{self, SeenKeys};
 use crate::target::{Target, TargetInfo};
 use crate::throttle::Throttle;
+use crate::wire::{Commands, Wire};
 use redis::aio::MultiplexedConnection;
 use slotstream_schemas::log::{Delivery, Lease, PartitionReader};
 pub(crate) use slotstream_schemas::now_ms;
@@ -86,8 +87,10 @@ pub async fn run_partition<R: PartitionReader>(
             })?,
         None => None,
     };
+    let wire = Wire::connect(&ctx.target).await?;
     let mut lane = Lane {
         conn,
+        wire,
         replid,
         db: 0,
         checkpoint_key,
@@ -143,9 +146,13 @@ fn poll_once<F: Future>(future: F) -> Option<F::Output> {
     }
 }
 
-/// A partition's connection, its selected database, checkpoints and the batch being built.
+/// A partition's connections, the batch connection's selected database, checkpoints and the
+/// batch being built.
 struct Lane {
+    /// For the occasional query (checkpoints, sweeps).
     conn: MultiplexedConnection,
+    /// For batches.
+    wire: Wire,
     db: u32,
     checkpoint_key: Option<Vec<u8>>,
     /// The checkpoint stored in the destination.
@@ -164,7 +171,7 @@ struct Lane {
 /// Commands queued for one pipeline, with what is needed to name a failing one.
 #[derive(Default)]
 struct Batch {
-    cmds: Vec<redis::Cmd>,
+    cmds: Commands,
     /// For each command: the (db, key) it writes, for error messages.
     keys: Vec<(u32, Vec<u8>)>,
     /// For each command: whether an error reply that is the command's own outcome is accepted
@@ -240,21 +247,26 @@ impl Lane {
         } = record;
         match body {
             Body::SnapshotKey(key) => {
-                match restore_command(key, now_ms(), self.ctx.ttl_extension_ms) {
-                    Some((name, cmd)) => {
-                        self.push(db, name, cmd);
-                        self.batch.snapshot_keys += 1;
-                        self.batch.records += 1;
-                    }
-                    None => {
-                        self.summary.expired += 1;
-                        self.ctx.stats.expired.fetch_add(1, Ordering::Relaxed);
-                    }
+                self.select(db);
+                let before = self.batch.cmds.bytes().len();
+                let extension = self.ctx.ttl_extension_ms;
+                if write_restore(&mut self.batch.cmds, &key, now_ms(), extension) {
+                    self.batch.bytes += self.batch.cmds.bytes().len() - before;
+                    self.batch.keys.push((db, key.key));
+                    self.batch.snapshot_keys += 1;
+                    self.batch.records += 1;
+                } else {
+                    self.summary.expired += 1;
+                    self.ctx.stats.expired.fetch_add(1, Ordering::Relaxed);
                 }
             }
             Body::Function(function) => {
-                let cmd = function_command(&function);
-                self.push(0, b"<function library>".to_vec(), cmd);
+                self.select(0);
+                self.push_cmd(
+                    0,
+                    b"<function library>".to_vec(),
+                    &function_command(&function),
+                );
                 self.batch.records += 1;
             }
             Body::EpochBegin(begin) => {
@@ -292,8 +304,8 @@ impl Lane {
                 next.sweep_from = None;
             }
             Body::Command(command) => {
-                let (name, cmd) = build_command(command, now_ms(), self.ctx.ttl_extension_ms);
-                self.push(db, name, cmd);
+                self.select(db);
+                self.write_command(command);
                 self.mark_lenient();
                 self.batch.records += 1;
                 self.batch.commands += 1;
@@ -374,10 +386,24 @@ impl Lane {
         }
     }
 
-    fn push(&mut self, db: u32, name: Vec<u8>, cmd: redis::Cmd) {
-        self.select(db);
-        self.batch.bytes += cmd.args_iter().map(arg_len).sum::<usize>();
-        self.batch.cmds.push(cmd);
+    /// Adds a live command to the batch, in the database selected last.
+    fn write_command(&mut self, command: slotstream_schemas::Command) {
+        let before = self.batch.cmds.bytes().len();
+        let name = write_command(
+            &mut self.batch.cmds,
+            command,
+            now_ms(),
+            self.ctx.ttl_extension_ms,
+        );
+        self.batch.bytes += self.batch.cmds.bytes().len() - before;
+        self.batch.keys.push((self.db, name));
+    }
+
+    /// Adds a command built with the `redis` crate to the batch.
+    fn push_cmd(&mut self, db: u32, name: Vec<u8>, cmd: &redis::Cmd) {
+        let before = self.batch.cmds.bytes().len();
+        self.batch.cmds.push_cmd(cmd);
+        self.batch.bytes += self.batch.cmds.bytes().len() - before;
         self.batch.keys.push((db, name));
     }
 
@@ -392,9 +418,9 @@ impl Lane {
 
     fn select(&mut self, db: u32) {
         if db != self.db {
-            let mut select = redis::cmd("SELECT");
-            select.arg(db);
-            self.batch.cmds.push(select);
+            self.batch.cmds.command(2);
+            self.batch.cmds.arg(b"SELECT");
+            self.batch.cmds.arg_int(i64::from(db));
             self.batch.keys.push((db, b"<SELECT>".to_vec()));
             self.db = db;
         }
@@ -421,12 +447,5 @@ impl Lane {
             },
         };
         self.commit(vec![own], false).await
-    }
-}
-
-fn arg_len(arg: redis::Arg<&[u8]>) -> usize {
-    match arg {
-        redis::Arg::Simple(bytes) => bytes.len(),
-        _ => 0,
     }
 }

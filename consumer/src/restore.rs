@@ -1,47 +1,55 @@
 //! Turns snapshot records into destination commands: `RESTORE key ttl payload REPLACE ABSTTL`
 //! for keys, `FUNCTION LOAD REPLACE` for function libraries.
 
-use slotstream_schemas::dump::seal_payload;
+use crate::wire::Commands;
+use slotstream_schemas::dump::{crc64, FOOTER_LEN};
 use slotstream_schemas::{Function, SnapshotKey};
 
-/// The `RESTORE` for a snapshot key, or `None` when the key expired before it could be applied
-/// (restoring it would only make the destination delete it again).
+/// Writes the `RESTORE` for a snapshot key into `out`, or returns `false` when the key expired
+/// before it could be applied (restoring it would only make the destination delete it again).
 ///
-/// Takes the key by value: the object buffer is released as soon as the payload is built, so a
-/// big value is not held twice longer than needed. Returns the key name with the command, for
-/// error messages.
+/// The payload (type byte, object, RDB version, CRC64) is written straight into the batch, so
+/// a value is copied once on its way from the record to the socket.
 ///
 /// A key that would expire within `extension_ms` lives that long on the destination, so the
 /// source's own `DEL` removes it (see [`crate::command`]).
-pub fn restore_command(
-    key: SnapshotKey,
+pub fn write_restore(
+    out: &mut Commands,
+    key: &SnapshotKey,
     now_ms: i64,
     extension_ms: i64,
-) -> Option<(Vec<u8>, redis::Cmd)> {
+) -> bool {
     if key.expire_ms.is_some_and(|at| at <= now_ms) {
-        return None;
+        return false;
     }
     let expire_ms = key.expire_ms.map(|at| at.max(now_ms + extension_ms));
-    let mut payload = Vec::with_capacity(key.object.len() + 11);
-    payload.push(key.rdb_type);
-    payload.extend_from_slice(&key.object);
-    drop(key.object);
-    seal_payload(&mut payload, key.rdb_version);
-
-    let mut cmd = redis::cmd("RESTORE");
-    cmd.arg(&key.key[..])
-        .arg(expire_ms.unwrap_or(0))
-        .arg(payload)
-        .arg("REPLACE")
-        .arg("ABSTTL");
     // The source records at most one of the two, depending on its eviction policy; the target
     // keeps whichever matches its own policy and ignores the other.
-    if let Some(idle) = key.idle_s {
-        cmd.arg("IDLETIME").arg(idle);
-    } else if let Some(freq) = key.freq {
-        cmd.arg("FREQ").arg(freq);
+    let hint = match (key.idle_s, key.freq) {
+        (Some(idle), _) => Some((&b"IDLETIME"[..], idle as i64)),
+        (None, Some(freq)) => Some((&b"FREQ"[..], freq as i64)),
+        (None, None) => None,
+    };
+    out.command(if hint.is_some() { 8 } else { 6 });
+    out.arg(b"RESTORE");
+    out.arg(&key.key);
+    out.arg_int(expire_ms.unwrap_or(0));
+    out.bulk_start(1 + key.object.len() + FOOTER_LEN);
+    let start = out.bytes().len();
+    out.bulk_piece(&[key.rdb_type]);
+    out.bulk_piece(&key.object);
+    out.bulk_piece(&key.rdb_version.to_le_bytes());
+    // One pass over what was just written: the checksum covers everything before it.
+    let crc = crc64(0, &out.bytes()[start..]);
+    out.bulk_piece(&crc.to_le_bytes());
+    out.bulk_end();
+    out.arg(b"REPLACE");
+    out.arg(b"ABSTTL");
+    if let Some((name, value)) = hint {
+        out.arg(name);
+        out.arg_int(value);
     }
-    Some((key.key, cmd))
+    true
 }
 
 /// `FUNCTION LOAD REPLACE <code>` for a function library of the snapshot.
@@ -54,6 +62,8 @@ pub fn function_command(function: &Function) -> redis::Cmd {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::decode;
+    use slotstream_schemas::dump::restore_payload;
 
     fn key(expire_ms: Option<i64>) -> SnapshotKey {
         SnapshotKey {
@@ -67,31 +77,44 @@ mod tests {
         }
     }
 
-    #[test]
-    fn skips_keys_that_already_expired() {
-        assert!(restore_command(key(Some(999)), 1000, 0).is_none());
-        assert!(restore_command(key(Some(1000)), 1000, 0).is_none());
-        assert!(restore_command(key(Some(1001)), 1000, 0).is_some());
-        assert!(restore_command(key(None), 1000, 0).is_some());
+    fn restored(key: &SnapshotKey, now_ms: i64) -> Option<Vec<Vec<u8>>> {
+        let mut out = Commands::default();
+        write_restore(&mut out, key, now_ms, 0).then(|| decode(&out).remove(0))
     }
 
     #[test]
-    fn builds_restore_with_absolute_ttl() {
-        let (name, cmd) = restore_command(key(Some(5000)), 1000, 0).unwrap();
-        assert_eq!(name, b"k");
-        let args: Vec<Vec<u8>> = cmd
-            .args_iter()
-            .map(|arg| match arg {
-                redis::Arg::Simple(bytes) => bytes.to_vec(),
-                _ => Vec::new(),
-            })
-            .collect();
+    fn skips_keys_that_already_expired() {
+        assert!(restored(&key(Some(999)), 1000).is_none());
+        assert!(restored(&key(Some(1000)), 1000).is_none());
+        assert!(restored(&key(Some(1001)), 1000).is_some());
+        assert!(restored(&key(None), 1000).is_some());
+    }
+
+    #[test]
+    fn builds_restore_with_absolute_ttl_and_a_sealed_payload() {
+        let args = restored(&key(Some(5000)), 1000).unwrap();
         assert_eq!(args[0], b"RESTORE");
         assert_eq!(args[1], b"k");
         assert_eq!(args[2], b"5000");
-        assert_eq!(&args[3][..7], b"\x00\x05hello");
-        assert_eq!(&args[3][7..9], &10u16.to_le_bytes());
+        assert_eq!(args[3], restore_payload(0, b"\x05hello", 10));
         assert_eq!(args[4], b"REPLACE");
         assert_eq!(args[5], b"ABSTTL");
+        assert_eq!(args.len(), 6);
+    }
+
+    #[test]
+    fn passes_idle_time_or_frequency() {
+        let mut idle = key(None);
+        idle.idle_s = Some(42);
+        assert_eq!(
+            restored(&idle, 0).unwrap()[6..],
+            [b"IDLETIME".to_vec(), b"42".to_vec()]
+        );
+        let mut freq = key(None);
+        freq.freq = Some(7);
+        assert_eq!(
+            restored(&freq, 0).unwrap()[6..],
+            [b"FREQ".to_vec(), b"7".to_vec()]
+        );
     }
 }

@@ -23,6 +23,8 @@ pub struct Target {
     config: AsyncConnectionConfig,
     /// `host:port`, for messages (never the password).
     pub addr: String,
+    pub connect_timeout: std::time::Duration,
+    pub response_timeout: std::time::Duration,
 }
 
 impl Target {
@@ -44,14 +46,22 @@ impl Target {
             other => other.to_string(),
         };
         let client = Client::open(info).map_err(|e| bad(e.to_string()))?;
+        let (connect_timeout, response_timeout) = (config.connect_timeout, config.response_timeout);
         let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(config.connect_timeout))
-            .set_response_timeout(Some(config.response_timeout));
+            .set_connection_timeout(Some(connect_timeout))
+            .set_response_timeout(Some(response_timeout));
         Ok(Self {
             client,
             config,
             addr,
+            connect_timeout,
+            response_timeout,
         })
+    }
+
+    /// Where and as whom to connect (for [`crate::wire::Wire`]).
+    pub fn connection_info(&self) -> &redis::ConnectionInfo {
+        self.client.get_connection_info()
     }
 
     pub async fn connect(&self) -> Result<MultiplexedConnection, ApplyError> {

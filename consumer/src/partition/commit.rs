@@ -1,15 +1,20 @@
 //! Committing a partition's batch: one pipeline (a `MULTI/EXEC` when checkpoints move with it),
 //! every reply checked; and barriers, committed by the last involved partition for all of them.
 
-use super::{arg_len, now_ms, Lane};
+use super::Lane;
 use crate::barrier::{self, Arrival, BarrierId, Turn};
 use crate::checkpoint::{self, Checkpoint};
-use crate::command::{build_command, selected_db};
+use crate::command::selected_db;
 use crate::error::{hint_for, is_target_fault, ApplyError};
 use redis::Value;
 use slotstream_schemas::display::show_key;
 use slotstream_schemas::Barrier;
 use std::sync::atomic::Ordering;
+
+const MULTI: &[u8] = b"*1\r\n$5\r\nMULTI\r\n";
+const EXEC: &[u8] = b"*1\r\n$4\r\nEXEC\r\n";
+/// A batch buffer up to this size is kept for the next batch.
+const KEEP_BUFFER_BYTES: usize = 4 << 20;
 
 impl Lane {
     /// Sends the batch with the checkpoints of `arrivals` (one `MULTI/EXEC` when there are
@@ -25,8 +30,7 @@ impl Lane {
                 self.select(0);
                 let replid = arrival.replid.as_deref();
                 for cmd in checkpoint::write_commands(key, checkpoint, arrival.records, replid) {
-                    self.batch.cmds.push(cmd);
-                    self.batch.keys.push((0, key.clone()));
+                    self.push_cmd(0, key.clone(), &cmd);
                 }
                 transaction = true;
             }
@@ -35,25 +39,24 @@ impl Lane {
         if let Some(throttle) = &self.ctx.throttle {
             throttle.admit(batch.cmds.len(), batch.bytes).await;
         }
-        let mut pipe = redis::pipe();
-        pipe.ignore_errors();
-        if transaction {
-            pipe.cmd("MULTI");
-        }
-        for cmd in batch.cmds {
-            pipe.add_command(cmd);
-        }
-        if transaction {
-            pipe.cmd("EXEC");
-        }
-        let replies: Vec<Value> =
-            pipe.query_async(&mut self.conn)
-                .await
-                .map_err(|cause| ApplyError::Redis {
-                    addr: self.ctx.target.addr.clone(),
-                    doing: format!("applying a batch in partition {}", self.summary.partition),
-                    cause,
-                })?;
+        let (parts, replies): (Vec<&[u8]>, usize) = if transaction {
+            (vec![MULTI, batch.cmds.bytes(), EXEC], batch.cmds.len() + 2)
+        } else {
+            (vec![batch.cmds.bytes()], batch.cmds.len())
+        };
+        let replies: Vec<Value> = self
+            .wire
+            .round_trip(&parts, replies)
+            .await
+            .map_err(|cause| ApplyError::Redis {
+                addr: self.ctx.target.addr.clone(),
+                doing: format!("applying a batch in partition {}", self.summary.partition),
+                cause,
+            })?;
+        // The next batch reuses the buffer rather than growing a new one.
+        let mut buffer = batch.cmds;
+        buffer.clear(KEEP_BUFFER_BYTES);
+        self.batch.cmds = buffer;
         let results = if transaction {
             self.transaction_results(replies, &batch.keys).await?
         } else {
@@ -137,10 +140,7 @@ impl Lane {
                     if let Some(db) = selected_db(&command) {
                         self.db = db;
                     }
-                    let (name, cmd) = build_command(command, now_ms(), self.ctx.ttl_extension_ms);
-                    self.batch.bytes += cmd.args_iter().map(arg_len).sum::<usize>();
-                    self.batch.cmds.push(cmd);
-                    self.batch.keys.push((self.db, name));
+                    self.write_command(command);
                     self.mark_lenient();
                     self.batch.commands += 1;
                 }
@@ -213,7 +213,6 @@ impl Lane {
                 pipe.cmd("DEL").arg(key);
             }
         }
-        self.db = 0;
         if let Err(err) = pipe.query_async::<()>(&mut self.conn).await {
             tracing::error!(partition = self.summary.partition, %err, "could not put the checkpoint back");
         }
