@@ -5,7 +5,7 @@
 //! just after its checkpoint. The group id is used only to commit offsets for lag tools.
 
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use slotstream_schemas::codec::Codec;
@@ -29,11 +29,16 @@ const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
     // leaves parked (see `Parked`): memory stays bounded with many partitions.
     ("queued.min.messages", "20000"),
     ("queued.max.messages.kbytes", "8192"),
+    // Once a partition's prefetch queue is over those limits librdkafka stops fetching it for
+    // this long (default 1 s): with the queue drained in a few ms, that pause, not the target,
+    // bounded the apply rate (about 35,000 records/s). Shorter than ~50 ms spins the fetcher
+    // and loses on a small machine; measured in BENCHMARKS.md.
+    ("fetch.queue.backoff.ms", "100"),
 ];
 
 /// A connection to the data topic.
 pub struct KafkaLog {
-    consumer: Arc<StreamConsumer>,
+    consumer: Arc<BaseConsumer>,
     topic: String,
     partitions: u32,
     stop_at_end: bool,
@@ -55,7 +60,7 @@ impl KafkaLog {
         if !settings.properties.iter().any(|(k, _)| k == "group.id") {
             config.set("group.id", group);
         }
-        let consumer: StreamConsumer = config
+        let consumer: BaseConsumer = config
             .create()
             .map_err(|e| transport("creating the Kafka consumer", e))?;
         let metadata = consumer
@@ -133,7 +138,11 @@ impl KafkaLog {
                     .unwrap_or(0),
             });
         }
-        tokio::spawn(dispatch(self.consumer.clone(), self.topic.clone(), senders));
+        let (consumer, topic) = (self.consumer.clone(), self.topic.clone());
+        std::thread::Builder::new()
+            .name("kafka-fetch".into())
+            .spawn(move || dispatch(&consumer, &topic, senders))
+            .map_err(|e| LogError::Transport(format!("starting the Kafka fetch thread: {e}")))?;
         Ok(readers)
     }
 
@@ -171,18 +180,17 @@ const END_QUIET: Duration = Duration::from_secs(1);
 
 /// Routes every fetched message to its partition's task, in fetch order (which is partition
 /// order). A partition whose task has ended gets nothing more.
-async fn dispatch(
-    consumer: Arc<StreamConsumer>,
-    topic: String,
-    senders: Vec<mpsc::Sender<Fetched>>,
-) {
-    let mut parked = Parked::new(&consumer, &topic, senders.len());
+///
+/// Runs on a thread of its own, polling the consumer: a poll loop takes about a microsecond a
+/// message, where an async `recv` per message (the `StreamConsumer`) held the whole apply side
+/// to some 35,000 records/s with the CPU mostly idle.
+fn dispatch(consumer: &BaseConsumer, topic: &str, senders: Vec<mpsc::Sender<Fetched>>) {
+    let mut parked = Parked::new(consumer, topic, senders.len());
     loop {
         parked.deliver(&senders);
         // A short wait, so parked messages are retried as their partitions drain.
-        let received = tokio::time::timeout(RETRY_PARKED, consumer.recv()).await;
-        match received {
-            Ok(Ok(message)) => {
+        match consumer.poll(RETRY_PARKED) {
+            Some(Ok(message)) => {
                 let fragment = message.headers().and_then(|headers| {
                     headers
                         .iter()
@@ -198,8 +206,8 @@ async fn dispatch(
                 };
                 parked.route(partition, fetched, &senders);
             }
-            Ok(Err(err)) => tracing::warn!(%err, "Kafka consumer error; retrying"),
-            Err(_) => {}
+            Some(Err(err)) => tracing::warn!(%err, "Kafka consumer error; retrying"),
+            None => {}
         }
         if senders.iter().all(|s| s.is_closed()) {
             return;
@@ -215,13 +223,13 @@ const RETRY_PARKED: Duration = Duration::from_millis(10);
 /// consumer, so waiting for it never stops the others: blocking the dispatcher on one full
 /// channel would starve exactly the partitions a barrier waits for.
 struct Parked<'a> {
-    consumer: &'a StreamConsumer,
+    consumer: &'a BaseConsumer,
     topic: &'a str,
     queues: Vec<std::collections::VecDeque<Fetched>>,
 }
 
 impl<'a> Parked<'a> {
-    fn new(consumer: &'a StreamConsumer, topic: &'a str, partitions: usize) -> Self {
+    fn new(consumer: &'a BaseConsumer, topic: &'a str, partitions: usize) -> Self {
         Self {
             consumer,
             topic,
