@@ -478,3 +478,56 @@ fn incremental_kafka_reconnects_after_dropped_links() {
     let logs = consumer.stop() + &producer.stop();
     assert!(logs.contains("link lost"), "no reconnection logged: {logs}");
 }
+
+/// The broker stops answering for a while (SIGSTOP, as in a network partition or a stalled
+/// broker) while the source keeps taking writes: producer and consumer wait, neither exits, and
+/// once it answers again the destination converges with no INCR or LPUSH lost or doubled.
+#[test]
+fn incremental_kafka_survives_a_broker_outage() {
+    let topic = unique_topic("outage");
+    let broker = broker_with_topic(&topic);
+    if broker.is_external() {
+        eprintln!(
+            "note: the outage is tested on the dev-broker only (an external broker is shared)"
+        );
+        return;
+    }
+    let source = RedisServer::start();
+    let target = RedisServer::start();
+    let mut producer = Proc::spawn(
+        &mut produce_cmd(&source, &broker, &topic, PARTITIONS),
+        "produce",
+    );
+    let mut consumer = Proc::spawn(&mut consume_cmd(&target, &broker, &topic), "consume");
+    write_counters(&source, 0);
+    wait_caught_up(
+        &source,
+        &target,
+        &topic,
+        &mut [&mut producer, &mut consumer],
+    );
+
+    broker.pause();
+    for round in 1..4 {
+        write_counters(&source, round);
+        std::thread::sleep(Duration::from_secs(3));
+    }
+    for proc in [&mut producer, &mut consumer] {
+        assert!(
+            proc.child.try_wait().unwrap().is_none(),
+            "a process exited during the outage:\n{}",
+            proc.log()
+        );
+    }
+    broker.resume();
+    write_counters(&source, 4);
+    wait_caught_up(
+        &source,
+        &target,
+        &topic,
+        &mut [&mut producer, &mut consumer],
+    );
+    assert_identical(&source, &target);
+    consumer.stop();
+    producer.stop();
+}
