@@ -401,6 +401,33 @@ fn incremental_sync_follows_select_inside_a_block() {
     sync.stop();
 }
 
+/// `SWAPDB 0 n` swaps the destination's db 0, where the checkpoints live, with db n: the
+/// checkpoints stay in db 0 and none is left among db n's keys.
+#[test]
+fn incremental_sync_swapdb_of_db0_keeps_the_checkpoints_in_db0() {
+    let source = RedisServer::start();
+    let target = RedisServer::start();
+    let mut sync = Proc::spawn(&mut sync_cmd(&source, &target), "sync");
+    write_counters(&source, 0);
+    wait_caught_up(&source, &target, &sync_log(&source), &mut [&mut sync]);
+    let _: () = redis::cmd("SWAPDB")
+        .arg(0)
+        .arg(3)
+        .query(&mut source.conn())
+        .unwrap();
+    write_counters(&source, 1);
+    wait_caught_up(&source, &target, &sync_log(&source), &mut [&mut sync]);
+    assert_identical(&source, &target);
+    let mut conn = target.conn();
+    let _: () = redis::cmd("SELECT").arg(3).query(&mut conn).unwrap();
+    let stale: Vec<String> = redis::cmd("KEYS")
+        .arg("__slotstream:*")
+        .query(&mut conn)
+        .unwrap();
+    assert!(stale.is_empty(), "checkpoints left in db 3: {stale:?}");
+    sync.stop();
+}
+
 /// Drops every replica link of the source and every client link of the target (slotstream's).
 fn drop_links(source: &RedisServer, target: &RedisServer) {
     let _: redis::Value = redis::cmd("CLIENT")

@@ -43,6 +43,24 @@ pub fn selected_db(command: &Command) -> Option<u32> {
     }
 }
 
+/// For `SWAPDB 0 n` (or `SWAPDB n 0`): `n`, the database that db 0's keys move to, the
+/// destination's checkpoints among them.
+pub fn swapped_with_db0(command: &Command) -> Option<u32> {
+    let [name, a, b] = &command.args[..] else {
+        return None;
+    };
+    if !name.0.eq_ignore_ascii_case(b"SWAPDB") {
+        return None;
+    }
+    let db =
+        |arg: &slotstream_schemas::Element| std::str::from_utf8(&arg.0).ok()?.parse::<u32>().ok();
+    match (db(a)?, db(b)?) {
+        (0, 0) => None,
+        (0, other) | (other, 0) => Some(other),
+        _ => None,
+    }
+}
+
 /// Moves absolute expiry times earlier than `floor_ms` to `floor_ms`, in the forms a source
 /// replicates them: `SET … PXAT|EXAT t`, `GETEX … PXAT|EXAT t`, `PEXPIREAT|EXPIREAT key t`.
 pub fn extend_expiry(args: &mut [Vec<u8>], floor_ms: i64) {
@@ -132,6 +150,20 @@ mod tests {
         assert_eq!(selected_db(&command(&["select", "2"])), Some(2));
         assert_eq!(selected_db(&command(&["SET", "SELECT", "2"])), None);
         assert_eq!(selected_db(&command(&["GET", "2"])), None);
+    }
+
+    #[test]
+    fn finds_the_db_swapped_with_db0() {
+        let command = |parts: &[&str]| Command {
+            args: args(parts)
+                .into_iter()
+                .map(slotstream_schemas::Element)
+                .collect(),
+        };
+        assert_eq!(swapped_with_db0(&command(&["SWAPDB", "0", "3"])), Some(3));
+        assert_eq!(swapped_with_db0(&command(&["swapdb", "5", "0"])), Some(5));
+        assert_eq!(swapped_with_db0(&command(&["SWAPDB", "1", "2"])), None);
+        assert_eq!(swapped_with_db0(&command(&["SWAPDB", "0", "0"])), None);
     }
 
     #[test]

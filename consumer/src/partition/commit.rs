@@ -4,7 +4,7 @@
 use super::Lane;
 use crate::barrier::{self, Arrival, BarrierId, Turn};
 use crate::checkpoint::{self, Checkpoint};
-use crate::command::selected_db;
+use crate::command::{selected_db, swapped_with_db0};
 use crate::error::{hint_for, is_target_fault, ApplyError};
 use redis::Value;
 use slotstream_schemas::display::show_key;
@@ -140,9 +140,13 @@ impl Lane {
                     if let Some(db) = selected_db(&command) {
                         self.db = db;
                     }
+                    let swapped = swapped_with_db0(&command);
                     self.write_command(command);
                     self.mark_lenient();
                     self.batch.commands += 1;
+                    if let Some(db) = swapped {
+                        self.drop_moved_checkpoints(db);
+                    }
                 }
                 let result = self.commit(arrivals, true).await;
                 let outcome = result.as_ref().map(|_| ()).map_err(|e| e.to_string());
@@ -163,6 +167,24 @@ impl Lane {
         }
         self.pending = Some(next);
         Ok(())
+    }
+
+    /// After `SWAPDB 0 db`: the checkpoints moved to `db` with the rest of db 0; delete them
+    /// there (the barrier rewrites every partition's checkpoint in db 0 in the same transaction),
+    /// so no bookkeeping is left among the user's keys.
+    fn drop_moved_checkpoints(&mut self, db: u32) {
+        let Some(log) = self.ctx.checkpoint_log.clone() else {
+            return;
+        };
+        let back = self.db;
+        self.select(db);
+        for partition in 0..self.ctx.partitions {
+            let key = checkpoint::checkpoint_key(&log, partition);
+            let mut del = redis::cmd("DEL");
+            del.arg(&key);
+            self.push_cmd(db, key, &del);
+        }
+        self.select(back);
     }
 
     /// Unpacks `MULTI … EXEC` replies into one result per command. A command refused while
