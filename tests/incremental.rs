@@ -558,3 +558,65 @@ fn incremental_kafka_survives_a_broker_outage() {
     consumer.stop();
     producer.stop();
 }
+
+/// Sources before Redis 7.0 replicate `EXPIRE`, `SETEX`, `SET … EX` as given, relative to when
+/// they ran. Applied seconds later (the consumer was away), the destination's TTLs must still
+/// count from the source's moment, not from the apply.
+#[test]
+fn incremental_kafka_relative_ttls_from_redis_6_count_from_the_source() {
+    let binary = std::env::var_os("SERVERS_DIR")
+        .map_or_else(|| "/work/.cache/servers".into(), std::path::PathBuf::from)
+        .join("bin/redis-6.2.14");
+    if !binary.exists() {
+        eprintln!(
+            "note: {} is missing (scripts/install-servers.sh); skipped",
+            binary.display()
+        );
+        return;
+    }
+    let topic = unique_topic("relttl");
+    let broker = broker_with_topic(&topic);
+    let source = RedisServer::start_binary(&binary, &[]);
+    let target = RedisServer::start();
+    let mut producer = Proc::spawn(
+        &mut produce_cmd(&source, &broker, &topic, PARTITIONS),
+        "produce",
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let mut conn = source.conn();
+    for args in [
+        &["SET", "a", "v", "EX", "100"][..],
+        &["SETEX", "b", "100", "v"],
+        &["PSETEX", "c", "100000", "v"],
+        &["SET", "d", "v"],
+        &["EXPIRE", "d", "100"],
+        &["SET", "e", "v"],
+        &["PEXPIRE", "e", "100000"],
+    ] {
+        let _: redis::Value = redis::cmd(args[0])
+            .arg(&args[1..])
+            .query(&mut conn)
+            .unwrap();
+    }
+    // Applied 4 s after the source ran them: TTLs counted from the apply would be 4 s long.
+    std::thread::sleep(Duration::from_secs(4));
+    let mut consumer = Proc::spawn(&mut consume_cmd(&target, &broker, &topic), "consume");
+    wait_caught_up(
+        &source,
+        &target,
+        &topic,
+        &mut [&mut producer, &mut consumer],
+    );
+    let mut target_conn = target.conn();
+    for key in ["a", "b", "c", "d", "e"] {
+        let on_source: i64 = redis::cmd("PTTL").arg(key).query(&mut conn).unwrap();
+        let on_target: i64 = redis::cmd("PTTL").arg(key).query(&mut target_conn).unwrap();
+        assert!(
+            on_source > 0 && (on_source - on_target).abs() < 1_500,
+            "{key}: PTTL {on_source} on the source, {on_target} on the target"
+        );
+    }
+    assert_identical(&source, &target);
+    consumer.stop();
+    producer.stop();
+}

@@ -13,13 +13,19 @@ use slotstream_schemas::Command;
 
 /// Writes the command to send into `out`; returns the name to show in errors (its first key,
 /// or its name).
+///
+/// `ran_ms` is when the source ran it (the record's capture time): relative expiries, which
+/// sources before Redis 7.0 replicate as they were given, count from then, not from whenever
+/// the destination applies them.
 pub fn write_command(
     out: &mut Commands,
     command: Command,
+    ran_ms: i64,
     now_ms: i64,
     extension_ms: i64,
 ) -> Vec<u8> {
     let mut args: Vec<Vec<u8>> = command.args.into_iter().map(|a| a.0).collect();
+    absolute_expiry(&mut args, ran_ms);
     extend_expiry(&mut args, now_ms + extension_ms);
     out.command(args.len());
     for arg in &args {
@@ -58,6 +64,61 @@ pub fn swapped_with_db0(command: &Command) -> Option<u32> {
         (0, 0) => None,
         (0, other) | (other, 0) => Some(other),
         _ => None,
+    }
+}
+
+/// Rewrites relative expiries as absolute ones counted from `ran_ms`: `EXPIRE`/`PEXPIRE` as
+/// `PEXPIREAT`, `SETEX`/`PSETEX` as `SET … PXAT`, and the `EX`/`PX` options of `SET` and
+/// `GETEX` as `PXAT`. Other commands are left as they are.
+pub fn absolute_expiry(args: &mut Vec<Vec<u8>>, ran_ms: i64) {
+    let Some(name) = args.first().map(|n| n.to_ascii_uppercase()) else {
+        return;
+    };
+    let at = |arg: &[u8], unit_ms: i64| -> Option<Vec<u8>> {
+        let value: i64 = std::str::from_utf8(arg).ok()?.parse().ok()?;
+        Some(
+            ran_ms
+                .saturating_add(value.saturating_mul(unit_ms))
+                .to_string()
+                .into_bytes(),
+        )
+    };
+    match name.as_slice() {
+        b"EXPIRE" | b"PEXPIRE" if args.len() >= 3 => {
+            let unit = if name == b"EXPIRE" { 1000 } else { 1 };
+            if let Some(when) = at(&args[2], unit) {
+                args[0] = b"PEXPIREAT".to_vec();
+                args[2] = when;
+            }
+        }
+        b"SETEX" | b"PSETEX" if args.len() == 4 => {
+            let unit = if name == b"SETEX" { 1000 } else { 1 };
+            if let Some(when) = at(&args[2], unit) {
+                let value = std::mem::take(&mut args[3]);
+                let key = std::mem::take(&mut args[1]);
+                *args = vec![b"SET".to_vec(), key, value, b"PXAT".to_vec(), when];
+            }
+        }
+        b"SET" | b"GETEX" => {
+            let mut i = if name == b"SET" { 3 } else { 2 };
+            while i + 1 < args.len() {
+                let option = args[i].to_ascii_uppercase();
+                let unit = match option.as_slice() {
+                    b"EX" => Some(1000),
+                    b"PX" => Some(1),
+                    _ => None,
+                };
+                if let Some(when) = unit.and_then(|unit| at(&args[i + 1], unit)) {
+                    args[i] = b"PXAT".to_vec();
+                    args[i + 1] = when;
+                }
+                if matches!(option.as_slice(), b"EX" | b"PX" | b"EXAT" | b"PXAT") {
+                    i += 1;
+                }
+                i += 1;
+            }
+        }
+        _ => {}
     }
 }
 
@@ -164,6 +225,42 @@ mod tests {
         assert_eq!(swapped_with_db0(&command(&["swapdb", "5", "0"])), Some(5));
         assert_eq!(swapped_with_db0(&command(&["SWAPDB", "1", "2"])), None);
         assert_eq!(swapped_with_db0(&command(&["SWAPDB", "0", "0"])), None);
+    }
+
+    #[test]
+    fn relative_expiries_count_from_when_the_source_ran_them() {
+        let cases: &[(&[&str], &[&str])] = &[
+            (&["EXPIRE", "k", "10"], &["PEXPIREAT", "k", "11000"]),
+            (&["pexpire", "k", "250"], &["PEXPIREAT", "k", "1250"]),
+            (
+                &["SETEX", "k", "2", "v"],
+                &["SET", "k", "v", "PXAT", "3000"],
+            ),
+            (
+                &["PSETEX", "k", "5", "v"],
+                &["SET", "k", "v", "PXAT", "1005"],
+            ),
+            (
+                &["SET", "k", "EX", "NX", "EX", "3"],
+                &["SET", "k", "EX", "NX", "PXAT", "4000"],
+            ),
+            (
+                &["SET", "k", "v", "px", "7", "GET"],
+                &["SET", "k", "v", "PXAT", "1007", "GET"],
+            ),
+            (&["GETEX", "k", "EX", "1"], &["GETEX", "k", "PXAT", "2000"]),
+            (
+                &["SET", "k", "v", "PXAT", "5"],
+                &["SET", "k", "v", "PXAT", "5"],
+            ),
+            (&["PEXPIREAT", "k", "5"], &["PEXPIREAT", "k", "5"]),
+            (&["INCR", "k"], &["INCR", "k"]),
+        ];
+        for (given, wanted) in cases {
+            let mut command = args(given);
+            absolute_expiry(&mut command, 1000);
+            assert_eq!(command, args(wanted), "{given:?}");
+        }
     }
 
     #[test]

@@ -305,13 +305,15 @@ impl Lane {
             }
             Body::Command(command) => {
                 self.select(db);
-                self.write_command(command);
+                self.write_command(command, capture_ms);
                 self.mark_lenient();
                 self.batch.records += 1;
                 self.batch.commands += 1;
             }
             Body::Barrier(barrier) => {
-                return self.barrier((epoch, position), db, barrier, next).await;
+                return self
+                    .barrier((epoch, position), db, capture_ms, barrier, next)
+                    .await;
             }
             Body::Heartbeat(_) => {
                 self.ctx
@@ -387,11 +389,12 @@ impl Lane {
     }
 
     /// Adds a live command to the batch, in the database selected last.
-    fn write_command(&mut self, command: slotstream_schemas::Command) {
+    fn write_command(&mut self, command: slotstream_schemas::Command, ran_ms: i64) {
         let before = self.batch.cmds.bytes().len();
         let name = write_command(
             &mut self.batch.cmds,
             command,
+            ran_ms,
             now_ms(),
             self.ctx.ttl_extension_ms,
         );

@@ -117,6 +117,7 @@ impl Lane {
         &mut self,
         id: BarrierId,
         db: u32,
+        ran_ms: i64,
         barrier: Barrier,
         next: Checkpoint,
     ) -> Result<(), ApplyError> {
@@ -141,7 +142,7 @@ impl Lane {
                         self.db = db;
                     }
                     let swapped = swapped_with_db0(&command);
-                    self.write_command(command);
+                    self.write_command(command, ran_ms);
                     self.mark_lenient();
                     self.batch.commands += 1;
                     if let Some(db) = swapped {
