@@ -9,6 +9,7 @@
 //! Expiry times further away than that are left exactly as the source set them.
 
 use crate::wire::Commands;
+use slotstream_schemas::name::Name;
 use slotstream_schemas::Command;
 
 /// Writes the command to send into `out`; returns the name to show in errors (its first key,
@@ -71,9 +72,7 @@ pub fn swapped_with_db0(command: &Command) -> Option<u32> {
 /// `PEXPIREAT`, `SETEX`/`PSETEX` as `SET … PXAT`, and the `EX`/`PX` options of `SET` and
 /// `GETEX` as `PXAT`. Other commands are left as they are.
 pub fn absolute_expiry(args: &mut Vec<Vec<u8>>, ran_ms: i64) {
-    let Some(name) = args.first().map(|n| n.to_ascii_uppercase()) else {
-        return;
-    };
+    let name = Name::of_command(args);
     let at = |arg: &[u8], unit_ms: i64| -> Option<Vec<u8>> {
         let value: i64 = std::str::from_utf8(arg).ok()?.parse().ok()?;
         Some(
@@ -83,7 +82,7 @@ pub fn absolute_expiry(args: &mut Vec<Vec<u8>>, ran_ms: i64) {
                 .into_bytes(),
         )
     };
-    match name.as_slice() {
+    match name.as_bytes() {
         b"EXPIRE" | b"PEXPIRE" if args.len() >= 3 => {
             let unit = if name == b"EXPIRE" { 1000 } else { 1 };
             if let Some(when) = at(&args[2], unit) {
@@ -102,8 +101,8 @@ pub fn absolute_expiry(args: &mut Vec<Vec<u8>>, ran_ms: i64) {
         b"SET" | b"GETEX" => {
             let mut i = if name == b"SET" { 3 } else { 2 };
             while i + 1 < args.len() {
-                let option = args[i].to_ascii_uppercase();
-                let unit = match option.as_slice() {
+                let option = Name::of(&args[i]);
+                let unit = match option.as_bytes() {
                     b"EX" => Some(1000),
                     b"PX" => Some(1),
                     _ => None,
@@ -112,7 +111,7 @@ pub fn absolute_expiry(args: &mut Vec<Vec<u8>>, ran_ms: i64) {
                     args[i] = b"PXAT".to_vec();
                     args[i + 1] = when;
                 }
-                if matches!(option.as_slice(), b"EX" | b"PX" | b"EXAT" | b"PXAT") {
+                if matches!(option.as_bytes(), b"EX" | b"PX" | b"EXAT" | b"PXAT") {
                     i += 1;
                 }
                 i += 1;
@@ -125,15 +124,13 @@ pub fn absolute_expiry(args: &mut Vec<Vec<u8>>, ran_ms: i64) {
 /// Moves absolute expiry times earlier than `floor_ms` to `floor_ms`, in the forms a source
 /// replicates them: `SET … PXAT|EXAT t`, `GETEX … PXAT|EXAT t`, `PEXPIREAT|EXPIREAT key t`.
 pub fn extend_expiry(args: &mut [Vec<u8>], floor_ms: i64) {
-    let Some(name) = args.first().map(|n| n.to_ascii_uppercase()) else {
-        return;
-    };
-    match name.as_slice() {
+    let name = Name::of_command(args);
+    match name.as_bytes() {
         b"SET" | b"GETEX" => {
             let start = if name == b"SET" { 3 } else { 2 };
             let mut i = start;
             while i + 1 < args.len() {
-                let option = args[i].to_ascii_uppercase();
+                let option = Name::of(&args[i]);
                 if option == b"PXAT" || option == b"EXAT" {
                     if raise(&mut args[i + 1], option == b"EXAT", floor_ms) {
                         args[i] = b"PXAT".to_vec();

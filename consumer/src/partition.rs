@@ -117,7 +117,8 @@ pub async fn run_partition<R: PartitionReader>(
         lane.take(delivery).await?;
         // Keep filling the batch while records are ready; apply once none is waiting.
         while lane.batch.has_room(&ctx) && !lane.done() {
-            match poll_once(reader.next()) {
+            // Unconstrained: tokio's cooperative budget would end every batch near 128 records.
+            match poll_once(tokio::task::unconstrained(reader.next())) {
                 Some(next) => match next.map_err(read)? {
                     Some(delivery) => lane.take(delivery).await?,
                     None => break,

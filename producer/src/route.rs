@@ -7,6 +7,7 @@
 use crate::error::CaptureError;
 use crate::keys::CommandTable;
 use slotstream_schemas::log::LogWriter;
+use slotstream_schemas::name::Name;
 use slotstream_schemas::now_ms;
 use slotstream_schemas::slot::{key_slot, partition_for_slot};
 use slotstream_schemas::{Barrier, Body, Command, Element, Heartbeat, Position, Record};
@@ -90,8 +91,8 @@ impl Router {
         end: u64,
         log: &mut W,
     ) -> Result<(), CaptureError> {
-        let name = upper(args.first().map(Vec::as_slice).unwrap_or_default());
-        match name.as_slice() {
+        let name = Name::of_command(&args);
+        match name.as_bytes() {
             b"PING" | b"REPLCONF" => return Ok(()),
             b"SELECT" => {
                 self.db = parse_db(&args)
@@ -214,7 +215,7 @@ impl Router {
         let Block { db, commands, .. } = block;
         let mut partitions = Vec::new();
         for args in &commands {
-            let name = upper(args.first().map(Vec::as_slice).unwrap_or_default());
+            let name = Name::of_command(args);
             match self.route(&name, args)? {
                 Route::Drop => {}
                 Route::Single { slot } => {
@@ -333,10 +334,6 @@ fn command(args: Vec<Vec<u8>>) -> Command {
     Command {
         args: args.into_iter().map(Element).collect(),
     }
-}
-
-fn upper(name: &[u8]) -> Vec<u8> {
-    name.to_ascii_uppercase()
 }
 
 fn parse_db(args: &[Vec<u8>]) -> Option<u32> {

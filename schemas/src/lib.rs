@@ -14,6 +14,7 @@
 //! - [`topic`]: how records sit in Kafka (resume topic name, message key, headers).
 //! - [`log`]: the traits a transport implements (where records are appended, where they are read).
 //! - [`memory`]: the in-process transport: bounded channels with the same partitioning.
+//! - [`name`]: command and option names upper-cased on the stack, for matching.
 //! - `test_server` (tests only): a throwaway `redis-server` on a free port, for real-server checks.
 
 pub mod codec;
@@ -21,6 +22,7 @@ pub mod display;
 pub mod dump;
 pub mod log;
 pub mod memory;
+pub mod name;
 pub mod record;
 pub mod slot;
 #[cfg(test)]

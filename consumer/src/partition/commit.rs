@@ -109,6 +109,12 @@ impl Lane {
             .stats
             .bytes
             .fetch_add(batch.bytes as u64, Ordering::Relaxed);
+        // The next batch reuses these lists' room too.
+        let (mut keys, mut lenient) = (batch.keys, batch.lenient);
+        keys.clear();
+        lenient.clear();
+        self.batch.keys = keys;
+        self.batch.lenient = lenient;
         Ok(())
     }
 
