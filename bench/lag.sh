@@ -11,35 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 requests=${1:-300000}
 partitions=16
-cargo build --release --quiet --bin slotstream
-bin=target/release/slotstream
-run=$(mktemp -d)
-ports=(); pids=()
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${ports[@]}"; do redis-cli -p "$p" shutdown nosave >/dev/null 2>&1 || true; done
-  rm -rf "$run"
-}
-trap cleanup EXIT
-start() {
-  local port; port=$(free_port); mkdir -p "$run/$port"
-  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
-    --dir "$run/$port" --logfile "$run/$port/server.log" --repl-diskless-sync-delay 0 >/dev/null
-  for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
-  ports+=("$port"); echo "$port"
-}
-now() { date +%s.%N; }
-offset() { redis-cli -p "$1" info replication | tr -d '\r' | sed -n "s/^$2://p"; }
-min_checkpoint() { # target-port log
-  local min=""
-  for p in $(seq 0 $((partitions - 1))); do
-    local o; o=$(redis-cli -p "$1" hget "__slotstream:checkpoint:$2:$p" offset)
-    [ -z "$o" ] && { echo 0; return; }
-    if [ -z "$min" ] || [ "$o" -lt "$min" ]; then min=$o; fi
-  done
-  echo "$min"
-}
+. bench/lib.sh   # start, offset, min_checkpoint, now, track, start_dev_broker; cleanup on exit
+bench_init
+build_if_stale
 burst() { # port -> prints seconds and ops/s
   local t0 t1; t0=$(now)
   redis-benchmark -p "$1" -t set,incr,lpush -P 16 -n "$requests" -r 100000 -q >/dev/null
@@ -64,7 +38,7 @@ native_lag=$(echo "$(now) - $nb_end" | bc -l)
 # (a) sync
 src=$(start); dst=$(start)
 "$bin" sync --log warn --partitions "$partitions" --source "redis://127.0.0.1:$src" --target "redis://127.0.0.1:$dst" 2>"$run/sync.err" &
-pids+=($!)
+track $!
 until [ "$(min_checkpoint "$dst" "sync:127.0.0.1:$src")" -gt 0 ] || [ -n "$(redis-cli -p "$dst" hget "__slotstream:checkpoint:sync:127.0.0.1:$src:0" epoch)" ]; do sleep 0.05; done
 read -r sb_secs sb_rate < <(burst "$src"); sb_end=$(now)
 sync_lag=$(catch_up "$src" "$dst" "sync:127.0.0.1:$src" "$sb_end")
@@ -72,11 +46,9 @@ sync_verify=$("$bin" verify --log warn --source "redis://127.0.0.1:$src" --targe
 
 # (b) Kafka through dev-broker
 src=$(start); dst=$(start)
-"$bin" dev-broker --log warn --topic "lag:$partitions" > "$run/broker.out" & pids+=($!)
-for _ in $(seq 100); do [ -s "$run/broker.out" ] && break; sleep 0.05; done
-brokers=$(head -1 "$run/broker.out")
-"$bin" produce --log warn --source "redis://127.0.0.1:$src" --brokers "$brokers" --topic lag --partitions "$partitions" >/dev/null 2>"$run/produce.err" & pids+=($!)
-"$bin" consume --log warn --brokers "$brokers" --topic lag --target "redis://127.0.0.1:$dst" >/dev/null 2>"$run/consume.err" & pids+=($!)
+start_dev_broker lag "$partitions" "$run/broker.out"   # sets brokers
+"$bin" produce --log warn --source "redis://127.0.0.1:$src" --brokers "$brokers" --topic lag --partitions "$partitions" >/dev/null 2>"$run/produce.err" & track $!
+"$bin" consume --log warn --brokers "$brokers" --topic lag --target "redis://127.0.0.1:$dst" >/dev/null 2>"$run/consume.err" & track $!
 until [ -n "$(redis-cli -p "$dst" hget "__slotstream:checkpoint:lag:0" epoch)" ]; do sleep 0.05; done
 read -r kb_secs kb_rate < <(burst "$src"); kb_end=$(now)
 kafka_lag=$(catch_up "$src" "$dst" lag "$kb_end")

@@ -440,6 +440,41 @@ fn drop_links(source: &RedisServer, target: &RedisServer) {
         .unwrap();
 }
 
+/// SIGTERM while `sync` waits to reconnect to a source that went away: it stops, rather than
+/// waiting for the link to come back.
+#[test]
+fn incremental_sync_stops_on_sigterm_while_reconnecting() {
+    let source = RedisServer::start();
+    let target = RedisServer::start();
+    let mut sync = Proc::spawn(&mut sync_cmd(&source, &target), "sync");
+    write_counters(&source, 0);
+    wait_caught_up(&source, &target, &sync_log(&source), &mut [&mut sync]);
+    drop(source);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        sync.child.try_wait().unwrap().is_none(),
+        "sync gave up at once:\n{}",
+        sync.log()
+    );
+    let _ = Command::new("kill")
+        .arg(sync.child.id().to_string())
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sync.child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "sync ignored SIGTERM:\n{}",
+            sync.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        sync.log().contains("link lost"),
+        "no retry was logged:\n{}",
+        sync.log()
+    );
+}
+
 /// A few counters and list pushes, so a lost or doubled command shows.
 fn write_counters(source: &RedisServer, round: u32) {
     let mut conn = source.conn();

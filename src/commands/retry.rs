@@ -91,7 +91,14 @@ where
             retry_in_s = pause.as_secs(),
             "link lost; starting again from the saved position"
         );
-        tokio::time::sleep(pause).await;
+        // A signal ends the wait: stopping must not take until the link comes back.
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = crate::commands::shutdown_signal() => {
+                tracing::info!("stopping while waiting to reconnect; the saved position stands");
+                return Ok(ExitCode::SUCCESS);
+            }
+        }
         pause = (pause * 2).min(LONGEST_PAUSE);
     }
 }

@@ -1,0 +1,136 @@
+# Helpers shared by the benchmark scripts (bench/run.sh, bench/snapshot.sh, bench/lag.sh).
+# Source it from a script that runs with `set -euo pipefail` from the repository root:
+#
+#   cd "$(dirname "$0")/.."; . bench/lib.sh; bench_init
+#
+# bench_init makes a scratch directory ($run) and installs an EXIT trap that stops every server
+# started with `start` and every process registered with `track` (and their children), by id.
+
+server=${SLOTSTREAM_REDIS_SERVER:-redis-server}
+bin=${SLOTSTREAM_BIN:-target/release/slotstream}
+pids=()
+run=""
+bench_hooks=()      # extra cleanup commands, run first
+
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "FATAL: $*"; exit 1; }
+
+bench_init() {
+  run=$(mktemp -d "${TMPDIR:-/tmp}/slotstream-bench.XXXXXX")
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+# Stops a process and its direct children (e.g. `/usr/bin/time` and what it runs), by id:
+# SIGTERM, then SIGKILL to whatever is still alive after 10 s.
+stop_pid() {
+  local all=("$1") c i alive
+  for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do all+=("$c"); done
+  for ((i = ${#all[@]} - 1; i >= 0; i--)); do kill "${all[i]}" 2>/dev/null || true; done
+  for _ in $(seq 100); do
+    alive=0
+    for c in "${all[@]}"; do kill -0 "$c" 2>/dev/null && [[ "$(ps -o stat= -p "$c")" != Z* ]] && alive=1; done
+    [ "$alive" = 0 ] && return 0
+    sleep 0.1
+  done
+  log "process ${all[*]} ignored SIGTERM for 10 s: SIGKILL"
+  for c in "${all[@]}"; do kill -9 "$c" 2>/dev/null || true; done
+}
+
+bench_cleanup() {
+  local rc=$? h p pid
+  set +e
+  for h in "${bench_hooks[@]}"; do eval "$h"; done
+  # processes first (they may need their servers to stop cleanly), then the servers
+  for ((p = ${#pids[@]} - 1; p >= 0; p--)); do stop_pid "${pids[p]}"; done   # newest first
+  for p in $(cat "$run/ports" 2>/dev/null); do
+    pid=$(redis-cli -p "$p" info server 2>/dev/null | tr -d '\r' | sed -n 's/^process_id://p')
+    redis-cli -p "$p" shutdown nosave >/dev/null 2>&1
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null
+  done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  [ -n "$run" ] && rm -rf "$run"
+  return "$rc"
+}
+
+track() { pids+=("$1"); }
+untrack() { # pid: stops it and forgets it
+  local p keep=()
+  stop_pid "$1"; wait "$1" 2>/dev/null || true
+  for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  pids=("${keep[@]}")
+}
+
+# Builds the release binary only when it is missing or older than a source file.
+build_if_stale() {
+  if [ -n "${SLOTSTREAM_BIN:-}" ]; then
+    [ -x "$bin" ] || die "SLOTSTREAM_BIN=$bin is not executable"
+    return
+  fi
+  if [ ! -x "$bin" ] || [ -n "$(find Cargo.toml Cargo.lock src schemas producer consumer \
+        -newer "$bin" \( -name '*.rs' -o -name 'Cargo.*' -o -name '*.avsc' \) -print -quit)" ]; then
+    log "building $bin (missing or older than the sources)"
+    cargo build --release --quiet --bin slotstream
+  fi
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Starts a redis-server on a free loopback port (never 6379); prints the port. Extra arguments
+# are passed to redis-server. Called as `x=$(start)`, i.e. in a subshell, so the port is
+# recorded in the file $run/ports, which the cleanup reads.
+start() {
+  local port; port=$(free_port)
+  while [ "$port" = 6379 ]; do port=$(free_port); done
+  mkdir -p "$run/$port"
+  "$server" --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+    --dir "$run/$port" --logfile "$run/$port/server.log" --repl-diskless-sync-delay 0 \
+    --enable-debug-command yes "$@" >/dev/null
+  for _ in $(seq 200); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+  redis-cli -p "$port" ping >/dev/null 2>&1 || die "redis-server on port $port did not start"
+  echo "$port" >> "$run/ports"
+  echo "$port"
+}
+stop_server() { # port
+  redis-cli -p "$1" shutdown nosave >/dev/null 2>&1 || true
+  { grep -vx "$1" "$run/ports" || true; } > "$run/ports.new"
+  mv "$run/ports.new" "$run/ports"
+}
+
+now() { date +%s.%N; }
+calc() { echo "$*" | bc -l; }
+info_field() { # port section field
+  redis-cli -p "$1" info "$2" | tr -d '\r' | sed -n "s/^$3://p"
+}
+field() { info_field "$1" replication "$2"; }        # port field (INFO replication)
+offset() { field "$@"; }
+server_pid() { info_field "$1" server process_id; }
+vm_hwm_mb() { # pid -> peak RSS in MB from /proc (VmHWM)
+  awk '/^VmHWM:/{printf "%d", $2/1024}' "/proc/$1/status" 2>/dev/null || echo "?"
+}
+
+# Smallest checkpoint offset over the partitions of log $2 in target port $1 (0 when one is missing).
+min_checkpoint() { # target-port log [partitions]
+  local n=${3:-${partitions:-16}} min="" o p
+  for p in $(seq 0 $((n - 1))); do
+    o=$(redis-cli -p "$1" hget "__slotstream:checkpoint:$2:$p" offset)
+    [ -z "$o" ] && { echo 0; return; }
+    if [ -z "$min" ] || [ "$o" -lt "$min" ]; then min=$o; fi
+  done
+  echo "$min"
+}
+
+# Starts `slotstream dev-broker --topic NAME:PARTS` in the background: sets broker_pid and
+# brokers (its bootstrap address).
+start_dev_broker() { # topic partitions outfile
+  "$bin" dev-broker --log warn --topic "$1:$2" > "$3" &
+  broker_pid=$!; track "$broker_pid"
+  for _ in $(seq 200); do [ -s "$3" ] && break; sleep 0.05; done
+  brokers=$(head -1 "$3")
+  [ -n "$brokers" ] || die "dev-broker printed no address"
+}
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
