@@ -210,6 +210,16 @@ fn incremental_kafka_follows_a_mixed_workload() {
     producer.stop();
 }
 
+/// A test that fails (panics) must not leave its processes running.
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// A small deterministic generator for kill moments.
 struct Moments(u64);
 
