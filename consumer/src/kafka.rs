@@ -138,10 +138,13 @@ impl KafkaLog {
                     .unwrap_or(0),
             });
         }
+        let expected = (0..self.partitions as usize)
+            .map(|p| start.get(p).copied().flatten().unwrap_or(0))
+            .collect();
         let (consumer, topic) = (self.consumer.clone(), self.topic.clone());
         std::thread::Builder::new()
             .name("kafka-fetch".into())
-            .spawn(move || dispatch(&consumer, &topic, senders))
+            .spawn(move || dispatch(&consumer, &topic, senders, expected))
             .map_err(|e| LogError::Transport(format!("starting the Kafka fetch thread: {e}")))?;
         Ok(readers)
     }
@@ -184,13 +187,56 @@ const END_QUIET: Duration = Duration::from_secs(1);
 /// Runs on a thread of its own, polling the consumer: a poll loop takes about a microsecond a
 /// message, where an async `recv` per message (the `StreamConsumer`) held the whole apply side
 /// to some 35,000 records/s with the CPU mostly idle.
-fn dispatch(consumer: &BaseConsumer, topic: &str, senders: Vec<mpsc::Sender<Fetched>>) {
+///
+/// It also checks that each partition's offsets arrive without a hole: a message past the next
+/// expected offset makes it fetch again from the expected one (a hole that is still there after
+/// that is the log's own, e.g. compaction, and is logged), and one before it, a copy, is dropped.
+fn dispatch(
+    consumer: &BaseConsumer,
+    topic: &str,
+    senders: Vec<mpsc::Sender<Fetched>>,
+    mut expected: Vec<i64>,
+) {
     let mut parked = Parked::new(consumer, topic, senders.len());
+    let mut refetched = vec![false; senders.len()];
     loop {
         parked.deliver(&senders);
         // A short wait, so parked messages are retried as their partitions drain.
         match consumer.poll(RETRY_PARKED) {
             Some(Ok(message)) => {
+                let partition = message.partition() as usize;
+                let offset = message.offset();
+                let Some(next) = expected.get_mut(partition) else {
+                    continue;
+                };
+                if offset < *next {
+                    continue;
+                }
+                if offset > *next {
+                    if !refetched[partition] {
+                        tracing::warn!(
+                            partition,
+                            expected = *next,
+                            got = offset,
+                            "a hole in the fetched offsets; fetching again from the expected one"
+                        );
+                        let at = Offset::Offset(*next);
+                        if let Err(err) = consumer.seek(topic, partition as i32, at, SEEK_TIMEOUT) {
+                            tracing::warn!(%err, partition, "cannot fetch again; going on");
+                        } else {
+                            refetched[partition] = true;
+                            continue;
+                        }
+                    }
+                    tracing::warn!(
+                        partition,
+                        from = *next,
+                        to = offset - 1,
+                        "these offsets are not in the log (compacted or aborted); going on"
+                    );
+                }
+                refetched[partition] = false;
+                *next = offset + 1;
                 let fragment = message.headers().and_then(|headers| {
                     headers
                         .iter()
@@ -198,9 +244,8 @@ fn dispatch(consumer: &BaseConsumer, topic: &str, senders: Vec<mpsc::Sender<Fetc
                         .and_then(|h| h.value)
                         .and_then(parse_fragment)
                 });
-                let partition = message.partition() as usize;
                 let fetched = Fetched {
-                    offset: message.offset(),
+                    offset,
                     payload: message.payload().unwrap_or_default().to_vec(),
                     fragment,
                 };
@@ -214,6 +259,9 @@ fn dispatch(consumer: &BaseConsumer, topic: &str, senders: Vec<mpsc::Sender<Fetc
         }
     }
 }
+
+/// How long a seek back to a missing offset may take.
+const SEEK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How often parked messages are offered again.
 const RETRY_PARKED: Duration = Duration::from_millis(10);
