@@ -1,0 +1,119 @@
+//! Fuzzes the incremental RESP parser of the replication stream (`command::parse_frame`) and
+//! the key extraction of every command it returns.
+//!
+//! The first byte of the input picks how the rest arrives: in reads of alternating sizes, fed
+//! to `parse_frame` the way `follow.rs` does (append, parse what is complete, drop it). The
+//! frames and the error must be the same as when the whole stream is parsed at once. Every
+//! frame then goes through `CommandTable::key_indices` with the tables of a key-spec server
+//! (Valkey 9.1) and a first/last/step server (Redis 5.0), loaded from the captured `COMMAND`
+//! replies the unit tests use: no server needed.
+
+#![no_main]
+
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+use slotstream_producer::command::{parse_frame, Frame};
+use slotstream_producer::keys::CommandTable;
+
+const REPLIES: [&[u8]; 2] = [
+    include_bytes!("../../producer/src/keys/fixtures/valkey-9.1.2.resp"),
+    include_bytes!("../../producer/src/keys/fixtures/redis-5.0.10.resp"),
+];
+
+fn tables() -> &'static [CommandTable] {
+    static TABLES: OnceLock<Vec<CommandTable>> = OnceLock::new();
+    TABLES.get_or_init(|| {
+        REPLIES
+            .iter()
+            .map(|reply| {
+                let value = redis::parse_redis_value(reply).expect("fixture is RESP");
+                CommandTable::from_command_reply(&value).expect("fixture loads")
+            })
+            .collect()
+    })
+}
+
+/// Frames parsed from the front of `buf` until it needs more bytes or fails; returns how many
+/// bytes they took and the error, if the stream failed.
+fn drain(buf: &[u8], frames: &mut Vec<Frame>) -> (usize, Option<String>) {
+    let mut consumed = 0;
+    loop {
+        match parse_frame(&buf[consumed..]) {
+            Ok(Some(frame)) => {
+                assert!(frame.len > 0 && frame.len <= buf.len() - consumed);
+                consumed += frame.len;
+                frames.push(frame);
+            }
+            Ok(None) => return (consumed, None),
+            Err(e) => {
+                let _ = e.to_string();
+                assert!(e.at < buf.len() - consumed, "error past the input: {e}");
+                return (consumed, Some(e.what));
+            }
+        }
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&ctrl, stream)) = data.split_first() else {
+        return;
+    };
+    // ctrl 0: one read; otherwise reads of 1..=16 and 1..=16 * 61 bytes, alternating.
+    let sizes = if ctrl == 0 {
+        [stream.len().max(1); 2]
+    } else {
+        [
+            usize::from(ctrl & 0x0f) + 1,
+            (usize::from(ctrl >> 4) + 1) * 61,
+        ]
+    };
+
+    // As follow.rs drives it.
+    let mut frames = Vec::new();
+    let mut pending = Vec::new();
+    let mut failed = None;
+    let mut rest = stream;
+    let mut turn = 0;
+    while !rest.is_empty() && failed.is_none() {
+        let n = sizes[turn % 2].min(rest.len());
+        turn += 1;
+        pending.extend_from_slice(&rest[..n]);
+        rest = &rest[n..];
+        let (consumed, err) = drain(&pending, &mut frames);
+        pending.drain(..consumed);
+        failed = err;
+    }
+
+    // All at once.
+    let mut once = Vec::new();
+    let (_, once_failed) = drain(stream, &mut once);
+    // Known finding (see README.md): a length line whose CR is the 22nd byte after the `$` or
+    // `*` makes `parse_frame` wait for more bytes forever, while the same line cut before its
+    // CR is refused as too long. Until that is fixed, that refusal may meet a wait at once.
+    let known = failed.as_deref() == Some("length line too long") && once_failed.is_none();
+    assert_eq!(frames, once, "frames depend on how the bytes arrive");
+    if !known {
+        assert_eq!(
+            failed.is_some(),
+            once_failed.is_some(),
+            "the error depends on how the bytes arrive: {failed:?} / {once_failed:?}"
+        );
+    }
+
+    for frame in &frames {
+        for table in tables() {
+            match table.key_indices(&frame.args) {
+                Ok(keys) => {
+                    assert!(
+                        keys.windows(2).all(|w| w[0] < w[1]),
+                        "key indices not in order and unique: {keys:?}"
+                    );
+                    assert!(keys.iter().all(|&i| i < frame.args.len()));
+                }
+                // Errors render without panicking.
+                Err(e) => drop(e.to_string()),
+            }
+        }
+    }
+});
