@@ -4,161 +4,14 @@
 
 mod common;
 
-use common::broker::{consume_cmd, create_topic, produce_cmd, unique_topic, Broker};
+use common::follow::{
+    assert_identical, assert_nothing_refused, drop_links, sync_cmd, sync_log, wait_caught_up,
+    write_counters, KafkaLink, Moments, Proc,
+};
 use common::workload::{self, WorkloadConfig};
-use common::{assert_same_contents, dataset, slotstream, verify_identical, RedisServer};
-use std::process::{Child, Command, Stdio};
+use common::{dataset, RedisServer};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-const PARTITIONS: u32 = 8;
-
-/// A slotstream process whose stderr goes to a file, shown when it fails.
-struct Proc {
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-impl Proc {
-    fn spawn(cmd: &mut Command, name: &str) -> Proc {
-        static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let log =
-            std::env::temp_dir().join(format!("slotstream-{}-{name}-{n}.log", std::process::id()));
-        let file = std::fs::File::create(&log).unwrap();
-        let child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(file))
-            .spawn()
-            .unwrap();
-        Proc { child, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGKILL, then reap.
-    fn kill(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    /// SIGTERM, then reap; returns the log.
-    fn stop(mut self) -> String {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-        let log = self.log();
-        let _ = std::fs::remove_file(&self.log);
-        log
-    }
-}
-
-/// The source's replication offset.
-fn source_offset(source: &RedisServer) -> u64 {
-    let info: String = redis::cmd("INFO")
-        .arg("replication")
-        .query(&mut source.conn())
-        .unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix("master_repl_offset:"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("master_repl_offset")
-}
-
-/// The lowest replication offset the target's checkpoints of `log` cover.
-fn applied_offset(target: &RedisServer, log: &str) -> Option<u64> {
-    let mut conn = target.conn();
-    (0..PARTITIONS)
-        .map(|p| {
-            redis::cmd("HGET")
-                .arg(format!("__slotstream:checkpoint:{log}:{p}"))
-                .arg("offset")
-                .query::<Option<u64>>(&mut conn)
-                .unwrap()
-        })
-        .collect::<Option<Vec<u64>>>()
-        .and_then(|offsets| offsets.into_iter().min())
-}
-
-/// Makes the source delete (and replicate the deletion of) every key whose time has passed:
-/// `SCAN` expires what it meets. Until then such keys linger on the source, logically gone.
-fn expire_due_keys(source: &RedisServer) {
-    let mut conn = source.conn();
-    for db in 0..16 {
-        let _: () = redis::cmd("SELECT").arg(db).query(&mut conn).unwrap();
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, _): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("COUNT")
-                .arg(1000)
-                .query(&mut conn)
-                .unwrap();
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
-    }
-}
-
-/// Waits until every partition's checkpoint has reached the source's current offset (the
-/// heartbeats move idle partitions along), or panics after a generous liveness bound.
-fn wait_caught_up(source: &RedisServer, target: &RedisServer, log: &str, procs: &mut [&mut Proc]) {
-    // Short TTLs set by the workload: let them end on the source first.
-    std::thread::sleep(Duration::from_millis(1100));
-    expire_due_keys(source);
-    let wanted = source_offset(source);
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        if applied_offset(target, log).is_some_and(|o| o >= wanted) {
-            return;
-        }
-        for proc in procs.iter_mut() {
-            if proc.child.try_wait().unwrap().is_some() {
-                panic!("a slotstream process exited early:\n{}", proc.log());
-            }
-        }
-        if Instant::now() > deadline {
-            let logs: Vec<String> = procs.iter().map(|p| p.log()).collect();
-            panic!(
-                "the target did not catch up with offset {wanted} (at {:?}):\n{}",
-                applied_offset(target, log),
-                logs.join("\n---\n")
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn sync_cmd(source: &RedisServer, target: &RedisServer) -> Command {
-    let mut cmd = slotstream();
-    cmd.args(["sync", "--source", &source.url(), "--target", &target.url()])
-        .args(["--partitions", &PARTITIONS.to_string()]);
-    cmd
-}
-
-/// A broker with the data topic in place before producer and consumer start together (on an
-/// external broker the producer would create it, possibly after the consumer looked).
-fn broker_with_topic(topic: &str) -> Broker {
-    let broker = Broker::start(&[(topic, PARTITIONS)]);
-    if broker.is_external() {
-        create_topic(broker.bootstrap(), topic, PARTITIONS);
-    }
-    broker
-}
-
-fn sync_log(source: &RedisServer) -> String {
-    format!("sync:127.0.0.1:{}", source.port())
-}
-
-/// Both checkers agree the copy is exact.
-fn assert_identical(source: &RedisServer, target: &RedisServer) {
-    assert_same_contents(&source.url(), &target.url());
-    verify_identical(source, target);
-}
 
 #[test]
 fn incremental_sync_follows_a_mixed_workload() {
@@ -173,77 +26,25 @@ fn incremental_sync_follows_a_mixed_workload() {
     assert_nothing_refused(&sync.stop());
 }
 
-/// Every replicated command of the workload succeeded on the source, so on an identical target
-/// each must succeed too: a refusal means the copies had already drifted apart.
-fn assert_nothing_refused(log: &str) {
-    let last = log
-        .lines()
-        .rev()
-        .find_map(|line| line.split("refused=").nth(1))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse::<u64>().ok());
-    assert_eq!(last, Some(0), "refused commands, or no live line:\n{log}");
-}
-
 #[test]
 fn incremental_kafka_follows_a_mixed_workload() {
-    let topic = unique_topic("incremental");
-    let broker = broker_with_topic(&topic);
     let source = RedisServer::start();
     let target = RedisServer::start();
     dataset::write_full(&mut source.conn());
-    let mut producer = Proc::spawn(
-        &mut produce_cmd(&source, &broker, &topic, PARTITIONS),
-        "produce",
-    );
-    let mut consumer = Proc::spawn(&mut consume_cmd(&target, &broker, &topic), "consume");
+    let mut link = KafkaLink::start("incremental", &source, &target);
     let report = workload::run_blocking(&source.url(), &WorkloadConfig::acceptance());
     assert!(report.ops >= 200_000, "{report:?}");
-    wait_caught_up(
-        &source,
-        &target,
-        &topic,
-        &mut [&mut producer, &mut consumer],
-    );
+    link.wait_caught_up(&source, &target);
     assert_identical(&source, &target);
-    assert_nothing_refused(&consumer.stop());
-    producer.stop();
-}
-
-/// A test that fails (panics) must not leave its processes running.
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// A small deterministic generator for kill moments.
-struct Moments(u64);
-
-impl Moments {
-    fn next_ms(&mut self, low: u64, high: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        low + self.0 % (high - low)
-    }
+    assert_nothing_refused(&link.stop().0);
 }
 
 #[test]
 fn incremental_kafka_survives_kills_of_both_sides() {
-    let topic = unique_topic("faults");
-    let broker = broker_with_topic(&topic);
     let source = RedisServer::start();
     let target = RedisServer::start();
     dataset::write_full(&mut source.conn());
-    let mut producer = Proc::spawn(
-        &mut produce_cmd(&source, &broker, &topic, PARTITIONS),
-        "produce",
-    );
-    let mut consumer = Proc::spawn(&mut consume_cmd(&target, &broker, &topic), "consume");
+    let mut link = KafkaLink::start("faults", &source, &target);
     let writer = workload::spawn(&source.url(), WorkloadConfig::acceptance());
 
     let mut moments = Moments(0x9e37_79b9_7f4a_7c15);
@@ -251,29 +52,18 @@ fn incremental_kafka_survives_kills_of_both_sides() {
     while consumer_kills < 5 || producer_kills < 3 {
         std::thread::sleep(Duration::from_millis(moments.next_ms(1_500, 4_000)));
         if producer_kills < 3 && (consumer_kills >= 5 || moments.next_ms(0, 2) == 0) {
-            producer.kill();
-            producer = Proc::spawn(
-                &mut produce_cmd(&source, &broker, &topic, PARTITIONS),
-                "produce",
-            );
+            link.start_producer(&source);
             producer_kills += 1;
         } else {
-            consumer.kill();
-            consumer = Proc::spawn(&mut consume_cmd(&target, &broker, &topic), "consume");
+            link.start_consumer(&target);
             consumer_kills += 1;
         }
     }
     let report = writer.stop_and_wait();
     assert!(report.ops > 0, "{report:?}");
-    wait_caught_up(
-        &source,
-        &target,
-        &topic,
-        &mut [&mut producer, &mut consumer],
-    );
+    link.wait_caught_up(&source, &target);
     assert_identical(&source, &target);
-    consumer.stop();
-    producer.stop();
+    link.stop();
 }
 
 #[test]
@@ -438,18 +228,6 @@ fn incremental_sync_swapdb_of_db0_keeps_the_checkpoints_in_db0() {
     sync.stop();
 }
 
-/// Drops every replica link of the source and every client link of the target (slotstream's).
-fn drop_links(source: &RedisServer, target: &RedisServer) {
-    let _: redis::Value = redis::cmd("CLIENT")
-        .arg(&["KILL", "TYPE", "replica"])
-        .query(&mut source.conn())
-        .unwrap();
-    let _: redis::Value = redis::cmd("CLIENT")
-        .arg(&["KILL", "TYPE", "normal", "SKIPME", "yes"])
-        .query(&mut target.conn())
-        .unwrap();
-}
-
 /// SIGTERM while `sync` waits to reconnect to a source that went away: it stops, rather than
 /// waiting for the link to come back.
 #[test]
@@ -485,22 +263,6 @@ fn incremental_sync_stops_on_sigterm_while_reconnecting() {
     );
 }
 
-/// A few counters and list pushes, so a lost or doubled command shows.
-fn write_counters(source: &RedisServer, round: u32) {
-    let mut conn = source.conn();
-    for i in 0..200 {
-        let _: i64 = redis::cmd("INCR")
-            .arg(format!("counter:{}", i % 20))
-            .query(&mut conn)
-            .unwrap();
-        let _: i64 = redis::cmd("LPUSH")
-            .arg(format!("pushes:{}", i % 7))
-            .arg(format!("{round}-{i}"))
-            .query(&mut conn)
-            .unwrap();
-    }
-}
-
 #[test]
 fn incremental_sync_reconnects_after_dropped_links() {
     let source = RedisServer::start();
@@ -520,45 +282,26 @@ fn incremental_sync_reconnects_after_dropped_links() {
 
 #[test]
 fn incremental_kafka_reconnects_after_dropped_links() {
-    let topic = unique_topic("reconnect");
-    let broker = broker_with_topic(&topic);
     let source = RedisServer::start();
     let target = RedisServer::start();
-    let mut producer = Proc::spawn(
-        &mut produce_cmd(&source, &broker, &topic, PARTITIONS),
-        "produce",
-    );
-    let mut consumer = Proc::spawn(&mut consume_cmd(&target, &broker, &topic), "consume");
+    let mut link = KafkaLink::start("reconnect", &source, &target);
     for round in 0..3 {
         write_counters(&source, round);
-        wait_caught_up(
-            &source,
-            &target,
-            &topic,
-            &mut [&mut producer, &mut consumer],
-        );
+        link.wait_caught_up(&source, &target);
         drop_links(&source, &target);
     }
     write_counters(&source, 3);
-    wait_caught_up(
-        &source,
-        &target,
-        &topic,
-        &mut [&mut producer, &mut consumer],
-    );
+    link.wait_caught_up(&source, &target);
     assert_identical(&source, &target);
-    let logs = consumer.stop() + &producer.stop();
+    let (consumer, producer) = link.stop();
+    let logs = consumer + &producer;
     assert!(logs.contains("link lost"), "no reconnection logged: {logs}");
 }
 
-/// The broker stops answering for a while (SIGSTOP, as in a network partition or a stalled
-/// broker) while the source keeps taking writes: producer and consumer wait, neither exits, and
-/// once it answers again the destination converges with no INCR or LPUSH lost or doubled.
 #[test]
 fn incremental_kafka_survives_a_broker_outage() {
-    let topic = unique_topic("outage");
-    let broker = broker_with_topic(&topic);
-    if broker.is_external() {
+    let mut link = KafkaLink::new("outage");
+    if link.broker.is_external() {
         eprintln!(
             "note: the outage is tested on the dev-broker only (an external broker is shared)"
         );
@@ -566,47 +309,30 @@ fn incremental_kafka_survives_a_broker_outage() {
     }
     let source = RedisServer::start();
     let target = RedisServer::start();
-    let mut producer = Proc::spawn(
-        &mut produce_cmd(&source, &broker, &topic, PARTITIONS),
-        "produce",
-    );
-    let mut consumer = Proc::spawn(&mut consume_cmd(&target, &broker, &topic), "consume");
+    link.start_producer(&source);
+    link.start_consumer(&target);
     write_counters(&source, 0);
-    wait_caught_up(
-        &source,
-        &target,
-        &topic,
-        &mut [&mut producer, &mut consumer],
-    );
+    link.wait_caught_up(&source, &target);
 
-    broker.pause();
+    link.broker.pause();
     for round in 1..4 {
         write_counters(&source, round);
         std::thread::sleep(Duration::from_secs(3));
     }
-    for proc in [&mut producer, &mut consumer] {
+    for proc in link.producer.iter_mut().chain(link.consumer.iter_mut()) {
         assert!(
             proc.child.try_wait().unwrap().is_none(),
             "a process exited during the outage:\n{}",
             proc.log()
         );
     }
-    broker.resume();
+    link.broker.resume();
     write_counters(&source, 4);
-    wait_caught_up(
-        &source,
-        &target,
-        &topic,
-        &mut [&mut producer, &mut consumer],
-    );
+    link.wait_caught_up(&source, &target);
     assert_identical(&source, &target);
-    consumer.stop();
-    producer.stop();
+    link.stop();
 }
 
-/// Sources before Redis 7.0 replicate `EXPIRE`, `SETEX`, `SET … EX` as given, relative to when
-/// they ran. Applied seconds later (the consumer was away), the destination's TTLs must still
-/// count from the source's moment, not from the apply.
 #[test]
 fn incremental_kafka_relative_ttls_from_redis_6_count_from_the_source() {
     let binary = std::env::var_os("SERVERS_DIR")
@@ -619,14 +345,10 @@ fn incremental_kafka_relative_ttls_from_redis_6_count_from_the_source() {
         );
         return;
     }
-    let topic = unique_topic("relttl");
-    let broker = broker_with_topic(&topic);
+    let mut link = KafkaLink::new("relttl");
     let source = RedisServer::start_binary(&binary, &[]);
     let target = RedisServer::start();
-    let mut producer = Proc::spawn(
-        &mut produce_cmd(&source, &broker, &topic, PARTITIONS),
-        "produce",
-    );
+    link.start_producer(&source);
     std::thread::sleep(Duration::from_secs(1));
     let mut conn = source.conn();
     for args in [
@@ -645,13 +367,8 @@ fn incremental_kafka_relative_ttls_from_redis_6_count_from_the_source() {
     }
     // Applied 4 s after the source ran them: TTLs counted from the apply would be 4 s long.
     std::thread::sleep(Duration::from_secs(4));
-    let mut consumer = Proc::spawn(&mut consume_cmd(&target, &broker, &topic), "consume");
-    wait_caught_up(
-        &source,
-        &target,
-        &topic,
-        &mut [&mut producer, &mut consumer],
-    );
+    link.start_consumer(&target);
+    link.wait_caught_up(&source, &target);
     let mut target_conn = target.conn();
     for key in ["a", "b", "c", "d", "e"] {
         let on_source: i64 = redis::cmd("PTTL").arg(key).query(&mut conn).unwrap();
@@ -662,6 +379,5 @@ fn incremental_kafka_relative_ttls_from_redis_6_count_from_the_source() {
         );
     }
     assert_identical(&source, &target);
-    consumer.stop();
-    producer.stop();
+    link.stop();
 }

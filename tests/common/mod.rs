@@ -7,12 +7,14 @@
 //! - `contents`: [`assert_same_contents`], a key-by-key check that shares no code with
 //!   `slotstream verify`, so a copy is proven by two independent checkers.
 //! - `broker`: a Kafka broker for the tests (an external one, or a `slotstream dev-broker`).
+//! - `follow`: slotstream processes following a live source, and waiting for them to catch up.
 
 #![allow(dead_code)]
 
 pub mod broker;
 pub mod contents;
 pub mod dataset;
+pub mod follow;
 pub mod server;
 pub mod workload;
 

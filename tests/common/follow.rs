@@ -1,0 +1,290 @@
+//! Following a live source in the tests: slotstream processes that are killed with the test,
+//! waiting until the destination's checkpoints reach the source's offset, and the writes and
+//! link drops the incremental tests make.
+
+use super::broker::{consume_cmd, create_topic, produce_cmd, unique_topic, Broker};
+use super::{assert_same_contents, slotstream, verify_identical, RedisServer};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const PARTITIONS: u32 = 8;
+
+/// A slotstream process whose stderr goes to a file, shown when it fails.
+pub struct Proc {
+    pub child: Child,
+    log: std::path::PathBuf,
+}
+
+impl Proc {
+    pub fn spawn(cmd: &mut Command, name: &str) -> Proc {
+        static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let log =
+            std::env::temp_dir().join(format!("slotstream-{}-{name}-{n}.log", std::process::id()));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(file))
+            .spawn()
+            .unwrap();
+        Proc { child, log }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL, then reap.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM, then reap; returns the log.
+    pub fn stop(mut self) -> String {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+        let log = self.log();
+        let _ = std::fs::remove_file(&self.log);
+        log
+    }
+}
+
+/// The source's replication offset.
+pub fn source_offset(source: &RedisServer) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("replication")
+        .query(&mut source.conn())
+        .unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("master_repl_offset:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("master_repl_offset")
+}
+
+/// The lowest replication offset the target's checkpoints of `log` cover.
+pub fn applied_offset(target: &RedisServer, log: &str) -> Option<u64> {
+    let mut conn = target.conn();
+    (0..PARTITIONS)
+        .map(|p| {
+            redis::cmd("HGET")
+                .arg(format!("__slotstream:checkpoint:{log}:{p}"))
+                .arg("offset")
+                .query::<Option<u64>>(&mut conn)
+                .unwrap()
+        })
+        .collect::<Option<Vec<u64>>>()
+        .and_then(|offsets| offsets.into_iter().min())
+}
+
+/// Makes the source delete (and replicate the deletion of) every key whose time has passed:
+/// `SCAN` expires what it meets. Until then such keys linger on the source, logically gone.
+pub fn expire_due_keys(source: &RedisServer) {
+    let mut conn = source.conn();
+    for db in 0..16 {
+        let _: () = redis::cmd("SELECT").arg(db).query(&mut conn).unwrap();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, _): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("COUNT")
+                .arg(1000)
+                .query(&mut conn)
+                .unwrap();
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+    }
+}
+
+/// Waits until every partition's checkpoint has reached the source's current offset (the
+/// heartbeats move idle partitions along), or panics after a generous liveness bound.
+pub fn wait_caught_up(
+    source: &RedisServer,
+    target: &RedisServer,
+    log: &str,
+    procs: &mut [&mut Proc],
+) {
+    // Short TTLs set by the workload: let them end on the source first.
+    std::thread::sleep(Duration::from_millis(1100));
+    expire_due_keys(source);
+    let wanted = source_offset(source);
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        if applied_offset(target, log).is_some_and(|o| o >= wanted) {
+            return;
+        }
+        for proc in procs.iter_mut() {
+            if proc.child.try_wait().unwrap().is_some() {
+                panic!("a slotstream process exited early:\n{}", proc.log());
+            }
+        }
+        if Instant::now() > deadline {
+            let logs: Vec<String> = procs.iter().map(|p| p.log()).collect();
+            panic!(
+                "the target did not catch up with offset {wanted} (at {:?}):\n{}",
+                applied_offset(target, log),
+                logs.join("\n---\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub fn sync_cmd(source: &RedisServer, target: &RedisServer) -> Command {
+    let mut cmd = slotstream();
+    cmd.args(["sync", "--source", &source.url(), "--target", &target.url()])
+        .args(["--partitions", &PARTITIONS.to_string()]);
+    cmd
+}
+
+/// A broker with the data topic in place before producer and consumer start together (on an
+/// external broker the producer would create it, possibly after the consumer looked).
+pub fn broker_with_topic(topic: &str) -> Broker {
+    let broker = Broker::start(&[(topic, PARTITIONS)]);
+    if broker.is_external() {
+        create_topic(broker.bootstrap(), topic, PARTITIONS);
+    }
+    broker
+}
+
+pub fn sync_log(source: &RedisServer) -> String {
+    format!("sync:127.0.0.1:{}", source.port())
+}
+
+/// Both checkers agree the copy is exact.
+pub fn assert_identical(source: &RedisServer, target: &RedisServer) {
+    assert_same_contents(&source.url(), &target.url());
+    verify_identical(source, target);
+}
+
+/// Every replicated command of the workload succeeded on the source, so on an identical target
+/// each must succeed too: a refusal means the copies had already drifted apart.
+pub fn assert_nothing_refused(log: &str) {
+    let last = log
+        .lines()
+        .rev()
+        .find_map(|line| line.split("refused=").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse::<u64>().ok());
+    assert_eq!(last, Some(0), "refused commands, or no live line:\n{log}");
+}
+
+/// A test that fails (panics) must not leave its processes running.
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A small deterministic generator for kill moments.
+pub struct Moments(pub u64);
+
+impl Moments {
+    pub fn next_ms(&mut self, low: u64, high: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        low + self.0 % (high - low)
+    }
+}
+
+/// Drops every replica link of the source and every client link of the target (slotstream's).
+pub fn drop_links(source: &RedisServer, target: &RedisServer) {
+    let _: redis::Value = redis::cmd("CLIENT")
+        .arg(&["KILL", "TYPE", "replica"])
+        .query(&mut source.conn())
+        .unwrap();
+    let _: redis::Value = redis::cmd("CLIENT")
+        .arg(&["KILL", "TYPE", "normal", "SKIPME", "yes"])
+        .query(&mut target.conn())
+        .unwrap();
+}
+
+/// A few counters and list pushes, so a lost or doubled command shows.
+pub fn write_counters(source: &RedisServer, round: u32) {
+    let mut conn = source.conn();
+    for i in 0..200 {
+        let _: i64 = redis::cmd("INCR")
+            .arg(format!("counter:{}", i % 20))
+            .query(&mut conn)
+            .unwrap();
+        let _: i64 = redis::cmd("LPUSH")
+            .arg(format!("pushes:{}", i % 7))
+            .arg(format!("{round}-{i}"))
+            .query(&mut conn)
+            .unwrap();
+    }
+}
+
+/// A broker with its data topic, and the producer and consumer processes around it.
+pub struct KafkaLink {
+    pub topic: String,
+    pub broker: Broker,
+    pub producer: Option<Proc>,
+    pub consumer: Option<Proc>,
+}
+
+impl KafkaLink {
+    /// A broker with a fresh topic named after `name`; no process yet.
+    pub fn new(name: &str) -> KafkaLink {
+        let topic = unique_topic(name);
+        let broker = broker_with_topic(&topic);
+        KafkaLink {
+            topic,
+            broker,
+            producer: None,
+            consumer: None,
+        }
+    }
+
+    /// [`KafkaLink::new`] with a producer from `source` and a consumer into `target`.
+    pub fn start(name: &str, source: &RedisServer, target: &RedisServer) -> KafkaLink {
+        let mut link = KafkaLink::new(name);
+        link.start_producer(source);
+        link.start_consumer(target);
+        link
+    }
+
+    /// Starts the producer, SIGKILLing a running one first.
+    pub fn start_producer(&mut self, source: &RedisServer) {
+        if let Some(mut old) = self.producer.take() {
+            old.kill();
+        }
+        let mut cmd = produce_cmd(source, &self.broker, &self.topic, PARTITIONS);
+        self.producer = Some(Proc::spawn(&mut cmd, "produce"));
+    }
+
+    /// Starts the consumer, SIGKILLing a running one first.
+    pub fn start_consumer(&mut self, target: &RedisServer) {
+        if let Some(mut old) = self.consumer.take() {
+            old.kill();
+        }
+        let mut cmd = consume_cmd(target, &self.broker, &self.topic);
+        self.consumer = Some(Proc::spawn(&mut cmd, "consume"));
+    }
+
+    /// [`wait_caught_up`] for this link's checkpoints and processes.
+    pub fn wait_caught_up(&mut self, source: &RedisServer, target: &RedisServer) {
+        let mut procs: Vec<&mut Proc> = self
+            .producer
+            .iter_mut()
+            .chain(self.consumer.iter_mut())
+            .collect();
+        wait_caught_up(source, target, &self.topic, &mut procs);
+    }
+
+    /// Stops both processes; returns the consumer's log, then the producer's.
+    pub fn stop(mut self) -> (String, String) {
+        let consumer = self.consumer.take().map(Proc::stop).unwrap_or_default();
+        let producer = self.producer.take().map(Proc::stop).unwrap_or_default();
+        (consumer, producer)
+    }
+}
