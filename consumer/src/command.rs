@@ -43,9 +43,7 @@ pub fn write_command(
 /// place a replicated `SELECT` reaches the destination as a command).
 pub fn selected_db(command: &Command) -> Option<u32> {
     match &command.args[..] {
-        [name, db] if name.0.eq_ignore_ascii_case(b"SELECT") => {
-            std::str::from_utf8(&db.0).ok()?.parse().ok()
-        }
+        [name, db] if name.0.eq_ignore_ascii_case(b"SELECT") => decimal(&db.0),
         _ => None,
     }
 }
@@ -59,9 +57,7 @@ pub fn swapped_with_db0(command: &Command) -> Option<u32> {
     if !name.0.eq_ignore_ascii_case(b"SWAPDB") {
         return None;
     }
-    let db =
-        |arg: &slotstream_schemas::Element| std::str::from_utf8(&arg.0).ok()?.parse::<u32>().ok();
-    match (db(a)?, db(b)?) {
+    match (decimal::<u32>(&a.0)?, decimal::<u32>(&b.0)?) {
         (0, 0) => None,
         (0, other) | (other, 0) => Some(other),
         _ => None,
@@ -74,7 +70,7 @@ pub fn swapped_with_db0(command: &Command) -> Option<u32> {
 pub fn absolute_expiry(args: &mut Vec<Vec<u8>>, ran_ms: i64) {
     let name = Name::of_command(args);
     let at = |arg: &[u8], unit_ms: i64| -> Option<Vec<u8>> {
-        let value: i64 = std::str::from_utf8(arg).ok()?.parse().ok()?;
+        let value: i64 = decimal(arg)?;
         Some(
             ran_ms
                 .saturating_add(value.saturating_mul(unit_ms))
@@ -152,10 +148,7 @@ pub fn extend_expiry(args: &mut [Vec<u8>], floor_ms: i64) {
 /// Raises a time argument (seconds when `seconds`, else ms) to `floor_ms`, rewritten in ms.
 /// Returns whether it changed. Non-positive times mean "delete now" and are kept.
 fn raise(arg: &mut Vec<u8>, seconds: bool, floor_ms: i64) -> bool {
-    let Some(value) = std::str::from_utf8(arg)
-        .ok()
-        .and_then(|t| t.parse::<i64>().ok())
-    else {
+    let Some(value) = decimal::<i64>(arg) else {
         return false;
     };
     let ms = if seconds {
@@ -168,6 +161,11 @@ fn raise(arg: &mut Vec<u8>, seconds: bool, floor_ms: i64) -> bool {
     }
     *arg = floor_ms.to_string().into_bytes();
     true
+}
+
+/// A decimal argument (a db number, a time).
+fn decimal<T: std::str::FromStr>(arg: &[u8]) -> Option<T> {
+    std::str::from_utf8(arg).ok()?.parse().ok()
 }
 
 #[cfg(test)]

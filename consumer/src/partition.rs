@@ -178,7 +178,6 @@ struct Batch {
     /// For each command: whether an error reply that is the command's own outcome is accepted
     /// (commands of a replicated `MULTI` block, which the source ran whole).
     lenient: Vec<bool>,
-    bytes: usize,
     /// Log space held by the batch's records: released once the batch is applied.
     leases: Vec<Lease>,
     /// Data records in the batch (keys, functions, commands), counted into the checkpoint.
@@ -190,7 +189,7 @@ struct Batch {
 
 impl Batch {
     fn has_room(&self, ctx: &PartitionContext) -> bool {
-        self.cmds.len() < ctx.batch_records && self.bytes < ctx.batch_bytes
+        self.cmds.len() < ctx.batch_records && self.cmds.bytes().len() < ctx.batch_bytes
     }
 }
 
@@ -249,10 +248,8 @@ impl Lane {
         match body {
             Body::SnapshotKey(key) => {
                 self.select(db);
-                let before = self.batch.cmds.bytes().len();
                 let extension = self.ctx.ttl_extension_ms;
                 if write_restore(&mut self.batch.cmds, &key, now_ms(), extension) {
-                    self.batch.bytes += self.batch.cmds.bytes().len() - before;
                     self.batch.keys.push((db, key.key));
                     self.batch.snapshot_keys += 1;
                     self.batch.records += 1;
@@ -391,7 +388,6 @@ impl Lane {
 
     /// Adds a live command to the batch, in the database selected last.
     fn write_command(&mut self, command: slotstream_schemas::Command, ran_ms: i64) {
-        let before = self.batch.cmds.bytes().len();
         let name = write_command(
             &mut self.batch.cmds,
             command,
@@ -399,15 +395,12 @@ impl Lane {
             now_ms(),
             self.ctx.ttl_extension_ms,
         );
-        self.batch.bytes += self.batch.cmds.bytes().len() - before;
         self.batch.keys.push((self.db, name));
     }
 
     /// Adds a command built with the `redis` crate to the batch.
     fn push_cmd(&mut self, db: u32, name: Vec<u8>, cmd: &redis::Cmd) {
-        let before = self.batch.cmds.bytes().len();
         self.batch.cmds.push_cmd(cmd);
-        self.batch.bytes += self.batch.cmds.bytes().len() - before;
         self.batch.keys.push((db, name));
     }
 

@@ -36,8 +36,10 @@ impl Lane {
             }
         }
         let batch = std::mem::take(&mut self.batch);
+        // What goes on the wire, RESP framing included.
+        let bytes = batch.cmds.bytes().len();
         if let Some(throttle) = &self.ctx.throttle {
-            throttle.admit(batch.cmds.len(), batch.bytes).await;
+            throttle.admit(batch.cmds.len(), bytes).await;
         }
         let (parts, replies): (Vec<&[u8]>, usize) = if transaction {
             (vec![MULTI, batch.cmds.bytes(), EXEC], batch.cmds.len() + 2)
@@ -108,7 +110,7 @@ impl Lane {
         self.ctx
             .stats
             .bytes
-            .fetch_add(batch.bytes as u64, Ordering::Relaxed);
+            .fetch_add(bytes as u64, Ordering::Relaxed);
         // The next batch reuses these lists' room too.
         let (mut keys, mut lenient) = (batch.keys, batch.lenient);
         keys.clear();

@@ -9,6 +9,7 @@
 //! little-endian ints.
 
 use super::error::DecodeError;
+use super::reader::sized_header;
 
 /// One element of a listpack or ziplist: bytes, or an integer stored as such.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -57,17 +58,7 @@ const UNKNOWN_COUNT: u16 = u16::MAX;
 
 impl<'a> Listpack<'a> {
     pub fn new(buf: &'a [u8]) -> Result<Self, DecodeError> {
-        let header = buf.get(..HEADER).ok_or_else(|| {
-            DecodeError::truncated("listpack header", 0, HEADER as u64 + 1, buf.len())
-        })?;
-        let total = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
-        if u64::from(total) != buf.len() as u64 {
-            return Err(DecodeError::invalid(
-                "listpack header",
-                0,
-                format!("it says {total} bytes, the string holds {}", buf.len()),
-            ));
-        }
+        let header = sized_header(buf, HEADER, "listpack header")?;
         Ok(Listpack {
             buf,
             pos: HEADER,

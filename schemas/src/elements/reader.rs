@@ -225,6 +225,27 @@ impl<'a> Reader<'a> {
 }
 
 /// The decimal text of an integer, as Redis returns integer-encoded strings.
+/// The first `len` bytes of a ziplist or listpack, whose first 4 (little-endian) must give the
+/// length of the whole structure.
+pub(crate) fn sized_header<'a>(
+    buf: &'a [u8],
+    len: usize,
+    what: &'static str,
+) -> Result<&'a [u8], DecodeError> {
+    let header = buf
+        .get(..len)
+        .ok_or_else(|| DecodeError::truncated(what, 0, len as u64 + 1, buf.len()))?;
+    let total = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+    if u64::from(total) != buf.len() as u64 {
+        return Err(DecodeError::invalid(
+            what,
+            0,
+            format!("it says {total} bytes, the string holds {}", buf.len()),
+        ));
+    }
+    Ok(header)
+}
+
 pub(crate) fn decimal(n: i64) -> Cow<'static, [u8]> {
     Cow::Owned(n.to_string().into_bytes())
 }

@@ -9,6 +9,7 @@
 
 use super::error::DecodeError;
 use super::listpack::Item;
+use super::reader::sized_header;
 
 /// The entries of a ziplist, in order; stops after the first error.
 pub(crate) struct Ziplist<'a> {
@@ -27,17 +28,7 @@ const HEADER: usize = 10;
 
 impl<'a> Ziplist<'a> {
     pub fn new(buf: &'a [u8]) -> Result<Self, DecodeError> {
-        let h = buf.get(..HEADER).ok_or_else(|| {
-            DecodeError::truncated("ziplist header", 0, HEADER as u64 + 1, buf.len())
-        })?;
-        let total = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
-        if u64::from(total) != buf.len() as u64 {
-            return Err(DecodeError::invalid(
-                "ziplist header",
-                0,
-                format!("it says {total} bytes, the string holds {}", buf.len()),
-            ));
-        }
+        let h = sized_header(buf, HEADER, "ziplist header")?;
         Ok(Ziplist {
             buf,
             pos: HEADER,
