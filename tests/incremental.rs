@@ -381,3 +381,95 @@ fn incremental_kafka_relative_ttls_from_redis_6_count_from_the_source() {
     assert_identical(&source, &target);
     link.stop();
 }
+
+/// A consumer whose next records were deleted by the broker's retention stops with an error
+/// naming them, and applies nothing past the hole: it never skips records silently.
+#[test]
+fn incremental_kafka_stops_on_records_deleted_before_they_were_applied() {
+    let mut link = KafkaLink::new("retention");
+    if link.broker.is_external() {
+        eprintln!("note: retention is tested on the dev-broker only (its log keeps ~5 MB)");
+        return;
+    }
+    let source = RedisServer::start();
+    let target = RedisServer::start();
+    link.start_producer(&source);
+    link.start_consumer(&target);
+    write_counters(&source, 0);
+    link.wait_caught_up(&source, &target);
+    if let Some(mut consumer) = link.consumer.take() {
+        consumer.kill();
+    }
+
+    // About 12 MB of incompressible values on one key: more than dev-broker keeps of a partition.
+    let mut conn = source.conn();
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    for _ in 0..80 {
+        let mut pipe = redis::pipe();
+        for _ in 0..1000 {
+            let value: Vec<u8> = (0..150)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    seed as u8
+                })
+                .collect();
+            pipe.cmd("RPUSH").arg("hot").arg(value).ignore();
+        }
+        pipe.query::<()>(&mut conn).unwrap();
+    }
+    let trimmed = |link: &KafkaLink| {
+        (0..common::follow::PARTITIONS as i32)
+            .any(|p| common::broker::low_watermark(link.broker.bootstrap(), &link.topic, p) > 0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !trimmed(&link) {
+        assert!(
+            Instant::now() < deadline,
+            "the dev-broker never trimmed a partition"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    link.start_consumer(&target);
+    let consumer = link.consumer.as_mut().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = consumer.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the consumer went on past deleted records:\n{}",
+            consumer.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let log = consumer.log();
+    assert!(!status.success(), "the consumer exited 0:\n{log}");
+    assert!(
+        log.contains("were deleted from the log before they were applied"),
+        "no error names the deleted records:\n{log}"
+    );
+    // Nothing past the hole: the target's list is a strict prefix of the source's.
+    let want: Vec<Vec<u8>> = redis::cmd("LRANGE")
+        .arg("hot")
+        .arg(0)
+        .arg(-1)
+        .query(&mut source.conn())
+        .unwrap();
+    let got: Vec<Vec<u8>> = redis::cmd("LRANGE")
+        .arg("hot")
+        .arg(0)
+        .arg(-1)
+        .query(&mut target.conn())
+        .unwrap();
+    assert!(got.len() < want.len(), "the target has every item");
+    assert_eq!(
+        got[..],
+        want[..got.len()],
+        "the target applied items past the hole"
+    );
+    link.stop();
+}

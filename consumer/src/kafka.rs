@@ -171,11 +171,17 @@ impl KafkaLog {
 /// full the dispatcher waits, which stops fetching: memory stays bounded.
 const MESSAGES_PER_PARTITION: usize = 4096;
 
-/// A message as the partition task needs it.
-struct Fetched {
-    offset: i64,
-    payload: Vec<u8>,
-    fragment: Option<(u64, u64)>,
+/// What the dispatcher hands a partition's task.
+enum Fetched {
+    /// The partition's next message, as the task needs it.
+    Message {
+        offset: i64,
+        payload: Vec<u8>,
+        fragment: Option<(u64, u64)>,
+    },
+    /// Offsets `from..=to` left the log (retention) before they were read: the target lacks
+    /// them, so nothing after them may be applied.
+    Lost { from: i64, to: i64 },
 }
 
 /// How long a replaying reader waits past the watermark before it decides the partition ended.
@@ -189,8 +195,11 @@ const END_QUIET: Duration = Duration::from_secs(1);
 /// to some 35,000 records/s with the CPU mostly idle.
 ///
 /// It also checks that each partition's offsets arrive without a hole: a message past the next
-/// expected offset makes it fetch again from the expected one (a hole that is still there after
-/// that is the log's own, e.g. compaction, and is logged), and one before it, a copy, is dropped.
+/// expected offset makes it fetch again from the expected one, and one before it, a copy, is
+/// dropped. A hole that is still there after that means the broker deleted records before they
+/// were applied (retention; the producer writes no transactions and the data topic is not
+/// compacted): the partition stops with an error naming the offsets. Only a partition read from
+/// its beginning may start past offset 0, where the records of older epochs aged out.
 fn dispatch(
     consumer: &BaseConsumer,
     topic: &str,
@@ -199,6 +208,10 @@ fn dispatch(
 ) {
     let mut parked = Parked::new(consumer, topic, senders.len());
     let mut refetched = vec![false; senders.len()];
+    // Whether a partition has a position a hole would be measured from (a resume point, or a
+    // message read), and whether it has stopped on lost records.
+    let mut positioned: Vec<bool> = expected.iter().map(|&next| next > 0).collect();
+    let mut lost = vec![false; senders.len()];
     loop {
         parked.deliver(&senders);
         // A short wait, so parked messages are retried as their partitions drain.
@@ -209,7 +222,7 @@ fn dispatch(
                 let Some(next) = expected.get_mut(partition) else {
                     continue;
                 };
-                if offset < *next {
+                if offset < *next || lost[partition] {
                     continue;
                 }
                 if offset > *next {
@@ -228,14 +241,23 @@ fn dispatch(
                             continue;
                         }
                     }
-                    tracing::warn!(
+                    if positioned[partition] {
+                        lost[partition] = true;
+                        let gone = Fetched::Lost {
+                            from: *next,
+                            to: offset - 1,
+                        };
+                        parked.route(partition, gone, &senders);
+                        continue;
+                    }
+                    tracing::info!(
                         partition,
-                        from = *next,
-                        to = offset - 1,
-                        "these offsets are not in the log (compacted or aborted); going on"
+                        start = offset,
+                        "the partition's log starts here (older records aged out)"
                     );
                 }
                 refetched[partition] = false;
+                positioned[partition] = true;
                 *next = offset + 1;
                 let fragment = message.headers().and_then(|headers| {
                     headers
@@ -244,7 +266,7 @@ fn dispatch(
                         .and_then(|h| h.value)
                         .and_then(parse_fragment)
                 });
-                let fetched = Fetched {
+                let fetched = Fetched::Message {
                     offset,
                     payload: message.payload().unwrap_or_default().to_vec(),
                     fragment,
@@ -384,11 +406,25 @@ impl PartitionReader for KafkaReader {
                     self.topic, self.partition
                 )));
             };
-            let Fetched {
-                offset,
-                payload,
-                fragment,
-            } = message;
+            let (offset, payload, fragment) = match message {
+                Fetched::Message {
+                    offset,
+                    payload,
+                    fragment,
+                } => (offset, payload, fragment),
+                Fetched::Lost { from, to } => {
+                    return Err(LogError::Transport(format!(
+                        "records {from}..={to} of {}[{}] were deleted from the log before they \
+                         were applied (the topic's retention is shorter than the consumer's lag; \
+                         `slotstream dev-broker` keeps about 5 MB per partition): the target \
+                         lacks them and nothing after them was applied. Raise the topic's \
+                         retention, then start a new full sync into this target: restart the producer \
+                         without its resume point (a new topic, or delete `<topic>.resume`) and \
+                         consume that",
+                        self.topic, self.partition
+                    )));
+                }
+            };
             self.next_offset = offset + 1;
             let decoded = match fragment {
                 Some((index, count)) if index + 1 < count => {

@@ -211,6 +211,14 @@ pub fn partition_count(bootstrap: &str, topic: &str) -> Option<i32> {
     Some(found.partitions().len() as i32)
 }
 
+/// The first offset still in `topic`'s `partition` (greater than 0 once retention deleted some).
+pub fn low_watermark(bootstrap: &str, topic: &str, partition: i32) -> i64 {
+    let (low, _) = consumer(bootstrap)
+        .fetch_watermarks(topic, partition, PATIENCE)
+        .unwrap_or_else(|err| panic!("watermarks of {topic}[{partition}]: {err}"));
+    low
+}
+
 /// Writes one message with any bytes to `topic`'s `partition`, waits for the broker's
 /// acknowledgement and returns its offset. Panics if it is not delivered.
 pub fn produce_raw(bootstrap: &str, topic: &str, partition: i32, key: &[u8], value: &[u8]) -> i64 {
