@@ -1,7 +1,7 @@
 //! After the snapshot: keep the replication link alive, acknowledge the offset every second and
 //! turn the command stream into records, tracking the replication offset byte by byte.
 
-use crate::command::parse_frame;
+use crate::command::FrameParser;
 use crate::error::CaptureError;
 use crate::route::Router;
 use slotstream_schemas::log::LogWriter;
@@ -60,14 +60,19 @@ impl Follower {
         let mut last_heartbeat = Instant::now();
         let mut last_data = Instant::now();
         let mut reported = None;
-        // Parsed bytes are dropped from the front of `pending` in bulk, not per command.
+        // Parsed bytes are dropped from the front of `pending` in bulk, not per command. A
+        // command that has arrived only in part stays there, and `parser` resumes it where it
+        // stopped when more arrives instead of parsing it again from its start on every read.
         let mut consumed = 0;
+        let mut parser = FrameParser::default();
         while !stop.load(Ordering::Relaxed) {
             while let Some(frame) =
-                parse_frame(&self.pending[consumed..]).map_err(|e| CaptureError::Protocol {
-                    addr: self.addr.clone(),
-                    what: format!("{e} (replication offset {})", self.offset),
-                })?
+                parser
+                    .parse(&self.pending[consumed..])
+                    .map_err(|e| CaptureError::Protocol {
+                        addr: self.addr.clone(),
+                        what: format!("{e} (replication offset {})", self.offset),
+                    })?
             {
                 let start = self.offset;
                 self.offset += frame.len as u64;

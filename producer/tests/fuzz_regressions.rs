@@ -1,11 +1,60 @@
 //! Inputs found by fuzzing (`fuzz/`): for the RDB parser (target `rdb_parser`), each must end
-//! in an error (or the end of the snapshot) without panicking, whatever the sizes of the reads;
-//! for the command stream parser (target `command_stream`), each must be refused, not waited on.
+//! in the same error (or the end of the snapshot) without panicking, whatever the sizes of the
+//! reads; for the command stream parser (target `command_stream`), each must be refused, not
+//! waited on, and a command's header alone must not make it reserve memory (a tracking
+//! allocator, recording only on the thread that asks, measures the largest allocation).
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::io::Read;
 
-use slotstream_producer::command::{parse_frame, FrameError};
+use slotstream_producer::command::{parse_frame, FrameError, FrameParser};
 use slotstream_producer::rdb::{RdbError, RdbErrorKind, RdbReader};
+
+struct Tracking;
+
+thread_local! {
+    static TRACKING: Cell<bool> = const { Cell::new(false) };
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
+}
+
+fn note(size: usize) {
+    // `try_with`: the thread-local may be gone while a thread shuts down.
+    let _ = TRACKING.try_with(|on| {
+        if on.get() {
+            let _ = LARGEST.try_with(|largest| largest.set(largest.get().max(size)));
+        }
+    });
+}
+
+// SAFETY: every call is passed on unchanged to the system allocator.
+unsafe impl GlobalAlloc for Tracking {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note(new_size);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Tracking = Tracking;
+
+/// What `f` returns and the size of the largest allocation it made.
+fn largest_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    LARGEST.with(|largest| largest.set(0));
+    TRACKING.with(|on| on.set(true));
+    let out = f();
+    TRACKING.with(|on| on.set(false));
+    (out, LARGEST.with(Cell::get))
+}
 
 /// Hands out its bytes in reads of alternating sizes, as a socket may.
 struct Chunked<'a> {
@@ -90,13 +139,11 @@ fn values_over_the_limit_are_refused_however_they_arrive() {
     }
 }
 
-/// Fuzzing finding: the offset and size of `ObjectTooLarge` depend on the read sizes.
-/// `copy_string` (src/rdb/primitive.rs) checks the limit for the whole string (header and
-/// payload) before consuming anything when the string is already buffered, and otherwise lets
-/// `copy_to` check the header, then the payload, each after what was copied before them. Remove
-/// the `ignore` once fixed.
+/// Fuzzing finding (fixed): the offset and size of `ObjectTooLarge` depended on the read sizes.
+/// `copy_string` (src/rdb/primitive.rs) checked the limit for the whole string (header and
+/// payload) before consuming anything only when the string was already buffered, and otherwise
+/// let `copy_to` check the header, then the payload, each after what was copied before them.
 #[test]
-#[ignore = "known finding: ObjectTooLarge offset and size depend on read sizes (copy_string)"]
 fn object_too_large_does_not_depend_on_read_sizes() {
     for data in [
         &too_large_string()[..],
@@ -158,13 +205,12 @@ fn long_length_lines_never_panic() {
     }
 }
 
-/// Fuzzing finding: `parse_header` (src/command.rs) looks for the CR in the first 22 bytes after
-/// the `$`/`*` but takes the LF from that same window, so a CR at the 22nd byte means "need
-/// more bytes" forever, however much of the stream has arrived; and a prefix of 21 bytes
-/// without CR is refused, while the whole line may parse. Each stream must be refused or read
-/// to its end, and no prefix refused unless the whole is. Remove the `ignore` once fixed.
+/// Fuzzing finding (fixed): `parse_header` (src/command.rs) looked for the CR in the first 22
+/// bytes after the `$`/`*` but took the LF from that same window, so a CR at the 22nd byte meant
+/// "need more bytes" forever, however much of the stream had arrived; and a prefix of 21 bytes
+/// without CR was refused, while the whole line may parse. Each stream must be refused or read
+/// to its end, and no prefix refused unless the whole is.
 #[test]
-#[ignore = "known finding: parse_frame waits forever on a length line whose CR is its 22nd byte"]
 fn long_length_lines_are_refused_however_they_arrive() {
     for stream in long_length_lines() {
         let (whole, end) = frames(&stream);
@@ -181,5 +227,38 @@ fn long_length_lines_are_refused_however_they_arrive() {
                 assert!(end.is_err() && part == whole, "cut at {cut}: refused early");
             }
         }
+    }
+}
+
+/// Fuzzing finding (fixed): the `*<count>` line alone made `parse_frame` reserve room for
+/// `count` arguments, 24 MiB for the largest count accepted, on every read until the command
+/// was complete. What it reserves is now bounded by the bytes at hand.
+#[test]
+fn a_large_count_alone_reserves_little() {
+    // An argument takes 6 bytes of the stream at least and 24 in the list of arguments, whose
+    // capacity doubles as it grows.
+    let bound = |bytes: usize| 1024 + 8 * bytes;
+    // The largest count accepted (2^20), one argument and the start of the next.
+    let head = b"*1048576\r\n$1\r\nx\r\n$5\r\nab";
+    for cut in 0..=head.len() {
+        let (parsed, largest) =
+            largest_allocation(|| parse_frame(&head[..cut]).map(|f| f.is_some()));
+        assert!(matches!(parsed, Ok(false)), "cut at {cut}");
+        assert!(
+            largest <= bound(cut),
+            "cut at {cut}: an allocation of {largest} bytes"
+        );
+    }
+    // Resumed read after read (of 5 bytes: 100 arguments), the same.
+    let mut parser = FrameParser::default();
+    let stream = [&b"*1048576\r\n"[..], &b"$1\r\nc\r\n".repeat(100)].concat();
+    for cut in (5..stream.len()).step_by(5) {
+        let (parsed, largest) =
+            largest_allocation(|| parser.parse(&stream[..cut]).map(|f| f.is_some()));
+        assert!(matches!(parsed, Ok(false)), "cut at {cut}");
+        assert!(
+            largest <= bound(cut),
+            "cut at {cut}: an allocation of {largest} bytes"
+        );
     }
 }

@@ -167,11 +167,13 @@ impl<R: Read> Input<R> {
             StringHeader::Int(n) => u64::from(n),
             StringHeader::Lzf { clen, .. } => clen,
         };
-        // Reserve for the whole string at once when it is already buffered (the common
-        // case for small values), so `out` does not grow twice.
-        let whole = (used as u64).saturating_add(payload);
-        if whole <= self.available().len() as u64 {
-            out.reserve(self.check_room(out.len(), whole)?);
+        // The limit is checked once for the whole string, before anything is consumed, so a
+        // string too large is refused at the same offset with the same size however the bytes
+        // arrive. It is reserved at once when already buffered (the common case for small
+        // values), so `out` does not grow twice; otherwise `out` grows only as bytes arrive.
+        let whole = self.check_room(out.len(), (used as u64).saturating_add(payload))?;
+        if whole <= self.available().len() {
+            out.reserve(whole);
         }
         self.copy_to(out, used as u64)?;
         self.copy_to(out, payload)
