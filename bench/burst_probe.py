@@ -21,6 +21,10 @@ Throughput: the source's `INFO commandstats` calls of set, incr, lpush and hset,
 after the burst: ops; ops / burst seconds = source ops/s; ops / (seconds from the start of the
 burst until the follower reached F) = applied ops/s.
 
+Followers' processes: with --watch PID (repeatable) the probe checks every --interval that each
+of those processes still runs; when one has exited it stops the burst command and exits with
+status 3 (instead of waiting --timeout for a follower that will never catch up).
+
 Prints `name=value` lines (shell-readable) on stdout.
 """
 import argparse
@@ -114,6 +118,36 @@ def checkpoint_reader(port, log, partitions):
     return read
 
 
+def alive(pid):
+    """True while the process runs (a zombie counts as exited)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+class Watch:
+    def __init__(self, pids, interval):
+        self.pids = pids
+        self.interval = interval
+        self.next = 0.0
+
+    def check(self, proc):
+        """Exits with status 3 (after stopping the burst command) once a watched process exited."""
+        now = time.time()
+        if not self.pids or now < self.next:
+            return
+        self.next = now + self.interval
+        gone = [p for p in self.pids if not alive(p)]
+        if gone:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait()
+            print(f"follower process(es) {', '.join(map(str, gone))} exited", file=sys.stderr)
+            sys.exit(3)
+
+
 def percentile(sorted_vals, q):
     if not sorted_vals:
         return float("nan")
@@ -147,6 +181,8 @@ def main():
     ap.add_argument("--poll", type=float, default=0.005)
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--burst-log", help="file for the burst command's output")
+    ap.add_argument("--watch", type=int, action="append", default=[], metavar="PID",
+                    help="a follower's process: exit with status 3 when it exits")
     ap.add_argument("command", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     command = a.command[1:] if a.command[:1] == ["--"] else a.command
@@ -166,8 +202,10 @@ def main():
     out = open(a.burst_log, "wb") if a.burst_log else subprocess.DEVNULL
     t0 = time.time()
     proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    watch = Watch(a.watch, a.interval)
     next_sample = t0
     while proc.poll() is None:
+        watch.check(proc)
         now = time.time()
         if now >= next_sample:
             samples.append((time.time(), repl_offset(src)))
@@ -185,6 +223,7 @@ def main():
     caught = {}
     deadline = t1 + a.timeout
     while len(caught) < len(followers):
+        watch.check(proc)
         for f in followers:
             if f.name not in caught and f.poll() >= final:
                 caught[f.name] = f.polls[-1][0]

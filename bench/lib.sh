@@ -11,6 +11,8 @@ bin=${SLOTSTREAM_BIN:-target/release/slotstream}
 pids=()
 run=""
 bench_hooks=()      # extra cleanup commands, run first
+tansu_dir=${SERVERS_DIR:-/work/.cache/servers}   # where scripts/install-tansu.sh puts tansu
+tansu_runs=0
 
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "FATAL: $*"; exit 1; }
@@ -22,11 +24,13 @@ bench_init() {
   trap 'exit 143' TERM
 }
 
-# Stops a process and its direct children (e.g. `/usr/bin/time` and what it runs), by id:
-# SIGTERM, then SIGKILL to whatever is still alive after 10 s.
+# Stops a process and its descendants (e.g. a `timed` subshell, its `/usr/bin/time` and what that
+# runs), by id, the deepest first: SIGTERM, then SIGKILL to whatever is still alive after 10 s.
 stop_pid() {
   local all=("$1") c i alive
-  for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do all+=("$c"); done
+  for ((i = 0; i < ${#all[@]}; i++)); do
+    for c in $(ps -o pid= --ppid "${all[i]}" 2>/dev/null); do all+=("$c"); done
+  done
   for ((i = ${#all[@]} - 1; i >= 0; i--)); do kill "${all[i]}" 2>/dev/null || true; done
   for _ in $(seq 100); do
     alive=0
@@ -131,6 +135,40 @@ start_dev_broker() { # topic partitions outfile
   for _ in $(seq 200); do [ -s "$3" ] && break; sleep 0.05; done
   brokers=$(head -1 "$3")
   [ -n "$brokers" ] || die "dev-broker printed no address"
+}
+
+# tansu (scripts/install-tansu.sh), a second Kafka-protocol broker. tansu_prepare installs it into
+# $tansu_dir unless it is there already (then nothing is fetched) and sets tansu_status ("up" or
+# "skipped: why") and tansu_version.
+tansu_prepare() {
+  if bash scripts/install-tansu.sh "$tansu_dir" > "$run/tansu-install.out" 2>&1; then
+    tansu_status=up
+    tansu_version=$("$tansu_dir/bin/tansu" --version 2>/dev/null | awk '{print $2}')
+  else
+    tansu_status="skipped: tansu is not in $tansu_dir and scripts/install-tansu.sh failed"
+    tansu_version=""
+  fi
+}
+
+# Starts a fresh tansu (memory storage, empty) with scripts/start-tansu.sh: sets broker_pid and
+# brokers, like start_dev_broker. Its pid is tracked; the cleanup also stops a tansu whose start was
+# interrupted before that (from the pid files in $run/tansu.N/). Log: $run/tansu.N/tansu.log.
+start_tansu() {
+  local dir="$run/tansu.$((tansu_runs += 1))"
+  [ "$tansu_runs" = 1 ] && bench_hooks+=(stop_stray_tansu)
+  brokers=$(bash scripts/start-tansu.sh "$tansu_dir" "$dir" 2> "$dir.err") || {
+    cat "$dir.err" >&2; die "tansu did not start"; }
+  broker_pid=$(cat "$dir/tansu.pid"); track "$broker_pid"
+}
+stop_stray_tansu() {
+  local f p
+  for f in "$run"/tansu.*/tansu.pid; do
+    [ -f "$f" ] || continue
+    p=$(cat "$f")
+    # only if that pid still is a tansu (it may have been stopped and the pid reused)
+    grep -qa tansu "/proc/$p/cmdline" 2>/dev/null && stop_pid "$p"
+  done
+  return 0
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }

@@ -3,15 +3,27 @@
 # same run, on this machine, written as Markdown (for BENCHMARKS.md).
 #
 #   1. Snapshot of two datasets ("mixed": ~1 GB of every type; "small": 5 M strings of 32 B),
-#      four ways: a native replica; `slotstream sync --snapshot-only`; `produce` + `consume
-#      --snapshot-only` through `slotstream dev-broker`; the same through a real Kafka
-#      ($SLOTSTREAM_BENCH_KAFKA). The target must then hold the source's keys + 16 checkpoints.
-#   2. Memory: peak RSS of each slotstream process in those runs, and of the native replica.
+#      five ways: a native replica; `slotstream sync --snapshot-only`; `produce` + `consume
+#      --snapshot-only` through `slotstream dev-broker`; the same through tansu (a Kafka-protocol
+#      broker, memory storage, installed by scripts/install-tansu.sh); the same through a real
+#      Kafka ($SLOTSTREAM_BENCH_KAFKA). The target must then hold the source's keys + 16
+#      checkpoints.
+#   2. Memory: peak RSS of each slotstream process in those runs, of dev-broker and tansu, and of
+#      the native replica.
 #   3. Incremental: a `redis-benchmark -t set,incr,lpush,hset -P 16` burst while a native replica
-#      and (a) `slotstream sync` or (b) produce + consume via dev-broker (c) via Kafka follow the
-#      source: source ops/s, applied ops/s, lag p50/p99 (sampled, see bench/burst_probe.py), time
-#      from the end of the burst until caught up, then `slotstream verify`.
+#      and (a) `slotstream sync` or produce + consume (b) via dev-broker (c) via tansu (d) via
+#      Kafka follow the source: source ops/s, applied ops/s, lag p50/p99 (sampled, see
+#      bench/burst_probe.py), time from the end of the burst until caught up, then
+#      `slotstream verify`.
 #   4. Microbenchmarks (criterion): rdb_parse, codec, restore_payload.
+#
+# Brokers: dev-broker and tansu are started afresh for each snapshot run and each incremental run,
+# and stopped after it (and on exit). dev-broker keeps only the newest ~5 MB (or 100,000 batches)
+# of each partition (librdkafka's mock cluster, not configurable): when the consumer falls further
+# behind than that it stops with "records ... were deleted from the log before they were applied"
+# rather than skip them. Such a dev-broker run is reported as "stopped: dev-broker's retention ..."
+# and the benchmark goes on; any other failure of any way aborts it. The topics on tansu and Kafka
+# are created by the producer (Admin API); tansu keeps everything it is sent, in memory.
 #
 # usage: bench/run.sh [options]
 #   --out FILE          Markdown output (default bench/results.md)
@@ -24,6 +36,7 @@
 #   --initial-keys N    source keys before the incremental phase (100,000 × scale) [BENCH_INITIAL_KEYS]
 #   --runs N            runs per snapshot way, median reported (3; 1 with --quick) [BENCH_RUNS]
 #   --no-snapshot --no-incremental --no-micro     skip a part
+#   --no-tansu          skip the tansu rows (else tansu is installed when missing, see SERVERS_DIR)
 # environment:
 #   SLOTSTREAM_BENCH_KAFKA=host:port   a real Kafka for the Kafka rows (else "skipped"); the
 #                                      producer creates its topics (16 partitions) unless they exist
@@ -31,6 +44,10 @@
 #                                      topics beforehand: bench-mixed-R-kafka-STAMP and
 #                                      bench-small-R-kafka-STAMP for each run R, live-kafka-STAMP
 #                                      (each with its NAME.resume)
+#   SERVERS_DIR                        where tansu is (DIR/bin/tansu) or is installed into by
+#                                      `scripts/install-tansu.sh DIR` (default /work/.cache/servers,
+#                                      as in .ci/kafka-tests.sh); when that fails the tansu rows
+#                                      say "skipped"
 #   SLOTSTREAM_REDIS_SERVER            redis-server binary (default: redis-server on PATH)
 #   SLOTSTREAM_BIN                     slotstream binary (default: target/release/slotstream,
 #                                      built first when missing or older than the sources)
@@ -40,7 +57,7 @@ cd "$(dirname "$0")/.."
 
 command_line="bench/run.sh$(printf ' %q' "$@")"
 for v in BENCH_RUNS BENCH_SCALE BENCH_REQUESTS BENCH_INITIAL_KEYS BENCH_SMALL_BYTES BENCH_SMALL_KEYS \
-         BENCH_MIXED_KEYS BENCH_TOPIC_STAMP SLOTSTREAM_BIN SLOTSTREAM_REDIS_SERVER SLOTSTREAM_BENCH_KAFKA; do
+         BENCH_MIXED_KEYS BENCH_TOPIC_STAMP SERVERS_DIR SLOTSTREAM_BIN SLOTSTREAM_REDIS_SERVER SLOTSTREAM_BENCH_KAFKA; do
   [ -n "${!v:-}" ] && command_line="$v=$(printf '%q' "${!v}") $command_line"
 done
 out=bench/results.md
@@ -51,7 +68,7 @@ small_keys=${BENCH_SMALL_KEYS:-}
 small_bytes=${BENCH_SMALL_BYTES:-32}
 requests=${BENCH_REQUESTS:-}
 initial_keys=${BENCH_INITIAL_KEYS:-}
-do_snapshot=1 do_incremental=1 do_micro=1
+do_snapshot=1 do_incremental=1 do_micro=1 do_tansu=1
 usage() { sed -n '/^# usage:/,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case $1 in
@@ -67,6 +84,7 @@ while [ $# -gt 0 ]; do
     --no-snapshot) do_snapshot=0 ;;
     --no-incremental) do_incremental=0 ;;
     --no-micro) do_micro=0 ;;
+    --no-tansu) do_tansu=0 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -84,7 +102,8 @@ stamp=${BENCH_TOPIC_STAMP:-$$-$(date +%s)}
 
 bench_init
 build_if_stale
-declare -A T M R     # times (space-separated, one per run), memory, incremental results
+declare -A T M R S   # times (space-separated, one per run), memory, incremental results,
+                     # snapshot runs stopped by dev-broker's retention
 doc="$run/results.md"
 : > "$doc"
 emit() { printf '%s\n' "$@" >> "$doc"; }
@@ -111,6 +130,7 @@ die_log() { # message file...
   for f in "$@"; do [ -f "$f" ] && { echo "--- $f" >&2; tail -30 "$f" >&2; }; done
   exit 1
 }
+running() { [ -e "/proc/$1" ] && [[ "$(ps -o stat= -p "$1")" != Z* ]]; }   # pid: runs (not a zombie)
 forget() { local p keep=(); for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done; pids=("${keep[@]}"); }
 timed() { local f=$1; shift; /usr/bin/time -f %M -o "$f" "$@"; }   # peak RSS (KB) -> $f
 
@@ -124,6 +144,25 @@ if [ -n "$kafka" ]; then
 else
   kafka_status="skipped: no Kafka reachable (SLOTSTREAM_BENCH_KAFKA not set)"
 fi
+if [ "$do_tansu" = 1 ]; then
+  tansu_prepare   # sets tansu_status, tansu_version
+else
+  tansu_status="skipped: --no-tansu" tansu_version=""
+fi
+
+# --- brokers: dev (slotstream dev-broker), tansu, kafka ($SLOTSTREAM_BENCH_KAFKA) ----------------
+broker_label() { case $1 in dev) echo dev-broker ;; tansu) echo tansu ;; kafka) echo Kafka ;; esac; }
+broker_status() { case $1 in dev) echo up ;; tansu) echo "$tansu_status" ;; kafka) echo "$kafka_status" ;; esac; }
+start_broker() { # kind topic outfile: sets brokers, and broker_pid (empty for Kafka)
+  case $1 in
+    dev) start_dev_broker "$2" "$partitions" "$3" ;;
+    tansu) start_tansu ;;
+    kafka) brokers=$kafka; broker_pid="" ;;
+  esac
+}
+# dev-broker keeps ~5 MB per partition; a consumer further behind stops with this error.
+retention_note="stopped: dev-broker's retention (~5 MB/partition) was exceeded; the consumer refused to skip records"
+retention_hit() { [ -f "$1" ] && grep -q 'were deleted from the log before they were applied' "$1"; }
 
 # --- machine ------------------------------------------------------------------------------------
 machine() {
@@ -138,6 +177,7 @@ machine() {
     "- OS: $(. /etc/os-release; echo "$PRETTY_NAME"), kernel $(uname -r)" \
     "- Redis: $("$server" --version | sed 's/^Redis server //') (source, replicas and targets, all on loopback)" \
     "- slotstream: commit $commit$dirty, release build ($bin, built $(date -u -r "$bin" '+%F %T UTC'))" \
+    "- tansu: $([ "$tansu_status" = up ] && echo "$tansu_version ($tansu_dir/bin/tansu, memory storage, loopback; started afresh for each run)" || echo "$tansu_status")" \
     "- Kafka: ${kafka:+$kafka }${kafka_status}" \
     "- Date: $(date -u '+%F %T UTC')" "" \
     "Command:" "" '```bash' "$command_line" '```' "" \
@@ -189,35 +229,44 @@ snap_sync() { # id src keys
   stop_server "$dst"
 }
 
-consume_snapshot() { # brokers topic target-port: retried while the topic does not exist yet
+consume_snapshot() { # brokers topic target-port kind: retried while the topic does not exist yet.
+  # Returns 1 when the consumer stopped on dev-broker's retention; any other failure aborts.
   local tries=0
   until timed "$run/consume.rss" "$bin" consume --snapshot-only --log warn --brokers "$1" --topic "$2" \
       --target "redis://127.0.0.1:$3" > "$run/consume.out" 2> "$run/consume.err"; do
+    [ "$4" = dev ] && retention_hit "$run/consume.err" && return 1
     grep -q 'does not exist' "$run/consume.err" && [ $((tries += 1)) -lt 300 ] \
-      || die_log "slotstream consume --snapshot-only failed" "$run/consume.err"
+      || die_log "slotstream consume --snapshot-only via $(broker_label "$4") failed" "$run/consume.err" "$run/produce.err"
     sleep 0.1
   done
 }
 
-snap_kafka() { # id src keys kind(dev|kafka) run-number
-  local id=$1 src=$2 keys=$3 kind=$4 topic dst t0 t1 producer broker_hwm=""
+snap_kafka() { # id src keys kind(dev|tansu|kafka) run-number
+  local id=$1 src=$2 keys=$3 kind=$4 topic dst t0 t1 producer
   topic="bench-$id-$5-$kind-$stamp"
-  if [ "$kind" = dev ]; then start_dev_broker "$topic" "$partitions" "$run/broker.out"; else brokers=$kafka; fi
+  start_broker "$kind" "$topic" "$run/broker.out"
   dst=$(start)
   t0=$(now)
   timed "$run/produce.rss" "$bin" produce --snapshot-only --log warn --source "redis://127.0.0.1:$src" \
     --brokers "$brokers" --topic "$topic" --partitions "$partitions" > "$run/produce.out" 2> "$run/produce.err" &
   producer=$!; track "$producer"
-  consume_snapshot "$brokers" "$topic" "$dst"
-  wait "$producer" || die_log "slotstream produce --snapshot-only failed" "$run/produce.err"
+  if ! consume_snapshot "$brokers" "$topic" "$dst" "$kind"; then
+    log "snapshot/$id: the consumer stopped: dev-broker's retention was exceeded ($(grep -m1 -o 'records [0-9]*\.\.=[0-9]* of [^ ]*' "$run/consume.err")); going on"
+    S[$id.$kind]=$((${S[$id.$kind]:-0} + 1))
+    untrack "$producer"
+    untrack "$broker_pid"
+    stop_server "$dst"
+    return 0
+  fi
+  wait "$producer" || die_log "slotstream produce --snapshot-only via $(broker_label "$kind") failed" "$run/produce.err"
   forget "$producer"
   t1=$(now)
-  check_target "$dst" "$keys" "$topic" "produce+consume via $kind ($id)"
+  check_target "$dst" "$keys" "$topic" "produce+consume via $(broker_label "$kind") ($id)"
   T[$id.$kind]+=" $(calc "$t1 - $t0")"
   M[$id.$kind.produce]+=" $(rss_mb "$run/produce.rss")"
   M[$id.$kind.consume]+=" $(rss_mb "$run/consume.rss")"
-  if [ "$kind" = dev ]; then
-    M[$id.dev.broker]+=" $(vm_hwm_mb "$broker_pid")"
+  if [ -n "$broker_pid" ]; then
+    M[$id.$kind.broker]+=" $(vm_hwm_mb "$broker_pid")"
     untrack "$broker_pid"
   fi
   stop_server "$dst"
@@ -238,21 +287,27 @@ snapshot_dataset() { # id loader
     log "snapshot/$id run $i/$runs: native replica"; snap_native "$id" "$src" "$keys"
     log "snapshot/$id run $i/$runs: slotstream sync"; snap_sync "$id" "$src" "$keys"
     log "snapshot/$id run $i/$runs: produce+consume via dev-broker"; snap_kafka "$id" "$src" "$keys" dev "$i"
+    if [ "$tansu_status" = up ]; then
+      log "snapshot/$id run $i/$runs: produce+consume via tansu"; snap_kafka "$id" "$src" "$keys" tansu "$i"
+    fi
     if [ "$kafka_status" = up ]; then
       log "snapshot/$id run $i/$runs: produce+consume via Kafka $kafka"; snap_kafka "$id" "$src" "$keys" kafka "$i"
     fi
-    log "snapshot/$id run $i: native $(median ${T[$id.native]}) s, sync $(median ${T[$id.sync]}) s, dev-broker $(median ${T[$id.dev]}) s (medians so far)"
+    log "snapshot/$id run $i: $(for w in native sync dev tansu kafka; do
+      if [ -n "${T[$id.$w]:-}" ]; then printf '%s %.2f s, ' "$w" "$(median ${T[$id.$w]})"
+      elif [ -n "${S[$id.$w]:-}" ]; then printf '%s stopped, ' "$w"; fi; done | sed 's/, $//') (medians so far)"
   done
   stop_server "$src"
 }
 
 snapshot_report() {
-  local id n way label t
+  local id n way label t stopped
   emit "## Snapshot" "" \
     "Time from start until the copy is complete; median of $runs run(s); ratio = time ÷ the native replica's time." "" \
     "- **native replica**: a fresh \`redis-server\`, \`REPLICAOF\` the source, until \`master_link_status:up\` and \`DBSIZE\` equal to the source's." \
     "- **sync**: \`slotstream sync --snapshot-only\` into an empty server, until it exits." \
-    "- **dev-broker / Kafka**: \`slotstream produce --snapshot-only\` and \`slotstream consume --snapshot-only\` started together ($partitions partitions), until both exit." \
+    "- **dev-broker / tansu / Kafka**: \`slotstream produce --snapshot-only\` and \`slotstream consume --snapshot-only\` started together ($partitions partitions), until both exit. dev-broker and tansu are started empty for each run; on tansu and Kafka the producer creates the topic." \
+    "- dev-broker keeps only the newest ~5 MB (or 100,000 batches) of each partition: a consumer that falls further behind stops rather than skip records, and the run is reported as stopped." \
     "- After each slotstream run the target's \`DBSIZE\` was checked to be the source's + $partitions checkpoint keys." \
     "- mixed: \`bench/gen_mixed.py\` (strings of 8 B–120 KB, some with TTLs; hashes, lists, sets, zsets in small and large encodings; streams with a consumer group), loaded with \`redis-cli --pipe\`; small: \`DEBUG POPULATE\`." "" \
     "| data | way | time | ÷ native | runs (s) |" "|---|---|---|---|---|"
@@ -261,43 +316,52 @@ snapshot_report() {
     n=$(median ${T[$id.native]})
     if [ "$id" = mixed ]; then label="mixed: $(thousands "${T[$id.keys]}") keys, ${M[$id.dataset]} MB"
     else label="small: $(thousands "${T[$id.keys]}") × $small_bytes B, ${M[$id.dataset]} MB"; fi
-    for way in native sync dev kafka; do
+    for way in native sync dev tansu kafka; do
       case $way in
         native) t="native replica" ;; sync) t="slotstream sync" ;;
-        dev) t="produce+consume via dev-broker" ;; kafka) t="produce+consume via Kafka" ;;
+        *) t="produce+consume via $(broker_label "$way")" ;;
       esac
+      stopped=${S[$id.$way]:-0}
       if [ -z "${T[$id.$way]:-}" ]; then
-        emit "| $label | $t | $kafka_status | – | – |"
+        emit "| $label | $t | $([ "$stopped" -gt 0 ] && echo "$retention_note" || broker_status "$way") | – | $([ "$stopped" -gt 0 ] && echo "$stopped stopped" || echo –) |"
       else
-        emit "| $label | $t | $(fmt_s "$(median ${T[$id.$way]})") | $(ratio "$(median ${T[$id.$way]})" "$n") | $(printf '%.2f ' ${T[$id.$way]} | sed 's/ $//; s/ / \/ /g') |"
+        emit "| $label | $t | $(fmt_s "$(median ${T[$id.$way]})") | $(ratio "$(median ${T[$id.$way]})" "$n") | $(printf '%.2f ' ${T[$id.$way]} | sed 's/ $//; s/ / \/ /g')$([ "$stopped" -gt 0 ] && echo "; $stopped more stopped (dev-broker's retention)") |"
       fi
     done
   done
   emit "" "The native replica received an RDB of $(mb "${M[mixed.rdb_bytes]:-0}") MB (mixed) and $(mb "${M[small.rdb_bytes]:-0}") MB (small)." ""
 
   emit "## Memory" "" \
-    "Peak RSS of each process during the snapshot runs above (largest over the runs): \`/usr/bin/time -f %M\` for slotstream's commands, \`VmHWM\` for \`dev-broker\` and the native replica's \`redis-server\` (which holds the whole dataset; its \`used_memory_peak\` in brackets). Ratio = RSS ÷ the native replica's peak RSS." "" \
+    "Peak RSS of each process during the snapshot runs above (largest over the completed runs): \`/usr/bin/time -f %M\` for slotstream's commands, \`VmHWM\` for \`dev-broker\`, tansu and the native replica's \`redis-server\` (which holds the whole dataset; its \`used_memory_peak\` in brackets). Ratio = RSS ÷ the native replica's peak RSS." "" \
     "| data | process | peak RSS | ÷ native replica |" "|---|---|---|---|"
   for id in mixed small; do
     [ -n "${T[$id.keys]:-}" ] || continue
     n=$(max_of ${M[$id.native]})
     emit "| $id | native replica redis-server | $n MB (used_memory_peak $(max_of ${M[$id.native_used]}) MB) | 1.00× |"
     emit "| $id | slotstream sync | $(max_of ${M[$id.sync]}) MB | $(ratio "$(max_of ${M[$id.sync]})" "$n") |"
-    for way in dev kafka; do
-      if [ -z "${T[$id.$way]:-}" ]; then emit "| $id | produce / consume via Kafka | $kafka_status | – |"; continue; fi
-      label=$([ "$way" = dev ] && echo dev-broker || echo Kafka)
+    for way in dev tansu kafka; do
+      label=$(broker_label "$way")
+      if [ -z "${T[$id.$way]:-}" ]; then
+        emit "| $id | produce / consume via $label | $([ "${S[$id.$way]:-0}" -gt 0 ] && echo "$retention_note" || broker_status "$way") | – |"
+        continue
+      fi
       emit "| $id | slotstream produce ($label) | $(max_of ${M[$id.$way.produce]}) MB | $(ratio "$(max_of ${M[$id.$way.produce]})" "$n") |"
       emit "| $id | slotstream consume ($label) | $(max_of ${M[$id.$way.consume]}) MB | $(ratio "$(max_of ${M[$id.$way.consume]})" "$n") |"
-      [ "$way" = dev ] && emit "| $id | slotstream dev-broker (holds the topic in memory) | $(max_of ${M[$id.dev.broker]}) MB | $(ratio "$(max_of ${M[$id.dev.broker]})" "$n") |"
+      case $way in
+        dev) emit "| $id | slotstream dev-broker (holds the newest ~5 MB of each partition in memory) | $(max_of ${M[$id.dev.broker]}) MB | $(ratio "$(max_of ${M[$id.dev.broker]})" "$n") |" ;;
+        tansu) emit "| $id | tansu (memory storage: holds the whole topic) | $(max_of ${M[$id.tansu.broker]}) MB | $(ratio "$(max_of ${M[$id.tansu.broker]})" "$n") |" ;;
+      esac
     done
   done
   emit ""
 }
 
 # --- 3: incremental -----------------------------------------------------------------------------
-wait_live() { # target log source: every partition has applied its snapshot and reached the source
+wait_live() { # target log source: every partition has applied its snapshot and reached the source.
+  # Returns 1 when a follower process exited meanwhile (the caller decides); waits at most 600 s.
   local deadline=$(($(date +%s) + 600)) p done want
   while :; do
+    for p in "${follower_pids[@]}"; do running "$p" || return 1; done
     done=0
     for p in $(seq 0 $((partitions - 1))); do
       [ "$(redis-cli -p "$1" hget "__slotstream:checkpoint:$2:$p" snapshot_done)" = 1 ] && done=$((done + 1))
@@ -311,8 +375,8 @@ wait_live() { # target log source: every partition has applied its snapshot and 
   done
 }
 
-incr_run() { # mode: native | sync | dev | kafka
-  local mode=$1 src rep dst="" log_name="" follower_pids=() topic p k v full0 full1
+incr_run() { # mode: native | sync | dev | tansu | kafka
+  local mode=$1 src rep dst="" log_name="" follower_pids=() watch=() topic p k v full0 full1
   log "incremental/$mode: preparing"
   src=$(start)
   redis-cli -p "$src" debug populate "$initial_keys" key 32 >/dev/null
@@ -325,10 +389,10 @@ incr_run() { # mode: native | sync | dev | kafka
       "$bin" sync --log info --partitions "$partitions" --source "redis://127.0.0.1:$src" \
         --target "redis://127.0.0.1:$dst" > "$run/live-sync.out" 2> "$run/live-sync.log" &
       follower_pids+=($!); track $! ;;
-    dev|kafka)
+    dev|tansu|kafka)
       topic="live-$mode-$stamp"; log_name=$topic
-      if [ "$mode" = dev ]; then start_dev_broker "$topic" "$partitions" "$run/live-broker.out"; follower_pids+=("$broker_pid")
-      else brokers=$kafka; fi
+      start_broker "$mode" "$topic" "$run/live-broker.out"
+      [ -n "$broker_pid" ] && follower_pids+=("$broker_pid")
       dst=$(start)
       "$bin" produce --log info --source "redis://127.0.0.1:$src" --brokers "$brokers" --topic "$topic" \
         --partitions "$partitions" > "$run/live-produce.out" 2> "$run/live-produce.log" &
@@ -340,13 +404,20 @@ incr_run() { # mode: native | sync | dev | kafka
         > "$run/live-consume.out" 2> "$run/live-consume.log" &
       follower_pids+=($!); track $! ;;
   esac
-  [ -n "$dst" ] && wait_live "$dst" "$log_name" "$src"
+  if [ -n "$dst" ] && ! wait_live "$dst" "$log_name" "$src"; then
+    incr_stopped "$mode" || die_log "incremental/$mode: a follower process exited before the burst" "$run/live-"*.log
+    incr_teardown; return 0
+  fi
+  for p in "${follower_pids[@]}"; do watch+=(--watch "$p"); done   # the probe stops when one exits
   full0=$(info_field "$src" stats sync_full)
   log "incremental/$mode: burst of 4 × $requests requests"
-  python3 bench/burst_probe.py --source "$src" --replica "$rep" ${dst:+--target "$dst" --log "$log_name"} \
-    --partitions "$partitions" --burst-log "$run/burst-$mode.txt" -- \
-    redis-benchmark -p "$src" -t set,incr,lpush,hset -P 16 -n "$requests" -r 100000 -q > "$run/probe-$mode.out" \
-    || die_log "incremental/$mode: the burst or the catch-up failed" "$run/probe-$mode.out" "$run/live-"*.log
+  if ! python3 bench/burst_probe.py --source "$src" --replica "$rep" ${dst:+--target "$dst" --log "$log_name"} \
+      --partitions "$partitions" --burst-log "$run/burst-$mode.txt" "${watch[@]}" -- \
+      redis-benchmark -p "$src" -t set,incr,lpush,hset -P 16 -n "$requests" -r 100000 -q \
+      > "$run/probe-$mode.out" 2> "$run/probe-$mode.err"; then
+    incr_stopped "$mode" || die_log "incremental/$mode: the burst or the catch-up failed" "$run/probe-$mode.err" "$run/probe-$mode.out" "$run/live-"*.log
+    incr_teardown; return 0
+  fi
   while IFS='=' read -r k v; do R[$mode.$k]=$v; done < "$run/probe-$mode.out"
   full1=$(info_field "$src" stats sync_full)
   R[$mode.resyncs]=$((full1 - full0))
@@ -357,9 +428,21 @@ incr_run() { # mode: native | sync | dev | kafka
     R[$mode.verify]="identical (exit 0)"
   fi
   log "incremental/$mode: $(paste -sd ' ' "$run/probe-$mode.out")"
+  incr_teardown
+}
+# The rest of incr_run's locals (dynamic scope): stop the followers (newest first), then the servers.
+incr_teardown() {
+  local k
   for ((k = ${#follower_pids[@]} - 1; k >= 0; k--)); do untrack "${follower_pids[k]}"; done
   [ -n "$dst" ] && stop_server "$dst"
   stop_server "$rep"; stop_server "$src"
+}
+# A dev-broker consumer that stopped on the broker's retention: recorded as such (true), the
+# benchmark goes on. Anything else: false (the caller aborts).
+incr_stopped() { # mode
+  [ "$1" = dev ] && retention_hit "$run/live-consume.log" || return 1
+  R[$1.stopped]=$retention_note
+  log "incremental/$1: the consumer stopped: dev-broker's retention was exceeded ($(grep -m1 -o 'records [0-9]*\.\.=[0-9]* of [^ ]*' "$run/live-consume.log")); going on"
 }
 
 incremental_report() {
@@ -370,12 +453,14 @@ incremental_report() {
     "- applied ops/s: those ops ÷ the time from the start of the burst until the follower reached the source's final \`master_repl_offset\`." \
     "- lag, sampled (\`bench/burst_probe.py\`): every 100 ms during the burst the source's \`master_repl_offset\` is read; followers are polled every 5 ms (native: the replica's \`master_repl_offset\`; slotstream: the smallest \`offset\` of the $partitions checkpoints \`__slotstream:checkpoint:<log>:<p>\` in the target). A sample's lag is the time until the follower first reached that offset. Resolution ≈ the 5 ms poll plus scheduling delay; where the native figure is below 5 ms the ratio is given as a lower bound (slotstream's figure ÷ 5 ms)." \
     "- caught up: from the end of the burst until the follower reached the source's offset at the end of the burst; \`slotstream verify\` then compared source and target (exit 0 = identical)." \
+    "- Brokers: dev-broker and tansu are started empty for each run; on tansu and Kafka the producer creates the topic. dev-broker keeps only the newest ~5 MB (or 100,000 batches) of each partition: a consumer further behind than that stops rather than skip records (\"stopped\" below; the burst is cut short there)." \
     "- A partition's checkpoint passes offsets where it has no record of its own only with the producer's heartbeats, written once a second (\`ACK_EVERY\` in producer/src/follow.rs): slotstream's lag and catch-up figures include up to ~1 s of that cadence, which dominates short bursts." "" \
     "| follower | burst | source ops/s | ÷ native-only run | applied ops/s | native applied ops/s | ÷ native |" "|---|---|---|---|---|---|---|"
-  for mode in native sync dev kafka; do
-    case $mode in native) t="native replica only" ;; sync) t="slotstream sync" ;; dev) t="produce+consume via dev-broker" ;; kafka) t="produce+consume via Kafka" ;; esac
+  for mode in native sync dev tansu kafka; do
+    case $mode in native) t="native replica only" ;; sync) t="slotstream sync" ;; *) t="produce+consume via $(broker_label "$mode")" ;; esac
+    if [ -n "${R[$mode.stopped]:-}" ]; then emit "| $t | ${R[$mode.stopped]} | – | – | – | – | – |"; continue; fi
     if [ -z "${R[$mode.burst_s]:-}" ]; then
-      [ "$mode" = kafka ] && emit "| $t | $kafka_status | – | – | – | – | – |"
+      case $mode in tansu|kafka) emit "| $t | $(broker_status "$mode") | – | – | – | – | – |" ;; esac
       continue
     fi
     if [ "$mode" = native ]; then
@@ -385,10 +470,11 @@ incremental_report() {
     fi
   done
   emit "" "| follower | lag p50 | lag p99 | native p50 / p99 (same burst) | p50 ÷ native | p99 ÷ native | caught up after burst | native | ÷ native | verify |" "|---|---|---|---|---|---|---|---|---|---|"
-  for mode in native sync dev kafka; do
-    case $mode in native) t="native replica only" ;; sync) t="slotstream sync" ;; dev) t="produce+consume via dev-broker" ;; kafka) t="produce+consume via Kafka" ;; esac
+  for mode in native sync dev tansu kafka; do
+    case $mode in native) t="native replica only" ;; sync) t="slotstream sync" ;; *) t="produce+consume via $(broker_label "$mode")" ;; esac
+    if [ -n "${R[$mode.stopped]:-}" ]; then emit "| $t | ${R[$mode.stopped]} | – | – | – | – | – | – | – | – |"; continue; fi
     if [ -z "${R[$mode.burst_s]:-}" ]; then
-      [ "$mode" = kafka ] && emit "| $t | $kafka_status | – | – | – | – | – | – | – | – |"
+      case $mode in tansu|kafka) emit "| $t | $(broker_status "$mode") | – | – | – | – | – | – | – | – |" ;; esac
       continue
     fi
     nat="${R[$mode.native_p50_ms]} / ${R[$mode.native_p99_ms]} ms"
@@ -399,7 +485,8 @@ incremental_report() {
     fi
   done
   emit "" "redis-benchmark's own figures (requests per second per test), and full resyncs the source performed during the burst (should be 0):" ""
-  for mode in native sync dev kafka; do
+  for mode in native sync dev tansu kafka; do
+    [ -n "${R[$mode.stopped]:-}" ] && emit "- $mode: ${R[$mode.stopped]} (the burst was cut short)"
     [ -n "${R[$mode.burst_s]:-}" ] || continue
     emit "- $mode: ${R[$mode.bench]}; lag samples ${R[$mode.samples]}; full resyncs ${R[$mode.resyncs]}"
   done
@@ -462,6 +549,7 @@ if [ "$do_incremental" = 1 ]; then
   incr_run native
   incr_run sync
   incr_run dev
+  [ "$tansu_status" = up ] && incr_run tansu
   [ "$kafka_status" = up ] && incr_run kafka
   incremental_report
 fi
