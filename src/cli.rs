@@ -1,6 +1,6 @@
 //! Command-line interface: the `slotstream` command and its subcommands.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// One-way Redis → Redis synchronization, partitioned by hash slot.
 #[derive(Debug, Parser)]
@@ -97,6 +97,8 @@ pub struct ConsumeArgs {
     /// Target Redis URL: redis://[user:password@]host:port
     #[arg(long)]
     pub target: String,
+    #[command(flatten)]
+    pub values: ValueArgs,
     /// Exit 0 once every partition has applied the end of the snapshot.
     #[arg(long)]
     pub snapshot_only: bool,
@@ -121,6 +123,8 @@ pub struct ReplayArgs {
     /// Target Redis URL: a fresh destination.
     #[arg(long)]
     pub target: String,
+    #[command(flatten)]
+    pub values: ValueArgs,
     /// Epoch to rebuild from (default: the newest epoch in the topic).
     #[arg(long)]
     pub epoch: Option<u64>,
@@ -145,6 +149,8 @@ pub struct SyncArgs {
     /// Target Redis URL: redis://[user:password@]host:port
     #[arg(long)]
     pub target: String,
+    #[command(flatten)]
+    pub values: ValueArgs,
     /// Exit 0 once the snapshot is applied instead of following live changes.
     #[arg(long)]
     pub snapshot_only: bool,
@@ -176,4 +182,33 @@ pub struct VerifyArgs {
     /// How many differing keys to print.
     #[arg(long, default_value_t = 20)]
     pub max_report: usize,
+}
+
+/// How values the destination cannot hold are treated.
+#[derive(Debug, Clone, Args)]
+pub struct ValueArgs {
+    /// A value the target cannot hold (a hash with field TTLs on a target without HEXPIRE):
+    /// `fail` stops before writing it, naming the key; `skip-with-warning` leaves it out.
+    #[arg(long, value_enum, default_value_t = OnUnsupported::Fail)]
+    pub on_unsupported: OnUnsupported,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnUnsupported {
+    Fail,
+    SkipWithWarning,
+}
+
+impl ValueArgs {
+    /// The destination's settings for `url` with these choices.
+    pub fn target_config(&self, url: &str) -> slotstream_consumer::TargetConfig {
+        let mut config = slotstream_consumer::TargetConfig::new(url);
+        config.on_unsupported = match self.on_unsupported {
+            OnUnsupported::Fail => slotstream_consumer::rewrite::OnUnsupported::Fail,
+            OnUnsupported::SkipWithWarning => {
+                slotstream_consumer::rewrite::OnUnsupported::SkipWithWarning
+            }
+        };
+        config
+    }
 }

@@ -126,6 +126,7 @@ impl Applier {
             barriers: Default::default(),
             partitions: readers.len() as u32,
             ttl_extension_ms: self.config.ttl_extension.as_millis() as i64,
+            on_unsupported: self.config.on_unsupported,
         });
         let mut tasks = JoinSet::new();
         for reader in readers {

@@ -18,16 +18,23 @@ use slotstream_schemas::Command;
 /// `ran_ms` is when the source ran it (the record's capture time): relative expiries, which
 /// sources before Redis 7.0 replicate as they were given, count from then, not from whenever
 /// the destination applies them.
+///
+/// A destination older than Redis 6.2 has no `SET … PXAT`: there the absolute time becomes a
+/// `PX` counted from now (`has_pxat` false).
 pub fn write_command(
     out: &mut Commands,
     command: Command,
     ran_ms: i64,
     now_ms: i64,
     extension_ms: i64,
+    has_pxat: bool,
 ) -> Vec<u8> {
     let mut args: Vec<Vec<u8>> = command.args.into_iter().map(|a| a.0).collect();
     absolute_expiry(&mut args, ran_ms);
     extend_expiry(&mut args, now_ms + extension_ms);
+    if !has_pxat {
+        relative_set_expiry(&mut args, now_ms);
+    }
     out.command(args.len());
     for arg in &args {
         out.arg(arg);
@@ -145,6 +152,30 @@ pub fn extend_expiry(args: &mut [Vec<u8>], floor_ms: i64) {
     }
 }
 
+/// `SET … PXAT|EXAT t` as `SET … PX (t - now)` (at least 1 ms), for servers before 6.2.
+pub fn relative_set_expiry(args: &mut [Vec<u8>], now_ms: i64) {
+    if Name::of_command(args) != b"SET" {
+        return;
+    }
+    let mut i = 3;
+    while i + 1 < args.len() {
+        let option = Name::of(&args[i]);
+        if option == b"PXAT" || option == b"EXAT" {
+            if let Some(at) = decimal::<i64>(&args[i + 1]) {
+                let at_ms = if option == b"EXAT" {
+                    at.saturating_mul(1000)
+                } else {
+                    at
+                };
+                args[i] = b"PX".to_vec();
+                args[i + 1] = at_ms.saturating_sub(now_ms).max(1).to_string().into_bytes();
+            }
+            i += 1;
+        }
+        i += 1;
+    }
+}
+
 /// Raises a time argument (seconds when `seconds`, else ms) to `floor_ms`, rewritten in ms.
 /// Returns whether it changed. Non-positive times mean "delete now" and are kept.
 fn raise(arg: &mut Vec<u8>, seconds: bool, floor_ms: i64) -> bool {
@@ -193,6 +224,19 @@ mod tests {
         let mut getex = args(&["GETEX", "k", "EXAT", "1"]);
         extend_expiry(&mut getex, 2000);
         assert_eq!(getex, args(&["GETEX", "k", "PXAT", "2000"]));
+    }
+
+    #[test]
+    fn absolute_set_expiry_becomes_relative_for_old_servers() {
+        let mut set = args(&["SET", "k", "v", "PXAT", "5000", "NX"]);
+        relative_set_expiry(&mut set, 1000);
+        assert_eq!(set, args(&["SET", "k", "v", "PX", "4000", "NX"]));
+        let mut past = args(&["SET", "k", "v", "EXAT", "1"]);
+        relative_set_expiry(&mut past, 9000);
+        assert_eq!(past, args(&["SET", "k", "v", "PX", "1"]));
+        let mut other = args(&["PEXPIREAT", "k", "5000"]);
+        relative_set_expiry(&mut other, 1000);
+        assert_eq!(other, args(&["PEXPIREAT", "k", "5000"]));
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub struct TargetConfig {
     /// Expiry times that would pass sooner than this after apply are pushed to it, so the
     /// destination never expires a key before the source's own `DEL` arrives.
     pub ttl_extension: Duration,
+    /// What to do with values the destination cannot hold (hash field TTLs on an old target).
+    pub on_unsupported: crate::rewrite::OnUnsupported,
 }
 
 impl TargetConfig {
@@ -29,6 +31,7 @@ impl TargetConfig {
             connect_timeout: Duration::from_secs(10),
             response_timeout: Duration::from_secs(300),
             ttl_extension: Duration::from_secs(10),
+            on_unsupported: Default::default(),
         }
     }
 }

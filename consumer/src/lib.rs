@@ -16,6 +16,8 @@
 //! - [`throttle`]: ops/s and bytes/s limits.
 //! - [`kafka`]: the Kafka log reader (partition queues, fragments, Avro decoding).
 //! - [`restore`]: snapshot records → `RESTORE` / `FUNCTION LOAD` commands.
+//! - [`rewrite`]: snapshot keys → plain commands, for a destination that cannot `RESTORE` the
+//!   source's RDB format.
 //! - [`sweep`]: after a new epoch's snapshot, delete the keys it did not contain.
 //! - [`stats`]: live counters for progress reporting.
 //! - [`wire`]: the batch connection: RESP written and replies read without per-command objects.
@@ -30,6 +32,7 @@ pub mod error;
 pub mod kafka;
 pub mod partition;
 pub mod restore;
+pub mod rewrite;
 pub mod stats;
 pub mod sweep;
 pub mod target;

@@ -12,15 +12,17 @@ use crate::checkpoint::{self, Checkpoint};
 use crate::command::write_command;
 use crate::error::ApplyError;
 use crate::restore::{function_command, write_restore};
+use crate::rewrite::{write_rewrite, OnUnsupported, RewriteContext, Rewritten};
 use crate::stats::ApplyStats;
 use crate::sweep::{self, SeenKeys};
 use crate::target::{Target, TargetInfo};
 use crate::throttle::Throttle;
 use crate::wire::{Commands, Wire};
 use redis::aio::MultiplexedConnection;
+use slotstream_schemas::display::show_key;
 use slotstream_schemas::log::{Delivery, Lease, PartitionReader};
 pub(crate) use slotstream_schemas::now_ms;
-use slotstream_schemas::{Body, EpochBegin, Record};
+use slotstream_schemas::{Body, EpochBegin, Record, SnapshotKey};
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -63,6 +65,8 @@ pub struct PartitionContext {
     pub partitions: u32,
     /// Expiry times closer than this are pushed this far ahead (see [`crate::command`]).
     pub ttl_extension_ms: i64,
+    /// What to do with values the destination cannot hold (see [`crate::rewrite`]).
+    pub on_unsupported: OnUnsupported,
 }
 
 /// Applies one partition until its log ends (or its snapshot does, when asked to stop there).
@@ -248,15 +252,7 @@ impl Lane {
         match body {
             Body::SnapshotKey(key) => {
                 self.select(db);
-                let extension = self.ctx.ttl_extension_ms;
-                if write_restore(&mut self.batch.cmds, &key, now_ms(), extension) {
-                    self.batch.keys.push((db, key.key));
-                    self.batch.snapshot_keys += 1;
-                    self.batch.records += 1;
-                } else {
-                    self.summary.expired += 1;
-                    self.ctx.stats.expired.fetch_add(1, Ordering::Relaxed);
-                }
+                self.write_snapshot_key(db, key)?;
             }
             Body::Function(function) => {
                 self.select(0);
@@ -269,7 +265,7 @@ impl Lane {
             }
             Body::EpochBegin(begin) => {
                 self.flush().await?;
-                self.check_format(&begin)?;
+                self.note_format(&begin);
                 tracing::debug!(partition = self.summary.partition, epoch, "epoch begins");
                 // Keys of an earlier epoch may be gone from the source: sweep after this
                 // snapshot. A first epoch into a destination never sweeps what was there.
@@ -363,20 +359,66 @@ impl Lane {
         Ok(())
     }
 
-    /// Refuses a snapshot whose format the destination cannot `RESTORE`, before any write.
-    fn check_format(&self, begin: &EpochBegin) -> Result<(), ApplyError> {
+    /// Says when the snapshot's values will be rewritten as commands rather than restored.
+    fn note_format(&self, begin: &EpochBegin) {
         let info = &self.ctx.target_info;
-        if begin.rdb_version <= info.rdb_version {
+        if !info.restores(begin.rdb_version) && self.summary.partition == 0 {
+            tracing::info!(
+                source = %begin.source_version,
+                source_rdb = begin.rdb_version,
+                target = %info.version,
+                target_rdb = info.rdb_version,
+                "the target cannot RESTORE the source's RDB format: values are written as commands"
+            );
+        }
+    }
+
+    /// Adds a snapshot key to the batch: `RESTORE` of its payload where the destination reads
+    /// the format, else the value rewritten as commands ([`crate::rewrite`]).
+    fn write_snapshot_key(&mut self, db: u32, key: SnapshotKey) -> Result<(), ApplyError> {
+        let now = now_ms();
+        let extension_ms = self.ctx.ttl_extension_ms;
+        if key.expire_ms.is_some_and(|at| at <= now) {
+            self.summary.expired += 1;
+            self.ctx.stats.expired.fetch_add(1, Ordering::Relaxed);
             return Ok(());
         }
-        Err(ApplyError::Incompatible {
-            addr: self.ctx.target.addr.clone(),
-            why: format!(
-                "the snapshot is RDB version {} ({}) but {} reads up to version {}; \
-                 use a target at least as new as the source",
-                begin.rdb_version, begin.source_version, info.version, info.rdb_version
-            ),
-        })
+        let commands = if self.ctx.target_info.restores(key.rdb_version) {
+            write_restore(&mut self.batch.cmds, &key, now, extension_ms);
+            1
+        } else {
+            let ctx = RewriteContext {
+                target: &self.ctx.target_info,
+                now_ms: now,
+                extension_ms,
+                on_unsupported: self.ctx.on_unsupported,
+            };
+            match write_rewrite(&mut self.batch.cmds, &key, &ctx) {
+                Ok(Rewritten::Commands(n)) => n,
+                Ok(Rewritten::Skipped(why)) => {
+                    tracing::warn!(db, key = %show_key(&key.key), %why, "key left out");
+                    self.ctx.stats.left_out.fetch_add(1, Ordering::Relaxed);
+                    return Ok(());
+                }
+                Err(err) => {
+                    return Err(ApplyError::Incompatible {
+                        addr: self.ctx.target.addr.clone(),
+                        why: format!(
+                            "key {} (db {db}, RDB type {} of RDB version {}): {err}",
+                            show_key(&key.key),
+                            key.rdb_type,
+                            key.rdb_version
+                        ),
+                    })
+                }
+            }
+        };
+        self.batch
+            .keys
+            .extend(std::iter::repeat_n((db, key.key), commands));
+        self.batch.snapshot_keys += 1;
+        self.batch.records += 1;
+        Ok(())
     }
 
     fn log_error(&self, what: String) -> ApplyError {
@@ -394,6 +436,7 @@ impl Lane {
             ran_ms,
             now_ms(),
             self.ctx.ttl_extension_ms,
+            self.ctx.target_info.at_least(6, 2),
         );
         self.batch.keys.push((self.db, name));
     }

@@ -11,6 +11,9 @@ pub struct ApplyStats {
     pub keys: AtomicU64,
     /// Snapshot keys skipped because they had expired before they could be applied.
     pub expired: AtomicU64,
+    /// Snapshot keys left out because the destination cannot hold them
+    /// (`--on-unsupported=skip-with-warning`).
+    pub left_out: AtomicU64,
     /// Live commands applied.
     pub commands: AtomicU64,
     /// Replicated commands the target answered with an error that is the command's own
@@ -29,6 +32,14 @@ impl ApplyStats {
 
     pub fn expired(&self) -> u64 {
         self.expired.load(Ordering::Relaxed)
+    }
+
+    pub fn left_out(&self) -> u64 {
+        self.left_out.load(Ordering::Relaxed)
+    }
+
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
     }
 
     pub fn bytes(&self) -> u64 {

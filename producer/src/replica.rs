@@ -10,6 +10,10 @@ use slotstream_schemas::topic::ResumePoint;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 
+/// The server version announced to the source (`REPLCONF version`): the newest whose RDB
+/// format the snapshot parser reads.
+const ANNOUNCED_VERSION: &str = "9.1.2";
+
 /// How the source answered `PSYNC`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyncStart {
@@ -116,6 +120,11 @@ impl ReplicaLink {
         }
         self.expect_ok(&[b"REPLCONF", b"listening-port", b"0"])?;
         self.expect_ok(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])?;
+        // Valkey 9 sends its own format (VALKEY080) only to replicas that say they are 9.0 or
+        // newer; to others it sends RDB 11, and fails the sync when the data holds what RDB 11
+        // cannot (a hash with field TTLs). Redis does not know the option and refuses it.
+        let reply = self.command(&[b"REPLCONF", b"version", ANNOUNCED_VERSION.as_bytes()])?;
+        tracing::debug!(%reply, "REPLCONF version {ANNOUNCED_VERSION}");
 
         let (replid, offset) = match resume {
             Some(point) => (point.replid.clone(), (point.offset + 1).to_string()),

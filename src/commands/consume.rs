@@ -7,7 +7,7 @@ use crate::commands::progress::{peak_rss_bytes, Progress};
 use anyhow::Context;
 use slotstream_consumer::kafka::KafkaLog;
 use slotstream_consumer::throttle::Throttle;
-use slotstream_consumer::{Applier, ApplyStats, RunOptions, TargetConfig};
+use slotstream_consumer::{Applier, ApplyStats, RunOptions};
 use slotstream_producer::CaptureStats;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -21,7 +21,7 @@ pub async fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
 async fn run_once(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let settings = kafka_settings(&args.kafka)?;
-    let applier = Applier::connect(&TargetConfig::new(&args.target)).await?;
+    let applier = Applier::connect(&args.values.target_config(&args.target)).await?;
     let log = KafkaLog::open(&settings, &args.group, false)?;
     let checkpoints = applier
         .load_checkpoints(&settings.topic, log.partitions())

@@ -75,7 +75,7 @@ fn log_live(apply: &ApplyStats, previous: u64) -> u64 {
         commands_per_s = ((commands - previous.min(commands)) as f64 / seconds) as u64,
         lag_ms_max = lags.values().max().copied().unwrap_or(0),
         lag_ms = %lag.join(" "),
-        refused = apply.refused.load(std::sync::atomic::Ordering::Relaxed),
+        refused = apply.refused(),
         "live"
     );
     commands

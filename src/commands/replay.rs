@@ -6,7 +6,7 @@ use crate::commands::kafka_settings;
 use crate::commands::progress::Progress;
 use anyhow::Context;
 use slotstream_consumer::kafka::KafkaLog;
-use slotstream_consumer::{Applier, ApplyStats, RunOptions, TargetConfig};
+use slotstream_consumer::{Applier, ApplyStats, RunOptions};
 use slotstream_producer::CaptureStats;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use std::time::Instant;
 pub async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let settings = kafka_settings(&args.kafka)?;
-    let applier = Applier::connect(&TargetConfig::new(&args.target)).await?;
+    let applier = Applier::connect(&args.values.target_config(&args.target)).await?;
     let log = KafkaLog::open(&settings, "slotstream-replay", true)?;
     let readers = log.readers(&vec![None; log.partitions() as usize])?;
     let stats = Arc::new(ApplyStats::default());

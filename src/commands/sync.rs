@@ -9,7 +9,7 @@ use crate::cli::SyncArgs;
 use crate::commands::progress::{peak_rss_bytes, Progress};
 use anyhow::Context;
 use slotstream_consumer::checkpoint::Checkpoint;
-use slotstream_consumer::{Applier, ApplyStats, RunOptions, TargetConfig};
+use slotstream_consumer::{Applier, ApplyStats, RunOptions};
 use slotstream_producer::config::SourceAddr;
 use slotstream_producer::route::Router;
 use slotstream_producer::{CaptureError, CaptureStats, Session, SourceConfig};
@@ -35,7 +35,7 @@ async fn run_once(args: SyncArgs) -> anyhow::Result<ExitCode> {
     );
     // Check the destination before asking the source for anything: a wrong target URL should
     // cost nothing on the source.
-    let applier = Applier::connect(&TargetConfig::new(&args.target)).await?;
+    let applier = Applier::connect(&args.values.target_config(&args.target)).await?;
     let source_id = match &args.source_id {
         Some(id) => id.clone(),
         None => SourceAddr::parse(&args.source)?.to_string(),
@@ -141,6 +141,8 @@ async fn run_once(args: SyncArgs) -> anyhow::Result<ExitCode> {
         keys = applied.keys,
         commands = apply_stats.commands(),
         expired_skipped = applied.expired,
+        left_out = apply_stats.left_out(),
+        refused = apply_stats.refused(),
         seconds = format!("{:.2}", elapsed.as_secs_f64()),
         peak_rss_mb = peak_mb,
         "sync done"

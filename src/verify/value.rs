@@ -22,7 +22,7 @@ pub enum Content {
     Set(Vec<Vec<u8>>),
     /// Sorted by field.
     Hash(Vec<(Vec<u8>, Vec<u8>)>),
-    /// Sorted by member; the score is kept as the server prints it.
+    /// Sorted by member; scores in one canonical text (see `zset`).
     ZSet(Vec<(Vec<u8>, Vec<u8>)>),
     /// The key went away, or changed type, between `TYPE` and the read.
     Missing,
@@ -152,7 +152,7 @@ fn content_of(kind: &KeyType, reply: Value) -> Content {
         KeyType::List => Content::List(items),
         KeyType::Set => sorted_set(items),
         KeyType::Hash => sorted_pairs(items).map_or(Content::Missing, Content::Hash),
-        KeyType::ZSet => sorted_pairs(items).map_or(Content::Missing, Content::ZSet),
+        KeyType::ZSet => sorted_pairs(items).map_or(Content::Missing, zset),
         _ => Content::Missing,
     }
 }
@@ -191,8 +191,29 @@ pub async fn read_big(
         KeyType::List => Content::List(flat),
         KeyType::Set => sorted_set(flat),
         KeyType::Hash => sorted_pairs(flat).map_or(Content::Missing, Content::Hash),
-        _ => sorted_pairs(flat).map_or(Content::Missing, Content::ZSet),
+        _ => sorted_pairs(flat).map_or(Content::Missing, zset),
     })
+}
+
+/// A sorted set with each score in one canonical text: servers print the same double
+/// differently (Redis before 7.0 with 17 significant digits, `0.33333333333333331`; later ones
+/// with the shortest text that reads back, `0.3333333333333333`).
+fn zset(pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Content {
+    let canonical = |score: Vec<u8>| -> Vec<u8> {
+        match std::str::from_utf8(&score)
+            .ok()
+            .and_then(|s| s.parse::<f64>().ok())
+        {
+            Some(value) => format!("{value:?}").into_bytes(),
+            None => score,
+        }
+    };
+    Content::ZSet(
+        pairs
+            .into_iter()
+            .map(|(member, score)| (member, canonical(score)))
+            .collect(),
+    )
 }
 
 /// `LRANGE`/`ZRANGE ... WITHSCORES` in pages of [`PAGE`] elements of `width` replies each.

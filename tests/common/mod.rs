@@ -16,6 +16,7 @@ pub mod contents;
 pub mod dataset;
 pub mod follow;
 pub mod server;
+pub mod versions;
 pub mod workload;
 
 #[allow(unused_imports)]

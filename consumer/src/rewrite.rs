@@ -1,0 +1,250 @@
+//! Snapshot keys as plain commands, for a destination that cannot `RESTORE` their payload: an
+//! older RDB format than the source's (a newer → older migration), or the other server family's
+//! (Redis 7.4's RDB 12 on Valkey 9).
+//!
+//! The value is decoded with [`slotstream_schemas::elements`] in bounded batches and written as
+//! `DEL`, then `SET` / `RPUSH` / `SADD` / `ZADD` / `HSET` / `XADD` commands of at most
+//! [`ELEMENTS_PER_COMMAND`] elements, then what the value carries besides its elements: hash
+//! field TTLs (`HPEXPIREAT`), a stream's last ID, counters, consumer groups, consumers and
+//! pending entries (`stream`), and the key's own expiry (`PEXPIREAT`). A key's commands go into
+//! one batch, and a batch that moves a checkpoint is one `MULTI/EXEC`: readers see the old value
+//! or the whole new one.
+
+mod stream;
+
+use crate::target::TargetInfo;
+use crate::wire::Commands;
+use slotstream_schemas::elements::{self, Batch, DecodeError, HashField, Kind};
+use slotstream_schemas::SnapshotKey;
+
+/// Elements written per command.
+pub const ELEMENTS_PER_COMMAND: usize = 256;
+
+/// What to do with a value the destination cannot hold as it is (hash field TTLs on a target
+/// without them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnUnsupported {
+    /// Stop before writing the key, naming it.
+    #[default]
+    Fail,
+    /// Leave the key out, with a warning that names it.
+    SkipWithWarning,
+}
+
+/// Why a key could not be rewritten.
+#[derive(Debug, thiserror::Error)]
+pub enum RewriteError {
+    #[error("cannot decode the value: {0}")]
+    Decode(#[from] DecodeError),
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// What became of a key.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Rewritten {
+    /// This many commands were written.
+    Commands(usize),
+    /// Nothing was written: the key holds only what the destination cannot express, and
+    /// [`OnUnsupported::SkipWithWarning`] said to leave it out.
+    Skipped(String),
+}
+
+/// The clock and limits a rewrite works with.
+pub struct RewriteContext<'a> {
+    pub target: &'a TargetInfo,
+    pub now_ms: i64,
+    /// Expiry times closer than this are pushed this far ahead (see [`crate::command`]).
+    pub extension_ms: i64,
+    pub on_unsupported: OnUnsupported,
+}
+
+/// Writes `key` (not expired) as plain commands into `out`.
+pub fn write_rewrite(
+    out: &mut Commands,
+    key: &SnapshotKey,
+    ctx: &RewriteContext<'_>,
+) -> Result<Rewritten, RewriteError> {
+    let kind = elements::kind(key.rdb_type, key.rdb_version)?;
+    if kind == Kind::Hash {
+        if let Some(skipped) = check_field_ttls(key, ctx)? {
+            return Ok(Rewritten::Skipped(skipped));
+        }
+    }
+    let mut writer = Writer {
+        out,
+        key: &key.key,
+        ctx,
+        count: 0,
+        wrote_elements: false,
+        field_ttls: Vec::new(),
+    };
+    writer.command(&[b"DEL", &key.key]);
+    elements::for_each_batch(
+        key.rdb_type,
+        &key.object,
+        key.rdb_version,
+        ELEMENTS_PER_COMMAND,
+        |batch| writer.batch(batch),
+    )?;
+    writer.field_expiries();
+    if let Some(at) = key.expire_ms {
+        let at = at.max(ctx.now_ms + ctx.extension_ms);
+        writer.out.command(3);
+        writer.out.arg(b"PEXPIREAT");
+        writer.out.arg(&key.key);
+        writer.out.arg_int(at);
+        writer.count += 1;
+    }
+    Ok(Rewritten::Commands(writer.count))
+}
+
+/// For a hash whose fields carry TTLs on a destination without field TTLs: an error
+/// ([`OnUnsupported::Fail`]) or the reason to skip it. `None`: write it.
+fn check_field_ttls(
+    key: &SnapshotKey,
+    ctx: &RewriteContext<'_>,
+) -> Result<Option<String>, RewriteError> {
+    if ctx.target.has_field_ttls() {
+        return Ok(None);
+    }
+    let mut with_ttl = 0usize;
+    elements::for_each_batch(
+        key.rdb_type,
+        &key.object,
+        key.rdb_version,
+        ELEMENTS_PER_COMMAND,
+        |batch| {
+            if let Batch::Hash(fields) = batch {
+                with_ttl += fields.iter().filter(|f| f.expire_ms.is_some()).count();
+            }
+            Ok::<(), RewriteError>(())
+        },
+    )?;
+    if with_ttl == 0 {
+        return Ok(None);
+    }
+    let why = format!(
+        "{with_ttl} of its fields have their own TTL (HEXPIRE), which {} cannot hold",
+        ctx.target.version
+    );
+    match ctx.on_unsupported {
+        OnUnsupported::Fail => Err(RewriteError::Unsupported(format!(
+            "{why}; nothing of this key was written. Use a target with hash field TTLs (Redis \
+             7.4+, Valkey 9+), or pass --on-unsupported=skip-with-warning to leave such keys out"
+        ))),
+        OnUnsupported::SkipWithWarning => Ok(Some(why)),
+    }
+}
+
+/// Writes the commands of one key and counts them.
+struct Writer<'a, 'c> {
+    out: &'a mut Commands,
+    key: &'a [u8],
+    ctx: &'a RewriteContext<'c>,
+    count: usize,
+    /// Whether a command that creates the key was written (streams need one even when empty).
+    wrote_elements: bool,
+    /// Fields with a TTL still in the future, written after every field is set.
+    field_ttls: Vec<(Vec<u8>, i64)>,
+}
+
+impl Writer<'_, '_> {
+    fn command(&mut self, args: &[&[u8]]) {
+        self.out.command(args.len());
+        for arg in args {
+            self.out.arg(arg);
+        }
+        self.count += 1;
+    }
+
+    /// `NAME key` followed by `items`, each written with `write` as `per_item` arguments.
+    fn keyed<T>(
+        &mut self,
+        name: &[u8],
+        items: &[T],
+        per_item: usize,
+        mut write: impl FnMut(&mut Commands, &T),
+    ) {
+        if items.is_empty() {
+            return;
+        }
+        self.out.command(2 + items.len() * per_item);
+        self.out.arg(name);
+        self.out.arg(self.key);
+        for item in items {
+            write(self.out, item);
+        }
+        self.count += 1;
+        self.wrote_elements = true;
+    }
+
+    fn batch(&mut self, batch: Batch) -> Result<(), RewriteError> {
+        match batch {
+            Batch::String(value) => {
+                let key = self.key;
+                self.command(&[b"SET", key, &value]);
+            }
+            Batch::List(items) => self.keyed(b"RPUSH", &items, 1, |out, item| out.arg(item)),
+            Batch::Set(members) => self.keyed(b"SADD", &members, 1, |out, m| out.arg(m)),
+            Batch::ZSet(members) => self.keyed(b"ZADD", &members, 2, |out, (member, score)| {
+                out.arg(score_text(*score).as_bytes());
+                out.arg(member);
+            }),
+            Batch::Hash(fields) => self.hash(fields),
+            Batch::StreamEntries(entries) => {
+                for entry in &entries {
+                    stream::write_entry(self, entry);
+                }
+            }
+            Batch::StreamMeta(meta) => stream::write_meta(self, &meta),
+        }
+        Ok(())
+    }
+
+    /// `HSET` of the fields still alive; their TTLs are kept for [`Self::field_expiries`].
+    fn hash(&mut self, fields: Vec<HashField>) {
+        let now = self.ctx.now_ms;
+        let alive: Vec<&HashField> = fields
+            .iter()
+            .filter(|f| f.expire_ms.is_none_or(|at| at > now))
+            .collect();
+        self.keyed(b"HSET", &alive, 2, |out, field| {
+            out.arg(&field.field);
+            out.arg(&field.value);
+        });
+        let floor = now + self.ctx.extension_ms;
+        self.field_ttls.extend(
+            alive
+                .iter()
+                .filter_map(|f| Some((f.field.clone(), f.expire_ms?.max(floor)))),
+        );
+    }
+
+    /// `HPEXPIREAT key at FIELDS 1 field` for each field with a TTL.
+    fn field_expiries(&mut self) {
+        for (field, at) in std::mem::take(&mut self.field_ttls) {
+            self.out.command(6);
+            self.out.arg(b"HPEXPIREAT");
+            self.out.arg(self.key);
+            self.out.arg_int(at);
+            self.out.arg(b"FIELDS");
+            self.out.arg(b"1");
+            self.out.arg(&field);
+            self.count += 1;
+        }
+    }
+}
+
+/// A score as `ZADD` reads it back to the same double: the shortest text that round-trips
+/// (with an exponent for very large or small values), or `inf`.
+fn score_text(score: f64) -> String {
+    if score.is_infinite() {
+        if score > 0.0 { "inf" } else { "-inf" }.to_string()
+    } else {
+        format!("{score:?}")
+    }
+}
+
+#[cfg(test)]
+mod tests;

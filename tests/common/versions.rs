@@ -1,0 +1,237 @@
+//! The seven server versions of the compatibility matrix (installed by
+//! `scripts/install-servers.sh` into `$SERVERS_DIR/bin`), and a dataset of every type and
+//! encoding a version can create, limited to what the target of a pair can also hold.
+
+use super::RedisServer;
+use redis::Connection;
+use std::path::PathBuf;
+
+/// Oldest first, as `$SERVERS_DIR/bin` names them.
+pub const VERSIONS: [&str; 7] = [
+    "redis-5.0.10",
+    "redis-6.0.9",
+    "redis-6.2.14",
+    "redis-7.0.15",
+    "valkey-8.1.8",
+    "redis-7.4.1",
+    "valkey-9.1.2",
+];
+
+/// The version the CI subset pairs with every other one.
+pub const HUB: &str = "redis-7.0.15";
+
+/// The binary of `name`, or `None` (with a note) when it is not installed.
+pub fn binary(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("SERVERS_DIR")
+        .map_or_else(|| "/work/.cache/servers".into(), PathBuf::from)
+        .join("bin")
+        .join(name);
+    if path.exists() {
+        Some(path)
+    } else {
+        eprintln!(
+            "note: {} is missing (scripts/install-servers.sh)",
+            path.display()
+        );
+        None
+    }
+}
+
+pub fn start(name: &str) -> Option<RedisServer> {
+    Some(RedisServer::start_binary(binary(name)?, &[]))
+}
+
+/// What a version can create.
+#[derive(Debug, Clone, Copy)]
+pub struct Features {
+    /// Small sets of strings as listpacks (Redis 7.2+, Valkey).
+    pub listpack_sets: bool,
+    /// Hash fields with their own TTLs (Redis 7.4+, Valkey 9+).
+    pub field_ttls: bool,
+    /// `XGROUP CREATECONSUMER` (6.2+).
+    pub create_consumer: bool,
+}
+
+impl Features {
+    pub fn of(name: &str) -> Features {
+        let rank = VERSIONS.iter().position(|v| *v == name).unwrap_or(0);
+        let at_least = |v: &str| rank >= VERSIONS.iter().position(|x| *x == v).unwrap_or(0);
+        Features {
+            listpack_sets: at_least("valkey-8.1.8"),
+            field_ttls: at_least("redis-7.4.1"),
+            create_consumer: at_least("redis-6.2.14"),
+        }
+    }
+
+    /// What both ends of a pair have.
+    pub fn both(a: Features, b: Features) -> Features {
+        Features {
+            listpack_sets: a.listpack_sets,
+            field_ttls: a.field_ttls && b.field_ttls,
+            create_consumer: a.create_consumer,
+        }
+    }
+}
+
+fn run(conn: &mut Connection, args: &[&str]) {
+    let _: redis::Value = redis::cmd(args[0])
+        .arg(&args[1..])
+        .query(conn)
+        .unwrap_or_else(|err| panic!("{args:?}: {err}"));
+}
+
+/// Every type in its compact and its large encoding, TTLs, binary data, two dbs, streams with
+/// deleted entries, groups, consumers and pending entries, an empty stream with a group.
+pub fn write_dataset(conn: &mut Connection, features: Features) {
+    run(conn, &["SET", "s:int", "12345"]);
+    run(conn, &["SET", "s:emb", "hello"]);
+    run(conn, &["SET", "s:raw", &"r".repeat(300)]);
+    run(conn, &["SET", "s:ttl", "v", "EX", "5000"]);
+    let _: () = redis::cmd("SET")
+        .arg(&b"s:\x00bin\xff"[..])
+        .arg(&b"\x00\x01\xfe\xff"[..])
+        .query(conn)
+        .unwrap();
+    let items = |n: usize, prefix: &str| -> Vec<String> {
+        (0..n).map(|i| format!("{prefix}{i}")).collect()
+    };
+    for (key, n) in [("l:small", 5), ("l:big", 2000)] {
+        let mut cmd = redis::cmd("RPUSH");
+        cmd.arg(key).arg(items(n, "item-"));
+        cmd.query::<()>(conn).unwrap();
+    }
+    run(conn, &["RPUSH", "l:wide", &"w".repeat(10_000), "x"]);
+    run(conn, &["PEXPIRE", "l:big", "3000000"]);
+    let mut intset = redis::cmd("SADD");
+    intset.arg("set:int").arg((0..50).collect::<Vec<i64>>());
+    intset.query::<()>(conn).unwrap();
+    for (key, n) in [("set:small", 10), ("set:big", 1000)] {
+        let mut cmd = redis::cmd("SADD");
+        cmd.arg(key).arg(items(n, "m-"));
+        cmd.query::<()>(conn).unwrap();
+    }
+    for (key, n) in [("z:small", 10), ("z:big", 500)] {
+        let mut cmd = redis::cmd("ZADD");
+        cmd.arg(key);
+        for i in 0..n {
+            cmd.arg(i as f64 / 3.0).arg(format!("z-{i}"));
+        }
+        cmd.query::<()>(conn).unwrap();
+    }
+    run(conn, &["ZADD", "z:small", "inf", "top", "-inf", "bottom"]);
+    for (key, n) in [("h:small", 10), ("h:big", 1000)] {
+        let mut cmd = redis::cmd("HSET");
+        cmd.arg(key);
+        for i in 0..n {
+            cmd.arg(format!("f-{i}")).arg(format!("v-{i}"));
+        }
+        cmd.query::<()>(conn).unwrap();
+    }
+    if features.field_ttls {
+        for (key, n) in [("h:ttl-small", 6), ("h:ttl-big", 300)] {
+            let mut cmd = redis::cmd("HSET");
+            cmd.arg(key);
+            for i in 0..n {
+                cmd.arg(format!("f-{i}")).arg(format!("v-{i}"));
+            }
+            cmd.query::<()>(conn).unwrap();
+            run(conn, &["HEXPIRE", key, "4000", "FIELDS", "2", "f-1", "f-3"]);
+        }
+    }
+    write_streams(conn, features);
+    run(conn, &["SELECT", "1"]);
+    run(conn, &["SET", "db1:key", "in db 1"]);
+    run(conn, &["RPUSH", "db1:list", "a", "b"]);
+    run(conn, &["SELECT", "0"]);
+}
+
+fn write_streams(conn: &mut Connection, features: Features) {
+    for i in 1..=300 {
+        let id = format!("1700000000000-{i}");
+        let (f, v) = (format!("field-{}", i % 3), format!("value-{i}"));
+        run(
+            conn,
+            &["XADD", "x:events", &id, &f, &v, "n", &i.to_string()],
+        );
+    }
+    for i in [5, 6, 150] {
+        run(conn, &["XDEL", "x:events", &format!("1700000000000-{i}")]);
+    }
+    run(conn, &["XGROUP", "CREATE", "x:events", "workers", "0"]);
+    run(
+        conn,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "workers",
+            "alice",
+            "COUNT",
+            "10",
+            "STREAMS",
+            "x:events",
+            ">",
+        ],
+    );
+    run(
+        conn,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "workers",
+            "bob",
+            "COUNT",
+            "4",
+            "STREAMS",
+            "x:events",
+            ">",
+        ],
+    );
+    run(
+        conn,
+        &[
+            "XACK",
+            "x:events",
+            "workers",
+            "1700000000000-2",
+            "1700000000000-3",
+        ],
+    );
+    run(conn, &["XGROUP", "CREATE", "x:events", "audit", "$"]);
+    if features.create_consumer {
+        run(
+            conn,
+            &["XGROUP", "CREATECONSUMER", "x:events", "audit", "idle"],
+        );
+    }
+    run(conn, &["XGROUP", "CREATE", "x:empty", "g", "$", "MKSTREAM"]);
+}
+
+/// A short live workload of plain commands every version has.
+pub fn write_live(conn: &mut Connection, round: u32) {
+    for i in 0..50 {
+        let key = format!("live:{}", i % 10);
+        run(conn, &["INCR", &format!("{key}:n")]);
+        run(
+            conn,
+            &["RPUSH", &format!("{key}:l"), &format!("{round}-{i}")],
+        );
+        run(conn, &["HSET", &format!("{key}:h"), &format!("f{i}"), "v"]);
+        run(
+            conn,
+            &["SADD", &format!("{key}:s"), &format!("{round}-{i}")],
+        );
+        run(
+            conn,
+            &[
+                "ZADD",
+                &format!("{key}:z"),
+                &i.to_string(),
+                &format!("{round}"),
+            ],
+        );
+        run(conn, &["SET", &format!("{key}:t"), "v", "EX", "1000"]);
+    }
+    run(conn, &["XADD", "x:events", "*", "live", &round.to_string()]);
+    run(conn, &["EXPIRE", "s:emb", "2000"]);
+    run(conn, &["DEL", "s:raw"]);
+}

@@ -1,0 +1,132 @@
+//! The version matrix: a snapshot and a short live workload from each source version into each
+//! target version through `slotstream sync`, checked with `slotstream verify`. Newer → older
+//! pairs take the values the target cannot `RESTORE` as plain commands.
+//!
+//! `.ci/run` runs the subset: every version into Redis 7.0.15 and 7.0.15 into every version.
+//! The whole 7 × 7 matrix: `cargo nextest run --test versions --run-ignored all`.
+
+mod common;
+
+use common::follow::{assert_nothing_refused, sync_cmd, sync_log, wait_caught_up, Proc};
+use common::verify_identical;
+use common::versions::{self, Features, HUB, VERSIONS};
+
+/// Copies `from` into `to` and checks the copy; `false` when a server is not installed.
+fn sync_pair(from: &str, to: &str) -> bool {
+    let (Some(source), Some(target)) = (versions::start(from), versions::start(to)) else {
+        return false;
+    };
+    let features = Features::both(Features::of(from), Features::of(to));
+    versions::write_dataset(&mut source.conn(), features);
+    let mut sync = Proc::spawn(&mut sync_cmd(&source, &target), "sync");
+    let log = sync_log(&source);
+    wait_caught_up(&source, &target, &log, &mut [&mut sync]);
+    for round in 0..2 {
+        versions::write_live(&mut source.conn(), round);
+    }
+    wait_caught_up(&source, &target, &log, &mut [&mut sync]);
+    verify_identical(&source, &target);
+    assert_nothing_refused(&sync.stop());
+    true
+}
+
+fn pairs(pairs: &[(&str, &str)]) {
+    let mut skipped = Vec::new();
+    for (from, to) in pairs {
+        eprintln!("pair {from} -> {to}");
+        if !sync_pair(from, to) {
+            skipped.push(format!("{from} -> {to}"));
+        }
+    }
+    if !skipped.is_empty() {
+        eprintln!("note: skipped (server missing): {}", skipped.join(", "));
+    }
+}
+
+#[test]
+fn every_version_into_redis_7_0() {
+    let list: Vec<(&str, &str)> = VERSIONS.iter().map(|v| (*v, HUB)).collect();
+    pairs(&list);
+}
+
+#[test]
+fn redis_7_0_into_every_version() {
+    let list: Vec<(&str, &str)> = VERSIONS
+        .iter()
+        .filter(|v| **v != HUB)
+        .map(|v| (HUB, *v))
+        .collect();
+    pairs(&list);
+}
+
+#[test]
+#[ignore = "the full 7 × 7 matrix takes several minutes; the CI runs the subset above"]
+fn every_version_into_every_version() {
+    let list: Vec<(&str, &str)> = VERSIONS
+        .iter()
+        .flat_map(|from| VERSIONS.iter().map(move |to| (*from, *to)))
+        .collect();
+    pairs(&list);
+}
+
+/// Writes a plain key and a hash with one field TTL on a Redis 7.4 source; runs a snapshot-only
+/// sync into Redis 7.0 (no field TTLs) with `extra` arguments; returns (exit ok, log, target).
+fn field_ttls_into_7_0(extra: &[&str]) -> Option<(bool, String, common::RedisServer)> {
+    let source = versions::start("redis-7.4.1")?;
+    let target = versions::start(HUB)?;
+    let mut conn = source.conn();
+    let _: () = redis::cmd("SET")
+        .arg("plain")
+        .arg("v")
+        .query(&mut conn)
+        .unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg(&["h:ttl", "f1", "v1", "f2", "v2"])
+        .query(&mut conn)
+        .unwrap();
+    let _: Vec<i64> = redis::cmd("HEXPIRE")
+        .arg(&["h:ttl", "4000", "FIELDS", "1", "f1"])
+        .query(&mut conn)
+        .unwrap();
+    let output = sync_cmd(&source, &target)
+        .arg("--snapshot-only")
+        .args(extra)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&output.stderr).into_owned();
+    Some((output.status.success(), log, target))
+}
+
+#[test]
+fn hash_field_ttls_on_a_target_without_them_fail_by_default_naming_the_key() {
+    let Some((ok, log, target)) = field_ttls_into_7_0(&[]) else {
+        return;
+    };
+    assert!(!ok, "the sync succeeded:\n{log}");
+    assert!(
+        log.contains("h:ttl") && log.contains("--on-unsupported=skip-with-warning"),
+        "the error does not name the key and the way out:\n{log}"
+    );
+    let exists: i64 = redis::cmd("EXISTS")
+        .arg("h:ttl")
+        .query(&mut target.conn())
+        .unwrap();
+    assert_eq!(exists, 0, "part of the hash was written");
+}
+
+#[test]
+fn hash_field_ttls_on_a_target_without_them_can_be_left_out_with_a_warning() {
+    let Some((ok, log, target)) = field_ttls_into_7_0(&["--on-unsupported", "skip-with-warning"])
+    else {
+        return;
+    };
+    assert!(ok, "the sync failed:\n{log}");
+    assert!(
+        log.contains("key left out") && log.contains("h:ttl"),
+        "{log}"
+    );
+    let mut conn = target.conn();
+    let exists: i64 = redis::cmd("EXISTS").arg("h:ttl").query(&mut conn).unwrap();
+    let plain: String = redis::cmd("GET").arg("plain").query(&mut conn).unwrap();
+    assert_eq!((exists, plain.as_str()), (0, "v"));
+}
