@@ -473,3 +473,35 @@ fn incremental_kafka_stops_on_records_deleted_before_they_were_applied() {
     );
     link.stop();
 }
+
+/// A producer told to stop while its broker does not answer exits anyway (the resume point
+/// stays at the last acknowledged record) instead of waiting out Kafka's flush timeout.
+#[test]
+fn produce_stops_on_sigterm_while_the_broker_hangs() {
+    let mut link = KafkaLink::new("hang");
+    if link.broker.is_external() {
+        eprintln!("note: tested on the dev-broker only (an external broker is shared)");
+        return;
+    }
+    let source = RedisServer::start();
+    link.start_producer(&source);
+    write_counters(&source, 0);
+    std::thread::sleep(Duration::from_secs(2));
+    link.broker.pause();
+    write_counters(&source, 1);
+    std::thread::sleep(Duration::from_secs(1));
+    let producer = link.producer.as_mut().unwrap();
+    let _ = Command::new("kill")
+        .arg(producer.child.id().to_string())
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while producer.child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the producer did not stop:\n{}",
+            producer.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    link.broker.resume();
+}

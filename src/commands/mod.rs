@@ -17,14 +17,18 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    match command {
+    let outcome = match command {
         Command::Sync(args) => runtime.block_on(sync::run(args)),
         Command::Verify(args) => runtime.block_on(verify::run(args)),
         Command::Produce(args) => runtime.block_on(produce::run(args)),
         Command::Consume(args) => runtime.block_on(consume::run(args)),
         Command::Replay(args) => runtime.block_on(replay::run(args)),
         Command::DevBroker(args) => runtime.block_on(dev_broker::run(args)),
-    }
+    };
+    // A blocking thread still waiting on a dead peer (a broker that is gone) must not keep the
+    // process alive once the command has decided to end.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    outcome
 }
 
 /// Logs go to stderr, filtered by `--log` (or RUST_LOG when set).

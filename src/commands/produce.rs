@@ -20,6 +20,9 @@ pub async fn run(args: ProduceArgs) -> anyhow::Result<ExitCode> {
     crate::commands::retry::with_retries(give_up_after, || run_once(args.clone())).await
 }
 
+/// How long a stop waits for the capture thread to flush and save its resume point.
+const STOP_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
 async fn run_once(args: ProduceArgs) -> anyhow::Result<ExitCode> {
     let settings = kafka_settings(&args.kafka)?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -34,7 +37,16 @@ async fn run_once(args: ProduceArgs) -> anyhow::Result<ExitCode> {
         _ = crate::commands::shutdown_signal() => {
             tracing::info!("stopping: the resume point is saved at the last acknowledged offset");
             stop.store(true, Ordering::Relaxed);
-            work.await
+            // The capture thread stops at its next record; it may be waiting on a broker that
+            // is gone. Leaving then is safe: the resume point only ever names acknowledged
+            // records, and the consumer drops what a restart produces again.
+            match tokio::time::timeout(STOP_PATIENCE, &mut work).await {
+                Ok(outcome) => outcome,
+                Err(_) => anyhow::bail!(
+                    "stopped without a final resume point: Kafka did not acknowledge the last                      records within {} s (is the broker up?); a restart resumes from the last                      saved point",
+                    STOP_PATIENCE.as_secs()
+                ),
+            }
         }
     };
     progress.stop();
