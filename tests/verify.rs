@@ -1,8 +1,10 @@
 //! `slotstream verify` against two real servers: an identical pair passes, and each kind of
 //! difference, made one at a time on the target, fails with the key named in the output.
 //!
-//! Every case also runs the independent checker ([`common::assert_same_contents`]) and expects
-//! it to agree, so the two checkers vouch for each other.
+//! Every case on the default server also runs the independent checker
+//! ([`common::assert_same_contents`]) and expects it to agree, so the two checkers vouch for
+//! each other. Hash field TTLs, which that checker does not read, are checked on installed
+//! Redis 7.4 and 7.0 servers (`scripts/install-servers.sh`), skipped when they are missing.
 
 mod common;
 
@@ -407,4 +409,120 @@ fn dataset_covers_the_encodings() {
         .query(&mut conn)
         .expect("XLEN");
     assert_eq!(len as usize, dataset::STREAM_ENTRIES);
+}
+
+/// A server version installed by `scripts/install-servers.sh`, or `None` with a note.
+fn installed(name: &str) -> Option<std::path::PathBuf> {
+    let binary = std::env::var_os("SERVERS_DIR")
+        .map_or_else(|| "/work/.cache/servers".into(), std::path::PathBuf::from)
+        .join("bin")
+        .join(name);
+    if binary.exists() {
+        return Some(binary);
+    }
+    eprintln!(
+        "note: {} is missing (scripts/install-servers.sh); skipped",
+        binary.display()
+    );
+    None
+}
+
+/// Writes `h:small` (3 fields) and `h:big` (2,500 fields, read page by page) to a server.
+fn write_field_hashes(conn: &mut redis::Connection) {
+    redis::cmd("HSET")
+        .arg("h:small")
+        .arg(&["a", "1", "b", "2", "c", "3"])
+        .exec(conn)
+        .expect("HSET h:small");
+    let mut cmd = redis::cmd("HSET");
+    cmd.arg("h:big");
+    for i in 0..2500 {
+        cmd.arg(format!("field:{i}")).arg(format!("value:{i}"));
+    }
+    cmd.exec(conn).expect("HSET h:big");
+}
+
+/// `HPEXPIREAT key at FIELDS 1 field`.
+fn expire_field(conn: &mut redis::Connection, key: &str, field: &str, at: i64) {
+    let set: Vec<i64> = redis::cmd("HPEXPIREAT")
+        .arg(key)
+        .arg(at)
+        .arg("FIELDS")
+        .arg(1)
+        .arg(field)
+        .query(conn)
+        .expect("HPEXPIREAT");
+    assert_eq!(set, [1], "{key} {field}");
+}
+
+/// Hash field TTLs (Redis 7.4+): one on the source only is a difference naming the field,
+/// the same on both sides is not, a target without field TTLs has lost them, and a source
+/// without them has none to compare.
+#[test]
+fn hash_field_ttls() {
+    let Some(redis74) = installed("redis-7.4.1") else {
+        return;
+    };
+    let source = RedisServer::start_binary(&redis74, &[]);
+    let target = RedisServer::start_binary(&redis74, &[]);
+    let (mut src, mut tgt) = (source.conn(), target.conn());
+    write_field_hashes(&mut src);
+    write_field_hashes(&mut tgt);
+    let at = slotstream_schemas::now_ms() + 3_600_000;
+    expire_field(&mut src, "h:small", "b", at);
+    expire_field(&mut src, "h:big", "field:2345", at);
+
+    let run = run_verify(&source.url(), &target.url(), &[]);
+    let text = run.text();
+    assert_eq!(run.code, Some(1), "{text}");
+    for (key, field) in [("h:small", "b"), ("h:big", "field:2345")] {
+        let start = format!("db 0 \"{key}\": ttl differs: hash field \"{field}\" ttl ");
+        let line = run
+            .stdout
+            .lines()
+            .map(str::trim_start)
+            .find(|l| l.starts_with(&start));
+        let line = line.unwrap_or_else(|| panic!("no {start:?} in:\n{text}"));
+        assert!(line.ends_with(" vs none"), "{line:?}\n{text}");
+    }
+    assert_eq!(
+        run.stdout.lines().last(),
+        Some("verify: 2 differences in 2 keys"),
+        "{text}"
+    );
+
+    expire_field(&mut tgt, "h:small", "b", at + 500);
+    expire_field(&mut tgt, "h:big", "field:2345", at - 500);
+    let run = run_verify(&source.url(), &target.url(), &[]);
+    assert_eq!(run.code, Some(0), "{}", run.text());
+    assert!(
+        run.stdout
+            .ends_with("verify: identical (2 keys in 1 dbs)\n"),
+        "{}",
+        run.text()
+    );
+
+    let Some(redis70) = installed("redis-7.0.15") else {
+        return;
+    };
+    let old = RedisServer::start_binary(&redis70, &[]);
+    write_field_hashes(&mut old.conn());
+    let run = run_verify(&source.url(), &old.url(), &[]);
+    let text = run.text();
+    assert_eq!(run.code, Some(1), "{text}");
+    assert!(
+        run.stdout
+            .contains("db 0 \"h:small\": ttl differs: hash field \"b\" ttl ")
+            && run
+                .stdout
+                .contains(" vs none (the target has no hash field TTLs)"),
+        "{text}"
+    );
+    assert!(
+        run.stdout
+            .contains("db 0 \"h:big\": ttl differs: hash field \"field:2345\" ttl "),
+        "{text}"
+    );
+    let run = run_verify(&old.url(), &source.url(), &[]);
+    assert_eq!(run.code, Some(0), "{}", run.text());
 }

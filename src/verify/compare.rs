@@ -131,7 +131,8 @@ fn compare_pairs(
     }
 }
 
-fn item(bytes: &[u8]) -> String {
+/// A member or field as it is named in a reason: quoted, escaped and cut short.
+pub fn item(bytes: &[u8]) -> String {
     format!("\"{}\"", escape(bytes, REASON_ITEM_CHARS))
 }
 

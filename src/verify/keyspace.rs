@@ -1,5 +1,7 @@
-//! The two servers: connecting, finding the databases that hold keys, SCAN pages and per-key metadata.
+//! The two servers: connecting and what each supports, finding the databases that hold keys,
+//! SCAN pages and per-key metadata.
 
+use super::field_ttl;
 use super::value::{int_of, text_of};
 use anyhow::anyhow;
 use redis::aio::MultiplexedConnection;
@@ -71,6 +73,8 @@ pub struct Side {
     pub has_pexpiretime: bool,
     /// `XINFO STREAM key FULL` exists from 6.0.
     pub has_xinfo_full: bool,
+    /// Hash fields with their own TTLs (`HPEXPIRETIME`): Redis 7.4+, Valkey 9+.
+    pub has_field_ttls: bool,
     pub version: String,
 }
 
@@ -90,6 +94,7 @@ impl Side {
             info,
             has_pexpiretime: false,
             has_xinfo_full: false,
+            has_field_ttls: false,
             version: String::new(),
         };
         let mut conn = side.open(0).await?;
@@ -107,7 +112,16 @@ impl Side {
         side.version = version.to_string();
         side.has_pexpiretime = major >= 7;
         side.has_xinfo_full = major >= 6;
-        tracing::info!(role, addr = %side.addr, version = %side.version, "verify connected");
+        side.has_field_ttls = field_ttl::supported(&mut conn)
+            .await
+            .map_err(|err| side.explain(err))?;
+        tracing::info!(
+            role,
+            addr = %side.addr,
+            version = %side.version,
+            field_ttls = side.has_field_ttls,
+            "verify connected"
+        );
         Ok(side)
     }
 

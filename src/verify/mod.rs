@@ -2,9 +2,11 @@
 //!
 //! For every db that holds keys on either side, the source is SCANned and each batch of keys is
 //! judged in a few pipelines per side: `TYPE` and expiry, then lengths, then the values of small
-//! keys together; big keys, streams and module types are read one at a time, page by page. A
-//! second SCAN over the target finds keys the source lacks. Keys under the bookkeeping prefix
-//! are slotstream's own and are skipped on both sides.
+//! keys together; big keys, streams and module types are read one at a time, page by page.
+//! When the source has hash field TTLs (Redis 7.4+, Valkey 9+), the expiry of every field of
+//! each hash is read too and compared like key TTLs. A second SCAN over the target finds keys
+//! the source lacks. Keys under the bookkeeping prefix are slotstream's own and are skipped on
+//! both sides.
 //!
 //! A key that is present on one side only, or that disappears while being read, may simply
 //! have expired mid-check: it is judged a second time, and a key gone from both sides by then
@@ -14,10 +16,12 @@
 //! - `keyspace`: connections, databases, SCAN, `TYPE`/expiry and `EXISTS` pipelines.
 //! - `value`: lengths and values of the core types, pipelined or paged.
 //! - `compare`: TTL and content comparison, and module types.
+//! - `field_ttl`: hash field TTLs, read with `HPEXPIRETIME` and compared.
 //! - `stream`: stream entries, groups, consumers and pending entries.
 //! - `report`: counts, the differing keys, and the printed summary.
 
 mod compare;
+mod field_ttl;
 mod keyspace;
 mod report;
 mod stream;
@@ -27,6 +31,7 @@ use report::DiffKind;
 pub use report::VerifyReport;
 
 use compare::{compare_content, compare_module, compare_ttl, Outcome};
+use field_ttl::{compare_field_ttls, fields_to_check, HashFields};
 use keyspace::{now_ms, KeyType, Side};
 use redis::aio::MultiplexedConnection;
 use slotstream_schemas::BOOKKEEPING_PREFIX;
@@ -217,7 +222,7 @@ impl Verifier {
             });
         }
         let outcomes = self.compare_values(src, tgt, keys, &pending).await?;
-        for (item, outcome) in pending.into_iter().zip(outcomes) {
+        for (item, (outcome, field_ttl_diff)) in pending.into_iter().zip(outcomes) {
             let mut diffs: Vec<(DiffKind, String)> = Vec::new();
             let mut warning = None;
             match outcome {
@@ -233,7 +238,12 @@ impl Verifier {
                 Outcome::Warning(reason) => warning = Some(reason),
                 Outcome::Same => {}
             }
-            diffs.extend(item.ttl_diff.map(|reason| (DiffKind::TtlDiffers, reason)));
+            // One TTL difference per key, whether of the key, of its fields, or of both.
+            let ttl_diff = match (item.ttl_diff, field_ttl_diff) {
+                (Some(key), Some(fields)) => Some(format!("{key}; {fields}")),
+                (key, fields) => key.or(fields),
+            };
+            diffs.extend(ttl_diff.map(|reason| (DiffKind::TtlDiffers, reason)));
             verdicts[item.index] = Some(Verdict::Checked { diffs, warning });
         }
         Ok(verdicts
@@ -242,14 +252,15 @@ impl Verifier {
             .collect())
     }
 
-    /// Value outcomes for keys whose types match, in `pending` order.
+    /// Value outcomes for keys whose types match, in `pending` order, each with the hash field
+    /// TTL difference of a hash.
     async fn compare_values(
         &self,
         src: &MultiplexedConnection,
         tgt: &MultiplexedConnection,
         keys: &[Vec<u8>],
         pending: &[Pending],
-    ) -> anyhow::Result<Vec<Outcome>> {
+    ) -> anyhow::Result<Vec<(Outcome, Option<String>)>> {
         let (mut s, mut t) = (src.clone(), tgt.clone());
         let items: Vec<(&[u8], &KeyType)> = pending
             .iter()
@@ -260,6 +271,7 @@ impl Verifier {
             lengths(&self.target, &mut t, &items)
         )?;
         let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(items.len());
+        let mut field_ttls: Vec<Option<String>> = vec![None; items.len()];
         let mut small: Vec<usize> = Vec::new();
         let mut budget = 0;
         for (i, &(key, kind)) in items.iter().enumerate() {
@@ -281,7 +293,8 @@ impl Verifier {
                 (_, Some(len), Some(_)) if is_small(kind, len) => {
                     let bytes = estimated_bytes(kind, len);
                     if over_budget(budget, bytes) {
-                        self.flush_small(src, tgt, &items, &mut small, &mut outcomes)
+                        let results = (&mut outcomes[..], &mut field_ttls[..]);
+                        self.flush_small(src, tgt, &items, &mut small, results)
                             .await?;
                         budget = 0;
                     }
@@ -302,29 +315,42 @@ impl Verifier {
                         read_big(&self.source, &mut s, key, kind),
                         read_big(&self.target, &mut t, key, kind)
                     );
-                    Some(compare_content(&a?, &b?))
+                    let (a, b) = (a?, b?);
+                    let outcome = compare_content(&a, &b);
+                    if let Some(fields) = fields_to_check(&self.source, &outcome, a, b) {
+                        let sides = (&self.source, &self.target);
+                        let hash = [(key, fields)];
+                        let diffs =
+                            compare_field_ttls(sides, (src, tgt), &hash, self.tolerance_ms).await?;
+                        field_ttls[i] = diffs.into_iter().next().flatten();
+                    }
+                    Some(outcome)
                 }
                 _ => Some(Outcome::Vanished),
             };
             outcomes.push(outcome);
         }
-        self.flush_small(src, tgt, &items, &mut small, &mut outcomes)
+        let results = (&mut outcomes[..], &mut field_ttls[..]);
+        self.flush_small(src, tgt, &items, &mut small, results)
             .await?;
         Ok(outcomes
             .into_iter()
             .map(|outcome| outcome.unwrap_or(Outcome::Vanished))
+            .zip(field_ttls)
             .collect())
     }
 
-    /// Reads the queued small keys from both sides in one pipeline each and compares them.
+    /// Reads the queued small keys from both sides in one pipeline each and compares them, and
+    /// then the field TTLs of the hashes among them.
     async fn flush_small(
         &self,
         src: &MultiplexedConnection,
         tgt: &MultiplexedConnection,
         items: &[(&[u8], &KeyType)],
         small: &mut Vec<usize>,
-        outcomes: &mut [Option<Outcome>],
+        results: (&mut [Option<Outcome>], &mut [Option<String>]),
     ) -> anyhow::Result<()> {
+        let (outcomes, field_ttls) = results;
         if small.is_empty() {
             return Ok(());
         }
@@ -334,8 +360,22 @@ impl Verifier {
             read_small(&self.source, &mut s, &batch),
             read_small(&self.target, &mut t, &batch)
         )?;
+        let (mut indexes, mut hashes): (Vec<usize>, Vec<HashFields>) = (Vec::new(), Vec::new());
         for ((i, a), b) in small.drain(..).zip(a).zip(b) {
-            outcomes[i] = Some(compare_content(&a, &b));
+            let outcome = compare_content(&a, &b);
+            if let Some(fields) = fields_to_check(&self.source, &outcome, a, b) {
+                indexes.push(i);
+                hashes.push((items[i].0, fields));
+            }
+            outcomes[i] = Some(outcome);
+        }
+        if hashes.is_empty() {
+            return Ok(());
+        }
+        let sides = (&self.source, &self.target);
+        let diffs = compare_field_ttls(sides, (src, tgt), &hashes, self.tolerance_ms).await?;
+        for (i, diff) in indexes.into_iter().zip(diffs) {
+            field_ttls[i] = diff;
         }
         Ok(())
     }
