@@ -130,3 +130,34 @@ fn hash_field_ttls_on_a_target_without_them_can_be_left_out_with_a_warning() {
     let plain: String = redis::cmd("GET").arg("plain").query(&mut conn).unwrap();
     assert_eq!((exists, plain.as_str()), (0, "v"));
 }
+
+#[test]
+fn module_values_into_a_target_without_the_modules_fail_before_any_write() {
+    let (Some(source), Some(target)) = (
+        versions::start(versions::MODULES_VERSION),
+        versions::start(HUB),
+    ) else {
+        return;
+    };
+    let mut conn = source.conn();
+    let _: () = redis::cmd("SET")
+        .arg("plain")
+        .arg("v")
+        .query(&mut conn)
+        .unwrap();
+    versions::write_module_values(&mut conn);
+    let output = sync_cmd(&source, &target)
+        .arg("--snapshot-only")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "the sync succeeded:\n{log}");
+    assert!(
+        log.contains("ReJSON (1 keys")
+            && log.contains("bf (2 keys")
+            && log.contains("timeseries (1 keys"),
+        "the error does not name the modules and key counts:\n{log}"
+    );
+    let keys: i64 = redis::cmd("DBSIZE").query(&mut target.conn()).unwrap();
+    assert_eq!(keys, 0, "something was written");
+}

@@ -2,6 +2,7 @@
 
 mod consume;
 mod dev_broker;
+mod modules;
 mod produce;
 mod progress;
 mod replay;

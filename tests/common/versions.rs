@@ -37,9 +37,28 @@ pub fn binary(name: &str) -> Option<PathBuf> {
     }
 }
 
+/// Starts `name`; Redis 7.4.1 with the Stack's data modules (JSON, Bloom/Cuckoo, TimeSeries).
 pub fn start(name: &str) -> Option<RedisServer> {
-    Some(RedisServer::start_binary(binary(name)?, &[]))
+    let binary = binary(name)?;
+    if name != MODULES_VERSION {
+        return Some(RedisServer::start_binary(binary, &[]));
+    }
+    let modules = binary.parent()?.parent()?.join("stack-modules");
+    let load: Vec<String> = ["rejson.so", "redisbloom.so", "redistimeseries.so"]
+        .iter()
+        .flat_map(|m| {
+            [
+                "--loadmodule".to_string(),
+                modules.join(m).display().to_string(),
+            ]
+        })
+        .collect();
+    let args: Vec<&str> = load.iter().map(String::as_str).collect();
+    Some(RedisServer::start_binary(binary, &args))
 }
+
+/// The version that runs with modules.
+pub const MODULES_VERSION: &str = "redis-7.4.1";
 
 /// What a version can create.
 #[derive(Debug, Clone, Copy)]
@@ -50,6 +69,8 @@ pub struct Features {
     pub field_ttls: bool,
     /// `XGROUP CREATECONSUMER` (6.2+).
     pub create_consumer: bool,
+    /// JSON, Bloom, Cuckoo and TimeSeries values (the Stack modules on 7.4.1).
+    pub modules: bool,
 }
 
 impl Features {
@@ -60,6 +81,7 @@ impl Features {
             listpack_sets: at_least("valkey-8.1.8"),
             field_ttls: at_least("redis-7.4.1"),
             create_consumer: at_least("redis-6.2.14"),
+            modules: name == MODULES_VERSION,
         }
     }
 
@@ -69,6 +91,7 @@ impl Features {
             listpack_sets: a.listpack_sets,
             field_ttls: a.field_ttls && b.field_ttls,
             create_consumer: a.create_consumer,
+            modules: a.modules && b.modules,
         }
     }
 }
@@ -139,10 +162,29 @@ pub fn write_dataset(conn: &mut Connection, features: Features) {
         }
     }
     write_streams(conn, features);
+    if features.modules {
+        write_module_values(conn);
+    }
     run(conn, &["SELECT", "1"]);
     run(conn, &["SET", "db1:key", "in db 1"]);
     run(conn, &["RPUSH", "db1:list", "a", "b"]);
     run(conn, &["SELECT", "0"]);
+}
+
+/// One value of each data module type.
+pub fn write_module_values(conn: &mut Connection) {
+    run(
+        conn,
+        &[
+            "JSON.SET",
+            "json:doc",
+            "$",
+            r#"{"a":[1,2,{"b":"c"}],"n":1.5}"#,
+        ],
+    );
+    run(conn, &["BF.ADD", "bloom:seen", "alice"]);
+    run(conn, &["CF.ADD", "cuckoo:seen", "bob"]);
+    run(conn, &["TS.ADD", "ts:temp", "1700000000000", "21.5"]);
 }
 
 fn write_streams(conn: &mut Connection, features: Features) {
