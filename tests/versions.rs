@@ -26,6 +26,9 @@ fn sync_pair(from: &str, to: &str) -> bool {
     }
     wait_caught_up(&source, &target, &log, &mut [&mut sync]);
     verify_identical(&source, &target);
+    if features.functions {
+        assert_eq!(versions::libraries(&mut target.conn()), ["matrixlib"]);
+    }
     assert_nothing_refused(&sync.stop());
     true
 }
@@ -160,4 +163,51 @@ fn module_values_into_a_target_without_the_modules_fail_before_any_write() {
     );
     let keys: i64 = redis::cmd("DBSIZE").query(&mut target.conn()).unwrap();
     assert_eq!(keys, 0, "something was written");
+}
+
+/// A snapshot-only sync from Redis 7.0 with a function library into Redis 6.2 (no functions).
+fn function_into_6_2(extra: &[&str]) -> Option<(bool, String, common::RedisServer)> {
+    let source = versions::start(HUB)?;
+    let target = versions::start("redis-6.2.14")?;
+    let mut conn = source.conn();
+    let _: () = redis::cmd("SET")
+        .arg("plain")
+        .arg("v")
+        .query(&mut conn)
+        .unwrap();
+    let _: String = redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg(versions::LIBRARY)
+        .query(&mut conn)
+        .unwrap();
+    let output = sync_cmd(&source, &target)
+        .arg("--snapshot-only")
+        .args(extra)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&output.stderr).into_owned();
+    Some((output.status.success(), log, target))
+}
+
+#[test]
+fn functions_into_a_target_without_them_fail_or_are_left_out_as_asked() {
+    let Some((ok, log, _)) = function_into_6_2(&[]) else {
+        return;
+    };
+    assert!(!ok, "the sync succeeded:\n{log}");
+    assert!(
+        log.contains("matrixlib") && log.contains("--on-unsupported"),
+        "{log}"
+    );
+    let Some((ok, log, target)) = function_into_6_2(&["--on-unsupported", "skip-with-warning"])
+    else {
+        return;
+    };
+    assert!(ok, "the sync failed:\n{log}");
+    assert!(log.contains("function library left out"), "{log}");
+    let plain: String = redis::cmd("GET")
+        .arg("plain")
+        .query(&mut target.conn())
+        .unwrap();
+    assert_eq!(plain, "v");
 }

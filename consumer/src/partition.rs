@@ -11,7 +11,7 @@ use crate::barrier::{Arrival, Barriers};
 use crate::checkpoint::{self, Checkpoint};
 use crate::command::write_command;
 use crate::error::ApplyError;
-use crate::restore::{function_command, write_restore};
+use crate::restore::{function_command, library_name, write_restore};
 use crate::rewrite::{write_rewrite, OnUnsupported, RewriteContext, Rewritten};
 use crate::stats::ApplyStats;
 use crate::sweep::{self, SeenKeys};
@@ -22,7 +22,7 @@ use redis::aio::MultiplexedConnection;
 use slotstream_schemas::display::show_key;
 use slotstream_schemas::log::{Delivery, Lease, PartitionReader};
 pub(crate) use slotstream_schemas::now_ms;
-use slotstream_schemas::{Body, EpochBegin, Record, SnapshotKey};
+use slotstream_schemas::{Body, EpochBegin, Function, Record, SnapshotKey};
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -254,15 +254,7 @@ impl Lane {
                 self.select(db);
                 self.write_snapshot_key(db, key)?;
             }
-            Body::Function(function) => {
-                self.select(0);
-                self.push_cmd(
-                    0,
-                    b"<function library>".to_vec(),
-                    &function_command(&function),
-                );
-                self.batch.records += 1;
-            }
+            Body::Function(function) => self.write_function(&function)?,
             Body::EpochBegin(begin) => {
                 self.flush().await?;
                 self.note_format(&begin);
@@ -371,6 +363,35 @@ impl Lane {
                 "the target cannot RESTORE the source's RDB format: values are written as commands"
             );
         }
+    }
+
+    /// Adds a function library to the batch (`FUNCTION LOAD REPLACE`), or, on a destination
+    /// without functions (before Redis 7.0), stops or leaves it out as `--on-unsupported` says.
+    fn write_function(&mut self, function: &Function) -> Result<(), ApplyError> {
+        let name = library_name(&function.code);
+        if !self.ctx.target_info.at_least(7, 0) {
+            let why = format!(
+                "the source has the function library {name}, and {} has no functions (Redis 7.0+)",
+                self.ctx.target_info.version
+            );
+            return match self.ctx.on_unsupported {
+                OnUnsupported::Fail => Err(ApplyError::Incompatible {
+                    addr: self.ctx.target.addr.clone(),
+                    why: format!(
+                        "{why}; pass --on-unsupported=skip-with-warning to copy without it"
+                    ),
+                }),
+                OnUnsupported::SkipWithWarning => {
+                    tracing::warn!(%why, "function library left out");
+                    self.ctx.stats.left_out.fetch_add(1, Ordering::Relaxed);
+                    Ok(())
+                }
+            };
+        }
+        self.select(0);
+        self.push_cmd(0, name.into_bytes(), &function_command(function));
+        self.batch.records += 1;
+        Ok(())
     }
 
     /// Adds a snapshot key to the batch: `RESTORE` of its payload where the destination reads

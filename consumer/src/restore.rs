@@ -59,6 +59,19 @@ pub fn function_command(function: &Function) -> redis::Cmd {
     cmd
 }
 
+/// A library's name from its code's first line (`#!lua name=mylib`), for messages.
+pub fn library_name(code: &[u8]) -> String {
+    let first = code.split(|&b| b == b'\n').next().unwrap_or_default();
+    let text = String::from_utf8_lossy(first);
+    match text
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("name="))
+    {
+        Some(name) => format!("<function library {name}>"),
+        None => "<function library>".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,6 +93,15 @@ mod tests {
     fn restored(key: &SnapshotKey, now_ms: i64) -> Option<Vec<Vec<u8>>> {
         let mut out = Commands::default();
         write_restore(&mut out, key, now_ms, 0).then(|| decode(&out).remove(0))
+    }
+
+    #[test]
+    fn names_a_library_by_its_shebang() {
+        assert_eq!(
+            library_name(b"#!lua name=mylib\nredis.register_function('f', ...)"),
+            "<function library mylib>"
+        );
+        assert_eq!(library_name(b"return 1"), "<function library>");
     }
 
     #[test]

@@ -71,6 +71,8 @@ pub struct Features {
     pub create_consumer: bool,
     /// JSON, Bloom, Cuckoo and TimeSeries values (the Stack modules on 7.4.1).
     pub modules: bool,
+    /// Function libraries (7.0+).
+    pub functions: bool,
 }
 
 impl Features {
@@ -82,6 +84,7 @@ impl Features {
             field_ttls: at_least("redis-7.4.1"),
             create_consumer: at_least("redis-6.2.14"),
             modules: name == MODULES_VERSION,
+            functions: at_least("redis-7.0.15"),
         }
     }
 
@@ -92,6 +95,7 @@ impl Features {
             field_ttls: a.field_ttls && b.field_ttls,
             create_consumer: a.create_consumer,
             modules: a.modules && b.modules,
+            functions: a.functions && b.functions,
         }
     }
 }
@@ -165,10 +169,37 @@ pub fn write_dataset(conn: &mut Connection, features: Features) {
     if features.modules {
         write_module_values(conn);
     }
+    if features.functions {
+        run(conn, &["FUNCTION", "LOAD", LIBRARY]);
+    }
     run(conn, &["SELECT", "1"]);
     run(conn, &["SET", "db1:key", "in db 1"]);
     run(conn, &["RPUSH", "db1:list", "a", "b"]);
     run(conn, &["SELECT", "0"]);
+}
+
+/// A function library (Redis 7.0+).
+pub const LIBRARY: &str =
+    "#!lua name=matrixlib\nredis.register_function('answer', function() return 42 end)";
+
+/// The names of the function libraries on a server.
+pub fn libraries(conn: &mut Connection) -> Vec<String> {
+    let list: Vec<redis::Value> = redis::cmd("FUNCTION").arg("LIST").query(conn).unwrap();
+    list.iter()
+        .filter_map(|library| {
+            let redis::Value::Array(fields) = library else {
+                return None;
+            };
+            fields.chunks(2).find_map(|pair| match pair {
+                [redis::Value::BulkString(k), redis::Value::BulkString(v)]
+                    if k == b"library_name" =>
+                {
+                    Some(String::from_utf8_lossy(v).into_owned())
+                }
+                _ => None,
+            })
+        })
+        .collect()
 }
 
 /// One value of each data module type.
