@@ -71,6 +71,10 @@ pub struct ProduceArgs {
     /// Source Redis URL: redis://[user:password@]host:port
     #[arg(long)]
     pub source: String,
+    /// Lists, sets, sorted sets, hashes and streams bigger than this many bytes travel in
+    /// parts of about this size, rebuilt under a temporary key and renamed into place.
+    #[arg(long, default_value_t = slotstream_producer::rdb::DEFAULT_CHUNK_BYTES)]
+    pub chunk_bytes: usize,
     #[command(flatten)]
     pub kafka: KafkaArgs,
     /// Partitions of the data topic when it is created; an existing topic must have this many.
@@ -146,6 +150,10 @@ pub struct SyncArgs {
     /// Source Redis URL: redis://[user:password@]host:port
     #[arg(long)]
     pub source: String,
+    /// Lists, sets, sorted sets, hashes and streams bigger than this many bytes travel in
+    /// parts of about this size, rebuilt under a temporary key and renamed into place.
+    #[arg(long, default_value_t = slotstream_producer::rdb::DEFAULT_CHUNK_BYTES)]
+    pub chunk_bytes: usize,
     /// Target Redis URL: redis://[user:password@]host:port
     #[arg(long)]
     pub target: String,

@@ -82,6 +82,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> usize {
 }
 
 /// How the stand-in master serves the snapshot.
+#[derive(Clone)]
 enum Serve {
     /// `$<len>` and all of it.
     Whole(Vec<u8>),
@@ -89,15 +90,20 @@ enum Serve {
     CutAt(Vec<u8>, usize),
 }
 
-/// Starts a stand-in master on a free port; returns its URL. It serves one replica and exits.
+/// Starts a stand-in master on a free port; returns its URL. Every connection gets `+OK` to
+/// anything but `PING` and `PSYNC` (so plain clients, like the module check, get nothing
+/// useful), and a replica that sends `PSYNC` gets `serve`.
 fn stand_in_master(serve: Serve) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
-        let Ok((stream, _)) = listener.accept() else {
-            return;
-        };
-        let _ = serve_replica(stream, serve);
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else {
+                return;
+            };
+            let serve = serve.clone();
+            std::thread::spawn(move || serve_replica(stream, serve));
+        }
     });
     format!("redis://127.0.0.1:{port}")
 }

@@ -13,12 +13,17 @@ use common::versions::{self, Features, HUB, VERSIONS};
 
 /// Copies `from` into `to` and checks the copy; `false` when a server is not installed.
 fn sync_pair(from: &str, to: &str) -> bool {
+    sync_pair_with(from, to, &[])
+}
+
+/// [`sync_pair`] with extra arguments for `slotstream sync`.
+fn sync_pair_with(from: &str, to: &str, extra: &[&str]) -> bool {
     let (Some(source), Some(target)) = (versions::start(from), versions::start(to)) else {
         return false;
     };
     let features = Features::both(Features::of(from), Features::of(to));
     versions::write_dataset(&mut source.conn(), features);
-    let mut sync = Proc::spawn(&mut sync_cmd(&source, &target), "sync");
+    let mut sync = Proc::spawn(sync_cmd(&source, &target).args(extra), "sync");
     let log = sync_log(&source);
     wait_caught_up(&source, &target, &log, &mut [&mut sync]);
     for round in 0..2 {
@@ -210,4 +215,20 @@ fn functions_into_a_target_without_them_fail_or_are_left_out_as_asked() {
         .query(&mut target.conn())
         .unwrap();
     assert_eq!(plain, "v");
+}
+
+/// Every collection of the dataset travels in chunks of about 2 KB: built under a temporary key,
+/// renamed into place, through RESTORE-less rewriting, between old and new versions both ways.
+#[test]
+fn big_values_in_chunks_across_versions() {
+    for (from, to) in [
+        (HUB, HUB),
+        ("redis-7.4.1", "redis-5.0.10"),
+        ("redis-5.0.10", "valkey-9.1.2"),
+        ("valkey-9.1.2", "redis-7.4.1"),
+        ("redis-7.4.1", "valkey-9.1.2"),
+    ] {
+        eprintln!("pair {from} -> {to}, chunks of 2 KB");
+        sync_pair_with(from, to, &["--chunk-bytes", "2048"]);
+    }
 }

@@ -5,6 +5,7 @@
 //! moves the partition's checkpoint, and records the checkpoint covers are skipped (see
 //! [`crate::checkpoint`]).
 
+mod chunk;
 mod commit;
 
 use crate::barrier::{Arrival, Barriers};
@@ -112,6 +113,7 @@ pub async fn run_partition<R: PartitionReader>(
             ..Default::default()
         },
         batch: Batch::default(),
+        left_out: None,
     };
     if ctx.stop_after_snapshot && lane.summary.snapshot_done {
         return Ok(lane.summary);
@@ -171,6 +173,9 @@ struct Lane {
     ctx: Arc<PartitionContext>,
     summary: PartitionSummary,
     batch: Batch,
+    /// A chunked value being left out (`--on-unsupported=skip-with-warning`): its next chunks
+    /// are passed over.
+    left_out: Option<Vec<u8>>,
 }
 
 /// Commands queued for one pipeline, with what is needed to name a failing one.
@@ -184,7 +189,8 @@ struct Batch {
     lenient: Vec<bool>,
     /// Log space held by the batch's records: released once the batch is applied.
     leases: Vec<Lease>,
-    /// Data records in the batch (keys, functions, commands), counted into the checkpoint.
+    /// Data records in the batch (keys, functions, commands; a chunked value once, with its
+    /// last chunk), counted into the checkpoint.
     records: u64,
     /// Live commands in the batch.
     commands: u64,
@@ -212,9 +218,14 @@ impl Lane {
         } = delivery;
         self.batch.leases.extend(lease);
         // A snapshot being swept needs every key it holds, applied now or before a restart.
-        if let (Some(seen), Body::SnapshotKey(key)) = (&mut self.seen, &record.body) {
-            if key.expire_ms.is_none_or(|at| at > now_ms()) {
-                seen.insert(record.db, &key.key);
+        if let Some(seen) = &mut self.seen {
+            let (key, expire_ms) = match &record.body {
+                Body::SnapshotKey(key) => (Some(&key.key), key.expire_ms),
+                Body::SnapshotChunk(chunk) if chunk.last => (Some(&chunk.key), chunk.expire_ms),
+                _ => (None, None),
+            };
+            if let Some(key) = key.filter(|_| expire_ms.is_none_or(|at| at > now_ms())) {
+                seen.insert(record.db, key);
             }
         }
         let before_min_epoch = self.ctx.min_epoch.is_some_and(|min| record.epoch < min);
@@ -306,10 +317,9 @@ impl Lane {
                     .stats
                     .note_lag(self.summary.partition, now_ms() - capture_ms);
             }
-            Body::SnapshotChunk(_) => {
-                return Err(self.log_error(
-                    "this record kind is not supported by this version of slotstream".into(),
-                ))
+            Body::SnapshotChunk(chunk) => {
+                self.select(db);
+                self.write_chunk(db, chunk)?;
             }
         }
         self.pending = Some(next);

@@ -59,40 +59,82 @@ pub struct RewriteContext<'a> {
     pub on_unsupported: OnUnsupported,
 }
 
+/// A value, or a part of one, to write as commands.
+pub struct Part<'a> {
+    pub rdb_type: u8,
+    /// A standalone RDB object (for a chunk: holding a run of the value's elements).
+    pub object: &'a [u8],
+    pub rdb_version: u16,
+    /// The value's first part: the key is emptied first.
+    pub first: bool,
+    /// The value's last part: a stream's metadata and the key's expiry are written.
+    pub last: bool,
+    pub expire_ms: Option<i64>,
+}
+
+impl<'a> Part<'a> {
+    /// A whole snapshot key.
+    pub fn whole(key: &'a SnapshotKey) -> Part<'a> {
+        Part {
+            rdb_type: key.rdb_type,
+            object: &key.object,
+            rdb_version: key.rdb_version,
+            first: true,
+            last: true,
+            expire_ms: key.expire_ms,
+        }
+    }
+}
+
 /// Writes `key` (not expired) as plain commands into `out`.
 pub fn write_rewrite(
     out: &mut Commands,
     key: &SnapshotKey,
     ctx: &RewriteContext<'_>,
 ) -> Result<Rewritten, RewriteError> {
-    let kind = elements::kind(key.rdb_type, key.rdb_version)?;
+    write_part(out, &key.key, &Part::whole(key), ctx)
+}
+
+/// Writes `part` as plain commands on `key` into `out`.
+pub fn write_part(
+    out: &mut Commands,
+    key: &[u8],
+    part: &Part<'_>,
+    ctx: &RewriteContext<'_>,
+) -> Result<Rewritten, RewriteError> {
+    let kind = elements::kind(part.rdb_type, part.rdb_version)?;
     if kind == Kind::Hash {
-        if let Some(skipped) = check_field_ttls(key, ctx)? {
+        if let Some(skipped) = check_field_ttls(part, ctx)? {
             return Ok(Rewritten::Skipped(skipped));
         }
     }
     let mut writer = Writer {
         out,
-        key: &key.key,
+        key,
         ctx,
         count: 0,
-        wrote_elements: false,
+        last: part.last,
         field_ttls: Vec::new(),
     };
-    writer.command(&[b"DEL", &key.key]);
+    if part.first {
+        writer.command(&[b"DEL", key]);
+        if kind == Kind::Stream {
+            stream::create_empty(&mut writer);
+        }
+    }
     elements::for_each_batch(
-        key.rdb_type,
-        &key.object,
-        key.rdb_version,
+        part.rdb_type,
+        part.object,
+        part.rdb_version,
         ELEMENTS_PER_COMMAND,
         |batch| writer.batch(batch),
     )?;
     writer.field_expiries();
-    if let Some(at) = key.expire_ms {
+    if let Some(at) = part.expire_ms.filter(|_| part.last) {
         let at = at.max(ctx.now_ms + ctx.extension_ms);
         writer.out.command(3);
         writer.out.arg(b"PEXPIREAT");
-        writer.out.arg(&key.key);
+        writer.out.arg(key);
         writer.out.arg_int(at);
         writer.count += 1;
     }
@@ -102,7 +144,7 @@ pub fn write_rewrite(
 /// For a hash whose fields carry TTLs on a destination without field TTLs: an error
 /// ([`OnUnsupported::Fail`]) or the reason to skip it. `None`: write it.
 fn check_field_ttls(
-    key: &SnapshotKey,
+    part: &Part<'_>,
     ctx: &RewriteContext<'_>,
 ) -> Result<Option<String>, RewriteError> {
     if ctx.target.has_field_ttls() {
@@ -110,9 +152,9 @@ fn check_field_ttls(
     }
     let mut with_ttl = 0usize;
     elements::for_each_batch(
-        key.rdb_type,
-        &key.object,
-        key.rdb_version,
+        part.rdb_type,
+        part.object,
+        part.rdb_version,
         ELEMENTS_PER_COMMAND,
         |batch| {
             if let Batch::Hash(fields) = batch {
@@ -143,8 +185,8 @@ struct Writer<'a, 'c> {
     key: &'a [u8],
     ctx: &'a RewriteContext<'c>,
     count: usize,
-    /// Whether a command that creates the key was written (streams need one even when empty).
-    wrote_elements: bool,
+    /// Whether this is the value's last part (a stream's metadata comes with it).
+    last: bool,
     /// Fields with a TTL still in the future, written after every field is set.
     field_ttls: Vec<(Vec<u8>, i64)>,
 }
@@ -176,7 +218,6 @@ impl Writer<'_, '_> {
             write(self.out, item);
         }
         self.count += 1;
-        self.wrote_elements = true;
     }
 
     fn batch(&mut self, batch: Batch) -> Result<(), RewriteError> {
@@ -197,7 +238,9 @@ impl Writer<'_, '_> {
                     stream::write_entry(self, entry);
                 }
             }
-            Batch::StreamMeta(meta) => stream::write_meta(self, &meta),
+            Batch::StreamMeta(meta) if self.last => stream::write_meta(self, &meta),
+            // Earlier parts of a stream carry empty metadata: the last one has the real one.
+            Batch::StreamMeta(_) => {}
         }
         Ok(())
     }

@@ -115,6 +115,7 @@ impl Session {
         })?;
         let payload = Payload::new(reader, &transfer);
         let mut rdb = RdbReader::with_limits(payload, self.config.max_object_bytes);
+        rdb.set_chunk_bytes(self.config.chunk_bytes);
         let info = EpochInfo {
             source: self.source_id.clone(),
             epoch,

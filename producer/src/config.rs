@@ -18,6 +18,9 @@ pub struct SourceConfig {
     pub read_timeout: Duration,
     /// Largest single value held in memory while cutting the snapshot.
     pub max_object_bytes: usize,
+    /// Collections that grow past this many bytes are sent as `SnapshotChunk`s of about
+    /// this size, so no whole big value is held anywhere.
+    pub chunk_bytes: usize,
 }
 
 impl SourceConfig {
@@ -28,6 +31,7 @@ impl SourceConfig {
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(60),
             max_object_bytes: 1 << 30,
+            chunk_bytes: crate::rdb::DEFAULT_CHUNK_BYTES,
         }
     }
 }

@@ -2,12 +2,14 @@
 //! `SnapshotKey` per key in its slot's partition, then `SnapshotEnd` in every partition.
 
 use crate::error::CaptureError;
-use crate::rdb::{Entry, KeyEntry, RdbReader};
+use crate::rdb::{ChunkEntry, Entry, KeyEntry, RdbReader};
 use crate::stats::CaptureStats;
 use slotstream_schemas::log::LogWriter;
 pub use slotstream_schemas::now_ms;
 use slotstream_schemas::slot::{key_slot, partition_for_slot};
-use slotstream_schemas::{Body, EpochBegin, Function, Position, Record, SnapshotEnd, SnapshotKey};
+use slotstream_schemas::{
+    Body, EpochBegin, Function, Position, Record, SnapshotChunk, SnapshotEnd, SnapshotKey,
+};
 use std::io::Read;
 use std::sync::atomic::Ordering;
 
@@ -66,6 +68,13 @@ pub fn stream_snapshot<R: Read, W: LogWriter>(
                 writer.open()?;
                 writer.key(key)?;
                 stats.keys.fetch_add(1, Ordering::Relaxed);
+            }
+            Entry::Chunk(chunk) => {
+                writer.open()?;
+                if chunk.last {
+                    stats.keys.fetch_add(1, Ordering::Relaxed);
+                }
+                writer.chunk(chunk)?;
             }
             Entry::Function { code } => {
                 writer.open()?;
@@ -155,6 +164,31 @@ impl<W: LogWriter> SnapshotWriter<'_, W> {
         let record = self.record(self.index, entry.db, slot, body);
         self.log.append(partition, record)?;
         self.summary.keys += 1;
+        self.summary.records_per_partition[partition as usize] += 1;
+        Ok(())
+    }
+
+    /// A part of a big value, in its key's partition like a whole key.
+    fn chunk(&mut self, entry: ChunkEntry) -> Result<(), CaptureError> {
+        let slot = key_slot(&entry.key);
+        let partition = partition_for_slot(slot, self.log.partitions());
+        self.index += 1;
+        let last = entry.last;
+        let body = Body::SnapshotChunk(SnapshotChunk {
+            key: entry.key,
+            rdb_type: entry.rdb_type,
+            rdb_version: self.summary.rdb_version,
+            seq: entry.seq,
+            first: entry.seq == 0,
+            last,
+            object: entry.object,
+            expire_ms: entry.expire_ms,
+        });
+        let record = self.record(self.index, entry.db, slot, body);
+        self.log.append(partition, record)?;
+        if last {
+            self.summary.keys += 1;
+        }
         self.summary.records_per_partition[partition as usize] += 1;
         Ok(())
     }

@@ -124,7 +124,7 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 pub fn record_size(record: &Record) -> usize {
     let body = match &record.body {
         Body::SnapshotKey(k) => k.key.len() + k.object.len(),
-        Body::SnapshotChunk(c) => c.key.len() + c.elements.iter().map(|e| e.0.len()).sum::<usize>(),
+        Body::SnapshotChunk(c) => c.key.len() + c.object.len(),
         Body::Command(c) => c.args.iter().map(|a| a.0.len() + 16).sum(),
         Body::Barrier(b) => b
             .commands

@@ -87,21 +87,27 @@ pub struct SnapshotKey {
     pub freq: Option<u8>,
 }
 
-/// A bounded batch of decoded elements of one big value. The consumer builds the value under a
-/// temporary key and renames it over the real one after the chunk marked `last`.
+/// A bounded part of one big value: a standalone RDB object of the value's type holding a run
+/// of its elements (a stream's last chunk also holds its metadata and groups), so one decoder
+/// ([`crate::elements`]) reads every chunk of every encoding. The consumer builds the value
+/// under a temporary key in the same slot and renames it over the real one after the chunk
+/// marked `last`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SnapshotChunk {
     #[serde(with = "serde_bytes")]
     pub key: Vec<u8>,
-    /// Logical type: the RDB type byte of the value the chunks rebuild.
+    /// The RDB type byte of the value and of this chunk's object.
     pub rdb_type: u8,
+    /// RDB version of the snapshot, which decides how the object reads.
+    pub rdb_version: u16,
     /// 0 for the first chunk of a key, counting up.
     pub seq: u32,
     pub first: bool,
     pub last: bool,
-    /// Elements in the type's natural order: list items, set members, `field, value` pairs for
-    /// hashes, `member, score` pairs for sorted sets (score as decimal text).
-    pub elements: Vec<Element>,
+    /// The chunk as a standalone object: the body of a `DUMP` payload without its type byte and
+    /// footer.
+    #[serde(with = "serde_bytes")]
+    pub object: Vec<u8>,
     pub expire_ms: Option<i64>,
 }
 

@@ -25,7 +25,7 @@ pub fn key_slot(key: &[u8]) -> u16 {
 }
 
 /// The part of `key` that is hashed: its hash tag, or the whole key.
-fn hash_tag(key: &[u8]) -> &[u8] {
+pub fn hash_tag(key: &[u8]) -> &[u8] {
     let Some(open) = key.iter().position(|&b| b == b'{') else {
         return key;
     };

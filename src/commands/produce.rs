@@ -62,6 +62,7 @@ fn produce(
     let mut writer = KafkaWriter::open(&settings, args.partitions)?;
     let resume = load_resume_point(&settings)?;
     let mut source = SourceConfig::new(&args.source);
+    source.chunk_bytes = args.chunk_bytes;
     source.source_id = args.source_id.clone();
     let mut session = Session::start(&source, resume.as_ref())?;
     if let Some(point) = &resume {

@@ -77,6 +77,7 @@ async fn run_once(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let apply_stats = Arc::new(ApplyStats::default());
     let stop = Arc::new(AtomicBool::new(false));
     let mut source = SourceConfig::new(&args.source);
+    source.chunk_bytes = args.chunk_bytes;
     source.source_id = Some(source_id);
 
     let capture = {

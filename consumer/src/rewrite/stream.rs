@@ -23,15 +23,18 @@ pub(super) fn write_entry(w: &mut Writer<'_, '_>, entry: &StreamEntry) {
         w.out.arg(value);
     }
     w.count += 1;
-    w.wrote_elements = true;
+}
+
+/// An empty stream under the key (entries are appended to it): a group made and dropped again
+/// with `MKSTREAM`, which every version has.
+pub(super) fn create_empty(w: &mut Writer<'_, '_>) {
+    let key = w.key;
+    w.command(&[b"XGROUP", b"CREATE", key, SCAFFOLD_GROUP, b"0", b"MKSTREAM"]);
+    w.command(&[b"XGROUP", b"DESTROY", key, SCAFFOLD_GROUP]);
 }
 
 pub(super) fn write_meta(w: &mut Writer<'_, '_>, meta: &StreamMeta) {
     let key = w.key;
-    if !w.wrote_elements {
-        w.command(&[b"XGROUP", b"CREATE", key, SCAFFOLD_GROUP, b"0", b"MKSTREAM"]);
-        w.command(&[b"XGROUP", b"DESTROY", key, SCAFFOLD_GROUP]);
-    }
     let counters = w.ctx.target.has_stream_counters();
     let last_id = id_text(meta.last_id);
     let mut args: Vec<Vec<u8>> = vec![b"XSETID".to_vec(), key.to_vec(), last_id.into_bytes()];

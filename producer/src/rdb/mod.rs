@@ -10,6 +10,7 @@
 //! - `lzf`: LZF decompression for compressed key names and metadata;
 //! - `error`: [`RdbError`], with the offset and key an operator needs.
 
+mod chunk;
 mod error;
 mod input;
 pub mod lzf;
@@ -21,5 +22,6 @@ pub mod types;
 #[cfg(test)]
 mod tests;
 
+pub use chunk::DEFAULT_CHUNK_BYTES;
 pub use error::{RdbError, RdbErrorKind};
-pub use reader::{Entry, KeyEntry, RdbHeader, RdbReader, DEFAULT_MAX_OBJECT_BYTES};
+pub use reader::{ChunkEntry, Entry, KeyEntry, RdbHeader, RdbReader, DEFAULT_MAX_OBJECT_BYTES};

@@ -20,36 +20,8 @@ pub(crate) fn cut_value<R: Read>(
         TYPE_STRING | TYPE_HASH_ZIPMAP | TYPE_LIST_ZIPLIST | TYPE_SET_INTSET
         | TYPE_ZSET_ZIPLIST | TYPE_HASH_ZIPLIST | TYPE_HASH_LISTPACK | TYPE_ZSET_LISTPACK
         | TYPE_SET_LISTPACK => input.copy_string(out),
-        TYPE_LIST | TYPE_SET | TYPE_LIST_QUICKLIST => {
-            let n = input.copy_length(out)?;
-            for _ in 0..n {
-                input.copy_string(out)?;
-            }
-            Ok(())
-        }
-        TYPE_ZSET => {
-            let n = input.copy_length(out)?;
-            for _ in 0..n {
-                input.copy_string(out)?;
-                copy_text_double(input, out)?;
-            }
-            Ok(())
-        }
-        TYPE_HASH => {
-            let n = input.copy_length(out)?;
-            for _ in 0..n {
-                input.copy_string(out)?;
-                input.copy_string(out)?;
-            }
-            Ok(())
-        }
-        TYPE_ZSET_2 => {
-            let n = input.copy_length(out)?;
-            for _ in 0..n {
-                input.copy_string(out)?;
-                input.copy_to(out, 8)?;
-            }
-            Ok(())
+        TYPE_LIST | TYPE_SET | TYPE_LIST_QUICKLIST | TYPE_ZSET | TYPE_HASH | TYPE_ZSET_2 => {
+            cut_elements(input, rdb_type, valkey, out)
         }
         TYPE_MODULE_PRE_GA => Err(input.error(RdbErrorKind::Unsupported(
             "a module value in the Redis 4.0 release-candidate format (type 6), which cannot be \
@@ -60,46 +32,13 @@ pub(crate) fn cut_value<R: Read>(
             input.copy_length(out)?; // the module type id
             copy_module_data(input, out)
         }
-        TYPE_LIST_QUICKLIST_2 => {
-            let n = input.copy_length(out)?;
-            for _ in 0..n {
-                let container = input.copy_length(out)?;
-                // 1 = PLAIN (one large element), 2 = PACKED (a listpack).
-                if container != 1 && container != 2 {
-                    return Err(input.error(RdbErrorKind::Corrupt(format!(
-                        "quicklist node container {container} (expected 1 or 2)"
-                    ))));
-                }
-                input.copy_string(out)?;
-            }
-            Ok(())
-        }
-        TYPE_STREAM_LISTPACKS | TYPE_STREAM_LISTPACKS_2 | TYPE_STREAM_LISTPACKS_3 => {
-            copy_stream(input, rdb_type, out)
-        }
-        TYPE_VALKEY_HASH_2 if valkey => {
-            // Valkey 9: count, then (field, value, 8-byte expiry in ms, -1 for none).
-            let n = input.copy_length(out)?;
-            for _ in 0..n {
-                input.copy_string(out)?;
-                input.copy_string(out)?;
-                input.copy_to(out, 8)?;
-            }
-            Ok(())
-        }
+        TYPE_LIST_QUICKLIST_2
+        | TYPE_STREAM_LISTPACKS
+        | TYPE_STREAM_LISTPACKS_2
+        | TYPE_STREAM_LISTPACKS_3 => cut_elements(input, rdb_type, valkey, out),
+        TYPE_VALKEY_HASH_2 if valkey => cut_elements(input, rdb_type, valkey, out),
         TYPE_HASH_METADATA_PRE_GA | TYPE_HASH_METADATA if !valkey => {
-            // Redis 7.4 (GA only: an 8-byte minExpire first), then count, then
-            // (TTL as a length, field, value); 0 means no TTL.
-            if rdb_type == TYPE_HASH_METADATA {
-                input.copy_to(out, 8)?;
-            }
-            let n = input.copy_length(out)?;
-            for _ in 0..n {
-                input.copy_length(out)?;
-                input.copy_string(out)?;
-                input.copy_string(out)?;
-            }
-            Ok(())
+            cut_elements(input, rdb_type, valkey, out)
         }
         TYPE_HASH_LISTPACK_EX_PRE_GA if !valkey => input.copy_string(out),
         TYPE_HASH_LISTPACK_EX if !valkey => {
@@ -146,20 +85,124 @@ pub(crate) fn copy_module_data<R: Read>(
     }
 }
 
-/// A stream: its listpacks, its metadata, then its consumer groups with their pending
+/// A value laid out as a fixed prefix, a count and that many elements (a stream: then its tail).
+fn cut_elements<R: Read>(
+    input: &mut Input<R>,
+    rdb_type: u8,
+    valkey: bool,
+    out: &mut Vec<u8>,
+) -> Result<(), RdbError> {
+    copy_prefix(input, rdb_type, valkey, out)?;
+    let n = input.copy_length(out)?;
+    for _ in 0..n {
+        cut_element(input, rdb_type, valkey, out)?;
+    }
+    if is_stream(rdb_type) {
+        copy_stream_tail(input, rdb_type, out)?;
+    }
+    Ok(())
+}
+
+/// Whether values of this type are a prefix, a count and that many elements, so that a big one
+/// can be cut in chunks that are each a standalone value of the same type.
+pub(crate) fn is_chunkable(rdb_type: u8, valkey: bool) -> bool {
+    match rdb_type {
+        TYPE_LIST
+        | TYPE_SET
+        | TYPE_ZSET
+        | TYPE_HASH
+        | TYPE_ZSET_2
+        | TYPE_LIST_QUICKLIST
+        | TYPE_LIST_QUICKLIST_2 => true,
+        _ if is_stream(rdb_type) => true,
+        TYPE_VALKEY_HASH_2 if valkey => true,
+        TYPE_HASH_METADATA_PRE_GA | TYPE_HASH_METADATA => !valkey,
+        _ => false,
+    }
+}
+
+pub(crate) fn is_stream(rdb_type: u8) -> bool {
+    matches!(
+        rdb_type,
+        TYPE_STREAM_LISTPACKS | TYPE_STREAM_LISTPACKS_2 | TYPE_STREAM_LISTPACKS_3
+    )
+}
+
+/// The bytes before the count: Redis 7.4's minimum expiry of a hash with field TTLs.
+pub(crate) fn copy_prefix<R: Read>(
+    input: &mut Input<R>,
+    rdb_type: u8,
+    valkey: bool,
+    out: &mut Vec<u8>,
+) -> Result<(), RdbError> {
+    if rdb_type == TYPE_HASH_METADATA && !valkey {
+        input.copy_to(out, 8)?;
+    }
+    Ok(())
+}
+
+/// One element of a chunkable type: a list item or quicklist node, a set member, a member and
+/// its score, a field and its value (with its TTL), a stream node.
+pub(crate) fn cut_element<R: Read>(
+    input: &mut Input<R>,
+    rdb_type: u8,
+    valkey: bool,
+    out: &mut Vec<u8>,
+) -> Result<(), RdbError> {
+    match rdb_type {
+        TYPE_LIST | TYPE_SET | TYPE_LIST_QUICKLIST => input.copy_string(out),
+        TYPE_ZSET => {
+            input.copy_string(out)?;
+            copy_text_double(input, out)
+        }
+        TYPE_HASH => {
+            input.copy_string(out)?;
+            input.copy_string(out)
+        }
+        TYPE_ZSET_2 => {
+            input.copy_string(out)?;
+            input.copy_to(out, 8)
+        }
+        TYPE_LIST_QUICKLIST_2 => {
+            let container = input.copy_length(out)?;
+            // 1 = PLAIN (one large element), 2 = PACKED (a listpack).
+            if container != 1 && container != 2 {
+                return Err(input.error(RdbErrorKind::Corrupt(format!(
+                    "quicklist node container {container} (expected 1 or 2)"
+                ))));
+            }
+            input.copy_string(out)
+        }
+        // Valkey 9: field, value, 8-byte expiry in ms (-1 for none).
+        TYPE_VALKEY_HASH_2 if valkey => {
+            input.copy_string(out)?;
+            input.copy_string(out)?;
+            input.copy_to(out, 8)
+        }
+        // Redis 7.4: TTL as a length (0: none), field, value.
+        TYPE_HASH_METADATA_PRE_GA | TYPE_HASH_METADATA if !valkey => {
+            input.copy_length(out)?;
+            input.copy_string(out)?;
+            input.copy_string(out)
+        }
+        // A stream node: its master entry ID (16 bytes), then its listpack.
+        _ if is_stream(rdb_type) => {
+            input.copy_string(out)?;
+            input.copy_string(out)
+        }
+        other => Err(input.error(RdbErrorKind::UnknownType(other))),
+    }
+}
+
+/// What follows a stream's nodes: its metadata, then its consumer groups with their pending
 /// entries and consumers. Types 19 and 21 add fields to the metadata, groups and consumers.
-fn copy_stream<R: Read>(
+pub(crate) fn copy_stream_tail<R: Read>(
     input: &mut Input<R>,
     rdb_type: u8,
     out: &mut Vec<u8>,
 ) -> Result<(), RdbError> {
     let v2 = rdb_type >= TYPE_STREAM_LISTPACKS_2;
     let v3 = rdb_type >= TYPE_STREAM_LISTPACKS_3;
-    let listpacks = input.copy_length(out)?;
-    for _ in 0..listpacks {
-        input.copy_string(out)?; // master entry id (16 bytes) of the node
-        input.copy_string(out)?; // the listpack
-    }
     // Length, last id (ms, seq); v2: first id, max deleted id, entries added.
     let metadata = if v2 { 8 } else { 3 };
     for _ in 0..metadata {
@@ -189,4 +232,15 @@ fn copy_stream<R: Read>(
         }
     }
     Ok(())
+}
+
+/// The tail of a stream chunk that is not the last: no entries counted, no groups (the real
+/// tail comes with the last chunk).
+pub(crate) fn empty_stream_tail(rdb_type: u8) -> Vec<u8> {
+    let metadata = if rdb_type >= TYPE_STREAM_LISTPACKS_2 {
+        8
+    } else {
+        3
+    };
+    vec![0; metadata + 1]
 }

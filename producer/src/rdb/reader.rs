@@ -3,9 +3,11 @@
 
 use std::io::Read;
 
+use super::chunk::{Cutting, DEFAULT_CHUNK_BYTES};
 use super::error::{RdbError, RdbErrorKind};
 use super::input::Input;
-use super::object::{copy_module_data, cut_value};
+use super::object::is_stream;
+use super::object::{copy_module_data, copy_prefix, copy_stream_tail, cut_value, is_chunkable};
 use super::types::*;
 
 /// Default for the largest key, value or decoded string the reader accepts.
@@ -38,6 +40,8 @@ pub enum Entry {
         expires: u64,
     },
     Key(KeyEntry),
+    /// A part of a value too big for one entry (see `chunk`).
+    Chunk(ChunkEntry),
     /// A function library (its source code, with its `#!engine name=` first line).
     Function {
         code: Vec<u8>,
@@ -82,6 +86,20 @@ pub struct KeyEntry {
     pub offset: u64,
 }
 
+/// A part of a big value: a standalone value of its type holding a run of its elements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkEntry {
+    pub db: u32,
+    pub key: Vec<u8>,
+    pub rdb_type: u8,
+    /// 0 for the first part, counting up.
+    pub seq: u32,
+    /// The key's last part.
+    pub last: bool,
+    pub object: Vec<u8>,
+    pub expire_ms: Option<i64>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Header,
@@ -106,6 +124,10 @@ pub struct RdbReader<R: Read> {
     header: RdbHeader,
     db: u32,
     pending: Pending,
+    /// Values that grow past this many bytes are handed over in chunks.
+    chunk_bytes: usize,
+    /// The big value being handed over, if any.
+    cutting: Option<Cutting>,
 }
 
 impl<R: Read> RdbReader<R> {
@@ -124,7 +146,15 @@ impl<R: Read> RdbReader<R> {
             },
             db: 0,
             pending: Pending::default(),
+            chunk_bytes: DEFAULT_CHUNK_BYTES,
+            cutting: None,
         }
+    }
+
+    /// Values of the types that can be cut (see `chunk`) that grow past `bytes` are handed over
+    /// as [`Entry::Chunk`]s of about that size.
+    pub fn set_chunk_bytes(&mut self, bytes: usize) {
+        self.chunk_bytes = bytes.max(1);
     }
 
     /// Bytes of the RDB consumed so far.
@@ -198,7 +228,10 @@ impl<R: Read> RdbReader<R> {
             State::Done => return Ok(None),
             State::Failed => return Err(self.failed()),
         }
-        let result = self.read_entry();
+        let result = match self.cutting.take() {
+            Some(cutting) => self.next_chunk(cutting).map(Some),
+            None => self.read_entry(),
+        };
         match &result {
             Ok(None) => self.state = State::Done,
             Ok(Some(_)) => {}
@@ -295,8 +328,40 @@ impl<R: Read> RdbReader<R> {
     fn read_key(&mut self, rdb_type: u8, at: u64) -> Result<Entry, RdbError> {
         let pending = std::mem::take(&mut self.pending);
         let key = self.input.read_string()?;
+        let valkey = self.header.valkey;
         let mut object = Vec::new();
-        cut_value(&mut self.input, rdb_type, self.header.valkey, &mut object).map_err(|e| {
+        if is_chunkable(rdb_type, valkey) {
+            let mut cutting = Cutting {
+                rdb_type,
+                valkey,
+                prefix: Vec::new(),
+                remaining: 0,
+                seq: 0,
+                db: self.db,
+                key,
+                expire_ms: pending.expire_ms,
+            };
+            let first = self.read_first_run(&mut cutting, &mut object);
+            let key = match first {
+                Ok(Some(chunk)) => {
+                    self.cutting = Some(cutting);
+                    return Ok(Entry::Chunk(chunk));
+                }
+                Ok(None) => cutting.key,
+                Err(e) => return Err(e.with_key(&cutting.key)),
+            };
+            return Ok(Entry::Key(KeyEntry {
+                db: self.db,
+                key,
+                rdb_type,
+                object,
+                expire_ms: pending.expire_ms,
+                idle_s: pending.idle_s,
+                freq: pending.freq,
+                offset: pending.start.unwrap_or(at),
+            }));
+        }
+        cut_value(&mut self.input, rdb_type, valkey, &mut object).map_err(|e| {
             let e = e.with_key(&key);
             match e.kind {
                 // Report an unusable type at its type byte, like an unknown one.
@@ -314,6 +379,45 @@ impl<R: Read> RdbReader<R> {
             freq: pending.freq,
             offset: pending.start.unwrap_or(at),
         }))
+    }
+
+    /// Reads a chunkable value into `object` as it is stored, unless it grows past the chunk
+    /// size: then the elements read so far become its first chunk, and the rest follows from
+    /// [`Self::next_chunk`].
+    fn read_first_run(
+        &mut self,
+        cutting: &mut Cutting,
+        object: &mut Vec<u8>,
+    ) -> Result<Option<ChunkEntry>, RdbError> {
+        copy_prefix(&mut self.input, cutting.rdb_type, cutting.valkey, object)?;
+        cutting.prefix = object.clone();
+        cutting.remaining = self.input.copy_length(object)?;
+        let header = object.len();
+        let count = cutting.read_run(&mut self.input, object, self.chunk_bytes)?;
+        if cutting.remaining == 0 {
+            if is_stream(cutting.rdb_type) {
+                copy_stream_tail(&mut self.input, cutting.rdb_type, object)?;
+            }
+            return Ok(None);
+        }
+        let body = object.split_off(header);
+        object.clear();
+        let sealed = cutting.seal(&mut self.input, count, &body)?;
+        Ok(Some(chunk_entry(cutting, sealed)))
+    }
+
+    /// The next chunk of the value being handed over.
+    fn next_chunk(&mut self, mut cutting: Cutting) -> Result<Entry, RdbError> {
+        let mut body = Vec::new();
+        let read = cutting.read_run(&mut self.input, &mut body, self.chunk_bytes);
+        let count = read.map_err(|e| e.with_key(&cutting.key))?;
+        let sealed = cutting.seal(&mut self.input, count, &body);
+        let object = sealed.map_err(|e| e.with_key(&cutting.key))?;
+        let chunk = chunk_entry(&mut cutting, object);
+        if !chunk.last {
+            self.cutting = Some(cutting);
+        }
+        Ok(Entry::Chunk(chunk))
     }
 
     /// MODULE_AUX: module type id, the UINT opcode, `when`, then module data up to its EOF.
@@ -367,4 +471,19 @@ impl<R: Read> RdbReader<R> {
         }
         Ok(())
     }
+}
+
+/// The entry for the chunk `object` of `cutting`, which then counts it.
+fn chunk_entry(cutting: &mut Cutting, object: Vec<u8>) -> ChunkEntry {
+    let chunk = ChunkEntry {
+        db: cutting.db,
+        key: cutting.key.clone(),
+        rdb_type: cutting.rdb_type,
+        seq: cutting.seq,
+        last: cutting.remaining == 0,
+        object,
+        expire_ms: cutting.expire_ms,
+    };
+    cutting.seq += 1;
+    chunk
 }
