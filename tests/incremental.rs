@@ -10,7 +10,6 @@ use common::follow::{
 };
 use common::workload::{self, WorkloadConfig};
 use common::{dataset, RedisServer};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[test]
@@ -244,18 +243,7 @@ fn incremental_sync_stops_on_sigterm_while_reconnecting() {
         "sync gave up at once:\n{}",
         sync.log()
     );
-    let _ = Command::new("kill")
-        .arg(sync.child.id().to_string())
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while sync.child.try_wait().unwrap().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "sync ignored SIGTERM:\n{}",
-            sync.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    sync.terminate_within(Duration::from_secs(20), "sync ignored SIGTERM");
     assert!(
         sync.log().contains("link lost"),
         "no retry was logged:\n{}",
@@ -434,18 +422,10 @@ fn incremental_kafka_stops_on_records_deleted_before_they_were_applied() {
 
     link.start_consumer(&target);
     let consumer = link.consumer.as_mut().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = consumer.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the consumer went on past deleted records:\n{}",
-            consumer.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = consumer.wait_exit(
+        Duration::from_secs(60),
+        "the consumer went on past deleted records",
+    );
     let log = consumer.log();
     assert!(!status.success(), "the consumer exited 0:\n{log}");
     assert!(
@@ -491,17 +471,6 @@ fn produce_stops_on_sigterm_while_the_broker_hangs() {
     write_counters(&source, 1);
     std::thread::sleep(Duration::from_secs(1));
     let producer = link.producer.as_mut().unwrap();
-    let _ = Command::new("kill")
-        .arg(producer.child.id().to_string())
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while producer.child.try_wait().unwrap().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "the producer did not stop:\n{}",
-            producer.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    producer.terminate_within(Duration::from_secs(60), "the producer did not stop");
     link.broker.resume();
 }

@@ -77,6 +77,21 @@ fn every_version_into_every_version() {
     pairs(&list);
 }
 
+/// Runs a snapshot-only sync with `extra` arguments; returns whether it succeeded, and its log.
+fn snapshot_sync(
+    source: &common::RedisServer,
+    target: &common::RedisServer,
+    extra: &[&str],
+) -> (bool, String) {
+    let output = sync_cmd(source, target)
+        .arg("--snapshot-only")
+        .args(extra)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output.status.success(), log)
+}
+
 /// Writes a plain key and a hash with one field TTL on a Redis 7.4 source; runs a snapshot-only
 /// sync into Redis 7.0 (no field TTLs) with `extra` arguments; returns (exit ok, log, target).
 fn field_ttls_into_7_0(extra: &[&str]) -> Option<(bool, String, common::RedisServer)> {
@@ -96,13 +111,8 @@ fn field_ttls_into_7_0(extra: &[&str]) -> Option<(bool, String, common::RedisSer
         .arg(&["h:ttl", "4000", "FIELDS", "1", "f1"])
         .query(&mut conn)
         .unwrap();
-    let output = sync_cmd(&source, &target)
-        .arg("--snapshot-only")
-        .args(extra)
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&output.stderr).into_owned();
-    Some((output.status.success(), log, target))
+    let (ok, log) = snapshot_sync(&source, &target, extra);
+    Some((ok, log, target))
 }
 
 #[test]
@@ -154,12 +164,8 @@ fn module_values_into_a_target_without_the_modules_fail_before_any_write() {
         .query(&mut conn)
         .unwrap();
     versions::write_module_values(&mut conn);
-    let output = sync_cmd(&source, &target)
-        .arg("--snapshot-only")
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "the sync succeeded:\n{log}");
+    let (ok, log) = snapshot_sync(&source, &target, &[]);
+    assert!(!ok, "the sync succeeded:\n{log}");
     assert!(
         log.contains("ReJSON (1 keys")
             && log.contains("bf (2 keys")
@@ -185,13 +191,8 @@ fn function_into_6_2(extra: &[&str]) -> Option<(bool, String, common::RedisServe
         .arg(versions::LIBRARY)
         .query(&mut conn)
         .unwrap();
-    let output = sync_cmd(&source, &target)
-        .arg("--snapshot-only")
-        .args(extra)
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&output.stderr).into_owned();
-    Some((output.status.success(), log, target))
+    let (ok, log) = snapshot_sync(&source, &target, extra);
+    Some((ok, log, target))
 }
 
 #[test]

@@ -40,6 +40,26 @@ impl Proc {
         self.child.wait().unwrap();
     }
 
+    /// Waits for the process to exit by itself; panics with `why` and its log after `limit`.
+    pub fn wait_exit(&mut self, limit: Duration, why: &str) -> std::process::ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "{why}:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// SIGTERM, then [`Proc::wait_exit`].
+    pub fn terminate_within(&mut self, limit: Duration, why: &str) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        self.wait_exit(limit, why)
+    }
+
     /// SIGTERM, then reap; returns the log.
     pub fn stop(mut self) -> String {
         let _ = Command::new("kill")

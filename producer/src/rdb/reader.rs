@@ -330,7 +330,7 @@ impl<R: Read> RdbReader<R> {
         let key = self.input.read_string()?;
         let valkey = self.header.valkey;
         let mut object = Vec::new();
-        if is_chunkable(rdb_type, valkey) {
+        let key = if is_chunkable(rdb_type, valkey) {
             let mut cutting = Cutting {
                 rdb_type,
                 valkey,
@@ -341,34 +341,25 @@ impl<R: Read> RdbReader<R> {
                 key,
                 expire_ms: pending.expire_ms,
             };
-            let first = self.read_first_run(&mut cutting, &mut object);
-            let key = match first {
+            match self.read_first_run(&mut cutting, &mut object) {
                 Ok(Some(chunk)) => {
                     self.cutting = Some(cutting);
                     return Ok(Entry::Chunk(chunk));
                 }
                 Ok(None) => cutting.key,
                 Err(e) => return Err(e.with_key(&cutting.key)),
-            };
-            return Ok(Entry::Key(KeyEntry {
-                db: self.db,
-                key,
-                rdb_type,
-                object,
-                expire_ms: pending.expire_ms,
-                idle_s: pending.idle_s,
-                freq: pending.freq,
-                offset: pending.start.unwrap_or(at),
-            }));
-        }
-        cut_value(&mut self.input, rdb_type, valkey, &mut object).map_err(|e| {
-            let e = e.with_key(&key);
-            match e.kind {
-                // Report an unusable type at its type byte, like an unknown one.
-                RdbErrorKind::Unsupported(_) => RdbError { offset: at, ..e },
-                _ => e,
             }
-        })?;
+        } else {
+            cut_value(&mut self.input, rdb_type, valkey, &mut object).map_err(|e| {
+                let e = e.with_key(&key);
+                match e.kind {
+                    // Report an unusable type at its type byte, like an unknown one.
+                    RdbErrorKind::Unsupported(_) => RdbError { offset: at, ..e },
+                    _ => e,
+                }
+            })?;
+            key
+        };
         Ok(Entry::Key(KeyEntry {
             db: self.db,
             key,
