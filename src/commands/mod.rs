@@ -2,7 +2,7 @@
 
 mod consume;
 mod dev_broker;
-mod modules;
+mod precheck;
 mod produce;
 mod progress;
 mod replay;

@@ -36,7 +36,8 @@ async fn run_once(args: SyncArgs) -> anyhow::Result<ExitCode> {
     // Check the destination before asking the source for anything: a wrong target URL should
     // cost nothing on the source.
     let applier = Applier::connect(&args.values.target_config(&args.target)).await?;
-    crate::commands::modules::check_modules(&args.source, &args.target).await?;
+    let fail_on_field_ttls = args.values.on_unsupported == crate::cli::OnUnsupported::Fail;
+    crate::commands::precheck::check(&args.source, &args.target, fail_on_field_ttls).await?;
     let source_id = match &args.source_id {
         Some(id) => id.clone(),
         None => SourceAddr::parse(&args.source)?.to_string(),
