@@ -25,31 +25,39 @@ const MODULE_TYPES: &[(&str, &[&str])] = &[
     ("graph", &["graphdata"]),
 ];
 
-/// Runs every check; fails on the first that finds something the target cannot hold.
+/// Runs every check; fails on the first that finds something the target cannot hold. A check
+/// that cannot run (a server unreachable, a password missing) is passed over: the copy itself
+/// reports such problems, with its own messages.
 pub async fn check(
     source_url: &str,
     target_url: &str,
     fail_on_field_ttls: bool,
 ) -> anyhow::Result<()> {
-    check_modules(source_url, target_url).await?;
-    if fail_on_field_ttls {
-        check_field_ttls(source_url, target_url).await?;
+    let modules = check_modules(source_url, target_url).await;
+    let field_ttls = if fail_on_field_ttls {
+        check_field_ttls(source_url, target_url).await
+    } else {
+        Ok(None)
+    };
+    for outcome in [modules, field_ttls] {
+        match outcome {
+            Ok(Some(finding)) => anyhow::bail!(finding),
+            Ok(None) => {}
+            Err(err) => tracing::debug!(%err, "a check before the copy could not run"),
+        }
     }
     Ok(())
 }
 
-/// Fails when the source has keys of a module type whose module the target lacks.
-async fn check_modules(source_url: &str, target_url: &str) -> anyhow::Result<()> {
-    // A server that cannot be reached is reported by the copy itself, with its own message.
-    let (Ok(mut source), Ok(mut target)) = (connect(source_url).await, connect(target_url).await)
-    else {
-        return Ok(());
-    };
+/// What is wrong when the source has keys of a module type whose module the target lacks.
+async fn check_modules(source_url: &str, target_url: &str) -> anyhow::Result<Option<String>> {
+    let mut source = connect(source_url).await?;
+    let mut target = connect(target_url).await?;
     let on_source = module_names(&mut source).await;
     let on_target = module_names(&mut target).await;
     let missing: Vec<&String> = on_source.difference(&on_target).collect();
     if missing.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let mut blocking = Vec::new();
     for name in missing {
@@ -70,13 +78,13 @@ async fn check_modules(source_url: &str, target_url: &str) -> anyhow::Result<()>
         }
     }
     if blocking.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
-    anyhow::bail!(
+    Ok(Some(format!(
         "the target has not loaded modules whose values the source holds: {}; nothing was \
          written. Load them on the target (--loadmodule) and start again",
         blocking.join("; ")
-    )
+    )))
 }
 
 async fn connect(url: &str) -> anyhow::Result<MultiplexedConnection> {
@@ -152,26 +160,34 @@ async fn count_keys_of_types(
     Ok(count)
 }
 
-/// Fails when the target has no hash field TTLs and the source has hashes with some.
-async fn check_field_ttls(source_url: &str, target_url: &str) -> anyhow::Result<()> {
-    let (Ok(mut source), Ok(mut target)) = (connect(source_url).await, connect(target_url).await)
-    else {
-        return Ok(());
-    };
+/// What is wrong when the target has no hash field TTLs and the source has hashes with some.
+async fn check_field_ttls(source_url: &str, target_url: &str) -> anyhow::Result<Option<String>> {
+    let mut source = connect(source_url).await?;
+    let mut target = connect(target_url).await?;
     let probe: redis::RedisResult<Value> = redis::cmd("HPEXPIRETIME")
         .arg("__slotstream:probe")
         .arg(&["FIELDS", "1", "f"])
         .query_async(&mut target)
         .await;
-    if probe.is_ok() {
-        return Ok(());
+    match probe {
+        Ok(_) => return Ok(None),
+        Err(err) if err.kind() == redis::ErrorKind::AuthenticationFailed => return Err(err.into()),
+        Err(err)
+            if !err
+                .to_string()
+                .to_ascii_lowercase()
+                .contains("unknown command") =>
+        {
+            return Err(err.into())
+        }
+        Err(_) => {}
     }
     // Redis 7.4 counts them as `subexpiry`, Valkey 9 as `keys_with_volatile_items`.
     let mut counts = keyspace(&mut source, "subexpiry").await?;
     counts.extend(keyspace(&mut source, "keys_with_volatile_items").await?);
     counts.retain(|&(_, n)| n > 0);
     if counts.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let total: u64 = counts.iter().map(|&(_, n)| n).sum();
     let per_db: Vec<String> = counts
@@ -182,7 +198,7 @@ async fn check_field_ttls(source_url: &str, target_url: &str) -> anyhow::Result<
     for &(db, _) in &counts {
         names.extend(some_hashes_with_field_ttls(&mut source, db, 10 - names.len()).await?);
     }
-    anyhow::bail!(
+    Ok(Some(format!(
         "the source has {total} hashes with field TTLs ({}){}, and the target has no hash field \
          TTLs (HEXPIRE needs Redis 7.4+ or Valkey 9+); nothing was written. Use such a target, \
          or pass --on-unsupported=skip-with-warning to copy everything else and leave these \
@@ -193,7 +209,7 @@ async fn check_field_ttls(source_url: &str, target_url: &str) -> anyhow::Result<
         } else {
             format!(", e.g. {}", names.join(", "))
         }
-    )
+    )))
 }
 
 /// Up to `most` names of hashes in `db` with a field TTL (among hashes of up to 1,000 fields:
