@@ -11,6 +11,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use slotstream_schemas::codec::Codec;
 use slotstream_schemas::log::{Delivery, LogError, PartitionReader};
 use slotstream_schemas::topic::{KafkaSettings, HEADER_FRAGMENT};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -112,6 +113,7 @@ impl KafkaLog {
             .map_err(|e| transport("assigning partitions", e))?;
         let mut senders = Vec::with_capacity(self.partitions as usize);
         let mut readers = Vec::with_capacity(self.partitions as usize);
+        let queued: Vec<Arc<AtomicUsize>> = (0..self.partitions).map(|_| Arc::default()).collect();
         for partition in 0..self.partitions {
             let end = if self.stop_at_end {
                 let (_, high) = self
@@ -128,6 +130,7 @@ impl KafkaLog {
                 partition,
                 topic: self.topic.clone(),
                 messages: rx,
+                queued: queued[partition as usize].clone(),
                 codec,
                 fragments: Vec::new(),
                 end,
@@ -144,7 +147,7 @@ impl KafkaLog {
         let (consumer, topic) = (self.consumer.clone(), self.topic.clone());
         std::thread::Builder::new()
             .name("kafka-fetch".into())
-            .spawn(move || dispatch(&consumer, &topic, senders, expected))
+            .spawn(move || dispatch(&consumer, &topic, senders, queued, expected))
             .map_err(|e| LogError::Transport(format!("starting the Kafka fetch thread: {e}")))?;
         Ok(readers)
     }
@@ -184,6 +187,20 @@ enum Fetched {
     Lost { from: i64, to: i64 },
 }
 
+impl Fetched {
+    /// Payload bytes it holds.
+    fn bytes(&self) -> usize {
+        match self {
+            Fetched::Message { payload, .. } => payload.len(),
+            Fetched::Lost { .. } => 0,
+        }
+    }
+}
+
+/// Payload bytes a partition's task may hold before the dispatcher parks more (and pauses the
+/// partition): with big values in 1 MiB chunks, a message count alone bounds nothing.
+const BYTES_PER_PARTITION: usize = 8 << 20;
+
 /// How long a replaying reader waits past the watermark before it decides the partition ended.
 const END_QUIET: Duration = Duration::from_secs(1);
 
@@ -204,9 +221,10 @@ fn dispatch(
     consumer: &BaseConsumer,
     topic: &str,
     senders: Vec<mpsc::Sender<Fetched>>,
+    queued: Vec<Arc<AtomicUsize>>,
     mut expected: Vec<i64>,
 ) {
-    let mut parked = Parked::new(consumer, topic, senders.len());
+    let mut parked = Parked::new(consumer, topic, queued);
     let mut refetched = vec![false; senders.len()];
     // Whether a partition has a position a hole would be measured from (a resume point, or a
     // message read), and whether it has stopped on lost records.
@@ -296,15 +314,38 @@ struct Parked<'a> {
     consumer: &'a BaseConsumer,
     topic: &'a str,
     queues: Vec<std::collections::VecDeque<Fetched>>,
+    /// Payload bytes handed to each partition's task and not taken yet.
+    queued: Vec<Arc<AtomicUsize>>,
 }
 
 impl<'a> Parked<'a> {
-    fn new(consumer: &'a BaseConsumer, topic: &'a str, partitions: usize) -> Self {
+    fn new(consumer: &'a BaseConsumer, topic: &'a str, queued: Vec<Arc<AtomicUsize>>) -> Self {
         Self {
             consumer,
             topic,
-            queues: (0..partitions).map(|_| Default::default()).collect(),
+            queues: (0..queued.len()).map(|_| Default::default()).collect(),
+            queued,
         }
+    }
+
+    /// Hands `fetched` over unless the partition's task holds [`BYTES_PER_PARTITION`] already
+    /// or its channel is full; gives it back then.
+    fn offer(
+        &self,
+        partition: usize,
+        fetched: Fetched,
+        sender: &mpsc::Sender<Fetched>,
+    ) -> Result<(), mpsc::error::TrySendError<Fetched>> {
+        let Some(queued) = self.queued.get(partition) else {
+            return Ok(());
+        };
+        if queued.load(Ordering::Acquire) >= BYTES_PER_PARTITION {
+            return Err(mpsc::error::TrySendError::Full(fetched));
+        }
+        let bytes = fetched.bytes();
+        sender.try_send(fetched)?;
+        queued.fetch_add(bytes, Ordering::AcqRel);
+        Ok(())
     }
 
     /// Hands `fetched` to its partition's task, or parks it (pausing the partition).
@@ -317,10 +358,10 @@ impl<'a> Parked<'a> {
             queue.push_back(fetched);
             return;
         }
-        match sender.try_send(fetched) {
+        match self.offer(partition, fetched, sender) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(fetched)) => {
-                queue.push_back(fetched);
+                self.queues[partition].push_back(fetched);
                 self.set_paused(partition, true);
             }
             // The partition's task has finished: nothing more is needed.
@@ -338,7 +379,7 @@ impl<'a> Parked<'a> {
                 continue;
             }
             while let Some(fetched) = self.queues[partition].pop_front() {
-                match sender.try_send(fetched) {
+                match self.offer(partition, fetched, sender) {
                     Ok(()) => {}
                     Err(mpsc::error::TrySendError::Full(fetched)) => {
                         self.queues[partition].push_front(fetched);
@@ -372,6 +413,8 @@ pub struct KafkaReader {
     partition: u32,
     topic: String,
     messages: mpsc::Receiver<Fetched>,
+    /// Payload bytes in `messages` (the dispatcher adds, this reader takes away).
+    queued: Arc<AtomicUsize>,
     codec: &'static Codec,
     /// Fragments of a record split over several messages, until its last one arrives.
     fragments: Vec<u8>,
@@ -406,6 +449,7 @@ impl PartitionReader for KafkaReader {
                     self.topic, self.partition
                 )));
             };
+            self.queued.fetch_sub(message.bytes(), Ordering::AcqRel);
             let (offset, payload, fragment) = match message {
                 Fetched::Message {
                     offset,
