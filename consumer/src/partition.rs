@@ -13,7 +13,7 @@ use crate::checkpoint::{self, Checkpoint};
 use crate::command::write_command;
 use crate::error::ApplyError;
 use crate::restore::{function_command, library_name, write_restore};
-use crate::rewrite::{write_rewrite, OnUnsupported, RewriteContext, Rewritten};
+use crate::rewrite::{write_part, OnUnsupported, Part, RewriteContext, Rewritten};
 use crate::stats::ApplyStats;
 use crate::sweep::{self, SeenKeys};
 use crate::target::{Target, TargetInfo};
@@ -408,40 +408,23 @@ impl Lane {
     /// the format, else the value rewritten as commands ([`crate::rewrite`]).
     fn write_snapshot_key(&mut self, db: u32, key: SnapshotKey) -> Result<(), ApplyError> {
         let now = now_ms();
-        let extension_ms = self.ctx.ttl_extension_ms;
         if key.expire_ms.is_some_and(|at| at <= now) {
-            self.summary.expired += 1;
-            self.ctx.stats.expired.fetch_add(1, Ordering::Relaxed);
+            self.count_expired();
             return Ok(());
         }
         let commands = if self.ctx.target_info.restores(key.rdb_version) {
-            write_restore(&mut self.batch.cmds, &key, now, extension_ms);
+            write_restore(&mut self.batch.cmds, &key, now, self.ctx.ttl_extension_ms);
             1
         } else {
-            let ctx = RewriteContext {
-                target: &self.ctx.target_info,
-                now_ms: now,
-                extension_ms,
-                on_unsupported: self.ctx.on_unsupported,
+            let what = || {
+                format!(
+                    "RDB type {} of RDB version {}",
+                    key.rdb_type, key.rdb_version
+                )
             };
-            match write_rewrite(&mut self.batch.cmds, &key, &ctx) {
-                Ok(Rewritten::Commands(n)) => n,
-                Ok(Rewritten::Skipped(why)) => {
-                    tracing::warn!(db, key = %show_key(&key.key), %why, "key left out");
-                    self.ctx.stats.left_out.fetch_add(1, Ordering::Relaxed);
-                    return Ok(());
-                }
-                Err(err) => {
-                    return Err(ApplyError::Incompatible {
-                        addr: self.ctx.target.addr.clone(),
-                        why: format!(
-                            "key {} (db {db}, RDB type {} of RDB version {}): {err}",
-                            show_key(&key.key),
-                            key.rdb_type,
-                            key.rdb_version
-                        ),
-                    })
-                }
+            match self.write_rewritten(db, &key.key, &key.key, &Part::whole(&key), now, what)? {
+                Some(n) => n,
+                None => return Ok(()),
             }
         };
         self.batch
@@ -450,6 +433,44 @@ impl Lane {
         self.batch.snapshot_keys += 1;
         self.batch.records += 1;
         Ok(())
+    }
+
+    /// Writes `part` of `key`'s value as commands on `on` (the key, or where it is built):
+    /// `Some(n)` commands written; `None` when the value is left out (warned and counted, as
+    /// `--on-unsupported` said); an error naming the key and `what` part of it otherwise.
+    fn write_rewritten(
+        &mut self,
+        db: u32,
+        key: &[u8],
+        on: &[u8],
+        part: &Part<'_>,
+        now: i64,
+        what: impl FnOnce() -> String,
+    ) -> Result<Option<usize>, ApplyError> {
+        let ctx = RewriteContext {
+            target: &self.ctx.target_info,
+            now_ms: now,
+            extension_ms: self.ctx.ttl_extension_ms,
+            on_unsupported: self.ctx.on_unsupported,
+        };
+        match write_part(&mut self.batch.cmds, on, part, &ctx) {
+            Ok(Rewritten::Commands(n)) => Ok(Some(n)),
+            Ok(Rewritten::Skipped(why)) => {
+                tracing::warn!(db, key = %show_key(key), %why, "key left out");
+                self.ctx.stats.left_out.fetch_add(1, Ordering::Relaxed);
+                Ok(None)
+            }
+            Err(err) => Err(ApplyError::Incompatible {
+                addr: self.ctx.target.addr.clone(),
+                why: format!("key {} (db {db}, {}): {err}", show_key(key), what()),
+            }),
+        }
+    }
+
+    /// Counts a snapshot key that expired before it could be applied.
+    fn count_expired(&mut self) {
+        self.summary.expired += 1;
+        self.ctx.stats.expired.fetch_add(1, Ordering::Relaxed);
     }
 
     fn log_error(&self, what: String) -> ApplyError {

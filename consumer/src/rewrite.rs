@@ -86,15 +86,6 @@ impl<'a> Part<'a> {
     }
 }
 
-/// Writes `key` (not expired) as plain commands into `out`.
-pub fn write_rewrite(
-    out: &mut Commands,
-    key: &SnapshotKey,
-    ctx: &RewriteContext<'_>,
-) -> Result<Rewritten, RewriteError> {
-    write_part(out, &key.key, &Part::whole(key), ctx)
-}
-
 /// Writes `part` as plain commands on `key` into `out`.
 pub fn write_part(
     out: &mut Commands,
@@ -103,7 +94,7 @@ pub fn write_part(
     ctx: &RewriteContext<'_>,
 ) -> Result<Rewritten, RewriteError> {
     let kind = elements::kind(part.rdb_type, part.rdb_version)?;
-    if kind == Kind::Hash {
+    if kind == Kind::Hash && elements::has_field_ttl_type(part.rdb_type) {
         if let Some(skipped) = check_field_ttls(part, ctx)? {
             return Ok(Rewritten::Skipped(skipped));
         }

@@ -134,6 +134,12 @@ pub fn is_valkey_version(rdb_version: u16) -> bool {
     rdb_version >= 80
 }
 
+/// Whether a hash of `rdb_type` may carry field TTLs: Redis 7.4's types (22 to 25) or
+/// Valkey 9's (22). Other hashes never do.
+pub fn has_field_ttl_type(rdb_type: u8) -> bool {
+    (TYPE_HASH_METADATA_PRE_GA..=TYPE_HASH_LISTPACK_EX).contains(&rdb_type)
+}
+
 /// The logical type of `rdb_type` in an object of `rdb_version`.
 pub fn kind(rdb_type: u8, rdb_version: u16) -> Result<Kind, DecodeError> {
     let valkey = is_valkey_version(rdb_version);

@@ -6,11 +6,10 @@
 
 use super::Lane;
 use crate::error::ApplyError;
-use crate::rewrite::{write_part, Part, RewriteContext, Rewritten};
-use slotstream_schemas::display::show_key;
+use crate::rewrite::Part;
+use crate::wire::Commands;
 use slotstream_schemas::slot::hash_tag;
 use slotstream_schemas::{now_ms, SnapshotChunk, BOOKKEEPING_PREFIX};
-use std::sync::atomic::Ordering;
 
 /// The temporary key a chunked value is built under: bookkeeping, in the same slot as `key`.
 pub fn build_key(key: &[u8]) -> Vec<u8> {
@@ -28,6 +27,14 @@ pub fn build_key(key: &[u8]) -> Vec<u8> {
     name
 }
 
+/// Appends one command of plain arguments.
+fn write_command(out: &mut Commands, args: &[&[u8]]) {
+    out.command(args.len());
+    for arg in args {
+        out.arg(arg);
+    }
+}
+
 impl Lane {
     /// Adds one chunk of a big value to the batch.
     pub(super) fn write_chunk(&mut self, db: u32, chunk: SnapshotChunk) -> Result<(), ApplyError> {
@@ -42,12 +49,6 @@ impl Lane {
         }
         let building = build_key(&chunk.key);
         let now = now_ms();
-        let ctx = RewriteContext {
-            target: &self.ctx.target_info,
-            now_ms: now,
-            extension_ms: self.ctx.ttl_extension_ms,
-            on_unsupported: self.ctx.on_unsupported,
-        };
         let expired = chunk.expire_ms.is_some_and(|at| at <= now);
         let part = Part {
             rdb_type: chunk.rdb_type,
@@ -57,46 +58,27 @@ impl Lane {
             last: chunk.last,
             expire_ms: chunk.expire_ms.filter(|_| !expired),
         };
-        let written = write_part(&mut self.batch.cmds, &building, &part, &ctx);
-        let mut commands = match written {
-            Ok(Rewritten::Commands(n)) => n,
-            Ok(Rewritten::Skipped(why)) => {
-                tracing::warn!(db, key = %show_key(&chunk.key), %why, "key left out");
-                self.ctx.stats.left_out.fetch_add(1, Ordering::Relaxed);
-                if !chunk.last {
-                    self.left_out = Some(chunk.key.clone());
-                }
-                self.batch.cmds.command(2);
-                self.batch.cmds.arg(b"DEL");
-                self.batch.cmds.arg(&building);
-                self.batch.keys.push((db, chunk.key));
-                return Ok(());
+        let what = || {
+            format!(
+                "chunk {} of a big value, RDB type {}",
+                chunk.seq, chunk.rdb_type
+            )
+        };
+        let written = self.write_rewritten(db, &chunk.key, &building, &part, now, what)?;
+        let Some(mut commands) = written else {
+            if !chunk.last {
+                self.left_out = Some(chunk.key.clone());
             }
-            Err(err) => {
-                return Err(ApplyError::Incompatible {
-                    addr: self.ctx.target.addr.clone(),
-                    why: format!(
-                        "key {} (db {db}, chunk {} of a big value, RDB type {}): {err}",
-                        show_key(&chunk.key),
-                        chunk.seq,
-                        chunk.rdb_type
-                    ),
-                })
-            }
+            write_command(&mut self.batch.cmds, &[b"DEL", &building]);
+            self.batch.keys.push((db, chunk.key));
+            return Ok(());
         };
         if chunk.last {
-            let out = &mut self.batch.cmds;
             if expired {
-                out.command(2);
-                out.arg(b"DEL");
-                out.arg(&building);
-                self.summary.expired += 1;
-                self.ctx.stats.expired.fetch_add(1, Ordering::Relaxed);
+                write_command(&mut self.batch.cmds, &[b"DEL", &building]);
+                self.count_expired();
             } else {
-                out.command(3);
-                out.arg(b"RENAME");
-                out.arg(&building);
-                out.arg(&chunk.key);
+                write_command(&mut self.batch.cmds, &[b"RENAME", &building, &chunk.key]);
                 self.batch.snapshot_keys += 1;
             }
             commands += 1;

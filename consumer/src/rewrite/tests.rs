@@ -39,7 +39,7 @@ fn rewrite(key: &SnapshotKey, target: &str, on: OnUnsupported) -> Result<Vec<Str
         on_unsupported: on,
     };
     let mut out = Commands::default();
-    match write_rewrite(&mut out, key, &ctx) {
+    match write_part(&mut out, &key.key, &Part::whole(key), &ctx) {
         Ok(Rewritten::Commands(n)) => {
             let commands = decode(&out);
             assert_eq!(commands.len(), n, "the count matches what was written");

@@ -10,6 +10,8 @@ use super::types::*;
 
 /// Appends the value of type `rdb_type` that starts at the input's position to `out`.
 /// `valkey` tells how to read type bytes whose meaning differs between Redis and Valkey.
+/// Values of the types [`is_chunkable`] names are read element by element by the reader
+/// (`chunk::Cutting`), which can hand a big one over in parts; this reads the others.
 pub(crate) fn cut_value<R: Read>(
     input: &mut Input<R>,
     rdb_type: u8,
@@ -20,9 +22,6 @@ pub(crate) fn cut_value<R: Read>(
         TYPE_STRING | TYPE_HASH_ZIPMAP | TYPE_LIST_ZIPLIST | TYPE_SET_INTSET
         | TYPE_ZSET_ZIPLIST | TYPE_HASH_ZIPLIST | TYPE_HASH_LISTPACK | TYPE_ZSET_LISTPACK
         | TYPE_SET_LISTPACK => input.copy_string(out),
-        TYPE_LIST | TYPE_SET | TYPE_LIST_QUICKLIST | TYPE_ZSET | TYPE_HASH | TYPE_ZSET_2 => {
-            cut_elements(input, rdb_type, valkey, out)
-        }
         TYPE_MODULE_PRE_GA => Err(input.error(RdbErrorKind::Unsupported(
             "a module value in the Redis 4.0 release-candidate format (type 6), which cannot be \
              read without the module"
@@ -31,14 +30,6 @@ pub(crate) fn cut_value<R: Read>(
         TYPE_MODULE_2 => {
             input.copy_length(out)?; // the module type id
             copy_module_data(input, out)
-        }
-        TYPE_LIST_QUICKLIST_2
-        | TYPE_STREAM_LISTPACKS
-        | TYPE_STREAM_LISTPACKS_2
-        | TYPE_STREAM_LISTPACKS_3 => cut_elements(input, rdb_type, valkey, out),
-        TYPE_VALKEY_HASH_2 if valkey => cut_elements(input, rdb_type, valkey, out),
-        TYPE_HASH_METADATA_PRE_GA | TYPE_HASH_METADATA if !valkey => {
-            cut_elements(input, rdb_type, valkey, out)
         }
         TYPE_HASH_LISTPACK_EX_PRE_GA if !valkey => input.copy_string(out),
         TYPE_HASH_LISTPACK_EX if !valkey => {
@@ -83,24 +74,6 @@ pub(crate) fn copy_module_data<R: Read>(
             }
         }
     }
-}
-
-/// A value laid out as a fixed prefix, a count and that many elements (a stream: then its tail).
-fn cut_elements<R: Read>(
-    input: &mut Input<R>,
-    rdb_type: u8,
-    valkey: bool,
-    out: &mut Vec<u8>,
-) -> Result<(), RdbError> {
-    copy_prefix(input, rdb_type, valkey, out)?;
-    let n = input.copy_length(out)?;
-    for _ in 0..n {
-        cut_element(input, rdb_type, valkey, out)?;
-    }
-    if is_stream(rdb_type) {
-        copy_stream_tail(input, rdb_type, out)?;
-    }
-    Ok(())
 }
 
 /// Whether values of this type are a prefix, a count and that many elements, so that a big one
