@@ -7,6 +7,10 @@
 
 mod common;
 
+use common::broker::{
+    consume_cmd, create_topic, produce_cmd, produce_raw_with_headers, read_all, unique_topic,
+    Broker,
+};
 use common::follow::{assert_nothing_refused, sync_cmd, sync_log, wait_caught_up, Proc};
 use common::verify_identical;
 use common::versions::{self, Features, HUB, VERSIONS};
@@ -77,25 +81,61 @@ fn every_version_into_every_version() {
     pairs(&list);
 }
 
-/// Runs a snapshot-only sync with `extra` arguments; returns whether it succeeded, and its log.
-fn snapshot_sync(
+/// How a snapshot travels in these tests.
+#[derive(Clone, Copy, Debug)]
+enum Via {
+    /// `slotstream sync --snapshot-only`.
+    Sync,
+    /// `slotstream produce --snapshot-only` into a broker, then `consume --snapshot-only`.
+    Kafka,
+}
+
+/// Copies a snapshot with `extra` arguments for the applying side; returns whether that side
+/// succeeded, and its log.
+fn snapshot_copy(
+    via: Via,
     source: &common::RedisServer,
     target: &common::RedisServer,
     extra: &[&str],
 ) -> (bool, String) {
-    let output = sync_cmd(source, target)
-        .arg("--snapshot-only")
-        .args(extra)
-        .output()
-        .unwrap();
+    let output = match via {
+        Via::Sync => sync_cmd(source, target)
+            .arg("--snapshot-only")
+            .args(extra)
+            .output()
+            .unwrap(),
+        Via::Kafka => {
+            let topic = unique_topic("versions");
+            let broker = Broker::start(&[(&topic, 4)]);
+            let produced = produce_cmd(source, &broker, &topic, 4)
+                .arg("--snapshot-only")
+                .output()
+                .unwrap();
+            assert!(
+                produced.status.success(),
+                "{}",
+                String::from_utf8_lossy(&produced.stderr)
+            );
+            consume_cmd(target, &broker, &topic)
+                .arg("--snapshot-only")
+                .args(extra)
+                .output()
+                .unwrap()
+        }
+    };
     let log = String::from_utf8_lossy(&output.stderr).into_owned();
     (output.status.success(), log)
 }
 
-/// Writes a plain key and a hash with one field TTL on a Redis 7.4 source; runs a snapshot-only
-/// sync into Redis 7.0 (no field TTLs) with `extra` arguments; returns (exit ok, log, target).
-fn field_ttls_into_7_0(extra: &[&str]) -> Option<(bool, String, common::RedisServer)> {
-    let source = versions::start("redis-7.4.1")?;
+/// Writes a plain key and a hash with one field TTL on a `from` source (Redis 7.4 or Valkey 9);
+/// copies a snapshot into Redis 7.0 (no field TTLs) with `extra` arguments; returns (exit ok,
+/// log, target).
+fn field_ttls_into_7_0(
+    from: &str,
+    via: Via,
+    extra: &[&str],
+) -> Option<(bool, String, common::RedisServer)> {
+    let source = versions::start(from)?;
     let target = versions::start(HUB)?;
     let mut conn = source.conn();
     let _: () = redis::cmd("SET")
@@ -111,44 +151,60 @@ fn field_ttls_into_7_0(extra: &[&str]) -> Option<(bool, String, common::RedisSer
         .arg(&["h:ttl", "4000", "FIELDS", "1", "f1"])
         .query(&mut conn)
         .unwrap();
-    let (ok, log) = snapshot_sync(&source, &target, extra);
+    let (ok, log) = snapshot_copy(via, &source, &target, extra);
     Some((ok, log, target))
+}
+
+/// Redis 7.4 and Valkey 9 (which count such hashes under different names in `INFO keyspace`).
+fn field_ttls_fail_by_default_naming_the_key(via: Via) {
+    for from in ["redis-7.4.1", "valkey-9.1.2"] {
+        let Some((ok, log, target)) = field_ttls_into_7_0(from, via, &[]) else {
+            return;
+        };
+        assert!(!ok, "{from} {via:?}: the copy succeeded:\n{log}");
+        assert!(
+            log.contains("1 hashes with field TTLs (db 0: 1), e.g. \"h:ttl\"")
+                && log.contains("--on-unsupported=skip-with-warning"),
+            "{from} {via:?}: the error does not count and name the keys, or the way out:\n{log}"
+        );
+        let keys: i64 = redis::cmd("DBSIZE").query(&mut target.conn()).unwrap();
+        assert_eq!(
+            keys, 0,
+            "{from} {via:?}: something was written before the error"
+        );
+    }
 }
 
 #[test]
 fn hash_field_ttls_on_a_target_without_them_fail_by_default_naming_the_key() {
-    let Some((ok, log, target)) = field_ttls_into_7_0(&[]) else {
-        return;
-    };
-    assert!(!ok, "the sync succeeded:\n{log}");
-    assert!(
-        log.contains("1 hashes with field TTLs (db 0: 1), e.g. \"h:ttl\"")
-            && log.contains("--on-unsupported=skip-with-warning"),
-        "the error does not count and name the keys, or the way out:\n{log}"
-    );
-    let keys: i64 = redis::cmd("DBSIZE").query(&mut target.conn()).unwrap();
-    assert_eq!(keys, 0, "something was written before the error");
+    field_ttls_fail_by_default_naming_the_key(Via::Sync);
+}
+
+#[test]
+fn hash_field_ttls_through_kafka_on_a_target_without_them_fail_before_any_write() {
+    field_ttls_fail_by_default_naming_the_key(Via::Kafka);
 }
 
 #[test]
 fn hash_field_ttls_on_a_target_without_them_can_be_left_out_with_a_warning() {
-    let Some((ok, log, target)) = field_ttls_into_7_0(&["--on-unsupported", "skip-with-warning"])
-    else {
-        return;
-    };
-    assert!(ok, "the sync failed:\n{log}");
-    assert!(
-        log.contains("key left out") && log.contains("h:ttl"),
-        "{log}"
-    );
-    let mut conn = target.conn();
-    let exists: i64 = redis::cmd("EXISTS").arg("h:ttl").query(&mut conn).unwrap();
-    let plain: String = redis::cmd("GET").arg("plain").query(&mut conn).unwrap();
-    assert_eq!((exists, plain.as_str()), (0, "v"));
+    for via in [Via::Sync, Via::Kafka] {
+        let extra = ["--on-unsupported", "skip-with-warning"];
+        let Some((ok, log, target)) = field_ttls_into_7_0("redis-7.4.1", via, &extra) else {
+            return;
+        };
+        assert!(ok, "{via:?}: the copy failed:\n{log}");
+        assert!(
+            log.contains("key left out") && log.contains("h:ttl"),
+            "{via:?}: {log}"
+        );
+        let mut conn = target.conn();
+        let exists: i64 = redis::cmd("EXISTS").arg("h:ttl").query(&mut conn).unwrap();
+        let plain: String = redis::cmd("GET").arg("plain").query(&mut conn).unwrap();
+        assert_eq!((exists, plain.as_str()), (0, "v"), "{via:?}");
+    }
 }
 
-#[test]
-fn module_values_into_a_target_without_the_modules_fail_before_any_write() {
+fn module_values_fail_before_any_write(via: Via) {
     let (Some(source), Some(target)) = (
         versions::start(versions::MODULES_VERSION),
         versions::start(HUB),
@@ -162,16 +218,26 @@ fn module_values_into_a_target_without_the_modules_fail_before_any_write() {
         .query(&mut conn)
         .unwrap();
     versions::write_module_values(&mut conn);
-    let (ok, log) = snapshot_sync(&source, &target, &[]);
-    assert!(!ok, "the sync succeeded:\n{log}");
+    let (ok, log) = snapshot_copy(via, &source, &target, &[]);
+    assert!(!ok, "{via:?}: the copy succeeded:\n{log}");
     assert!(
-        log.contains("ReJSON (1 keys")
-            && log.contains("bf (2 keys")
-            && log.contains("timeseries (1 keys"),
-        "the error does not name the modules and key counts:\n{log}"
+        log.contains("ReJSON (1 keys)")
+            && log.contains("bf (2 keys)")
+            && log.contains("timeseries (1 keys)"),
+        "{via:?}: the error does not name the modules and key counts:\n{log}"
     );
     let keys: i64 = redis::cmd("DBSIZE").query(&mut target.conn()).unwrap();
-    assert_eq!(keys, 0, "something was written");
+    assert_eq!(keys, 0, "{via:?}: something was written");
+}
+
+#[test]
+fn module_values_into_a_target_without_the_modules_fail_before_any_write() {
+    module_values_fail_before_any_write(Via::Sync);
+}
+
+#[test]
+fn module_values_through_kafka_into_a_target_without_the_modules_fail_before_any_write() {
+    module_values_fail_before_any_write(Via::Kafka);
 }
 
 /// A snapshot-only sync from Redis 7.0 with a function library into Redis 6.2 (no functions).
@@ -189,7 +255,7 @@ fn function_into_6_2(extra: &[&str]) -> Option<(bool, String, common::RedisServe
         .arg(versions::LIBRARY)
         .query(&mut conn)
         .unwrap();
-    let (ok, log) = snapshot_sync(&source, &target, extra);
+    let (ok, log) = snapshot_copy(Via::Sync, &source, &target, extra);
     Some((ok, log, target))
 }
 
@@ -230,4 +296,123 @@ fn big_values_in_chunks_across_versions() {
         eprintln!("pair {from} -> {to}, chunks of 2 KB");
         sync_pair_with(from, to, &["--chunk-bytes", "2048"]);
     }
+}
+
+/// Writes `plain` and a 1,000-field hash `big` (50 KB, past the listpack limits) whose every
+/// field has a TTL of an hour.
+fn write_big_hash_with_field_ttls(conn: &mut redis::Connection) {
+    let _: () = redis::cmd("SET").arg("plain").arg("v").query(conn).unwrap();
+    let fields: Vec<String> = (0..1000).map(|i| format!("field:{i:03}")).collect();
+    let mut hset = redis::cmd("HSET");
+    hset.arg("big");
+    for field in &fields {
+        hset.arg(field).arg("x".repeat(50));
+    }
+    let _: () = hset.query(conn).unwrap();
+    let _: Vec<i64> = redis::cmd("HPEXPIRE")
+        .arg("big")
+        .arg(3_600_000)
+        .arg("FIELDS")
+        .arg(fields.len())
+        .arg(&fields)
+        .query(conn)
+        .unwrap();
+}
+
+/// Snapshot-only `produce` of `source` into `topic` in chunks of 2 KB; returns its stdout.
+fn produce_in_chunks(source: &common::RedisServer, broker: &Broker, topic: &str) -> String {
+    let output = produce_cmd(source, broker, topic, 1)
+        .args(["--snapshot-only", "--chunk-bytes", "2048"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Keys the consumer builds big values under, left in the target.
+fn building_keys(target: &common::RedisServer) -> Vec<String> {
+    redis::cmd("KEYS")
+        .arg("__slotstream:build:*")
+        .query(&mut target.conn())
+        .unwrap()
+}
+
+/// A big hash with field TTLs, left out on a target without them as asked: a consumer that
+/// stops in the middle of its chunks and starts again passes over the rest of them too (the
+/// temporary key says the value is being left out), so no partial hash appears.
+#[test]
+fn a_big_value_left_out_stays_out_across_a_restart_in_its_middle_kafka() {
+    let (Some(source), Some(target)) = (versions::start("redis-7.4.1"), versions::start(HUB))
+    else {
+        return;
+    };
+    write_big_hash_with_field_ttls(&mut source.conn());
+    let topic = unique_topic("left-out");
+    let copy = unique_topic("left-out-copy");
+    let broker = Broker::start(&[(&topic, 1), (&copy, 1)]);
+    if broker.is_external() {
+        create_topic(broker.bootstrap(), &copy, 1);
+    }
+    produce_in_chunks(&source, &broker, &topic);
+    let messages = read_all(broker.bootstrap(), &topic);
+    assert!(messages.len() > 10, "{} messages", messages.len());
+    let (first, rest) = messages.split_at(messages.len() / 2);
+    let copy_over = |messages: &[common::broker::RawMessage]| {
+        for (partition, _, key, value, headers) in messages {
+            let headers: Vec<(&str, &[u8])> = headers
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_slice()))
+                .collect();
+            produce_raw_with_headers(
+                broker.bootstrap(),
+                &copy,
+                *partition,
+                key.as_deref(),
+                value,
+                &headers,
+            );
+        }
+    };
+    let skip = ["--on-unsupported", "skip-with-warning"];
+
+    // The first half: the consumer takes the first chunks, leaves the value out, and stops.
+    copy_over(first);
+    let mut consumer = Proc::spawn(consume_cmd(&target, &broker, &copy).args(skip), "consume");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while building_keys(&target).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no value was marked left out:\n{}",
+            consumer.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    consumer.kill();
+
+    // The rest, to a new consumer.
+    copy_over(rest);
+    let output = consume_cmd(&target, &broker, &copy)
+        .args(skip)
+        .arg("--snapshot-only")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{log}");
+    let mut conn = target.conn();
+    let big: i64 = redis::cmd("EXISTS").arg("big").query(&mut conn).unwrap();
+    let plain: String = redis::cmd("GET").arg("plain").query(&mut conn).unwrap();
+    assert_eq!(
+        (big, plain.as_str()),
+        (0, "v"),
+        "a partial hash was written"
+    );
+    assert_eq!(building_keys(&target), Vec::<String>::new());
+    assert!(
+        log.contains("restarted in a big value being left out"),
+        "the restart did not land inside the value:\n{log}"
+    );
 }

@@ -9,6 +9,7 @@
 //! - [`target`]: connections to the destination and what it is (version, RDB format).
 //! - [`apply`]: the driver: checks the destination, runs the partition tasks.
 //! - [`partition`]: one partition's loop: batch, apply, handle control records.
+//! - [`precheck`]: before a snapshot's first write, whether the destination can take it all.
 //! - [`barrier`]: records copied into several partitions, applied once by the last to arrive.
 //! - [`command`]: live commands as the destination gets them.
 //! - [`checkpoint`]: per-partition checkpoints kept in the destination, moved atomically with
@@ -31,6 +32,7 @@ pub mod config;
 pub mod error;
 pub mod kafka;
 pub mod partition;
+pub mod precheck;
 pub mod restore;
 pub mod rewrite;
 pub mod stats;

@@ -12,6 +12,7 @@ use crate::barrier::{Arrival, Barriers};
 use crate::checkpoint::{self, Checkpoint};
 use crate::command::write_command;
 use crate::error::ApplyError;
+use crate::precheck::{self, Fit};
 use crate::restore::{function_command, library_name, write_restore};
 use crate::rewrite::{write_part, OnUnsupported, Part, RewriteContext, Rewritten};
 use crate::stats::ApplyStats;
@@ -114,6 +115,7 @@ pub async fn run_partition<R: PartitionReader>(
         },
         batch: Batch::default(),
         left_out: None,
+        chunked: None,
     };
     if ctx.stop_after_snapshot && lane.summary.snapshot_done {
         return Ok(lane.summary);
@@ -176,6 +178,8 @@ struct Lane {
     /// A chunked value being left out (`--on-unsupported=skip-with-warning`): its next chunks
     /// are passed over.
     left_out: Option<Vec<u8>>,
+    /// The chunked value whose chunks are arriving (its first was taken in this run).
+    chunked: Option<Vec<u8>>,
 }
 
 /// Commands queued for one pipeline, with what is needed to name a failing one.
@@ -268,7 +272,7 @@ impl Lane {
             Body::Function(function) => self.write_function(&function)?,
             Body::EpochBegin(begin) => {
                 self.flush().await?;
-                self.note_format(&begin);
+                self.check_epoch(&begin)?;
                 tracing::debug!(partition = self.summary.partition, epoch, "epoch begins");
                 // Keys of an earlier epoch may be gone from the source: sweep after this
                 // snapshot. A first epoch into a destination never sweeps what was there.
@@ -318,6 +322,7 @@ impl Lane {
                     .note_lag(self.summary.partition, now_ms() - capture_ms);
             }
             Body::SnapshotChunk(chunk) => {
+                self.resume_chunked(db, &chunk).await?;
                 self.select(db);
                 self.write_chunk(db, chunk)?;
             }
@@ -361,10 +366,27 @@ impl Lane {
         Ok(())
     }
 
-    /// Says when the snapshot's values will be rewritten as commands rather than restored.
-    fn note_format(&self, begin: &EpochBegin) {
+    /// Stops before the epoch's first write when its snapshot holds what the destination cannot
+    /// take (as [`precheck::fit`] finds); says when its values will be rewritten as commands
+    /// rather than restored. Partition 0 speaks for all.
+    fn check_epoch(&self, begin: &EpochBegin) -> Result<(), ApplyError> {
         let info = &self.ctx.target_info;
-        if !info.restores(begin.rdb_version) && self.summary.partition == 0 {
+        let speaks = self.summary.partition == 0;
+        match precheck::fit(begin, info, self.ctx.on_unsupported) {
+            Fit::Whole => {}
+            Fit::Partly(warnings) => {
+                for warning in warnings.iter().filter(|_| speaks) {
+                    tracing::warn!("{warning}");
+                }
+            }
+            Fit::Refused(why) => {
+                return Err(ApplyError::Incompatible {
+                    addr: self.ctx.target.addr.clone(),
+                    why,
+                })
+            }
+        }
+        if !info.restores(begin.rdb_version) && speaks {
             tracing::info!(
                 source = %begin.source_version,
                 source_rdb = begin.rdb_version,
@@ -373,6 +395,7 @@ impl Lane {
                 "the target cannot RESTORE the source's RDB format: values are written as commands"
             );
         }
+        Ok(())
     }
 
     /// Adds a function library to the batch (`FUNCTION LOAD REPLACE`), or, on a destination

@@ -1,11 +1,12 @@
 //! Connections to the destination, and what it is: server, version, and the newest RDB format
-//! it reads (which decides whether a snapshot can be applied with `RESTORE`).
+//! it reads (which decides whether a snapshot can be applied with `RESTORE`), and its modules.
 
 use crate::config::TargetConfig;
 use crate::error::ApplyError;
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, IntoConnectionInfo};
+use redis::{AsyncConnectionConfig, Client, IntoConnectionInfo, Value};
 use slotstream_schemas::display::redact_url;
+use std::collections::HashMap;
 
 /// The destination's identity, read from `INFO server`.
 #[derive(Debug, Clone)]
@@ -16,6 +17,8 @@ pub struct TargetInfo {
     pub rdb_version: u16,
     /// The Redis version whose commands it speaks, as (major, minor): Valkey says 7.2.
     pub redis_compat: (u32, u32),
+    /// Names of the modules it has loaded (`MODULE LIST`).
+    pub modules: Vec<String>,
 }
 
 impl TargetInfo {
@@ -110,7 +113,7 @@ impl Target {
         Ok(conn)
     }
 
-    /// Reads the server's name and version.
+    /// Reads the server's name, version and modules.
     pub async fn info(&self, conn: &mut MultiplexedConnection) -> Result<TargetInfo, ApplyError> {
         let text: String = redis::cmd("INFO")
             .arg("server")
@@ -121,7 +124,19 @@ impl Target {
                 doing: "INFO server".into(),
                 cause,
             })?;
-        Ok(parse_info(&text))
+        let mut info = parse_info(&text);
+        let modules: redis::RedisResult<Vec<HashMap<String, Value>>> =
+            redis::cmd("MODULE").arg("LIST").query_async(conn).await;
+        match modules {
+            Ok(modules) => {
+                info.modules = modules
+                    .into_iter()
+                    .filter_map(|mut module| redis::from_redis_value(module.remove("name")?).ok())
+                    .collect()
+            }
+            Err(err) => tracing::debug!(%err, "MODULE LIST failed; taking it as no modules"),
+        }
+        Ok(info)
     }
 }
 
@@ -155,6 +170,7 @@ pub fn parse_info(text: &str) -> TargetInfo {
         version: format!("{flavour} {version}"),
         rdb_version,
         redis_compat,
+        modules: Vec::new(),
     }
 }
 

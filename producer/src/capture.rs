@@ -8,6 +8,7 @@ use crate::keys::CommandTable;
 use crate::rdb::RdbReader;
 use crate::replica::{ReplicaLink, SyncStart, Transfer, EOF_MARK_LEN};
 use crate::snapshot::{stream_snapshot, EpochInfo, SnapshotSummary};
+use crate::source_facts::SourceFacts;
 use crate::stats::CaptureStats;
 use slotstream_schemas::log::LogWriter;
 use slotstream_schemas::topic::ResumePoint;
@@ -39,6 +40,8 @@ pub struct Session {
     pub transfer: Option<Transfer>,
     /// Stream bytes read past the snapshot, handed to the follower.
     pending: Vec<u8>,
+    /// What the source holds that some targets cannot, read before a full sync.
+    facts: Option<SourceFacts>,
 }
 
 impl Session {
@@ -49,6 +52,8 @@ impl Session {
     ) -> Result<Self, CaptureError> {
         let addr = SourceAddr::parse(&config.url)?;
         let source_id = config.source_id.clone().unwrap_or_else(|| addr.to_string());
+        // Read before asking for a full sync, while the source is not yet waiting on a replica.
+        let facts = resume.is_none().then(|| read_facts(config, &addr));
         let mut link = ReplicaLink::connect(&addr, config)?;
         let (replid, offset, transfer) = match link.handshake(resume)? {
             SyncStart::Full {
@@ -84,6 +89,7 @@ impl Session {
             offset,
             transfer,
             pending: Vec::new(),
+            facts,
         })
     }
 
@@ -116,11 +122,16 @@ impl Session {
         let payload = Payload::new(reader, &transfer);
         let mut rdb = RdbReader::with_limits(payload, self.config.max_object_bytes);
         rdb.set_chunk_bytes(self.config.chunk_bytes);
+        let facts = match self.facts.take() {
+            Some(facts) => facts,
+            None => read_facts(&self.config, &self.addr),
+        };
         let info = EpochInfo {
             source: self.source_id.clone(),
             epoch,
             replid: self.replid.clone(),
             offset: self.offset,
+            facts,
         };
         let snapshot = stream_snapshot(&mut rdb, log, &info, stats, &self.addr.to_string())?;
         let (leftover, payload) = rdb.into_parts();
@@ -141,11 +152,7 @@ impl Session {
             command: "COMMAND".into(),
             reply,
         };
-        let client =
-            redis::Client::open(self.config.url.as_str()).map_err(|e| refused(e.to_string()))?;
-        let mut conn = client
-            .get_connection_with_timeout(self.config.connect_timeout)
-            .map_err(|e| refused(e.to_string()))?;
+        let mut conn = ordinary_connection(&self.config).map_err(|e| refused(e.to_string()))?;
         CommandTable::load(&mut conn).map_err(|e| refused(e.to_string()))
     }
 
@@ -163,6 +170,34 @@ impl Session {
             offset: self.offset,
             idle_timeout: self.config.read_timeout,
         })
+    }
+}
+
+/// A plain client connection to the source, beside the replication link.
+fn ordinary_connection(config: &SourceConfig) -> redis::RedisResult<redis::Connection> {
+    let client = redis::Client::open(config.url.as_str())?;
+    let conn = client.get_connection_with_timeout(config.connect_timeout)?;
+    conn.set_read_timeout(Some(config.read_timeout))?;
+    Ok(conn)
+}
+
+/// The source's facts for `EpochBegin`; none (with a warning) when they cannot be read, and the
+/// consumer then finds such problems key by key.
+fn read_facts(config: &SourceConfig, addr: &SourceAddr) -> SourceFacts {
+    match ordinary_connection(config).and_then(|mut conn| SourceFacts::read(&mut conn)) {
+        Ok(facts) => {
+            tracing::debug!(source = %addr, ?facts, "source modules and field TTLs");
+            facts
+        }
+        Err(err) => {
+            tracing::warn!(
+                source = %addr,
+                %err,
+                "cannot read the source's modules and hash field TTLs; a target that cannot \
+                 hold such values will refuse them key by key rather than before the snapshot"
+            );
+            SourceFacts::default()
+        }
     }
 }
 

@@ -11,6 +11,7 @@
 //! - [`rdb`]: the streaming RDB parser; cuts the snapshot into one entry per key.
 //! - [`route`]: live commands → records: single slot, split per slot, or barrier.
 //! - [`snapshot`]: RDB entries → `EpochBegin`, `SnapshotKey`…, `SnapshotEnd` records.
+//! - [`source_facts`]: the source's modules and field-TTL hashes, for `EpochBegin`.
 //! - [`capture`]: the driver that runs the above on one socket.
 //! - [`command`]: the replication command stream, parsed incrementally.
 //! - [`follow`]: after the snapshot: ACKs, offsets, the live stream.
@@ -30,6 +31,7 @@ pub mod rdb;
 pub mod replica;
 pub mod route;
 pub mod snapshot;
+pub mod source_facts;
 pub mod stats;
 
 pub use capture::{capture_snapshot, CaptureSummary, Session};

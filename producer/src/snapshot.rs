@@ -3,6 +3,7 @@
 
 use crate::error::CaptureError;
 use crate::rdb::{ChunkEntry, Entry, KeyEntry, RdbReader};
+use crate::source_facts::SourceFacts;
 use crate::stats::CaptureStats;
 use slotstream_schemas::log::LogWriter;
 pub use slotstream_schemas::now_ms;
@@ -21,6 +22,8 @@ pub struct EpochInfo {
     pub replid: String,
     /// Replication offset of the snapshot (from `+FULLRESYNC`).
     pub offset: u64,
+    /// What the source holds that some targets cannot.
+    pub facts: SourceFacts,
 }
 
 /// What a snapshot contained.
@@ -132,6 +135,9 @@ impl<W: LogWriter> SnapshotWriter<'_, W> {
             partitions: self.log.partitions(),
             rdb_version: self.summary.rdb_version,
             source_version: self.summary.source_version.clone(),
+            modules: self.epoch.facts.modules.clone(),
+            field_ttl_hashes: self.epoch.facts.field_ttl_hashes.clone(),
+            field_ttl_examples: self.epoch.facts.field_ttl_examples.clone(),
         };
         tracing::info!(
             epoch = self.epoch.epoch,

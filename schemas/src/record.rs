@@ -136,6 +136,32 @@ pub struct EpochBegin {
     pub rdb_version: u16,
     /// Source server and version, e.g. `redis 7.0.15`.
     pub source_version: String,
+    /// Modules loaded on the source when the snapshot was asked for (empty when they could not
+    /// be read).
+    #[serde(default)]
+    pub modules: Vec<SourceModule>,
+    /// Hashes with field TTLs on the source, per database with any (`INFO keyspace`).
+    #[serde(default)]
+    pub field_ttl_hashes: Vec<DbCount>,
+    /// Names of some of those hashes, for messages.
+    #[serde(default)]
+    pub field_ttl_examples: Vec<Element>,
+}
+
+/// A module loaded on the source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceModule {
+    /// As `MODULE LIST` names it, e.g. `ReJSON`.
+    pub name: String,
+    /// Keys of the module's value types on the source; `None` when its types are not known.
+    pub keys: Option<u64>,
+}
+
+/// A count of keys in one database.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbCount {
+    pub db: u32,
+    pub keys: u64,
 }
 
 /// Closes the snapshot of an epoch in a partition. After it, commands follow.

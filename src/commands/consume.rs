@@ -4,7 +4,6 @@
 use crate::cli::ConsumeArgs;
 use crate::commands::kafka_settings;
 use crate::commands::progress::{peak_rss_bytes, Progress};
-use anyhow::Context;
 use slotstream_consumer::kafka::KafkaLog;
 use slotstream_consumer::throttle::Throttle;
 use slotstream_consumer::{Applier, ApplyStats, RunOptions};
@@ -69,7 +68,9 @@ async fn run_once(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
         }
     };
     progress.stop();
-    let applied = applied.context("apply failed; restarting resumes after the last checkpoint")?;
+    let applied = applied.map_err(|err| {
+        crate::commands::apply_failed(err, "restarting resumes after the last checkpoint")
+    })?;
     println!(
         "consume: {} keys applied ({} already expired, {} skipped as already applied) from topic \
          {} in {:.2} s, peak RSS {} MB",

@@ -2,7 +2,6 @@
 
 mod consume;
 mod dev_broker;
-mod precheck;
 mod produce;
 mod progress;
 mod replay;
@@ -30,6 +29,17 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     // process alive once the command has decided to end.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     outcome
+}
+
+/// The apply side's error, with `resume` (how a restart goes on) unless the target refused
+/// the data itself: then a restart would stop again at the same place.
+pub fn apply_failed(err: slotstream_consumer::ApplyError, resume: &str) -> anyhow::Error {
+    match err {
+        slotstream_consumer::ApplyError::Incompatible { .. } => {
+            anyhow::Error::new(err).context("apply stopped")
+        }
+        err => anyhow::Error::new(err).context(format!("apply failed; {resume}")),
+    }
 }
 
 /// Logs go to stderr, filtered by `--log` (or RUST_LOG when set).

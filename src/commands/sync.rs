@@ -36,8 +36,6 @@ async fn run_once(args: SyncArgs) -> anyhow::Result<ExitCode> {
     // Check the destination before asking the source for anything: a wrong target URL should
     // cost nothing on the source.
     let applier = Applier::connect(&args.values.target_config(&args.target)).await?;
-    let fail_on_field_ttls = args.values.on_unsupported == crate::cli::OnUnsupported::Fail;
-    crate::commands::precheck::check(&args.source, &args.target, fail_on_field_ttls).await?;
     let source_id = match &args.source_id {
         Some(id) => id.clone(),
         None => SourceAddr::parse(&args.source)?.to_string(),
@@ -129,8 +127,12 @@ async fn run_once(args: SyncArgs) -> anyhow::Result<ExitCode> {
         Err(err) => return Err(anyhow::Error::new(err).context("capture failed")),
         Ok(summary) => Some(summary),
     };
-    let applied = applied
-        .context("apply failed; a new run continues from the checkpoints kept in the target")?;
+    let applied = applied.map_err(|err| {
+        crate::commands::apply_failed(
+            err,
+            "a new run continues from the checkpoints kept in the target",
+        )
+    })?;
     let captured = captured.context("capture ended without a summary")?;
     if args.snapshot_only {
         anyhow::ensure!(

@@ -8,6 +8,7 @@ use super::Lane;
 use crate::error::ApplyError;
 use crate::rewrite::Part;
 use crate::wire::Commands;
+use slotstream_schemas::display::show_key;
 use slotstream_schemas::slot::hash_tag;
 use slotstream_schemas::{now_ms, SnapshotChunk, BOOKKEEPING_PREFIX};
 
@@ -27,6 +28,14 @@ pub fn build_key(key: &[u8]) -> Vec<u8> {
     name
 }
 
+/// What the temporary key holds while a value is left out (`--on-unsupported=skip-with-warning`):
+/// a restart in the middle of the value finds it there and passes over the value's other chunks.
+fn left_out_mark(key: &[u8]) -> Vec<u8> {
+    let mut mark = b"left out: ".to_vec();
+    mark.extend_from_slice(key);
+    mark
+}
+
 /// Appends one command of plain arguments.
 fn write_command(out: &mut Commands, args: &[&[u8]]) {
     out.command(args.len());
@@ -36,18 +45,70 @@ fn write_command(out: &mut Commands, args: &[&[u8]]) {
 }
 
 impl Lane {
+    /// Called before [`Lane::write_chunk`]: a chunk that continues a value this run has not seen
+    /// begin (a restart in its middle) may belong to a value being left out, as the mark under
+    /// its temporary key says.
+    pub(super) async fn resume_chunked(
+        &mut self,
+        db: u32,
+        chunk: &SnapshotChunk,
+    ) -> Result<(), ApplyError> {
+        let continues = self.chunked.as_deref() == Some(&chunk.key[..]);
+        self.chunked = (!chunk.last).then(|| chunk.key.clone());
+        if chunk.first || continues {
+            return Ok(());
+        }
+        let building = build_key(&chunk.key);
+        let addr = self.ctx.target.addr.clone();
+        let failed = |cause| ApplyError::Redis {
+            addr: addr.clone(),
+            doing: format!("reading {}", show_key(&building)),
+            cause,
+        };
+        // Like the sweep, this moves the connection between databases.
+        self.db = u32::MAX;
+        let (kind,): (String,) = redis::pipe()
+            .cmd("SELECT")
+            .arg(db)
+            .ignore()
+            .cmd("TYPE")
+            .arg(&building)
+            .query_async(&mut self.conn)
+            .await
+            .map_err(failed)?;
+        if kind == "string" {
+            let held: Option<Vec<u8>> = redis::cmd("GET")
+                .arg(&building)
+                .query_async(&mut self.conn)
+                .await
+                .map_err(failed)?;
+            if held == Some(left_out_mark(&chunk.key)) {
+                tracing::info!(
+                    db,
+                    key = %show_key(&chunk.key),
+                    "restarted in a big value being left out: its other chunks are passed over"
+                );
+                self.left_out = Some(chunk.key.clone());
+            }
+        }
+        Ok(())
+    }
+
     /// Adds one chunk of a big value to the batch.
     pub(super) fn write_chunk(&mut self, db: u32, chunk: SnapshotChunk) -> Result<(), ApplyError> {
         if chunk.first {
             self.left_out = None;
         }
+        let building = build_key(&chunk.key);
         if self.left_out.as_deref() == Some(&chunk.key[..]) {
             if chunk.last {
                 self.left_out = None;
+                write_command(&mut self.batch.cmds, &[b"DEL", &building]);
+                self.batch.keys.push((db, chunk.key));
+                self.batch.records += 1;
             }
             return Ok(());
         }
-        let building = build_key(&chunk.key);
         let now = now_ms();
         let expired = chunk.expire_ms.is_some_and(|at| at <= now);
         let part = Part {
@@ -66,10 +127,14 @@ impl Lane {
         };
         let written = self.write_rewritten(db, &chunk.key, &building, &part, now, what)?;
         let Some(mut commands) = written else {
-            if !chunk.last {
+            if chunk.last {
+                write_command(&mut self.batch.cmds, &[b"DEL", &building]);
+                self.batch.records += 1;
+            } else {
                 self.left_out = Some(chunk.key.clone());
+                let mark = left_out_mark(&chunk.key);
+                write_command(&mut self.batch.cmds, &[b"SET", &building, &mark]);
             }
-            write_command(&mut self.batch.cmds, &[b"DEL", &building]);
             self.batch.keys.push((db, chunk.key));
             return Ok(());
         };
@@ -78,6 +143,8 @@ impl Lane {
                 write_command(&mut self.batch.cmds, &[b"DEL", &building]);
                 self.count_expired();
             } else {
+                // Never a missing key: the last chunk holds elements, written in this batch
+                // (fields whose TTL has passed are kept for the TTL extension, like keys).
                 write_command(&mut self.batch.cmds, &[b"RENAME", &building, &chunk.key]);
                 self.batch.snapshot_keys += 1;
             }

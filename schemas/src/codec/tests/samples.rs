@@ -107,6 +107,24 @@ pub(super) fn samples() -> Vec<Record> {
             partitions: 16384,
             rdb_version: 12,
             source_version: "redis 7.0.15 ✓".into(),
+            modules: vec![
+                SourceModule {
+                    name: "ReJSON".into(),
+                    keys: Some(NEAR_MAX),
+                },
+                SourceModule {
+                    name: "söme".into(),
+                    keys: None,
+                },
+            ],
+            field_ttl_hashes: vec![
+                DbCount { db: 0, keys: 3 },
+                DbCount {
+                    db: 15,
+                    keys: NEAR_MAX,
+                },
+            ],
+            field_ttl_examples: bytes(&[b"h:ttl", b"\xff\x00"]),
         })),
         record(Body::EpochBegin(EpochBegin {
             replid: String::new(),
@@ -114,6 +132,9 @@ pub(super) fn samples() -> Vec<Record> {
             partitions: i32::MAX as u32,
             rdb_version: 0,
             source_version: String::new(),
+            modules: Vec::new(),
+            field_ttl_hashes: Vec::new(),
+            field_ttl_examples: Vec::new(),
         })),
         record(Body::SnapshotEnd(SnapshotEnd { records: 0 })),
         record(Body::SnapshotEnd(SnapshotEnd {
