@@ -22,6 +22,7 @@ use crate::throttle::Throttle;
 use crate::wire::{Commands, Wire};
 use redis::aio::MultiplexedConnection;
 use slotstream_schemas::display::show_key;
+use slotstream_schemas::elements;
 use slotstream_schemas::log::{Delivery, Lease, PartitionReader};
 pub(crate) use slotstream_schemas::now_ms;
 use slotstream_schemas::{Body, EpochBegin, Function, Record, SnapshotKey};
@@ -143,6 +144,22 @@ pub async fn run_partition<R: PartitionReader>(
     Ok(lane.summary)
 }
 
+/// The value of a small string key that needs nothing but setting (no TTL, no LRU/LFU hint):
+/// such keys go in an `MSET` with their neighbours, which costs the destination a third less
+/// than a `RESTORE` each (measured on Redis 7.0). Larger or undecodable strings take the
+/// `RESTORE` path (which reports a bad value with the destination's own error).
+fn plain_string(key: &SnapshotKey) -> Option<std::borrow::Cow<'_, [u8]>> {
+    const MOST_BYTES: usize = 16 << 10;
+    let plain = key.rdb_type == elements::TYPE_STRING
+        && key.expire_ms.is_none()
+        && key.idle_s.is_none()
+        && key.freq.is_none()
+        && key.object.len() <= MOST_BYTES;
+    plain
+        .then(|| elements::string_value(&key.object).ok())
+        .flatten()
+}
+
 /// Polls a future once; `None` if it is not ready. Only for cancel-safe futures.
 fn poll_once<F: Future>(future: F) -> Option<F::Output> {
     let mut future = std::pin::pin!(future);
@@ -203,7 +220,7 @@ struct Batch {
 
 impl Batch {
     fn has_room(&self, ctx: &PartitionContext) -> bool {
-        self.cmds.len() < ctx.batch_records && self.cmds.bytes().len() < ctx.batch_bytes
+        self.cmds.len() < ctx.batch_records && self.cmds.byte_len() < ctx.batch_bytes
     }
 }
 
@@ -433,6 +450,14 @@ impl Lane {
         let now = now_ms();
         if key.expire_ms.is_some_and(|at| at <= now) {
             self.count_expired();
+            return Ok(());
+        }
+        if let Some(value) = plain_string(&key) {
+            if self.batch.cmds.mset_pair(&key.key, &value) {
+                self.batch.keys.push((db, key.key));
+            }
+            self.batch.snapshot_keys += 1;
+            self.batch.records += 1;
             return Ok(());
         }
         let commands = if self.ctx.target_info.restores(key.rdb_version) {

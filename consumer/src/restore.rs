@@ -92,7 +92,7 @@ mod tests {
 
     fn restored(key: &SnapshotKey, now_ms: i64) -> Option<Vec<Vec<u8>>> {
         let mut out = Commands::default();
-        write_restore(&mut out, key, now_ms, 0).then(|| decode(&out).remove(0))
+        write_restore(&mut out, key, now_ms, 0).then(|| decode(&mut out).remove(0))
     }
 
     #[test]

@@ -75,7 +75,8 @@ impl Wire {
         }
         hello.command(1);
         hello.arg(b"PING");
-        let replies = wire.round_trip(&[hello.bytes()], hello.len()).await;
+        let count = hello.len();
+        let replies = wire.round_trip(&[hello.bytes()], count).await;
         match replies.map_err(failed)?.into_iter().find_map(error_of) {
             Some(err) => Err(failed(err)),
             None => Ok(wire),

@@ -44,6 +44,7 @@ pub use stream::{
 
 use reader::Reader;
 use sink::Sink;
+use std::borrow::Cow;
 
 /// A decoded value.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,7 +98,7 @@ pub enum Batch {
 }
 
 // Type bytes (see the producer's `rdb::types` for the whole table).
-const TYPE_STRING: u8 = 0;
+pub const TYPE_STRING: u8 = 0;
 const TYPE_LIST: u8 = 1;
 const TYPE_SET: u8 = 2;
 const TYPE_ZSET: u8 = 3;
@@ -185,6 +186,14 @@ pub fn decode(rdb_type: u8, object: &[u8], rdb_version: u16) -> Result<Value, De
     Ok(value)
 }
 
+/// The value of a string object: plain bytes borrowed, integers as decimal text, LZF expanded.
+pub fn string_value(object: &[u8]) -> Result<Cow<'_, [u8]>, DecodeError> {
+    let mut r = Reader::new(object);
+    let value = r.string("string")?;
+    r.finish("value")?;
+    Ok(value)
+}
+
 /// Decodes an object and hands its elements to `f` in batches of at most `max_elements` (at
 /// least 1), so that only one batch is held at a time besides the object itself. Stops at the
 /// first error of `f` or of the decoding; batches handed over before a decoding error stand
@@ -202,11 +211,7 @@ pub fn for_each_batch<E: From<DecodeError>>(
     let mut r = Reader::new(object);
     let what = "value";
     match kind {
-        Kind::String => {
-            let s = r.string("string")?;
-            r.finish(what)?;
-            out(Batch::String(s.into_owned()))
-        }
+        Kind::String => out(Batch::String(string_value(object)?.into_owned())),
         Kind::List => {
             let mut sink = Sink::new(max_elements, Batch::List, out);
             collections::list(rdb_type, &mut r, &mut sink)?;

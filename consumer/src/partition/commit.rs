@@ -35,16 +35,18 @@ impl Lane {
                 transaction = true;
             }
         }
-        let batch = std::mem::take(&mut self.batch);
+        let mut batch = std::mem::take(&mut self.batch);
+        let count = batch.cmds.len();
         // What goes on the wire, RESP framing included.
-        let bytes = batch.cmds.bytes().len();
+        let body = batch.cmds.bytes();
+        let bytes = body.len();
         if let Some(throttle) = &self.ctx.throttle {
-            throttle.admit(batch.cmds.len(), bytes).await;
+            throttle.admit(count, bytes).await;
         }
         let (parts, replies): (Vec<&[u8]>, usize) = if transaction {
-            (vec![MULTI, batch.cmds.bytes(), EXEC], batch.cmds.len() + 2)
+            (vec![MULTI, body, EXEC], count + 2)
         } else {
-            (vec![batch.cmds.bytes()], batch.cmds.len())
+            (vec![body], count)
         };
         let replies: Vec<Value> = self
             .wire

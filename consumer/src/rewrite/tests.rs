@@ -41,7 +41,7 @@ fn rewrite(key: &SnapshotKey, target: &str, on: OnUnsupported) -> Result<Vec<Str
     let mut out = Commands::default();
     match write_part(&mut out, &key.key, &Part::whole(key), &ctx) {
         Ok(Rewritten::Commands(n)) => {
-            let commands = decode(&out);
+            let commands = decode(&mut out);
             assert_eq!(commands.len(), n, "the count matches what was written");
             Ok(commands.iter().map(|c| text(c)).collect())
         }

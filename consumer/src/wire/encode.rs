@@ -1,19 +1,59 @@
 //! A batch of commands encoded as RESP straight into one buffer: no per-command objects, and
 //! big values copied once, from the record into the bytes that go on the socket.
 
+/// Pairs an `MSET` collects before a new one starts.
+const MSET_PAIRS: usize = 256;
+
 /// Commands in wire form, and how many there are.
 #[derive(Debug, Default)]
 pub struct Commands {
     buf: Vec<u8>,
     count: usize,
+    /// Arguments of an `MSET` still open: key, value, key, value…
+    group: Vec<u8>,
+    grouped: usize,
 }
 
 impl Commands {
     /// Starts a command of `args` arguments (its name included); write each with [`Self::arg`],
     /// [`Self::arg_int`] or [`Self::bulk_start`]…[`Self::bulk_end`].
     pub fn command(&mut self, args: usize) {
+        self.close_group();
         self.header(b'*', args);
         self.count += 1;
+    }
+
+    /// Sets `key` to `value` in an `MSET` shared with the string writes right before and after
+    /// it (up to 256): one command instead of one per key. Returns whether this began a new
+    /// command (which counts as one, under its first key).
+    pub fn mset_pair(&mut self, key: &[u8], value: &[u8]) -> bool {
+        if self.grouped == MSET_PAIRS {
+            self.close_group();
+        }
+        let began = self.grouped == 0;
+        if began {
+            self.count += 1;
+        }
+        self.group.reserve(key.len() + value.len() + 48);
+        for bytes in [key, value] {
+            put_header(&mut self.group, b'$', bytes.len());
+            self.group.extend_from_slice(bytes);
+            self.group.extend_from_slice(b"\r\n");
+        }
+        self.grouped += 1;
+        began
+    }
+
+    /// Writes the open `MSET`, if any, into the buffer.
+    fn close_group(&mut self) {
+        if self.grouped == 0 {
+            return;
+        }
+        put_header(&mut self.buf, b'*', 1 + 2 * self.grouped);
+        self.buf.extend_from_slice(b"$4\r\nMSET\r\n");
+        self.buf.extend_from_slice(&self.group);
+        self.group.clear();
+        self.grouped = 0;
     }
 
     pub fn arg(&mut self, bytes: &[u8]) {
@@ -53,6 +93,7 @@ impl Commands {
 
     /// Appends a command built with the `redis` crate (rare commands: checkpoints, `SELECT`).
     pub fn push_cmd(&mut self, cmd: &redis::Cmd) {
+        self.close_group();
         cmd.write_packed_command(&mut self.buf);
         self.count += 1;
     }
@@ -64,6 +105,8 @@ impl Commands {
             self.buf = Vec::new();
         }
         self.buf.clear();
+        self.group.clear();
+        self.grouped = 0;
         self.count = 0;
     }
 
@@ -75,19 +118,31 @@ impl Commands {
         self.count == 0
     }
 
-    pub fn bytes(&self) -> &[u8] {
+    /// Bytes of the commands so far (an open `MSET` included, without its header).
+    pub fn byte_len(&self) -> usize {
+        self.buf.len() + self.group.len()
+    }
+
+    /// The commands in wire form, an open `MSET` closed first.
+    pub fn bytes(&mut self) -> &[u8] {
+        self.close_group();
         &self.buf
     }
 
     fn header(&mut self, kind: u8, n: usize) {
-        // Kind byte, up to 20 digits, CRLF.
-        let mut line = [0u8; 23];
-        let start = 1 + format_u64(n as u64, &mut line[1..21]);
-        line[start - 1] = kind;
-        line[21] = b'\r';
-        line[22] = b'\n';
-        self.buf.extend_from_slice(&line[start - 1..]);
+        put_header(&mut self.buf, kind, n);
     }
+}
+
+/// Writes a RESP header line: the kind byte, `n`, CRLF.
+fn put_header(out: &mut Vec<u8>, kind: u8, n: usize) {
+    // Kind byte, up to 20 digits, CRLF.
+    let mut line = [0u8; 23];
+    let start = 1 + format_u64(n as u64, &mut line[1..21]);
+    line[start - 1] = kind;
+    line[21] = b'\r';
+    line[22] = b'\n';
+    out.extend_from_slice(&line[start - 1..]);
 }
 
 /// Writes `value`'s decimal digits at the end of `out` (20 bytes hold any u64); returns where
@@ -106,7 +161,7 @@ fn format_u64(mut value: u64, out: &mut [u8]) -> usize {
 
 /// Splits encoded commands back into their arguments (for tests).
 #[cfg(test)]
-pub fn decode(commands: &Commands) -> Vec<Vec<Vec<u8>>> {
+pub fn decode(commands: &mut Commands) -> Vec<Vec<Vec<u8>>> {
     fn number(buf: &[u8], pos: &mut usize) -> usize {
         let end = *pos + buf[*pos..].iter().position(|&b| b == b'\r').unwrap();
         let n = std::str::from_utf8(&buf[*pos + 1..end])
@@ -116,6 +171,7 @@ pub fn decode(commands: &Commands) -> Vec<Vec<Vec<u8>>> {
         *pos = end + 2;
         n
     }
+    let count = commands.len();
     let buf = commands.bytes();
     let mut pos = 0;
     let mut out = Vec::new();
@@ -132,7 +188,7 @@ pub fn decode(commands: &Commands) -> Vec<Vec<Vec<u8>>> {
         }
         out.push(command);
     }
-    assert_eq!(out.len(), commands.len());
+    assert_eq!(out.len(), count);
     out
 }
 
@@ -154,7 +210,7 @@ mod tests {
         let mut cmd = redis::cmd("SET");
         cmd.arg(b"k\r\n").arg(-1234567890123i64).arg("hello");
         ours.push_cmd(&cmd);
-        let decoded = decode(&ours);
+        let decoded = decode(&mut ours);
         assert_eq!(decoded[0], decoded[1]);
         for value in [0, 7, -7, 10, 99, 100, i64::MAX, i64::MIN, -1000000] {
             let mut ours = Commands::default();
@@ -164,9 +220,28 @@ mod tests {
             cmd.arg(value);
             assert_eq!(ours.bytes(), cmd.get_packed_command(), "{value}");
         }
-        assert_eq!(
-            &ours.bytes()[..ours.bytes().len() / 2],
-            cmd.get_packed_command()
-        );
+        let half = ours.bytes().len() / 2;
+        assert_eq!(&ours.bytes()[..half], cmd.get_packed_command());
+    }
+
+    #[test]
+    fn string_writes_share_an_mset_until_another_command() {
+        let mut ours = Commands::default();
+        let began: Vec<bool> = (0..300)
+            .map(|i| ours.mset_pair(format!("k{i}").as_bytes(), b"v"))
+            .collect();
+        assert_eq!(began.iter().filter(|&&b| b).count(), 2);
+        assert!(began[0] && began[256]);
+        ours.command(2);
+        ours.arg(b"DEL");
+        ours.arg(b"x");
+        assert!(ours.mset_pair(b"a", b"\r\n"));
+        assert_eq!(ours.len(), 4);
+        let decoded = decode(&mut ours);
+        let lens: Vec<usize> = decoded.iter().map(Vec::len).collect();
+        assert_eq!(lens, [1 + 2 * 256, 1 + 2 * 44, 2, 3]);
+        assert_eq!(decoded[1][0], b"MSET");
+        assert_eq!(decoded[1][1..3], [b"k256".to_vec(), b"v".to_vec()]);
+        assert_eq!(decoded[3], [&b"MSET"[..], b"a", b"\r\n"]);
     }
 }
