@@ -171,6 +171,7 @@ fn kafka_producer_killed_after_snapshot_continues_without_a_second_full_sync() {
     dataset::write_full(&mut source.conn());
 
     let mut producer = produce_cmd(&source, &broker, &topic, PARTITIONS)
+        .arg("--kind-headers")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -181,6 +182,7 @@ fn kafka_producer_killed_after_snapshot_continues_without_a_second_full_sync() {
     producer.wait().unwrap();
 
     let mut producer = produce_cmd(&source, &broker, &topic, PARTITIONS)
+        .arg("--kind-headers")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -322,7 +324,10 @@ fn kafka_records_decode_with_a_generic_avro_reader_and_the_schema_alone() {
     let broker = Broker::start(&[(&topic, PARTITIONS)]);
     let source = RedisServer::start();
     dataset::write_full(&mut source.conn());
-    run_ok(produce_cmd(&source, &broker, &topic, PARTITIONS).arg("--snapshot-only"));
+    run_ok(
+        produce_cmd(&source, &broker, &topic, PARTITIONS)
+            .args(["--snapshot-only", "--kind-headers"]),
+    );
 
     let messages = read_all(broker.bootstrap(), &topic);
     assert!(!messages.is_empty());

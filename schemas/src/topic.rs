@@ -11,9 +11,10 @@ pub fn slot_key(slot: u16) -> [u8; 2] {
     slot.to_be_bytes()
 }
 
-/// Header carrying the record's epoch as decimal text.
+/// Header carrying the record's epoch as decimal text (only with `produce --kind-headers`).
 pub const HEADER_EPOCH: &str = "slotstream.epoch";
-/// Header carrying the body kind (`SnapshotKey`, `Command`, …), to filter without decoding.
+/// Header carrying the body kind (`SnapshotKey`, `Command`, …), to filter without decoding
+/// (only with `produce --kind-headers`).
 pub const HEADER_KIND: &str = "slotstream.kind";
 
 /// Header present on a record split over several messages: `i/n`, fragment `i` of `n`.

@@ -59,7 +59,8 @@ fn produce(
     stop: &AtomicBool,
     stats: &CaptureStats,
 ) -> anyhow::Result<ExitCode> {
-    let mut writer = KafkaWriter::open(&settings, args.partitions)?;
+    let mut writer =
+        KafkaWriter::open(&settings, args.partitions)?.with_kind_headers(args.kind_headers);
     let resume = load_resume_point(&settings)?;
     let mut source = SourceConfig::new(&args.source);
     source.chunk_bytes = args.chunk_bytes;
