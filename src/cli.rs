@@ -113,7 +113,8 @@ pub struct ConsumeArgs {
     /// Consumer group, for lag tools only (progress itself is kept in the target).
     #[arg(long, default_value = "slotstream")]
     pub group: String,
-    /// Most commands per second applied to the target (0: unlimited).
+    /// Most writes per second applied to the target: commands, with each key of a batched
+    /// `MSET` counted (0: unlimited).
     #[arg(long, default_value_t = 0)]
     pub max_ops: u32,
     /// Most payload bytes per second written to the target (0: unlimited).

@@ -116,6 +116,10 @@ impl Applier {
             target: self.target,
             target_info: self.info,
             batch_records: self.config.batch_records,
+            batch_writes: options
+                .throttle
+                .as_ref()
+                .and_then(|t| t.batch_limit(readers.len() as u32)),
             batch_bytes: self.config.batch_bytes,
             stats,
             checkpoint_log: options.checkpoint_log,

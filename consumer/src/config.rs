@@ -7,7 +7,7 @@ use std::time::Duration;
 pub struct TargetConfig {
     /// `redis://[user:password@]host:port`
     pub url: String,
-    /// Records per pipeline sent to the destination.
+    /// Commands per pipeline sent to the destination.
     pub batch_records: usize,
     /// Payload bytes per pipeline; a single bigger record goes alone.
     pub batch_bytes: usize,
@@ -26,7 +26,7 @@ impl TargetConfig {
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
-            batch_records: 512,
+            batch_records: 2048,
             batch_bytes: 4 << 20,
             connect_timeout: Duration::from_secs(10),
             response_timeout: Duration::from_secs(300),

@@ -53,6 +53,8 @@ pub struct PartitionContext {
     pub target: Target,
     pub target_info: TargetInfo,
     pub batch_records: usize,
+    /// With a rate limit: the most writes (keys of an `MSET` counted) a batch holds.
+    pub batch_writes: Option<usize>,
     pub batch_bytes: usize,
     pub stats: Arc<ApplyStats>,
     /// Name of the log whose checkpoints are kept in the destination; `None`: no checkpoints.
@@ -220,7 +222,11 @@ struct Batch {
 
 impl Batch {
     fn has_room(&self, ctx: &PartitionContext) -> bool {
-        self.cmds.len() < ctx.batch_records && self.cmds.byte_len() < ctx.batch_bytes
+        self.cmds.len() < ctx.batch_records
+            && self.cmds.byte_len() < ctx.batch_bytes
+            && ctx
+                .batch_writes
+                .is_none_or(|most| self.cmds.writes() < most)
     }
 }
 

@@ -7,6 +7,7 @@ use std::num::NonZeroU32;
 /// Limits on apply speed; `None` fields are unlimited.
 pub struct Throttle {
     ops: Option<DefaultDirectRateLimiter>,
+    ops_per_second: u32,
     /// Counted in KiB, so a second's burst fits governor's 32-bit cells.
     kib: Option<DefaultDirectRateLimiter>,
 }
@@ -20,9 +21,17 @@ impl Throttle {
         let kib = u32::try_from(max_bytes.div_ceil(1024)).unwrap_or(u32::MAX);
         let throttle = Self {
             ops: limiter(max_ops),
+            ops_per_second: max_ops,
             kib: limiter(kib),
         };
         (throttle.ops.is_some() || throttle.kib.is_some()).then_some(throttle)
+    }
+
+    /// The most writes a batch should hold: a tenth of a second's worth, so a limited lane sends
+    /// small batches often rather than a big one after a long wait.
+    pub fn batch_limit(&self, partitions: u32) -> Option<usize> {
+        let share = self.ops_per_second / 10 / partitions.max(1);
+        (self.ops_per_second > 0).then_some(share.max(1) as usize)
     }
 
     /// Waits until `ops` commands of `bytes` bytes in total may be sent.
@@ -63,6 +72,13 @@ mod tests {
     fn unlimited_is_no_throttle() {
         assert!(Throttle::new(0, 0).is_none());
         assert!(Throttle::new(10, 0).is_some());
+    }
+
+    #[test]
+    fn a_limited_lane_batches_a_tenth_of_a_second() {
+        assert_eq!(Throttle::new(40_000, 0).unwrap().batch_limit(8), Some(500));
+        assert_eq!(Throttle::new(10, 0).unwrap().batch_limit(16), Some(1));
+        assert_eq!(Throttle::new(0, 1 << 20).unwrap().batch_limit(16), None);
     }
 
     #[tokio::test]

@@ -36,12 +36,12 @@ impl Lane {
             }
         }
         let mut batch = std::mem::take(&mut self.batch);
-        let count = batch.cmds.len();
+        let (count, writes) = (batch.cmds.len(), batch.cmds.writes());
         // What goes on the wire, RESP framing included.
         let body = batch.cmds.bytes();
         let bytes = body.len();
         if let Some(throttle) = &self.ctx.throttle {
-            throttle.admit(count, bytes).await;
+            throttle.admit(writes, bytes).await;
         }
         let (parts, replies): (Vec<&[u8]>, usize) = if transaction {
             (vec![MULTI, body, EXEC], count + 2)

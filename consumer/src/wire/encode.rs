@@ -12,6 +12,8 @@ pub struct Commands {
     /// Arguments of an `MSET` still open: key, value, key, value…
     group: Vec<u8>,
     grouped: usize,
+    /// Keys set by `MSET`s beyond the first of each (see [`Self::writes`]).
+    more_pairs: usize,
 }
 
 impl Commands {
@@ -33,6 +35,8 @@ impl Commands {
         let began = self.grouped == 0;
         if began {
             self.count += 1;
+        } else {
+            self.more_pairs += 1;
         }
         self.group.reserve(key.len() + value.len() + 48);
         for bytes in [key, value] {
@@ -107,11 +111,18 @@ impl Commands {
         self.buf.clear();
         self.group.clear();
         self.grouped = 0;
+        self.more_pairs = 0;
         self.count = 0;
     }
 
+    /// Commands, as the destination sees them.
     pub fn len(&self) -> usize {
         self.count
+    }
+
+    /// Writes, for batch sizes and rate limits: commands, with every key of an `MSET` counted.
+    pub fn writes(&self) -> usize {
+        self.count + self.more_pairs
     }
 
     pub fn is_empty(&self) -> bool {
@@ -236,7 +247,7 @@ mod tests {
         ours.arg(b"DEL");
         ours.arg(b"x");
         assert!(ours.mset_pair(b"a", b"\r\n"));
-        assert_eq!(ours.len(), 4);
+        assert_eq!((ours.len(), ours.writes()), (4, 302));
         let decoded = decode(&mut ours);
         let lens: Vec<usize> = decoded.iter().map(Vec::len).collect();
         assert_eq!(lens, [1 + 2 * 256, 1 + 2 * 44, 2, 3]);
