@@ -149,7 +149,8 @@ pub async fn run_partition<R: PartitionReader>(
 /// The value of a small string key that needs nothing but setting (no TTL, no LRU/LFU hint):
 /// such keys go in an `MSET` with their neighbours, which costs the destination a third less
 /// than a `RESTORE` each (measured on Redis 7.0). Larger or undecodable strings take the
-/// `RESTORE` path (which reports a bad value with the destination's own error).
+/// `RESTORE` path (which reports a bad value with the destination's own error). Destinations are
+/// standalone servers; a cluster destination would need one `MSET` per slot.
 fn plain_string(key: &SnapshotKey) -> Option<std::borrow::Cow<'_, [u8]>> {
     const MOST_BYTES: usize = 16 << 10;
     let plain = key.rdb_type == elements::TYPE_STRING
