@@ -35,10 +35,7 @@ pub fn write_command(
     if !has_pxat {
         relative_set_expiry(&mut args, now_ms);
     }
-    out.command(args.len());
-    for arg in &args {
-        out.arg(arg);
-    }
+    out.push(&args);
     if args.len() > 1 {
         args.swap_remove(1)
     } else {

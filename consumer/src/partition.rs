@@ -117,7 +117,6 @@ pub async fn run_partition<R: PartitionReader>(
             ..Default::default()
         },
         batch: Batch::default(),
-        left_out: None,
         chunked: None,
     };
     if ctx.stop_after_snapshot && lane.summary.snapshot_done {
@@ -195,11 +194,8 @@ struct Lane {
     ctx: Arc<PartitionContext>,
     summary: PartitionSummary,
     batch: Batch,
-    /// A chunked value being left out (`--on-unsupported=skip-with-warning`): its next chunks
-    /// are passed over.
-    left_out: Option<Vec<u8>>,
-    /// The chunked value whose chunks are arriving (its first was taken in this run).
-    chunked: Option<Vec<u8>>,
+    /// The chunked value whose chunks are arriving.
+    chunked: Option<chunk::InValue>,
 }
 
 /// Commands queued for one pipeline, with what is needed to name a failing one.

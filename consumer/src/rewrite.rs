@@ -184,10 +184,7 @@ struct Writer<'a, 'c> {
 
 impl Writer<'_, '_> {
     fn command(&mut self, args: &[&[u8]]) {
-        self.out.command(args.len());
-        for arg in args {
-            self.out.arg(arg);
-        }
+        self.out.push(args);
         self.count += 1;
     }
 

@@ -87,9 +87,9 @@ async fn databases_with_keys(
     conn: &mut MultiplexedConnection,
 ) -> Result<Vec<u32>, redis::RedisError> {
     let info: String = redis::cmd("INFO").arg("keyspace").query_async(conn).await?;
-    Ok(info
-        .lines()
-        .filter_map(|line| line.strip_prefix("db")?.split(':').next()?.parse().ok())
+    Ok(slotstream_schemas::info::keyspace(&info, "keys")
+        .into_iter()
+        .map(|(db, _)| db)
         .collect())
 }
 

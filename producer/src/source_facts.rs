@@ -149,20 +149,11 @@ fn hashes_with_field_ttls(
     Ok(names)
 }
 
-/// `(db, value of field)` for each database in `INFO keyspace` that reports `field`.
+/// `field` of each database in `INFO keyspace` that reports it.
 fn keyspace(conn: &mut Connection, field: &str) -> RedisResult<Vec<DbCount>> {
     let info: String = redis::cmd("INFO").arg("keyspace").query(conn)?;
-    Ok(info
-        .lines()
-        .filter_map(|line| {
-            let (db, stats) = line.strip_prefix("db")?.split_once(':')?;
-            let value = stats
-                .split(',')
-                .find_map(|kv| kv.strip_prefix(field)?.strip_prefix('='))?;
-            Some(DbCount {
-                db: db.parse().ok()?,
-                keys: value.trim().parse().ok()?,
-            })
-        })
+    Ok(slotstream_schemas::info::keyspace(&info, field)
+        .into_iter()
+        .map(|(db, keys)| DbCount { db, keys })
         .collect())
 }

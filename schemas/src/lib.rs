@@ -11,6 +11,7 @@
 //! - [`slot`]: Redis hash slots (CRC16 with hash tags) and the slot→partition map.
 //! - [`display`]: how keys and URLs appear in logs and errors (escaped; no passwords).
 //! - [`dump`]: the `DUMP`/`RESTORE` payload format (RDB version footer, CRC64 Jones).
+//! - [`info`]: reading servers' `INFO` text (the databases of `INFO keyspace`).
 //! - [`elements`]: decoding an RDB object into its elements, for targets `RESTORE` cannot serve.
 //! - [`topic`]: how records sit in Kafka (resume topic name, message key, headers).
 //! - [`log`]: the traits a transport implements (where records are appended, where they are read).
@@ -22,6 +23,7 @@ pub mod codec;
 pub mod display;
 pub mod dump;
 pub mod elements;
+pub mod info;
 pub mod log;
 pub mod memory;
 pub mod name;

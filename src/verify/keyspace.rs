@@ -164,11 +164,9 @@ impl Side {
             .query_async(conn)
             .await
             .map_err(|err| self.explain(err))?;
-        Ok(keyspace
-            .lines()
-            .filter_map(|line| line.strip_prefix("db"))
-            .filter_map(|rest| rest.split(':').next())
-            .filter_map(|db| db.parse().ok())
+        Ok(slotstream_schemas::info::keyspace(&keyspace, "keys")
+            .into_iter()
+            .map(|(db, _)| i64::from(db))
             .collect())
     }
 

@@ -7,7 +7,6 @@
 use super::Lane;
 use crate::error::ApplyError;
 use crate::rewrite::Part;
-use crate::wire::Commands;
 use slotstream_schemas::display::show_key;
 use slotstream_schemas::slot::hash_tag;
 use slotstream_schemas::{now_ms, SnapshotChunk, BOOKKEEPING_PREFIX};
@@ -36,37 +35,43 @@ fn left_out_mark(key: &[u8]) -> Vec<u8> {
     mark
 }
 
-/// Appends one command of plain arguments.
-fn write_command(out: &mut Commands, args: &[&[u8]]) {
-    out.command(args.len());
-    for arg in args {
-        out.arg(arg);
-    }
+/// A chunked value whose chunks are arriving.
+pub(super) struct InValue {
+    key: Vec<u8>,
+    /// Left out (`--on-unsupported=skip-with-warning`): its other chunks are passed over.
+    left_out: bool,
 }
 
 impl Lane {
-    /// Called before [`Lane::write_chunk`]: a chunk that continues a value this run has not seen
-    /// begin (a restart in its middle) may belong to a value being left out, as the mark under
-    /// its temporary key says.
+    /// Called before [`Lane::write_chunk`]: keeps track of the value being applied. A chunk that
+    /// continues a value this run has not seen begin (a restart in its middle) may belong to a
+    /// value being left out, as the mark under its temporary key says.
     pub(super) async fn resume_chunked(
         &mut self,
         db: u32,
         chunk: &SnapshotChunk,
     ) -> Result<(), ApplyError> {
-        let continues = self.chunked.as_deref() == Some(&chunk.key[..]);
-        self.chunked = (!chunk.last).then(|| chunk.key.clone());
-        if chunk.first || continues {
+        let continues = self.chunked.as_ref().is_some_and(|v| v.key == chunk.key);
+        if continues && !chunk.first {
             return Ok(());
         }
-        let building = build_key(&chunk.key);
+        let left_out = !chunk.first && self.left_out_mark_found(db, &chunk.key).await?;
+        self.chunked = Some(InValue {
+            key: chunk.key.clone(),
+            left_out,
+        });
+        Ok(())
+    }
+
+    /// Whether the temporary key of `key` holds the mark of a value being left out.
+    async fn left_out_mark_found(&mut self, db: u32, key: &[u8]) -> Result<bool, ApplyError> {
+        let building = build_key(key);
         let addr = self.ctx.target.addr.clone();
         let failed = |cause| ApplyError::Redis {
             addr: addr.clone(),
             doing: format!("reading {}", show_key(&building)),
             cause,
         };
-        // Like the sweep, this moves the connection between databases.
-        self.db = u32::MAX;
         let (kind,): (String,) = redis::pipe()
             .cmd("SELECT")
             .arg(db)
@@ -76,34 +81,35 @@ impl Lane {
             .query_async(&mut self.conn)
             .await
             .map_err(failed)?;
-        if kind == "string" {
-            let held: Option<Vec<u8>> = redis::cmd("GET")
-                .arg(&building)
-                .query_async(&mut self.conn)
-                .await
-                .map_err(failed)?;
-            if held == Some(left_out_mark(&chunk.key)) {
-                tracing::info!(
-                    db,
-                    key = %show_key(&chunk.key),
-                    "restarted in a big value being left out: its other chunks are passed over"
-                );
-                self.left_out = Some(chunk.key.clone());
-            }
+        if kind != "string" {
+            return Ok(false);
         }
-        Ok(())
+        let held: Option<Vec<u8>> = redis::cmd("GET")
+            .arg(&building)
+            .query_async(&mut self.conn)
+            .await
+            .map_err(failed)?;
+        let found = held == Some(left_out_mark(key));
+        if found {
+            tracing::info!(
+                db,
+                key = %show_key(key),
+                "restarted in a big value being left out: its other chunks are passed over"
+            );
+        }
+        Ok(found)
     }
 
     /// Adds one chunk of a big value to the batch.
     pub(super) fn write_chunk(&mut self, db: u32, chunk: SnapshotChunk) -> Result<(), ApplyError> {
-        if chunk.first {
-            self.left_out = None;
-        }
         let building = build_key(&chunk.key);
-        if self.left_out.as_deref() == Some(&chunk.key[..]) {
+        let left_out = self.chunked.as_ref().is_some_and(|v| v.left_out);
+        if chunk.last {
+            self.chunked = None;
+        }
+        if left_out {
             if chunk.last {
-                self.left_out = None;
-                write_command(&mut self.batch.cmds, &[b"DEL", &building]);
+                self.batch.cmds.push(&[b"DEL", &building[..]]);
                 self.batch.keys.push((db, chunk.key));
                 self.batch.records += 1;
             }
@@ -128,24 +134,28 @@ impl Lane {
         let written = self.write_rewritten(db, &chunk.key, &building, &part, now, what)?;
         let Some(mut commands) = written else {
             if chunk.last {
-                write_command(&mut self.batch.cmds, &[b"DEL", &building]);
+                self.batch.cmds.push(&[b"DEL", &building[..]]);
                 self.batch.records += 1;
             } else {
-                self.left_out = Some(chunk.key.clone());
+                if let Some(value) = &mut self.chunked {
+                    value.left_out = true;
+                }
                 let mark = left_out_mark(&chunk.key);
-                write_command(&mut self.batch.cmds, &[b"SET", &building, &mark]);
+                self.batch.cmds.push(&[b"SET", &building[..], &mark]);
             }
             self.batch.keys.push((db, chunk.key));
             return Ok(());
         };
         if chunk.last {
             if expired {
-                write_command(&mut self.batch.cmds, &[b"DEL", &building]);
+                self.batch.cmds.push(&[b"DEL", &building[..]]);
                 self.count_expired();
             } else {
                 // Never a missing key: the last chunk holds elements, written in this batch
                 // (fields whose TTL has passed are kept for the TTL extension, like keys).
-                write_command(&mut self.batch.cmds, &[b"RENAME", &building, &chunk.key]);
+                self.batch
+                    .cmds
+                    .push(&[b"RENAME", &building[..], &chunk.key]);
                 self.batch.snapshot_keys += 1;
             }
             commands += 1;

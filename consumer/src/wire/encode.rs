@@ -60,6 +60,14 @@ impl Commands {
         self.grouped = 0;
     }
 
+    /// Appends a whole command of plain arguments.
+    pub fn push<A: AsRef<[u8]>>(&mut self, args: &[A]) {
+        self.command(args.len());
+        for arg in args {
+            self.arg(arg.as_ref());
+        }
+    }
+
     pub fn arg(&mut self, bytes: &[u8]) {
         self.buf.reserve(bytes.len() + 24);
         self.header(b'$', bytes.len());
