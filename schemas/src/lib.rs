@@ -17,6 +17,7 @@
 //! - [`log`]: the traits a transport implements (where records are appended, where they are read).
 //! - [`memory`]: the in-process transport: bounded channels with the same partitioning.
 //! - [`name`]: command and option names upper-cased on the stack, for matching.
+//! - [`retry`]: what a failure means for a run (reconnect, later, fatal), answered by each error.
 //! - `test_server` (tests only): a throwaway `redis-server` on a free port, for real-server checks.
 
 pub mod codec;
@@ -28,6 +29,7 @@ pub mod log;
 pub mod memory;
 pub mod name;
 pub mod record;
+pub mod retry;
 pub mod slot;
 #[cfg(test)]
 mod test_server;
