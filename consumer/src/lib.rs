@@ -26,15 +26,20 @@
 
 pub mod apply;
 pub mod barrier;
+pub mod batch;
 pub mod checkpoint;
+pub mod chunk;
 pub mod command;
 pub mod config;
 pub mod error;
 pub mod kafka;
 pub mod partition;
+pub mod plan;
+pub mod position;
 pub mod precheck;
 pub mod restore;
 pub mod rewrite;
+pub mod snapshot;
 pub mod stats;
 pub mod sweep;
 pub mod target;
@@ -42,6 +47,6 @@ pub mod throttle;
 pub mod wire;
 
 pub use apply::{Applier, ApplySummary, RunOptions};
-pub use config::TargetConfig;
+pub use config::{OnUnsupported, TargetConfig};
 pub use error::ApplyError;
 pub use stats::ApplyStats;
