@@ -19,7 +19,7 @@ use crate::batch::{Batch, Replies, Tally};
 use crate::checkpoint::{self, Checkpoint};
 use crate::chunk::{left_out_mark_found, ChunkedValue};
 use crate::command::{selected_db, swapped_with_db0, write_command};
-use crate::error::ApplyError;
+use crate::error::{with_causes, ApplyError};
 use crate::position::Positions;
 use crate::precheck;
 use crate::snapshot::Written;
@@ -434,7 +434,7 @@ impl Lane {
                     }
                 }
                 let result = self.commit(arrivals, true).await;
-                let outcome = result.as_ref().map(|_| ()).map_err(|e| e.to_string());
+                let outcome = result.as_ref().map(|_| ()).map_err(|e| with_causes(e));
                 done.send_replace(Some(outcome));
                 result?;
             }
