@@ -14,7 +14,7 @@ mod stream;
 
 use crate::target::TargetInfo;
 use crate::wire::Commands;
-use slotstream_schemas::elements::{self, Batch, DecodeError, HashField, Kind};
+use slotstream_rdb::elements::{self, Batch, DecodeError, HashField, Kind};
 use slotstream_schemas::SnapshotKey;
 
 /// Elements written per command.

@@ -1,6 +1,6 @@
 //! Errors of the capture side, each naming the source and what the operator can do.
 
-use crate::rdb::RdbError;
+use slotstream_rdb::RdbError;
 use slotstream_schemas::log::LogError;
 
 #[derive(Debug, thiserror::Error)]
