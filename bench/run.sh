@@ -499,7 +499,7 @@ micro() {
   emit "## Microbenchmarks" "" \
     "criterion, \`-- --warm-up-time 1 --measurement-time 3\`; middle estimate of time and throughput per iteration. For scale: in this run's snapshot section the native replica copied $(native_rates)." "" \
     "| benchmark | time | throughput | ÷ native replica's snapshot rate |" "|---|---|---|---|"
-  for spec in slotstream-producer:rdb_parse slotstream-schemas:codec slotstream-schemas:restore_payload; do
+  for spec in slotstream-rdb:rdb_parse slotstream-schemas:codec slotstream-rdb:restore_payload; do
     pkg=${spec%%:*}; b=${spec#*:}
     log "micro: cargo bench -p $pkg --bench $b"
     cargo bench -p "$pkg" --bench "$b" -- --warm-up-time 1 --measurement-time 3 > "$run/bench-$b.txt" 2>&1 \

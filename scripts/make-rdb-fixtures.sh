@@ -2,8 +2,8 @@
 # Regenerates the RDB parser's fixtures from real servers: for each version it starts the
 # server on a free loopback port in a temporary dir, writes a small dataset that covers every
 # type and encoding that version can produce, runs SAVE and stores
-#   producer/tests/fixtures/<version>.rdb    the dump.rdb the server wrote
-#   producer/tests/fixtures/<version>.dumps  one line per key, from the server's own commands:
+#   rdb/tests/fixtures/<version>.rdb    the dump.rdb the server wrote
+#   rdb/tests/fixtures/<version>.dumps  one line per key, from the server's own commands:
 #       <db> <hex key> <hex DUMP payload> <expiry>
 #     where <expiry> is "-" (no TTL), the absolute expiry in ms (PEXPIRETIME, 7.0 and later), or
 #     "~ms" (now + PTTL on older servers, so only accurate to a few ms).
@@ -15,7 +15,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SERVERS_DIR=${SERVERS_DIR:-/work/.cache/servers}
-OUT="$ROOT/producer/tests/fixtures"
+OUT="$ROOT/rdb/tests/fixtures"
 VERSIONS=("$@")
 if [ ${#VERSIONS[@]} -eq 0 ]; then
     VERSIONS=(redis-5.0.10 redis-6.0.9 redis-6.2.14 redis-7.0.15 redis-7.4.1 valkey-8.1.8 valkey-9.1.2)

@@ -73,7 +73,7 @@ pub struct ProduceArgs {
     pub source: String,
     /// Lists, sets, sorted sets, hashes and streams bigger than this many bytes travel in
     /// parts of about this size, rebuilt under a temporary key and renamed into place.
-    #[arg(long, default_value_t = slotstream_producer::rdb::DEFAULT_CHUNK_BYTES)]
+    #[arg(long, default_value_t = slotstream_rdb::DEFAULT_CHUNK_BYTES)]
     pub chunk_bytes: usize,
     #[command(flatten)]
     pub kafka: KafkaArgs,
@@ -157,7 +157,7 @@ pub struct SyncArgs {
     pub source: String,
     /// Lists, sets, sorted sets, hashes and streams bigger than this many bytes travel in
     /// parts of about this size, rebuilt under a temporary key and renamed into place.
-    #[arg(long, default_value_t = slotstream_producer::rdb::DEFAULT_CHUNK_BYTES)]
+    #[arg(long, default_value_t = slotstream_rdb::DEFAULT_CHUNK_BYTES)]
     pub chunk_bytes: usize,
     /// Target Redis URL: redis://[user:password@]host:port
     #[arg(long)]

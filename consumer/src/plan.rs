@@ -2,7 +2,7 @@
 //! of a shared `MSET`, a `RESTORE` of its payload, or its value rewritten as commands.
 
 use crate::target::TargetInfo;
-use slotstream_schemas::elements;
+use slotstream_rdb::elements;
 use slotstream_schemas::SnapshotKey;
 use std::borrow::Cow;
 

@@ -2,7 +2,7 @@
 //! for keys, `FUNCTION LOAD REPLACE` for function libraries.
 
 use crate::wire::Commands;
-use slotstream_schemas::dump::{crc64, FOOTER_LEN};
+use slotstream_rdb::dump::{crc64, FOOTER_LEN};
 use slotstream_schemas::{Function, SnapshotKey};
 
 /// Writes the `RESTORE` for a snapshot key into `out`, or returns `false` when the key expired
@@ -76,7 +76,7 @@ pub fn library_name(code: &[u8]) -> String {
 mod tests {
     use super::*;
     use crate::wire::decode;
-    use slotstream_schemas::dump::restore_payload;
+    use slotstream_rdb::dump::restore_payload;
 
     fn key(expire_ms: Option<i64>) -> SnapshotKey {
         SnapshotKey {

@@ -10,7 +10,7 @@
 use std::io::Read;
 
 use libfuzzer_sys::fuzz_target;
-use slotstream_producer::rdb::{Entry, RdbReader};
+use slotstream_rdb::{Entry, RdbReader};
 
 /// Object limit for most inputs: far below `DEFAULT_MAX_OBJECT_BYTES`, so no declared length can
 /// make the parser hold gigabytes, but above every value of the seed RDBs.

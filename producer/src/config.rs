@@ -31,7 +31,7 @@ impl SourceConfig {
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(60),
             max_object_bytes: 1 << 30,
-            chunk_bytes: crate::rdb::DEFAULT_CHUNK_BYTES,
+            chunk_bytes: slotstream_rdb::DEFAULT_CHUNK_BYTES,
         }
     }
 }

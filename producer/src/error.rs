@@ -1,7 +1,7 @@
 //! Errors of the capture side, each naming the source and what the operator can do, and each
 //! saying whether a new attempt can help ([`Retryable`]).
 
-use crate::rdb::{RdbError, RdbErrorKind};
+use slotstream_rdb::{RdbError, RdbErrorKind};
 use slotstream_schemas::log::LogError;
 use slotstream_schemas::retry::{Retry, Retryable};
 

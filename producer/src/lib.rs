@@ -1,14 +1,14 @@
 //! slotstream's capture side: connects to the source as a replica and turns what it replicates
 //! into records.
 //!
-//! Data flows one way: the source socket → [`replica`] (handshake) → [`rdb`] (one entry per
-//! key, cut exactly from the stream) → [`snapshot`] (entries become records) → a
+//! Data flows one way: the source socket → [`replica`] (handshake) →
+//! [`RdbReader`](slotstream_rdb::RdbReader) (one entry per key, cut exactly from the stream, in
+//! `slotstream-rdb`) → [`snapshot`] (entries become records) → a
 //! [`LogWriter`](slotstream_schemas::log::LogWriter).
 //!
 //! # Layout
 //! - [`config`]: where the source is, timeouts, limits; URL parsing.
 //! - [`replica`]: the replica handshake (AUTH, REPLCONF, PSYNC) and the payload framing.
-//! - [`rdb`]: the streaming RDB parser; cuts the snapshot into one entry per key.
 //! - [`route`]: live commands → records: single slot, split per slot, or barrier.
 //! - [`snapshot`]: RDB entries → `EpochBegin`, `SnapshotKey`…, `SnapshotEnd` records.
 //! - [`source_facts`]: the source's modules and field-TTL hashes, for `EpochBegin`.
@@ -27,7 +27,6 @@ pub mod error;
 pub mod follow;
 pub mod kafka;
 pub mod keys;
-pub mod rdb;
 pub mod replica;
 pub mod route;
 pub mod snapshot;

@@ -1,7 +1,8 @@
 //! The contract between slotstream's producer and consumer.
 //!
 //! Everything both sides must agree on lives here, so that a producer and a consumer built at
-//! different times, on different machines, still understand each other.
+//! different times, on different machines, still understand each other. The RDB format the
+//! records carry (type bytes, objects, `DUMP` payloads) is `slotstream-rdb`'s.
 //!
 //! # Layout
 //! - `record.avsc`: the hand-written Avro schema of a record: the contract itself.
@@ -10,9 +11,7 @@
 //!   `serde_avro_fast`), and a generic decoder that knows only `record.avsc` (`apache-avro`).
 //! - [`slot`]: Redis hash slots (CRC16 with hash tags) and the slot→partition map.
 //! - [`display`]: how keys and URLs appear in logs and errors (escaped; no passwords).
-//! - [`dump`]: the `DUMP`/`RESTORE` payload format (RDB version footer, CRC64 Jones).
 //! - [`info`]: reading servers' `INFO` text (the databases of `INFO keyspace`).
-//! - [`elements`]: decoding an RDB object into its elements, for targets `RESTORE` cannot serve.
 //! - [`topic`]: how records sit in Kafka (resume topic name, message key, headers).
 //! - [`log`]: the traits a transport implements (where records are appended, where they are read).
 //! - [`memory`]: the in-process transport: bounded channels with the same partitioning.
@@ -22,8 +21,6 @@
 
 pub mod codec;
 pub mod display;
-pub mod dump;
-pub mod elements;
 pub mod info;
 pub mod log;
 pub mod memory;

@@ -89,9 +89,9 @@ pub struct SnapshotKey {
 
 /// A bounded part of one big value: a standalone RDB object of the value's type holding a run
 /// of its elements (a stream's last chunk also holds its metadata and groups), so one decoder
-/// ([`crate::elements`]) reads every chunk of every encoding. The consumer builds the value
-/// under a temporary key in the same slot and renames it over the real one after the chunk
-/// marked `last`.
+/// (`slotstream_rdb::elements`) reads every chunk of every encoding. The consumer builds the
+/// value under a temporary key in the same slot and renames it over the real one after the
+/// chunk marked `last`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SnapshotChunk {
     #[serde(with = "serde_bytes")]

@@ -8,7 +8,7 @@
 //! seen and active times become the time of the rewrite.
 
 use super::Writer;
-use slotstream_schemas::elements::{ConsumerGroup, StreamEntry, StreamId, StreamMeta};
+use slotstream_rdb::elements::{ConsumerGroup, StreamEntry, StreamId, StreamMeta};
 
 /// A group made and dropped again to create an empty stream (`MKSTREAM`) on every version.
 const SCAFFOLD_GROUP: &[u8] = b"__slotstream:empty";

@@ -1,16 +1,17 @@
-//! Reading the RDB primitives an object is made of: lengths, strings (plain, integer-encoded,
-//! LZF-compressed), binary and text doubles, little-endian times and raw stream IDs.
-//!
-//! Length encoding (first byte's two high bits): `00` 6-bit length, `01` 14-bit big-endian
-//! length, `0x80` 32-bit and `0x81` 64-bit big-endian lengths; `11` marks a special string
-//! encoding in the low 6 bits: 0/1/2 = 8/16/32-bit little-endian signed integer, 3 = LZF
-//! (compressed length, uncompressed length, compressed bytes).
+//! Reading the RDB primitives an object is made of, from memory: lengths and strings (plain,
+//! integer-encoded, LZF-compressed) with the parsers and the LZF decoder the snapshot cutter
+//! uses ([`crate::primitive`], [`crate::lzf`]), and what only values hold: binary and text
+//! doubles, little-endian times and raw stream IDs.
 
 use std::borrow::Cow;
 
 use super::error::DecodeError;
-use super::lzf;
 use super::StreamId;
+use crate::error::RdbErrorKind;
+use crate::lzf;
+use crate::primitive::{
+    int_value, parse_length, parse_string_header, Length, Parsed, StringHeader,
+};
 
 /// A cursor over one object (or one embedded structure) that never reads past its end.
 pub(crate) struct Reader<'a> {
@@ -43,12 +44,6 @@ impl Blob<'_> {
 /// since every item takes at least one, so a corrupt count cannot allocate much.
 pub(crate) fn capacity_for(n: u64, left: usize) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX).min(left)
-}
-
-/// A length field: a plain number, or the special string encoding it announces.
-enum Length {
-    Plain(u64),
-    Special(u8),
 }
 
 impl<'a> Reader<'a> {
@@ -119,36 +114,37 @@ impl<'a> Reader<'a> {
         Ok(StreamId::from_be_bytes(raw))
     }
 
-    fn raw_length(&mut self, what: &'static str) -> Result<Length, DecodeError> {
+    /// Runs one of the shared slice parsers at the cursor and moves past what it read. A
+    /// header cut short by the end of the object is reported without a size (it is not known).
+    fn header<T>(
+        &mut self,
+        what: &'static str,
+        parse: fn(&[u8]) -> Parsed<T>,
+    ) -> Result<T, DecodeError> {
         let at = self.pos;
-        let first = self.u8(what)?;
-        match first >> 6 {
-            0 => Ok(Length::Plain(u64::from(first & 0x3f))),
-            1 => {
-                let low = self.u8(what)?;
-                Ok(Length::Plain(u64::from(first & 0x3f) << 8 | u64::from(low)))
+        let rest = self.buf.get(at..).unwrap_or_default();
+        match parse(rest) {
+            Ok(Some((value, used))) => {
+                self.pos = at + used;
+                Ok(value)
             }
-            3 => Ok(Length::Special(first & 0x3f)),
-            _ => match first {
-                0x80 => Ok(Length::Plain(u64::from(u32::from_be_bytes(
-                    self.array(what)?,
-                )))),
-                0x81 => Ok(Length::Plain(u64::from_be_bytes(self.array(what)?))),
-                _ => Err(DecodeError::invalid(
-                    what,
-                    at,
-                    format!("{first:#04x} is not a length encoding"),
-                )),
-            },
+            Ok(None) => Err(DecodeError::truncated(what, at, 0, rest.len())),
+            Err(RdbErrorKind::InvalidLength(first)) => Err(DecodeError::invalid(
+                what,
+                at,
+                format!("{first:#04x} is not a valid length"),
+            )),
+            Err(RdbErrorKind::Corrupt(detail)) => Err(DecodeError::invalid(what, at, detail)),
+            Err(other) => Err(DecodeError::invalid(what, at, other.to_string())),
         }
     }
 
     /// A plain length or count (a special string encoding here is an error).
     pub fn length(&mut self, what: &'static str) -> Result<u64, DecodeError> {
         let at = self.pos;
-        match self.raw_length(what)? {
-            Length::Plain(n) => Ok(n),
-            Length::Special(enc) => Err(DecodeError::invalid(
+        match self.header(what, parse_length)? {
+            Length::Len(n) => Ok(n),
+            Length::Encoded(enc) => Err(DecodeError::invalid(
                 what,
                 at,
                 format!("a string encoding ({enc}) where a plain length belongs"),
@@ -159,33 +155,19 @@ impl<'a> Reader<'a> {
     /// A string's value: plain bytes are borrowed, integers become decimal text, LZF is expanded.
     pub fn string(&mut self, what: &'static str) -> Result<Cow<'a, [u8]>, DecodeError> {
         let at = self.pos;
-        match self.raw_length(what)? {
-            Length::Plain(n) => Ok(Cow::Borrowed(self.bytes(n, what)?)),
-            Length::Special(0) => Ok(decimal(i64::from(i8::from_le_bytes(self.array(what)?)))),
-            Length::Special(1) => Ok(decimal(i64::from(i16::from_le_bytes(self.array(what)?)))),
-            Length::Special(2) => Ok(decimal(i64::from(i32::from_le_bytes(self.array(what)?)))),
-            Length::Special(3) => {
-                let clen = self.length(what)?;
-                let ulen = self.length(what)?;
+        match self.header(what, parse_string_header)? {
+            StringHeader::Raw(n) => Ok(Cow::Borrowed(self.bytes(n, what)?)),
+            StringHeader::Int(width) => Ok(decimal(int_value(self.bytes(u64::from(width), what)?))),
+            StringHeader::Lzf { clen, ulen } => {
                 let compressed = self.bytes(clen, what)?;
                 let ulen = usize::try_from(ulen).map_err(|_| {
                     DecodeError::invalid(what, at, format!("an LZF length of {ulen} bytes"))
                 })?;
-                lzf::decompress(compressed, ulen)
-                    .map(Cow::Owned)
-                    .map_err(|(offset, detail)| {
-                        DecodeError::invalid(
-                            what,
-                            at,
-                            format!("LZF data, byte {offset} of the compressed bytes: {detail}"),
-                        )
-                    })
+                let mut out = Vec::new();
+                lzf::decompress(compressed, ulen, &mut out)
+                    .map_err(|e| DecodeError::invalid(what, at, format!("LZF data: {e}")))?;
+                Ok(Cow::Owned(out))
             }
-            Length::Special(enc) => Err(DecodeError::invalid(
-                what,
-                at,
-                format!("unknown string encoding {enc}"),
-            )),
         }
     }
 
@@ -224,7 +206,6 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The decimal text of an integer, as Redis returns integer-encoded strings.
 /// The first `len` bytes of a ziplist or listpack, whose first 4 (little-endian) must give the
 /// length of the whole structure.
 pub(crate) fn sized_header<'a>(
@@ -246,6 +227,7 @@ pub(crate) fn sized_header<'a>(
     Ok(header)
 }
 
+/// The decimal text of an integer, as Redis returns integer-encoded strings.
 pub(crate) fn decimal(n: i64) -> Cow<'static, [u8]> {
     Cow::Owned(n.to_string().into_bytes())
 }

@@ -1,9 +1,9 @@
 //! Parser tests on hand-built RDBs, for what the fixture servers never write: types and
 //! opcodes of older or release-candidate formats, every length form, and malformed input.
 
-use super::super::input::CRC64;
-use super::super::types::module_name;
-use super::super::*;
+use crate::dump::CRC64;
+use crate::types::module_name;
+use crate::*;
 
 /// Builds an RDB byte by byte.
 pub(super) struct Rdb(pub(super) Vec<u8>);

@@ -3,9 +3,9 @@
 
 use std::time::Instant;
 
-use super::super::input::CRC64;
-use super::super::*;
 use super::synthetic::{len, string};
+use crate::dump::CRC64;
+use crate::*;
 
 fn generated(keys: usize, value: &[u8]) -> Vec<u8> {
     let mut rdb = b"REDIS0011".to_vec();

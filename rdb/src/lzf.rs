@@ -6,34 +6,26 @@
 //!   back in the output; `L == 7` means one more byte follows with `L - 7`, i.e. the length is
 //!   `7 + next + 2`.
 
-/// Why a block could not be decompressed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a block could not be decompressed. `at` is the byte of the compressed input where the
+/// item at fault starts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LzfError {
     /// The input ends inside an item.
-    Truncated,
+    #[error("the item at byte {at} of the compressed data is cut short")]
+    Truncated { at: usize },
     /// A back reference points before the start of the output.
-    BadReference { distance: usize, available: usize },
+    #[error(
+        "the back reference at byte {at} of the compressed data reaches {distance} bytes back, \
+         with only {available} bytes decoded"
+    )]
+    BadReference {
+        at: usize,
+        distance: usize,
+        available: usize,
+    },
     /// The output would not be exactly the declared length.
+    #[error("it decompresses to {actual} bytes or more instead of the declared {expected}")]
     LengthMismatch { expected: usize, actual: usize },
-}
-
-impl std::fmt::Display for LzfError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            LzfError::Truncated => write!(f, "the compressed data ends inside an item"),
-            LzfError::BadReference {
-                distance,
-                available,
-            } => write!(
-                f,
-                "a back reference {distance} bytes back with only {available} bytes decoded"
-            ),
-            LzfError::LengthMismatch { expected, actual } => write!(
-                f,
-                "it decompresses to {actual} bytes or more instead of the declared {expected}"
-            ),
-        }
-    }
 }
 
 /// Appends the decompression of `input` to `out`, which must grow by exactly `expected` bytes.
@@ -45,11 +37,12 @@ pub fn decompress(input: &[u8], expected: usize, out: &mut Vec<u8>) -> Result<()
     out.reserve(expected.min(input.len().saturating_mul(4)));
     let mut ip = 0usize;
     while let Some(&ctrl) = input.get(ip) {
+        let at = ip;
         ip += 1;
         let produced = out.len() - base;
         if ctrl < 32 {
             let run = usize::from(ctrl) + 1;
-            let literal = input.get(ip..ip + run).ok_or(LzfError::Truncated)?;
+            let literal = input.get(ip..ip + run).ok_or(LzfError::Truncated { at })?;
             if produced + run > expected {
                 return Err(LzfError::LengthMismatch {
                     expected,
@@ -61,15 +54,16 @@ pub fn decompress(input: &[u8], expected: usize, out: &mut Vec<u8>) -> Result<()
         } else {
             let mut len = usize::from(ctrl >> 5);
             if len == 7 {
-                len += usize::from(*input.get(ip).ok_or(LzfError::Truncated)?);
+                len += usize::from(*input.get(ip).ok_or(LzfError::Truncated { at })?);
                 ip += 1;
             }
             len += 2;
-            let low = usize::from(*input.get(ip).ok_or(LzfError::Truncated)?);
+            let low = usize::from(*input.get(ip).ok_or(LzfError::Truncated { at })?);
             ip += 1;
             let distance = (usize::from(ctrl & 0x1f) << 8) + low + 1;
             if distance > produced {
                 return Err(LzfError::BadReference {
+                    at,
                     distance,
                     available: produced,
                 });
@@ -128,13 +122,22 @@ mod tests {
         let mut out = Vec::new();
         assert_eq!(
             decompress(&[5, b'a'], 6, &mut out),
-            Err(LzfError::Truncated)
+            Err(LzfError::Truncated { at: 0 })
         );
         out.clear();
         assert!(matches!(
             decompress(&[0, b'a', 1 << 5, 5], 4, &mut out),
-            Err(LzfError::BadReference { .. })
+            Err(LzfError::BadReference {
+                at: 2,
+                distance: 6,
+                available: 1
+            })
         ));
+        out.clear();
+        assert_eq!(
+            decompress(&[0, b'a', 1 << 5], 10, &mut out),
+            Err(LzfError::Truncated { at: 2 })
+        );
         out.clear();
         assert!(matches!(
             decompress(&[1, b'a', b'b'], 1, &mut out),
@@ -148,7 +151,7 @@ mod tests {
         out.clear();
         assert_eq!(
             decompress(&[0, b'a', 7 << 5], 10, &mut out),
-            Err(LzfError::Truncated)
+            Err(LzfError::Truncated { at: 2 })
         );
         out.clear();
         assert_eq!(decompress(&[], 0, &mut out), Ok(()));

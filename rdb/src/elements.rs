@@ -1,22 +1,23 @@
-//! Decoding an RDB object (the bytes of a [`crate::SnapshotKey`]'s `object`) into its elements:
-//! list items, set members, scored members, hash fields with their TTLs, stream entries with
-//! their consumer groups. For targets whose RDB version is lower than the source's, where
-//! `RESTORE` refuses the payload and the value must be rewritten as plain commands.
+//! Decoding an RDB object (the `object` bytes a snapshot key or chunk carries) into its
+//! elements: list items, set members, scored members, hash fields with their TTLs, stream
+//! entries with their consumer groups. For targets whose RDB version is lower than the
+//! source's, where `RESTORE` refuses the payload and the value must be rewritten as plain
+//! commands.
 //!
 //! Every encoding Redis 5.0 to 7.4 and Valkey 8.1 to 9.1 write is read, and the older ones a
 //! snapshot or `DUMP` may still carry: types 0 to 5, 9 to 21, Redis 7.4's hashes with field
 //! TTLs (24 and 25, and 22 and 23 of its release candidates) and Valkey 9's (22). Redis and
 //! Valkey gave type 22 different meanings; the RDB version tells them apart (80 and up is
-//! Valkey, as the `VALKEY` magic of its snapshots), as the producer's RDB parser does. Not
-//! read: module values (6, 7), and Valkey 9.2's path hashes (type 23 at RDB 81).
+//! Valkey, as the `VALKEY` magic of its snapshots tells the cutter). Not read: module values
+//! (6, 7), and Valkey 9.2's path hashes (type 23 at RDB 81).
 //!
 //! [`decode`] returns the whole value; [`for_each_batch`] hands it over in batches of bounded
 //! size. Corrupt input gives a [`DecodeError`] that says what is wrong and at which offset,
 //! never a panic.
 //!
 //! Layout:
-//! - `reader`: RDB lengths, strings (integer-encoded, LZF), doubles, times, raw stream IDs;
-//! - `lzf`: LZF decompression;
+//! - `reader`: lengths and strings (with the crate's shared parsers and LZF), doubles, times,
+//!   raw stream IDs;
 //! - `ziplist`, `listpack`, `intset`, `zipmap`: the embedded compact structures;
 //! - `collections`: lists, sets, sorted sets and hashes in all their encodings;
 //! - `stream`: streams and their consumer groups;
@@ -27,7 +28,6 @@ mod collections;
 mod error;
 mod intset;
 mod listpack;
-mod lzf;
 mod reader;
 mod sink;
 mod stream;
@@ -42,6 +42,9 @@ pub use stream::{
     Consumer, ConsumerGroup, PendingEntry, Stream, StreamEntry, StreamId, StreamMeta,
 };
 
+pub use crate::types::{has_field_ttl_type, is_valkey_version, TYPE_STRING};
+
+use crate::types::*;
 use reader::Reader;
 use sink::Sink;
 use std::borrow::Cow;
@@ -95,50 +98,6 @@ pub enum Batch {
     Hash(Vec<HashField>),
     StreamEntries(Vec<StreamEntry>),
     StreamMeta(StreamMeta),
-}
-
-// Type bytes (see the producer's `rdb::types` for the whole table).
-pub const TYPE_STRING: u8 = 0;
-const TYPE_LIST: u8 = 1;
-const TYPE_SET: u8 = 2;
-const TYPE_ZSET: u8 = 3;
-const TYPE_HASH: u8 = 4;
-const TYPE_ZSET_2: u8 = 5;
-const TYPE_MODULE_PRE_GA: u8 = 6;
-const TYPE_MODULE_2: u8 = 7;
-const TYPE_HASH_ZIPMAP: u8 = 9;
-const TYPE_LIST_ZIPLIST: u8 = 10;
-const TYPE_SET_INTSET: u8 = 11;
-const TYPE_ZSET_ZIPLIST: u8 = 12;
-const TYPE_HASH_ZIPLIST: u8 = 13;
-const TYPE_LIST_QUICKLIST: u8 = 14;
-const TYPE_STREAM_LISTPACKS: u8 = 15;
-const TYPE_HASH_LISTPACK: u8 = 16;
-const TYPE_ZSET_LISTPACK: u8 = 17;
-const TYPE_LIST_QUICKLIST_2: u8 = 18;
-const TYPE_STREAM_LISTPACKS_2: u8 = 19;
-const TYPE_SET_LISTPACK: u8 = 20;
-const TYPE_STREAM_LISTPACKS_3: u8 = 21;
-/// Redis 7.4 release candidates: hash with field TTLs (absolute).
-const TYPE_HASH_METADATA_PRE_GA: u8 = 22;
-/// Redis 7.4 release candidates: listpack hash with field TTLs.
-const TYPE_HASH_LISTPACK_EX_PRE_GA: u8 = 23;
-/// Redis 7.4: hash with field TTLs relative to a leading minimum expiry.
-const TYPE_HASH_METADATA: u8 = 24;
-/// Redis 7.4: listpack hash with field TTLs, after a leading minimum expiry.
-const TYPE_HASH_LISTPACK_EX: u8 = 25;
-/// Valkey 9 (RDB 80): hash whose fields each carry an 8-byte expiry.
-const TYPE_VALKEY_HASH_2: u8 = 22;
-
-/// RDB versions from 80 up are Valkey's (Redis reserves 12 to 79 for its own formats).
-pub fn is_valkey_version(rdb_version: u16) -> bool {
-    rdb_version >= 80
-}
-
-/// Whether a hash of `rdb_type` may carry field TTLs: Redis 7.4's types (22 to 25) or
-/// Valkey 9's (22). Other hashes never do.
-pub fn has_field_ttl_type(rdb_type: u8) -> bool {
-    (TYPE_HASH_METADATA_PRE_GA..=TYPE_HASH_LISTPACK_EX).contains(&rdb_type)
 }
 
 /// The logical type of `rdb_type` in an object of `rdb_version`.

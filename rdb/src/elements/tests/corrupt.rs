@@ -24,6 +24,17 @@ fn errors_say_what_and_where() {
         err(TYPE_STRING, b"\x01ab", 9),
         "1 unexpected bytes after the end of the value, at offset 2"
     );
+    // A length cut short: how long it is does not show yet, only what is left.
+    assert_eq!(
+        err(TYPE_LIST, b"\x80\x00\x01", 9),
+        "element count at offset 0 runs past the end (only 3 bytes left)"
+    );
+    // LZF data cut short, with the item at fault.
+    assert_eq!(
+        err(TYPE_STRING, b"\xc3\x02\x05\x01a", 9),
+        "invalid string at offset 0: LZF data: the item at byte 0 of the compressed data is \
+         cut short"
+    );
     // An unknown length encoding.
     assert!(err(TYPE_LIST, b"\x82", 9).contains("invalid element count at offset 0"));
     // An unknown string encoding.

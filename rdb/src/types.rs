@@ -66,6 +66,18 @@ pub(crate) const MODULE_OPCODE_FLOAT: u64 = 3;
 pub(crate) const MODULE_OPCODE_DOUBLE: u64 = 4;
 pub(crate) const MODULE_OPCODE_STRING: u64 = 5;
 
+/// RDB versions from 80 up are Valkey's (Redis reserves 12 to 79 for its own formats): the
+/// version tells how to read a `DUMP` payload's type 22, as the magic does for a snapshot.
+pub fn is_valkey_version(rdb_version: u16) -> bool {
+    rdb_version >= 80
+}
+
+/// Whether a hash of `rdb_type` may carry field TTLs: Redis 7.4's types (22 to 25) or
+/// Valkey 9's (22). Other hashes never do.
+pub fn has_field_ttl_type(rdb_type: u8) -> bool {
+    (TYPE_HASH_METADATA_PRE_GA..=TYPE_HASH_LISTPACK_EX).contains(&rdb_type)
+}
+
 /// Whether `t` is a value type in an RDB with this magic.
 pub fn is_value_type(t: u8, valkey: bool) -> bool {
     match t {

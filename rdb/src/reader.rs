@@ -3,12 +3,12 @@
 
 use std::io::Read;
 
-use super::chunk::{Cutting, DEFAULT_CHUNK_BYTES};
-use super::error::{RdbError, RdbErrorKind};
-use super::input::Input;
-use super::object::is_stream;
-use super::object::{copy_module_data, copy_prefix, copy_stream_tail, cut_value, is_chunkable};
-use super::types::*;
+use crate::chunk::{Cutting, DEFAULT_CHUNK_BYTES};
+use crate::error::{RdbError, RdbErrorKind};
+use crate::input::Input;
+use crate::object::is_stream;
+use crate::object::{copy_module_data, copy_prefix, copy_stream_tail, cut_value, is_chunkable};
+use crate::types::*;
 
 /// Default for the largest key, value or decoded string the reader accepts.
 pub const DEFAULT_MAX_OBJECT_BYTES: usize = 1 << 30;

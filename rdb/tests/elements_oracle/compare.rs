@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use slotstream_schemas::elements::{
+use slotstream_rdb::elements::{
     decode, for_each_batch, Batch, DecodeError, Stream, StreamMeta, Value,
 };
 

@@ -2,8 +2,8 @@
 //! in memory: few large string values (MB/s) and many small string keys (keys/s).
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
-use slotstream_producer::rdb::{Entry, RdbReader, DEFAULT_MAX_OBJECT_BYTES};
-use slotstream_schemas::dump::crc64;
+use slotstream_rdb::dump::crc64;
+use slotstream_rdb::{Entry, RdbReader, DEFAULT_MAX_OBJECT_BYTES};
 
 /// RDB length encoding: 6-bit, 14-bit or 32-bit form.
 fn put_len(out: &mut Vec<u8>, n: usize) {

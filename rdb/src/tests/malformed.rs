@@ -1,8 +1,8 @@
 //! Parser tests on malformed and unusual hand-built RDBs: what must be refused, with which
 //! error and offset, and what must cost no memory.
 
-use super::super::*;
 use super::synthetic::{len, read_all, string, Rdb};
+use crate::*;
 
 #[test]
 fn unsupported_and_unknown_bytes() {

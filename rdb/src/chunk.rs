@@ -7,9 +7,9 @@
 
 use std::io::Read;
 
-use super::error::RdbError;
-use super::input::Input;
-use super::object::{copy_stream_tail, cut_element, empty_stream_tail, is_stream};
+use crate::error::RdbError;
+use crate::input::Input;
+use crate::object::{copy_stream_tail, cut_element, empty_stream_tail, is_stream};
 
 /// Default size past which a value is cut in chunks.
 pub const DEFAULT_CHUNK_BYTES: usize = 1 << 20;
@@ -89,7 +89,7 @@ pub(crate) fn put_length(n: u64, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rdb::primitive::parse_length;
+    use crate::primitive::parse_length;
 
     #[test]
     fn lengths_read_back() {
@@ -109,7 +109,7 @@ mod tests {
             assert_eq!(used, out.len(), "{n}");
             assert_eq!(
                 format!("{length:?}"),
-                format!("{:?}", crate::rdb::primitive::Length::Len(n))
+                format!("{:?}", crate::primitive::Length::Len(n))
             );
         }
     }

@@ -16,7 +16,7 @@ use super::error::DecodeError;
 use super::listpack::{Item, Listpack};
 use super::reader::{capacity_for, Blob, Reader};
 use super::sink::Sink;
-use super::{TYPE_STREAM_LISTPACKS_2, TYPE_STREAM_LISTPACKS_3};
+use crate::types::{TYPE_STREAM_LISTPACKS_2, TYPE_STREAM_LISTPACKS_3};
 
 /// A stream entry ID.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]

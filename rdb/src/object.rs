@@ -4,9 +4,9 @@
 
 use std::io::Read;
 
-use super::error::{RdbError, RdbErrorKind};
-use super::input::Input;
-use super::types::*;
+use crate::error::{RdbError, RdbErrorKind};
+use crate::input::Input;
+use crate::types::*;
 
 /// Appends the value of type `rdb_type` that starts at the input's position to `out`.
 /// `valkey` tells how to read type bytes whose meaning differs between Redis and Valkey.

@@ -2,7 +2,7 @@
 //! 1 MiB and 64 MiB objects, with the CRC64 alone beside it for comparison.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
-use slotstream_schemas::dump::{crc64, restore_payload};
+use slotstream_rdb::dump::{crc64, restore_payload};
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("restore_payload");

@@ -1,14 +1,14 @@
 //! Parser tests on real RDB files written by each supported server version
-//! (`producer/tests/fixtures`, made by `scripts/make-rdb-fixtures.sh`), checked against the
+//! (`rdb/tests/fixtures`, made by `scripts/make-rdb-fixtures.sh`), checked against the
 //! DUMP payloads the same servers returned for every key.
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::PathBuf;
 
-use super::input::CRC64;
 use super::primitive::{parse_length, parse_string_header, Length, StringHeader};
 use super::*;
+use crate::dump::CRC64;
 
 mod malformed;
 mod synthetic;

@@ -11,16 +11,14 @@
 
 use std::io::{ErrorKind, Read};
 
-use crc::{Crc, Digest, Table, CRC_64_REDIS};
+use crc::{Digest, Table};
 
-use super::error::{RdbError, RdbErrorKind};
+use crate::dump::CRC64;
+use crate::error::{RdbError, RdbErrorKind};
 
 /// Size of the read buffer: large enough that per-read overhead vanishes, small enough to
 /// stay in L2 cache.
 pub(crate) const BUF_SIZE: usize = 256 * 1024;
-
-/// Redis's `crc64` (Jones polynomial, reflected, no final xor): the crc crate's CRC_64_REDIS.
-pub(crate) static CRC64: Crc<u64, Table<16>> = Crc::<u64, Table<16>>::new(&CRC_64_REDIS);
 
 pub(crate) struct Input<R> {
     inner: R,

@@ -1,4 +1,4 @@
-//! `slotstream_schemas::elements` against real servers: on every server version at hand, keys
+//! `slotstream_rdb::elements` against real servers: on every server version at hand, keys
 //! are created in every encoding that version can produce, `DUMP`ed, decoded, and compared
 //! with what the server itself reads back (GET, LRANGE, SMEMBERS, ZRANGE, HGETALL with field
 //! TTLs, XRANGE, XINFO). `OBJECT ENCODING` and the type byte show that each intended encoding

@@ -2,16 +2,18 @@
 //! 2-byte little-endian RDB version and the 8-byte little-endian CRC-64/Jones of everything
 //! before the checksum.
 //!
-//! A [`crate::SnapshotKey`] carries the type byte, object and RDB version separately; the
-//! consumer seals them back into the payload `RESTORE` checks.
+//! A snapshot record carries the type byte, object and RDB version separately; the consumer
+//! seals them back into the payload `RESTORE` checks. The same CRC64 ends a whole RDB, where
+//! the cutter checks it.
 
 use crc::{Crc, Table, CRC_64_REDIS};
 
 /// Bytes the footer adds after type byte and object.
 pub const FOOTER_LEN: usize = 10;
 
-/// Redis's `crc64` (CRC-64/Jones, reflected, as in Redis `crc64.c`), slicing by 16 bytes.
-static CRC64: Crc<u64, Table<16>> = Crc::<u64, Table<16>>::new(&CRC_64_REDIS);
+/// Redis's `crc64` (CRC-64/Jones, reflected, no final xor, as in Redis `crc64.c`), slicing by
+/// 16 bytes: the footer of `DUMP` payloads and the checksum at the end of an RDB.
+pub(crate) static CRC64: Crc<u64, Table<16>> = Crc::<u64, Table<16>>::new(&CRC_64_REDIS);
 
 /// Redis `crc64(init, bytes)`: the CRC-64/Jones of `bytes`, continuing from `init` (0 to start;
 /// the result of a previous call to continue over more bytes).

@@ -1,6 +1,7 @@
 //! RDB primitives: lengths and strings, parsed from a byte slice ("need more bytes" is
-//! `Ok(None)`, not an error) and read from the [`Input`] either raw (copied to a sink
-//! byte for byte) or decoded.
+//! `Ok(None)`, not an error) and read from the cutter's `Input` either raw (copied to a sink
+//! byte for byte) or decoded. The slice parsers also serve the element decoder
+//! (`elements::reader`), which reads whole objects from memory.
 //!
 //! Length encoding (first byte's two high bits): `00` 6-bit length, `01` 14-bit length,
 //! `0x80` 32-bit big-endian length, `0x81` 64-bit big-endian length, `11` a special string
@@ -9,10 +10,14 @@
 
 use std::io::Read;
 
-use super::error::RdbError;
-use super::error::RdbErrorKind;
-use super::input::Input;
-use super::lzf;
+use crate::error::RdbError;
+use crate::error::RdbErrorKind;
+use crate::input::Input;
+use crate::lzf;
+
+/// What a slice parser found: the value and the bytes it took, `Ok(None)` when the slice ends
+/// before it can tell, or why the bytes are malformed.
+pub type Parsed<T> = Result<Option<(T, usize)>, RdbErrorKind>;
 
 /// A decoded length field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +47,7 @@ const ENC_LZF: u8 = 3;
 /// Parses a length field at the start of `b`: `Ok(Some((length, bytes used)))`, or `Ok(None)`
 /// when `b` is too short to tell.
 #[inline]
-pub fn parse_length(b: &[u8]) -> Result<Option<(Length, usize)>, RdbErrorKind> {
+pub fn parse_length(b: &[u8]) -> Parsed<Length> {
     let Some(&first) = b.first() else {
         return Ok(None);
     };
@@ -73,7 +78,7 @@ pub fn parse_length(b: &[u8]) -> Result<Option<(Length, usize)>, RdbErrorKind> {
 
 /// Parses a string header at the start of `b` (for LZF: both of its lengths).
 #[inline]
-pub fn parse_string_header(b: &[u8]) -> Result<Option<(StringHeader, usize)>, RdbErrorKind> {
+pub fn parse_string_header(b: &[u8]) -> Parsed<StringHeader> {
     let Some((len, used)) = parse_length(b)? else {
         return Ok(None);
     };
@@ -105,7 +110,7 @@ pub fn parse_string_header(b: &[u8]) -> Result<Option<(StringHeader, usize)>, Rd
 
 /// A length that must not be a special encoding.
 #[inline]
-fn parse_plain_length(b: &[u8]) -> Result<Option<(u64, usize)>, RdbErrorKind> {
+fn parse_plain_length(b: &[u8]) -> Parsed<u64> {
     match parse_length(b)? {
         None => Ok(None),
         Some((Length::Len(n), used)) => Ok(Some((n, used))),
@@ -113,8 +118,9 @@ fn parse_plain_length(b: &[u8]) -> Result<Option<(u64, usize)>, RdbErrorKind> {
     }
 }
 
-/// A signed little-endian integer of 1, 2 or 4 bytes.
-fn int_value(bytes: &[u8]) -> i64 {
+/// The value of an integer-encoded string: a signed little-endian integer of 1, 2 or 4 bytes
+/// ([`StringHeader::Int`] gives the width; other widths read as 0).
+pub fn int_value(bytes: &[u8]) -> i64 {
     match *bytes {
         [a] => i64::from(a as i8),
         [a, b] => i64::from(i16::from_le_bytes([a, b])),
@@ -126,10 +132,7 @@ fn int_value(bytes: &[u8]) -> i64 {
 impl<R: Read> Input<R> {
     /// Runs a slice parser on the buffered bytes, reading more until it can decide.
     #[inline]
-    fn parse<T>(
-        &mut self,
-        parser: impl Fn(&[u8]) -> Result<Option<(T, usize)>, RdbErrorKind>,
-    ) -> Result<(T, usize), RdbError> {
+    fn parse<T>(&mut self, parser: impl Fn(&[u8]) -> Parsed<T>) -> Result<(T, usize), RdbError> {
         loop {
             match parser(self.available()) {
                 Ok(Some(done)) => return Ok(done),

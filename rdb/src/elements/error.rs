@@ -10,10 +10,11 @@ pub enum DecodeError {
     UnknownType { rdb_type: u8, rdb_version: u16 },
     #[error("RDB type {rdb_type} ({what}) cannot be decoded into elements")]
     Unsupported { rdb_type: u8, what: &'static str },
-    #[error("{what} at offset {offset} runs past the end ({needed} bytes needed, {left} left)")]
+    #[error("{what} at offset {offset} runs past the end ({})", shortfall(*.needed, *.left))]
     Truncated {
         what: &'static str,
         offset: usize,
+        /// Bytes it takes, 0 when unknown (a header cut short before its size shows).
         needed: u64,
         left: usize,
     },
@@ -36,6 +37,13 @@ pub enum DecodeError {
         compressed: bool,
         inner: Box<DecodeError>,
     },
+}
+
+fn shortfall(needed: u64, left: usize) -> String {
+    match needed {
+        0 => format!("only {left} bytes left"),
+        n => format!("{n} bytes needed, {left} left"),
+    }
 }
 
 fn compressed_note(compressed: bool) -> &'static str {
