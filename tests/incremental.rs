@@ -323,16 +323,9 @@ fn incremental_kafka_survives_a_broker_outage() {
 
 #[test]
 fn incremental_kafka_relative_ttls_from_redis_6_count_from_the_source() {
-    let binary = std::env::var_os("SERVERS_DIR")
-        .map_or_else(|| "/work/.cache/servers".into(), std::path::PathBuf::from)
-        .join("bin/redis-6.2.14");
-    if !binary.exists() {
-        eprintln!(
-            "note: {} is missing (scripts/install-servers.sh); skipped",
-            binary.display()
-        );
+    let Some(binary) = common::versions::binary("redis-6.2.14") else {
         return;
-    }
+    };
     let mut link = KafkaLink::new("relttl");
     let source = RedisServer::start_binary(&binary, &[]);
     let target = RedisServer::start();

@@ -411,22 +411,6 @@ fn dataset_covers_the_encodings() {
     assert_eq!(len as usize, dataset::STREAM_ENTRIES);
 }
 
-/// A server version installed by `scripts/install-servers.sh`, or `None` with a note.
-fn installed(name: &str) -> Option<std::path::PathBuf> {
-    let binary = std::env::var_os("SERVERS_DIR")
-        .map_or_else(|| "/work/.cache/servers".into(), std::path::PathBuf::from)
-        .join("bin")
-        .join(name);
-    if binary.exists() {
-        return Some(binary);
-    }
-    eprintln!(
-        "note: {} is missing (scripts/install-servers.sh); skipped",
-        binary.display()
-    );
-    None
-}
-
 /// Writes `h:small` (3 fields) and `h:big` (2,500 fields, read page by page) to a server.
 fn write_field_hashes(conn: &mut redis::Connection) {
     redis::cmd("HSET")
@@ -460,7 +444,7 @@ fn expire_field(conn: &mut redis::Connection, key: &str, field: &str, at: i64) {
 /// without them has none to compare.
 #[test]
 fn hash_field_ttls() {
-    let Some(redis74) = installed("redis-7.4.1") else {
+    let Some(redis74) = common::versions::binary("redis-7.4.1") else {
         return;
     };
     let source = RedisServer::start_binary(&redis74, &[]);
@@ -502,7 +486,7 @@ fn hash_field_ttls() {
         run.text()
     );
 
-    let Some(redis70) = installed("redis-7.0.15") else {
+    let Some(redis70) = common::versions::binary("redis-7.0.15") else {
         return;
     };
     let old = RedisServer::start_binary(&redis70, &[]);

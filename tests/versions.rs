@@ -106,7 +106,7 @@ fn snapshot_copy(
             .unwrap(),
         Via::Kafka => {
             let topic = unique_topic("versions");
-            let broker = Broker::start(&[(&topic, 4)]);
+            let broker = Broker::start(common::SLOTSTREAM, &[(&topic, 4)]);
             let produced = produce_cmd(source, &broker, &topic, 4)
                 .arg("--snapshot-only")
                 .output()
@@ -353,7 +353,7 @@ fn a_big_value_left_out_stays_out_across_a_restart_in_its_middle_kafka() {
     write_big_hash_with_field_ttls(&mut source.conn());
     let topic = unique_topic("left-out");
     let copy = unique_topic("left-out-copy");
-    let broker = Broker::start(&[(&topic, 1), (&copy, 1)]);
+    let broker = Broker::start(common::SLOTSTREAM, &[(&topic, 1), (&copy, 1)]);
     if broker.is_external() {
         create_topic(broker.bootstrap(), &copy, 1);
     }

@@ -17,7 +17,6 @@
 //! - [`memory`]: the in-process transport: bounded channels with the same partitioning.
 //! - [`name`]: command and option names upper-cased on the stack, for matching.
 //! - [`retry`]: what a failure means for a run (reconnect, later, fatal), answered by each error.
-//! - `test_server` (tests only): a throwaway `redis-server` on a free port, for real-server checks.
 
 pub mod codec;
 pub mod display;
@@ -28,8 +27,6 @@ pub mod name;
 pub mod record;
 pub mod retry;
 pub mod slot;
-#[cfg(test)]
-mod test_server;
 pub mod topic;
 
 pub use codec::{Codec, CodecError};

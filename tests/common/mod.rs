@@ -1,12 +1,15 @@
-//! Shared helpers for the integration tests: real `redis-server` processes, the `slotstream`
-//! binary, the acceptance dataset, and an independent content checker.
+//! Shared helpers for the integration tests: the `slotstream` binary, the acceptance dataset,
+//! and an independent content checker. Servers, brokers and child processes come from
+//! `slotstream-test-support`.
 //!
 //! # Layout
-//! - `server`: [`RedisServer`], a `redis-server` on a free loopback port, stopped on `Drop`.
 //! - `dataset`: what the tests write (every type and encoding, TTLs, several dbs, big keys).
 //! - `contents`: [`assert_same_contents`], a key-by-key check that shares no code with
 //!   `slotstream verify`, so a copy is proven by two independent checkers.
-//! - `broker`: a Kafka broker for the tests (an external one, or a `slotstream dev-broker`).
+//! - `broker`: the test broker (re-exported) and the `slotstream produce`/`consume` commands.
+//! - `versions`: the seven server versions (re-exported), what each can create, and a dataset of
+//!   every type and encoding.
+//! - `workload`: live writes of every kind, for the incremental tests.
 //! - `follow`: slotstream processes following a live source, and waiting for them to catch up.
 
 #![allow(dead_code)]
@@ -15,19 +18,21 @@ pub mod broker;
 pub mod contents;
 pub mod dataset;
 pub mod follow;
-pub mod server;
 pub mod versions;
 pub mod workload;
 
 #[allow(unused_imports)]
 pub use contents::assert_same_contents;
-pub use server::RedisServer;
+pub use slotstream_test_support::RedisServer;
 
 use std::process::{Command, Output};
 
+/// The path of the `slotstream` binary built for this test run.
+pub const SLOTSTREAM: &str = env!("CARGO_BIN_EXE_slotstream");
+
 /// The `slotstream` binary built for this test run.
 pub fn slotstream() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_slotstream"))
+    Command::new(SLOTSTREAM)
 }
 
 /// What one `slotstream verify` run printed, and how it ended.
