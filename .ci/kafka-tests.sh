@@ -7,8 +7,9 @@
 #   $XDG_CACHE_HOME, as for scripts/install-servers.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
-SERVERS_DIR=${SERVERS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/slotstream/servers}
+SERVERS_DIR=${SERVERS_DIR:-$DEFAULT_SERVERS_DIR}
 bash scripts/install-tansu.sh "$SERVERS_DIR" >/dev/null
 
 RUNDIR=$(mktemp -d)

