@@ -13,8 +13,8 @@
 //! - [`dump`]: the `DUMP`/`RESTORE` payload format (RDB version footer, CRC64 Jones).
 //! - [`info`]: reading servers' `INFO` text (the databases of `INFO keyspace`).
 //! - [`elements`]: decoding an RDB object into its elements, for targets `RESTORE` cannot serve.
-//! - [`topic`]: how records sit in Kafka (resume topic name, message key, headers).
 //! - [`log`]: the traits a transport implements (where records are appended, where they are read).
+//! - [`resume`]: where a producer may continue from (the resume point).
 //! - [`memory`]: the in-process transport: bounded channels with the same partitioning.
 //! - [`name`]: command and option names upper-cased on the stack, for matching.
 //! - [`retry`]: what a failure means for a run (reconnect, later, fatal), answered by each error.
@@ -29,11 +29,11 @@ pub mod log;
 pub mod memory;
 pub mod name;
 pub mod record;
+pub mod resume;
 pub mod retry;
 pub mod slot;
 #[cfg(test)]
 mod test_server;
-pub mod topic;
 
 pub use codec::{Codec, CodecError};
 pub use record::{
