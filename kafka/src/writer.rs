@@ -34,7 +34,7 @@ struct Undelivered {
 
 /// Remembers the first delivery failure; `append` and `flush` report it.
 #[derive(Default, Clone)]
-pub(crate) struct DeliveryTracker {
+struct DeliveryTracker {
     failure: Arc<Mutex<Option<Undelivered>>>,
 }
 
@@ -57,7 +57,7 @@ impl ProducerContext for DeliveryTracker {
 
 /// Appends records to a slot-partitioned Kafka topic.
 pub struct KafkaWriter {
-    pub(crate) producer: ThreadedProducer<DeliveryTracker>,
+    producer: ThreadedProducer<DeliveryTracker>,
     tracker: DeliveryTracker,
     pub(crate) settings: KafkaSettings,
     partitions: u32,
