@@ -39,8 +39,12 @@ pub enum ApplyError {
     #[error("partition {partition}: {what}")]
     Log { partition: u32, what: String },
 
-    #[error("partition {partition}: {cause}")]
-    Read { partition: u32, cause: LogError },
+    #[error("partition {partition}")]
+    Read {
+        partition: u32,
+        #[source]
+        cause: LogError,
+    },
 }
 
 /// What an operator should do about a rejected command, judged from the reply.

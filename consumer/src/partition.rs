@@ -45,8 +45,7 @@ pub struct PartitionSummary {
     pub skipped: u64,
 }
 
-/// Called with `(partition, log offset)` after a batch is applied (Kafka: group offsets).
-pub type AppliedHook = Arc<dyn Fn(u32, i64) + Send + Sync>;
+pub use slotstream_schemas::log::AppliedHook;
 
 /// Everything a partition task shares with the others.
 pub struct PartitionContext {

@@ -36,6 +36,6 @@ pub enum CaptureError {
     #[error("snapshot from source {addr} is unusable: {cause}")]
     Rdb { addr: String, cause: RdbError },
 
-    #[error("cannot write to the log: {0}")]
+    #[error("cannot write to the log")]
     Log(#[from] LogError),
 }
