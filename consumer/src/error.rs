@@ -73,7 +73,7 @@ impl Retryable for ApplyError {
                     Retry::Fatal
                 }
             }
-            ApplyError::Read { .. } => Retry::Fatal,
+            ApplyError::Read { cause, .. } => cause.retry(),
             ApplyError::BadUrl { .. }
             | ApplyError::Incompatible { .. }
             | ApplyError::Log { .. } => Retry::Fatal,

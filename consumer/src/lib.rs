@@ -15,7 +15,6 @@
 //! - [`checkpoint`]: per-partition checkpoints kept in the destination, moved atomically with
 //!   the batches they end.
 //! - [`throttle`]: ops/s and bytes/s limits.
-//! - [`kafka`]: the Kafka log reader (partition queues, fragments, Avro decoding).
 //! - [`restore`]: snapshot records → `RESTORE` / `FUNCTION LOAD` commands.
 //! - [`rewrite`]: snapshot keys → plain commands, for a destination that cannot `RESTORE` the
 //!   source's RDB format.
@@ -32,7 +31,6 @@ pub mod chunk;
 pub mod command;
 pub mod config;
 pub mod error;
-pub mod kafka;
 pub mod partition;
 pub mod plan;
 pub mod position;

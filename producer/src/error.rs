@@ -78,7 +78,7 @@ impl Retryable for CaptureError {
                     Retry::Fatal
                 }
             }
-            CaptureError::Log(_) => Retry::Fatal,
+            CaptureError::Log(err) => err.retry(),
             CaptureError::BadUrl { .. }
             | CaptureError::Auth { .. }
             | CaptureError::Protocol { .. }

@@ -8,6 +8,7 @@
 
 use slotstream_consumer::ApplyError;
 use slotstream_producer::CaptureError;
+use slotstream_schemas::log::LogError;
 use slotstream_schemas::retry::{Retry, Retryable};
 use std::future::Future;
 use std::process::ExitCode;
@@ -24,6 +25,13 @@ pub fn classify(err: &anyhow::Error) -> Retry {
         }
         if let Some(apply) = cause.downcast_ref::<ApplyError>() {
             return apply.retry();
+        }
+        if let Some(log) = cause.downcast_ref::<LogError>() {
+            return log.retry();
+        }
+        #[cfg(feature = "kafka")]
+        if let Some(kafka) = cause.downcast_ref::<slotstream_kafka::KafkaError>() {
+            return kafka.retry();
         }
     }
     Retry::Fatal

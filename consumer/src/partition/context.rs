@@ -10,8 +10,7 @@ use crate::target::{Target, TargetInfo};
 use crate::throttle::Throttle;
 use std::sync::Arc;
 
-/// Called with `(partition, log offset)` after a batch is applied (Kafka: group offsets).
-pub type AppliedHook = Arc<dyn Fn(u32, i64) + Send + Sync>;
+pub use slotstream_schemas::log::AppliedHook;
 
 /// Everything a partition task shares with the others.
 pub struct PartitionContext {
