@@ -89,11 +89,7 @@ impl ChunkedValue {
             self.in_value = None;
         }
         if left_out {
-            if chunk.last {
-                batch.command(Replies::Strict, chunk.key, &[&b"DEL"[..], &building]);
-                batch.tally.records += 1;
-            }
-            return Ok(Written::LeftOut);
+            return Ok(pass_over(batch, chunk, &building));
         }
         let expired = chunk.expire_ms.is_some_and(|at| at <= now_ms);
         let part = Part {
@@ -127,6 +123,7 @@ impl ChunkedValue {
                 push.concerning(key);
                 batch.tally.records += 1;
             } else {
+                // Leave a mark, so a restart in the middle of the value passes over it too.
                 if let Some(value) = &mut self.in_value {
                     value.left_out = true;
                 }
@@ -156,6 +153,16 @@ impl ChunkedValue {
         batch.tally.snapshot_keys += 1;
         Ok(Written::Yes)
     }
+}
+
+/// A part of a value being left out: nothing is written but, with the last part, the removal of
+/// the mark under its temporary key (the value counts as one record then).
+fn pass_over(batch: &mut Batch, chunk: SnapshotChunk, building: &[u8]) -> Written {
+    if chunk.last {
+        batch.command(Replies::Strict, chunk.key, &[&b"DEL"[..], building]);
+        batch.tally.records += 1;
+    }
+    Written::LeftOut
 }
 
 /// Whether the temporary key of `key` in `db` holds the mark of a value being left out.

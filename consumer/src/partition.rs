@@ -27,7 +27,7 @@ use crate::sweep::{self, SeenKeys};
 use commit::{Before, Committer};
 use slotstream_schemas::log::{Delivery, PartitionReader};
 pub(crate) use slotstream_schemas::now_ms;
-use slotstream_schemas::{Barrier, Body, EpochBegin, Record};
+use slotstream_schemas::{Barrier, Body, EpochBegin, Record, SnapshotChunk};
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -198,20 +198,7 @@ impl Lane {
                     .key(&mut self.batch, db, key, now)?;
                 self.count_expired(written);
             }
-            Body::SnapshotChunk(chunk) => {
-                if self.chunked.resumes_unseen(&chunk) {
-                    let left_out = left_out_mark_found(&mut self.link.conn, db, &chunk.key)
-                        .await
-                        .map_err(|cause| self.query_failed("reading a big value's mark", cause))?;
-                    self.chunked.resume(&chunk, left_out);
-                }
-                self.batch.select(db);
-                let writer = self.ctx.snapshot_writer();
-                let written = self
-                    .chunked
-                    .write(&mut self.batch, &writer, db, chunk, now)?;
-                self.count_expired(written);
-            }
+            Body::SnapshotChunk(chunk) => self.take_chunk(db, chunk, now).await?,
             Body::Function(function) => {
                 self.ctx
                     .snapshot_writer()
@@ -226,25 +213,7 @@ impl Lane {
                 self.begin_epoch(epoch, &begin, log_offset, &mut next)
                     .await?
             }
-            Body::SnapshotEnd(end) => {
-                if self.summary.epoch != Some(epoch) {
-                    return Err(self.log_error(format!(
-                        "snapshot end of epoch {epoch} without its beginning"
-                    )));
-                }
-                tracing::debug!(
-                    partition = self.partition,
-                    records = end.records,
-                    "snapshot applied"
-                );
-                if let Some(seen) = self.seen.take() {
-                    self.flush().await?;
-                    self.sweep(&seen).await?;
-                }
-                self.summary.snapshot_done = true;
-                next.snapshot_done = true;
-                next.sweep_from = None;
-            }
+            Body::SnapshotEnd(end) => self.end_snapshot(epoch, end.records, &mut next).await?,
             Body::Barrier(barrier) => {
                 return self
                     .barrier((epoch, position), db, capture_ms, barrier, next)
@@ -253,6 +222,53 @@ impl Lane {
             Body::Heartbeat(_) => self.ctx.stats.note_lag(self.partition, now - capture_ms),
         }
         self.positions.take(next);
+        Ok(())
+    }
+
+    /// Adds a part of a big value to the batch. A part that continues a value this run has not
+    /// seen begin (a restart in its middle) first asks the destination whether the value is
+    /// being left out.
+    async fn take_chunk(
+        &mut self,
+        db: u32,
+        chunk: SnapshotChunk,
+        now: i64,
+    ) -> Result<(), ApplyError> {
+        if self.chunked.resumes_unseen(&chunk) {
+            let left_out = left_out_mark_found(&mut self.link.conn, db, &chunk.key)
+                .await
+                .map_err(|cause| self.query_failed("reading a big value's mark", cause))?;
+            self.chunked.resume(&chunk, left_out);
+        }
+        self.batch.select(db);
+        let writer = self.ctx.snapshot_writer();
+        let written = self
+            .chunked
+            .write(&mut self.batch, &writer, db, chunk, now)?;
+        self.count_expired(written);
+        Ok(())
+    }
+
+    /// Closes an epoch's snapshot: sweeps when the epoch must, and marks the snapshot done.
+    async fn end_snapshot(
+        &mut self,
+        epoch: u64,
+        records: u64,
+        next: &mut Checkpoint,
+    ) -> Result<(), ApplyError> {
+        if self.summary.epoch != Some(epoch) {
+            return Err(self.log_error(format!(
+                "snapshot end of epoch {epoch} without its beginning"
+            )));
+        }
+        tracing::debug!(partition = self.partition, records, "snapshot applied");
+        if let Some(seen) = self.seen.take() {
+            self.flush().await?;
+            self.sweep(&seen).await?;
+        }
+        self.summary.snapshot_done = true;
+        next.snapshot_done = true;
+        next.sweep_from = None;
         Ok(())
     }
 

@@ -79,11 +79,10 @@ impl Committer {
                 cause,
             })?;
         let outcome = batch.outcome(replies, transaction);
-        let failed_in_exec = match &outcome {
-            Ok(refused) => transaction && !refused.is_empty(),
-            Err(BatchFailure::Refused { ran_rest, .. }) => *ran_rest,
-            Err(BatchFailure::Aborted(_)) => false,
-        };
+        // A replicated command refused as its own outcome is part of what the batch did: the
+        // checkpoint the transaction stored stands. Only a refused write of our own leaves the
+        // transaction's checkpoint past a record that did not apply.
+        let failed_in_exec = matches!(&outcome, Err(BatchFailure::Refused { ran_rest: true, .. }));
         if failed_in_exec {
             self.restore_checkpoint(&before).await;
         }
