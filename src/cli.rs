@@ -240,10 +240,8 @@ impl ValueArgs {
     pub fn target_config(&self, url: &str) -> slotstream_consumer::TargetConfig {
         let mut config = slotstream_consumer::TargetConfig::new(url);
         config.on_unsupported = match self.on_unsupported {
-            OnUnsupported::Fail => slotstream_consumer::rewrite::OnUnsupported::Fail,
-            OnUnsupported::SkipWithWarning => {
-                slotstream_consumer::rewrite::OnUnsupported::SkipWithWarning
-            }
+            OnUnsupported::Fail => slotstream_consumer::OnUnsupported::Fail,
+            OnUnsupported::SkipWithWarning => slotstream_consumer::OnUnsupported::SkipWithWarning,
         };
         config
     }

@@ -4,6 +4,8 @@
 //! - `cli`: the clap definitions, one struct per subcommand.
 //! - `commands`: one file per subcommand, each a thin driver over the library crates.
 
+#![forbid(unsafe_code)]
+
 mod cli;
 mod commands;
 

@@ -12,6 +12,7 @@
 
 mod stream;
 
+use crate::config::OnUnsupported;
 use crate::target::TargetInfo;
 use crate::wire::Commands;
 use slotstream_rdb::elements::{self, Batch, DecodeError, HashField, Kind};
@@ -19,17 +20,6 @@ use slotstream_schemas::SnapshotKey;
 
 /// Elements written per command.
 pub const ELEMENTS_PER_COMMAND: usize = 256;
-
-/// What to do with a value the destination cannot hold as it is (hash field TTLs on a target
-/// without them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OnUnsupported {
-    /// Stop before writing the key, naming it.
-    #[default]
-    Fail,
-    /// Leave the key out, with a warning that names it.
-    SkipWithWarning,
-}
 
 /// Why a key could not be rewritten.
 #[derive(Debug, thiserror::Error)]

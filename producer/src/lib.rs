@@ -19,6 +19,8 @@
 //! - [`stats`]: live counters for progress reporting.
 //! - [`error`]: the capture error type.
 
+#![forbid(unsafe_code)]
+
 pub mod capture;
 pub mod command;
 pub mod config;

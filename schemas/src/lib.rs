@@ -18,6 +18,8 @@
 //! - [`name`]: command and option names upper-cased on the stack, for matching.
 //! - [`retry`]: what a failure means for a run (reconnect, later, fatal), answered by each error.
 
+#![forbid(unsafe_code)]
+
 pub mod codec;
 pub mod display;
 pub mod info;
