@@ -17,14 +17,14 @@ pub use context::{AppliedHook, PartitionContext};
 use crate::barrier::{self, Arrival, BarrierId, Turn};
 use crate::batch::{Batch, Replies, Tally};
 use crate::checkpoint::{self, Checkpoint};
-use crate::chunk::{left_out_mark_found, ChunkedValue};
+use crate::chunk::{resume_state, ChunkedValue};
 use crate::command::{selected_db, swapped_with_db0, write_command};
 use crate::error::{with_causes, ApplyError};
 use crate::position::Positions;
 use crate::precheck;
 use crate::snapshot::Written;
 use crate::sweep::{self, SeenKeys};
-use commit::{Before, Committer};
+use commit::Committer;
 use slotstream_schemas::log::{Delivery, PartitionReader};
 pub(crate) use slotstream_schemas::now_ms;
 use slotstream_schemas::{Barrier, Body, EpochBegin, Record, SnapshotChunk};
@@ -205,6 +205,11 @@ impl Lane {
                     .function(&mut self.batch, &function)?;
             }
             Body::Command(command) => {
+                // Our own writes and replicated commands do not share a batch: a batch of the
+                // first may be applied twice, and is committed so (see `partition::commit`).
+                if !self.batch.is_empty() && self.batch.replayable() {
+                    self.flush().await?;
+                }
                 self.batch.select(db);
                 self.write_command(command, capture_ms);
                 self.batch.tally.records += 1;
@@ -226,8 +231,8 @@ impl Lane {
     }
 
     /// Adds a part of a big value to the batch. A part that continues a value this run has not
-    /// seen begin (a restart in its middle) first asks the destination whether the value is
-    /// being left out.
+    /// seen begin (a restart in its middle) first asks the destination what an earlier run left
+    /// of the value.
     async fn take_chunk(
         &mut self,
         db: u32,
@@ -235,10 +240,10 @@ impl Lane {
         now: i64,
     ) -> Result<(), ApplyError> {
         if self.chunked.resumes_unseen(&chunk) {
-            let left_out = left_out_mark_found(&mut self.link.conn, db, &chunk.key)
+            let resumed = resume_state(&mut self.link.conn, db, &chunk.key)
                 .await
-                .map_err(|cause| self.query_failed("reading a big value's mark", cause))?;
-            self.chunked.resume(&chunk, left_out);
+                .map_err(|cause| self.query_failed("reading a big value's marks", cause))?;
+            self.chunked.resume(&chunk, resumed);
         }
         self.batch.select(db);
         let writer = self.ctx.snapshot_writer();
@@ -309,8 +314,10 @@ impl Lane {
             why,
         })?;
         tracing::debug!(partition = self.partition, epoch, "epoch begins");
-        // A first epoch into a destination never sweeps what was there.
-        if self.positions.applied().is_some_and(|c| c.epoch < epoch) {
+        // After an earlier epoch, applied before or in this run, its keys may be gone from the
+        // source: sweep after this snapshot. A first epoch into a destination never sweeps what
+        // was there.
+        if self.positions.last_taken().is_some_and(|c| c.epoch < epoch) {
             self.seen = Some(SeenKeys::default());
             next.sweep_from = log_offset.or(Some(0));
         }
@@ -384,14 +391,7 @@ impl Lane {
 
     /// Commits the batch with the checkpoints of `arrivals` and moves this partition's own.
     async fn commit(&mut self, arrivals: Vec<Arrival>, atomic: bool) -> Result<(), ApplyError> {
-        let before = Before {
-            applied: self.positions.applied(),
-            replid: self.replid.as_deref(),
-        };
-        let tally = self
-            .link
-            .commit(&mut self.batch, &arrivals, atomic, before)
-            .await?;
+        let tally = self.link.commit(&mut self.batch, &arrivals, atomic).await?;
         let own = arrivals
             .iter()
             .find(|a| a.partition == self.partition)
