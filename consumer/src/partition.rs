@@ -20,6 +20,7 @@ use crate::checkpoint::{self, Checkpoint};
 use crate::chunk::{resume_state, ChunkedValue};
 use crate::command::{selected_db, swapped_with_db0, write_command};
 use crate::error::{with_causes, ApplyError};
+use crate::existing;
 use crate::position::Positions;
 use crate::precheck;
 use crate::snapshot::Written;
@@ -104,6 +105,9 @@ struct Lane {
     replid: Option<String>,
     /// Keys of the snapshot being applied, when it must be swept at its end.
     seen: Option<SeenKeys>,
+    /// Before the first snapshot is applied: keys the destination held of its own, remembered
+    /// so no sweep deletes them; one the snapshot writes over becomes the source's.
+    own_keys: Option<SeenKeys>,
     chunked: ChunkedValue,
     summary: PartitionSummary,
 }
@@ -131,6 +135,20 @@ impl Lane {
             None => None,
         };
         let wire = ctx.target.wire().await?;
+        let own_keys = match (&ctx.existing_log, start) {
+            (Some(log), None) => {
+                let mut own = SeenKeys::default();
+                existing::load(&mut conn, log, partition, |db, key| own.insert(db, key))
+                    .await
+                    .map_err(|cause| ApplyError::Redis {
+                        addr: ctx.target.addr.clone(),
+                        doing: format!("reading the keys the target held (partition {partition})"),
+                        cause,
+                    })?;
+                (!own.is_empty()).then_some(own)
+            }
+            _ => None,
+        };
         Ok(Lane {
             partition,
             link: Committer {
@@ -148,6 +166,7 @@ impl Lane {
             seen: start
                 .filter(|c| !c.snapshot_done && c.sweep_from.is_some())
                 .map(|_| SeenKeys::default()),
+            own_keys,
             chunked: ChunkedValue::default(),
             summary: PartitionSummary {
                 partition,
@@ -159,7 +178,10 @@ impl Lane {
     }
 
     fn done(&self) -> bool {
-        self.ctx.stop_after_snapshot && self.summary.snapshot_done
+        let wanted = self.ctx.snapshot_epoch.unwrap_or(0);
+        self.ctx.stop_after_snapshot
+            && self.summary.snapshot_done
+            && self.summary.epoch.is_some_and(|epoch| epoch >= wanted)
     }
 
     /// Adds a record to the batch, or handles a control record (flushing first so it takes
@@ -180,6 +202,7 @@ impl Lane {
         let mut next = self
             .positions
             .after(record.epoch, record.position, record.db, log_offset);
+        self.claim(&record);
         let Record {
             db,
             epoch,
@@ -269,12 +292,38 @@ impl Lane {
         tracing::debug!(partition = self.partition, records, "snapshot applied");
         if let Some(seen) = self.seen.take() {
             self.flush().await?;
-            self.sweep(&seen).await?;
+            self.sweep(seen).await?;
         }
         self.summary.snapshot_done = true;
+        self.own_keys = None;
         next.snapshot_done = true;
         next.sweep_from = None;
         Ok(())
+    }
+
+    /// A key the destination held of its own that the snapshot writes over is the source's
+    /// from then on: it is forgotten in the batch that writes it.
+    fn claim(&mut self, record: &Record) {
+        let (Some(own), Some(log)) = (&self.own_keys, &self.ctx.existing_log) else {
+            return;
+        };
+        let key = match &record.body {
+            Body::SnapshotKey(key) => &key.key,
+            Body::SnapshotChunk(chunk) if chunk.last => &chunk.key,
+            _ => return,
+        };
+        if own.contains(record.db, key) {
+            let back = self.batch.db();
+            let remembered = existing::remembered_key(log, self.partition);
+            let member = existing::member(record.db, key);
+            self.batch.select(0);
+            self.batch.command(
+                Replies::Strict,
+                key.clone(),
+                &[&b"SREM"[..], &remembered, &member],
+            );
+            self.batch.select(back);
+        }
     }
 
     /// A snapshot being swept needs every key it holds, applied now or before a restart.
@@ -328,9 +377,18 @@ impl Lane {
         Ok(())
     }
 
-    /// Deletes the keys of this partition's slots that the epoch's snapshot did not contain.
-    async fn sweep(&mut self, seen: &SeenKeys) -> Result<(), ApplyError> {
+    /// Deletes the keys of this partition's slots that the epoch's snapshot did not contain,
+    /// but those the destination held before slotstream's first write.
+    async fn sweep(&mut self, mut seen: SeenKeys) -> Result<(), ApplyError> {
         let partition = self.partition;
+        if let Some(log) = &self.ctx.existing_log {
+            existing::load(&mut self.link.conn, log, partition, |db, key| {
+                seen.insert(db, key)
+            })
+            .await
+            .map_err(|cause| self.query_failed("reading the keys the target held before", cause))?;
+        }
+        let seen = &seen;
         let deleted = sweep::sweep(&mut self.link.conn, partition, self.ctx.partitions, seen)
             .await
             .map_err(|cause| self.query_failed("deleting keys the new snapshot lacks", cause))?;

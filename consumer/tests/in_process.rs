@@ -215,7 +215,7 @@ async fn a_crash_right_after_a_snapshot_batch_leaves_it_to_be_applied_again_harm
     fail::cfg("commit-after-exec", "return").unwrap();
     let stopped = h.run(&records[..6]).await;
     fail::remove("commit-after-exec");
-    let err = stopped.outcome.err().expect("the failpoint stops the run");
+    let err = stopped.outcome.expect_err("the failpoint stops the run");
     assert!(err.to_string().contains("failpoint"), "{err}");
     let mut conn = h.conn();
     let list: Vec<String> = conn.lrange(key, 0, -1).unwrap();
@@ -268,8 +268,7 @@ async fn a_crash_between_a_snapshot_batch_and_its_checkpoint_loses_nothing() {
         .run(&records)
         .await
         .outcome
-        .err()
-        .expect("the failpoint stops the run");
+        .expect_err("the failpoint stops the run");
     assert!(err.to_string().contains("failpoint"), "{err}");
     fail::remove("commit-between-batch-and-checkpoint");
     let mut conn = h.conn();
@@ -320,5 +319,56 @@ async fn a_refused_snapshot_write_leaves_the_checkpoint_before_its_batch() {
         h.checkpoint(0),
         stored,
         "the checkpoint does not pass a write the target refused"
+    );
+}
+
+/// Two epochs: the second one's snapshot lacks `gone`, which the source deleted in between.
+fn two_epochs() -> Vec<(u32, Record)> {
+    vec![
+        (0, record(1, 100, 0, epoch_begin(1, 9))),
+        (0, record(1, 100, 1, string_key("kept", "1", None))),
+        (0, record(1, 100, 2, string_key("gone", "2", None))),
+        (0, record(1, 100, 3, snapshot_end(2))),
+        (0, record(2, 500, 0, epoch_begin(1, 9))),
+        (0, record(2, 500, 1, string_key("kept", "3", None))),
+        (0, record(2, 500, 2, snapshot_end(1))),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_target_with_keys_of_its_own_is_refused_before_any_write() {
+    let h = Harness::new(1);
+    let mut conn = h.conn();
+    let _: () = conn.set("mine", "own data").unwrap();
+    let run = h.run(&two_epochs()).await;
+    let err = run.outcome.expect_err("a non-empty target is refused");
+    let text = err.to_string();
+    for needle in ["1 keys", "mine", "--on-existing overwrite"] {
+        assert!(text.contains(needle), "{needle} missing in: {text}");
+    }
+    let keys: Vec<String> = conn.keys("*").unwrap();
+    assert_eq!(keys, ["mine"], "nothing was written");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_overwrite_the_keys_of_its_own_survive_every_sweep() {
+    let mut h = Harness::new(1);
+    h.on_existing = slotstream_consumer::OnExisting::Overwrite;
+    let mut conn = h.conn();
+    let _: () = conn.set("mine", "own data").unwrap();
+    let _: () = conn.set("gone", "overwritten by the copy").unwrap();
+    let records = two_epochs();
+    h.run(&records[..4]).await.summary();
+    h.run(&records).await.summary();
+    let mine: String = conn.get("mine").unwrap();
+    assert_eq!(
+        mine, "own data",
+        "the target's own key survived the second epoch's sweep"
+    );
+    let kept: String = conn.get("kept").unwrap();
+    assert_eq!(kept, "3");
+    assert!(
+        !conn.exists::<_, bool>("gone").unwrap(),
+        "a key of its own the copy wrote over is the source's: the source deleted it, so did the sweep"
     );
 }

@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use slotstream_consumer::{
-    Applier, ApplyError, ApplyStats, ApplySummary, RunOptions, TargetConfig,
+    Applier, ApplyError, ApplyStats, ApplySummary, OnExisting, RunOptions, TargetConfig,
 };
 use slotstream_schemas::log::LogWriter;
 use slotstream_schemas::memory::{memory_log, MemoryLogConfig};
@@ -22,6 +22,8 @@ use std::sync::Arc;
 pub struct Harness {
     pub target: RedisServer,
     pub partitions: u32,
+    /// What the runs do with keys the target holds of its own.
+    pub on_existing: OnExisting,
     log: String,
 }
 
@@ -45,6 +47,7 @@ impl Harness {
         Harness {
             target: RedisServer::start(),
             partitions,
+            on_existing: OnExisting::Fail,
             log: "in-process".into(),
         }
     }
@@ -91,7 +94,9 @@ impl Harness {
             }
         });
         let stats = Arc::new(ApplyStats::default());
-        let applier = Applier::connect(&TargetConfig::new(self.target.url()))
+        let mut config = TargetConfig::new(self.target.url());
+        config.on_existing = self.on_existing;
+        let applier = Applier::connect(&config)
             .await
             .expect("connect to the target");
         let options = if checkpoints {
@@ -101,11 +106,15 @@ impl Harness {
                 .expect("read the checkpoints");
             RunOptions {
                 checkpoint_log: Some(self.log.clone()),
+                existing_log: Some(self.log.clone()),
                 start,
                 ..RunOptions::default()
             }
         } else {
-            RunOptions::default()
+            RunOptions {
+                existing_log: Some(format!("replay:{}", self.log)),
+                ..RunOptions::default()
+            }
         };
         let outcome = applier.run(readers, stats.clone(), options).await;
         feeding.join().expect("the feeding thread");
