@@ -40,6 +40,9 @@ pub enum ApplyError {
     #[error("target {addr} cannot take this snapshot: {why}")]
     Incompatible { addr: String, why: String },
 
+    #[error("target {addr} is not empty: {why}")]
+    NotEmpty { addr: String, why: String },
+
     #[error("partition {partition}: {what}")]
     Log { partition: u32, what: String },
 
@@ -76,6 +79,7 @@ impl Retryable for ApplyError {
             ApplyError::Read { cause, .. } => cause.retry(),
             ApplyError::BadUrl { .. }
             | ApplyError::Incompatible { .. }
+            | ApplyError::NotEmpty { .. }
             | ApplyError::Log { .. } => Retry::Fatal,
         }
     }

@@ -32,6 +32,8 @@
 //! Around them:
 //! - [`precheck`]: before a snapshot's first write, whether the destination can take it all.
 //! - [`sweep`]: after a new epoch's snapshot, delete the keys it did not contain.
+//! - [`existing`]: keys the destination held before the first write: refused, or kept out of
+//!   every sweep.
 //! - [`throttle`]: ops/s and bytes/s limits.
 //! - [`stats`]: live counters for progress reporting.
 //! - [`error`]: the apply error type, which says whether a retry can help.
@@ -50,6 +52,7 @@ pub mod chunk;
 pub mod command;
 pub mod config;
 pub mod error;
+pub mod existing;
 pub mod partition;
 pub mod plan;
 pub mod position;
@@ -64,6 +67,6 @@ pub mod throttle;
 pub mod wire;
 
 pub use apply::{Applier, ApplySummary, RunOptions};
-pub use config::{OnUnsupported, TargetConfig};
+pub use config::{OnExisting, OnUnsupported, TargetConfig};
 pub use error::ApplyError;
 pub use stats::ApplyStats;
