@@ -224,8 +224,9 @@ pub struct VerifyArgs {
 /// How values the destination cannot hold are treated.
 #[derive(Debug, Clone, Args)]
 pub struct ValueArgs {
-    /// A value the target cannot hold (a hash with field TTLs on a target without HEXPIRE):
-    /// `fail` stops before writing it, naming the key; `skip-with-warning` leaves it out.
+    /// A value or live command the target cannot hold (a hash with field TTLs, or HEXPIRE, on a
+    /// target without field TTLs): `fail` stops before writing it, naming the key;
+    /// `skip-with-warning` leaves it out.
     #[arg(long, value_enum, default_value_t = OnUnsupported::Fail)]
     pub on_unsupported: OnUnsupported,
     /// A target that holds keys of its own before the first write: `fail` refuses it (naming

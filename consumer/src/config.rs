@@ -40,8 +40,8 @@ impl TargetConfig {
     }
 }
 
-/// What to do with a value the destination cannot hold as it is (hash field TTLs on a target
-/// without them, a function library on a target without functions).
+/// What to do with a value or a live command the destination cannot hold as it is (hash field
+/// TTLs on a target without them, a function library on a target without functions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OnUnsupported {
     /// Stop before writing it, naming it.

@@ -27,7 +27,9 @@
 //! - [`restore`]: `RESTORE` and `FUNCTION LOAD` commands.
 //! - [`rewrite`]: a value as plain commands, for a destination that cannot `RESTORE` its format.
 //! - [`chunk`]: big values in parts, built under a temporary key and renamed into place.
-//! - [`command`]: live commands as the destination gets them (expiry rewriting).
+//! - [`command`]: live commands as the destination gets them (expiry rewriting), and what
+//!   `--on-unsupported` says for those it cannot take.
+//! - [`compat`]: live commands in the forms an older destination knows.
 //!
 //! Around them:
 //! - [`precheck`]: before a snapshot's first write, whether the destination can take it all.
@@ -50,6 +52,7 @@ pub mod batch;
 pub mod checkpoint;
 pub mod chunk;
 pub mod command;
+pub mod compat;
 pub mod config;
 pub mod error;
 pub mod existing;

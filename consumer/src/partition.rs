@@ -18,7 +18,7 @@ use crate::barrier::{self, Arrival, BarrierId, Turn};
 use crate::batch::{Batch, Replies, Tally};
 use crate::checkpoint::{self, Checkpoint};
 use crate::chunk::{resume_state, ChunkedValue};
-use crate::command::{selected_db, swapped_with_db0, write_command};
+use crate::command::{selected_db, swapped_with_db0, Live, LiveWriter};
 use crate::error::{with_causes, ApplyError};
 use crate::existing;
 use crate::position::Positions;
@@ -234,7 +234,7 @@ impl Lane {
                     self.flush().await?;
                 }
                 self.batch.select(db);
-                self.write_command(command, capture_ms);
+                self.write_command(command, capture_ms)?;
                 self.batch.tally.records += 1;
             }
             Body::EpochBegin(begin) => {
@@ -409,19 +409,35 @@ impl Lane {
         }
     }
 
-    /// Adds a live command to the batch, in the database selected last.
-    fn write_command(&mut self, command: slotstream_schemas::Command, ran_ms: i64) {
+    /// Adds a live command to the batch, in the database selected last, in a form the
+    /// destination knows; one it cannot take stops the partition before the batch is sent, or is
+    /// left out, as `--on-unsupported` says ([`LiveWriter`]).
+    fn write_command(
+        &mut self,
+        command: slotstream_schemas::Command,
+        ran_ms: i64,
+    ) -> Result<(), ApplyError> {
+        let ctx = &self.ctx;
+        let live = LiveWriter {
+            target: &ctx.target_info,
+            addr: &ctx.target.addr,
+            partition: self.partition,
+            extension_ms: ctx.ttl_extension_ms,
+            on_unsupported: ctx.on_unsupported,
+            stats: &ctx.stats,
+        };
+        let db = self.batch.db();
         let mut push = self.batch.push(Replies::Replicated);
-        let name = write_command(
-            push.commands(),
-            command,
-            ran_ms,
-            now_ms(),
-            self.ctx.ttl_extension_ms,
-            self.ctx.target_info.at_least(6, 2),
-        );
-        push.concerning(name);
-        self.batch.tally.commands += 1;
+        match live.write(push.commands(), command, db, ran_ms, now_ms())? {
+            Live::Written(key) => {
+                push.concerning(key);
+                self.batch.tally.commands += 1;
+            }
+            Live::LeftOut(key) => {
+                push.concerning(key);
+            }
+        }
+        Ok(())
     }
 
     /// Applies the batch (and moves the checkpoint with it) and checks every reply.
@@ -493,21 +509,10 @@ impl Lane {
             .arrive(id, barrier.partitions.len(), arrival)
         {
             Turn::Apply(arrivals, done) => {
-                self.batch.select(db);
-                for command in barrier.commands {
-                    // A `SELECT` inside a block moves this connection to another db: follow it,
-                    // so the checkpoints and later commands go where they belong.
-                    let selected = selected_db(&command);
-                    let swapped = swapped_with_db0(&command);
-                    self.write_command(command, ran_ms);
-                    if let Some(db) = selected {
-                        self.batch.moved_to(db);
-                    }
-                    if let (Some(db), Some(log)) = (swapped, &self.ctx.checkpoint_log) {
-                        checkpoint::delete_moved(&mut self.batch, log, self.ctx.partitions, db);
-                    }
-                }
-                let result = self.commit(arrivals, true).await;
+                let result = match self.write_barrier(db, ran_ms, barrier.commands) {
+                    Ok(()) => self.commit(arrivals, true).await,
+                    Err(err) => Err(err),
+                };
                 let outcome = result.as_ref().map(|_| ()).map_err(|e| with_causes(e));
                 done.send_replace(Some(outcome));
                 result?;
@@ -525,6 +530,30 @@ impl Lane {
             }
         }
         self.positions.take(next);
+        Ok(())
+    }
+
+    /// Adds a barrier's commands to the batch, from `db`.
+    fn write_barrier(
+        &mut self,
+        db: u32,
+        ran_ms: i64,
+        commands: Vec<slotstream_schemas::Command>,
+    ) -> Result<(), ApplyError> {
+        self.batch.select(db);
+        for command in commands {
+            // A `SELECT` inside a block moves this connection to another db: follow it, so the
+            // checkpoints and later commands go where they belong.
+            let selected = selected_db(&command);
+            let swapped = swapped_with_db0(&command);
+            self.write_command(command, ran_ms)?;
+            if let Some(db) = selected {
+                self.batch.moved_to(db);
+            }
+            if let (Some(db), Some(log)) = (swapped, &self.ctx.checkpoint_log) {
+                checkpoint::delete_moved(&mut self.batch, log, self.ctx.partitions, db);
+            }
+        }
         Ok(())
     }
 
