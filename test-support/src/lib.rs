@@ -19,6 +19,7 @@
 //! - `broker` (feature `kafka`): a test broker, external (`SLOTSTREAM_TEST_BROKERS`) or a
 //!   `slotstream dev-broker` process, and unique topic names.
 //! - `kafka` (feature `kafka`): raw clients to create topics, write and read messages.
+//! - [`proxy`]: a TCP proxy in front of a server that cuts, stalls and slows the link.
 
 #![forbid(unsafe_code)]
 
@@ -28,6 +29,7 @@ pub mod broker;
 pub mod kafka;
 pub mod missing;
 pub mod process;
+pub mod proxy;
 pub mod resp;
 pub mod server;
 pub mod versions;
