@@ -116,6 +116,10 @@ pub struct ProduceArgs {
     /// After a dropped link, keep starting again from the saved position for this long.
     #[arg(long, default_value_t = 12 * 3600)]
     pub retry_for_secs: u64,
+    /// Silence on the source link for longer than this means the link is dead: it is dropped
+    /// and made again. Keep it above the source's repl-ping-replica-period (10 s by default).
+    #[arg(long, default_value_t = 60)]
+    pub source_timeout_secs: u64,
 }
 
 #[cfg(feature = "kafka")]
@@ -203,6 +207,10 @@ pub struct SyncArgs {
     /// After a dropped link, keep starting again from the saved position for this long.
     #[arg(long, default_value_t = 12 * 3600)]
     pub retry_for_secs: u64,
+    /// Silence on the source link for longer than this means the link is dead: it is dropped
+    /// and made again. Keep it above the source's repl-ping-replica-period (10 s by default).
+    #[arg(long, default_value_t = 60)]
+    pub source_timeout_secs: u64,
 }
 
 #[derive(Debug, Args)]
@@ -261,4 +269,26 @@ impl ValueArgs {
         };
         config
     }
+}
+
+#[cfg(feature = "kafka")]
+impl ProduceArgs {
+    pub fn source_timeout(&self) -> anyhow::Result<std::time::Duration> {
+        source_timeout(self.source_timeout_secs)
+    }
+}
+
+impl SyncArgs {
+    pub fn source_timeout(&self) -> anyhow::Result<std::time::Duration> {
+        source_timeout(self.source_timeout_secs)
+    }
+}
+
+fn source_timeout(secs: u64) -> anyhow::Result<std::time::Duration> {
+    anyhow::ensure!(
+        secs >= 1,
+        "--source-timeout-secs must be at least 1 (got {secs}); it should exceed the source's \
+         repl-ping-replica-period (10 s by default)"
+    );
+    Ok(std::time::Duration::from_secs(secs))
 }

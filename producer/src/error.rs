@@ -32,7 +32,7 @@ pub enum CaptureError {
     #[error("source {addr} broke the replication protocol: {what}")]
     Protocol { addr: String, what: String },
 
-    #[error("lost the link to source {addr} while {doing}")]
+    #[error("lost the link to source {addr} while {doing}{}", silence(.cause))]
     Io {
         addr: String,
         doing: String,
@@ -84,6 +84,17 @@ impl Retryable for CaptureError {
             | CaptureError::Protocol { .. }
             | CaptureError::Rdb { .. } => Retry::Fatal,
         }
+    }
+}
+
+/// What a read timeout means, said in words: the OS calls it "Resource temporarily
+/// unavailable".
+fn silence(cause: &std::io::Error) -> &'static str {
+    match cause.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+            " (nothing came for longer than the read timeout, --source-timeout-secs)"
+        }
+        _ => "",
     }
 }
 
@@ -169,5 +180,23 @@ mod tests {
         for (err, expected) in cases {
             assert_eq!(err.retry(), expected, "{err:?}");
         }
+    }
+
+    #[test]
+    fn a_read_timeout_says_so() {
+        let err = |kind| CaptureError::Io {
+            addr: "s:1".into(),
+            doing: "waiting for the command stream".into(),
+            cause: io::Error::new(kind, "os words"),
+        };
+        assert_eq!(
+            err(io::ErrorKind::WouldBlock).to_string(),
+            "lost the link to source s:1 while waiting for the command stream (nothing came for \
+             longer than the read timeout, --source-timeout-secs)"
+        );
+        assert_eq!(
+            err(io::ErrorKind::ConnectionReset).to_string(),
+            "lost the link to source s:1 while waiting for the command stream"
+        );
     }
 }

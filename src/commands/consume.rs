@@ -4,6 +4,7 @@
 use crate::cli::ConsumeArgs;
 use crate::commands::kafka_settings;
 use crate::commands::progress::{peak_rss_bytes, Progress};
+use crate::commands::retry::Linked;
 use slotstream_consumer::throttle::Throttle;
 use slotstream_consumer::{Applier, ApplyStats, RunOptions};
 use slotstream_kafka::KafkaLog;
@@ -14,10 +15,11 @@ use std::time::Instant;
 
 pub async fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
     let give_up_after = std::time::Duration::from_secs(args.retry_for_secs);
-    crate::commands::retry::with_retries(give_up_after, || run_once(args.clone())).await
+    crate::commands::retry::with_retries(give_up_after, |linked| run_once(args.clone(), linked))
+        .await
 }
 
-async fn run_once(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
+async fn run_once(args: ConsumeArgs, linked: Linked) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let settings = kafka_settings(&args.kafka)?;
     let applier = Applier::connect(&args.values.target_config(&args.target)).await?;
@@ -49,6 +51,8 @@ async fn run_once(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
         })
         .collect();
     let readers = log.readers(&start)?;
+    // The target answered and the topic is open: every link is made.
+    linked.up();
     let stats = Arc::new(ApplyStats::default());
     let progress = Progress::spawn(Arc::new(CaptureStats::default()), stats.clone());
     let options = RunOptions {

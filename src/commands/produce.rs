@@ -4,6 +4,7 @@
 use crate::cli::ProduceArgs;
 use crate::commands::kafka_settings;
 use crate::commands::progress::Progress;
+use crate::commands::retry::Linked;
 use anyhow::Context;
 use slotstream_consumer::ApplyStats;
 use slotstream_kafka::{load_resume_point, KafkaSettings, KafkaWriter};
@@ -17,20 +18,21 @@ use std::sync::Arc;
 
 pub async fn run(args: ProduceArgs) -> anyhow::Result<ExitCode> {
     let give_up_after = std::time::Duration::from_secs(args.retry_for_secs);
-    crate::commands::retry::with_retries(give_up_after, || run_once(args.clone())).await
+    crate::commands::retry::with_retries(give_up_after, |linked| run_once(args.clone(), linked))
+        .await
 }
 
 /// How long a stop waits for the capture thread to flush and save its resume point.
 const STOP_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 
-async fn run_once(args: ProduceArgs) -> anyhow::Result<ExitCode> {
+async fn run_once(args: ProduceArgs, linked: Linked) -> anyhow::Result<ExitCode> {
     let settings = kafka_settings(&args.kafka)?;
     let stop = Arc::new(AtomicBool::new(false));
     let capture_stats = Arc::new(CaptureStats::default());
     let progress = Progress::spawn(capture_stats.clone(), Arc::new(ApplyStats::default()));
     let mut work = {
         let stop = stop.clone();
-        tokio::task::spawn_blocking(move || produce(args, settings, &stop, &capture_stats))
+        tokio::task::spawn_blocking(move || produce(args, settings, &stop, &capture_stats, &linked))
     };
     let outcome = tokio::select! {
         outcome = &mut work => outcome,
@@ -58,14 +60,18 @@ fn produce(
     settings: KafkaSettings,
     stop: &AtomicBool,
     stats: &CaptureStats,
+    linked: &Linked,
 ) -> anyhow::Result<ExitCode> {
     let mut writer =
         KafkaWriter::open(&settings, args.partitions)?.with_kind_headers(args.kind_headers);
     let resume = load_resume_point(&settings)?;
     let mut source = SourceConfig::new(&args.source);
     source.chunk_bytes = args.chunk_bytes;
+    source.read_timeout = args.source_timeout()?;
     source.source_id = args.source_id.clone();
     let mut session = Session::start(&source, resume.as_ref())?;
+    // Kafka was opened before: every link is made.
+    linked.up();
     if let Some(point) = &resume {
         anyhow::ensure!(
             point.source == session.source_id(),

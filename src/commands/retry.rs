@@ -2,9 +2,11 @@
 //!
 //! A run that loses its source, Kafka or target connection starts again from durable state (the
 //! target's checkpoints, the producer's resume point in Kafka), exactly as a restarted process
-//! would, with a growing pause between attempts and a log line for each; it gives up after the
-//! configured time. A link that cannot be made on the very first attempt is an error at once:
-//! that is a wrong address or a server that is down, which waiting rarely fixes.
+//! would, with a growing pause between attempts and a log line for each; it gives up once an
+//! outage has lasted the configured time. An outage begins when an attempt that had made every
+//! link ([`Linked::up`]) fails; its pauses start again from the shortest. A link that cannot be
+//! made on the very first attempt is an error at once: that is a wrong address or a server that
+//! is down, which waiting rarely fixes.
 
 use slotstream_consumer::ApplyError;
 use slotstream_producer::CaptureError;
@@ -12,6 +14,8 @@ use slotstream_schemas::log::LogError;
 use slotstream_schemas::retry::{Retry, Retryable};
 use std::future::Future;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const FIRST_PAUSE: Duration = Duration::from_secs(1);
@@ -37,20 +41,35 @@ pub fn classify(err: &anyhow::Error) -> Retry {
     Retry::Fatal
 }
 
-/// Runs `attempt` until it succeeds, fails for good, or `give_up_after` has passed.
+/// Given to each attempt, which calls [`Linked::up`] once every link it needs is made and it is
+/// under way: a failure after that is a new outage, not more of the last one.
+#[derive(Debug, Clone, Default)]
+pub struct Linked(Arc<AtomicBool>);
+
+impl Linked {
+    pub fn up(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    fn is_up(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or an outage has lasted `give_up_after`.
 pub async fn with_retries<F, Fut>(
     give_up_after: Duration,
     mut attempt: F,
 ) -> anyhow::Result<ExitCode>
 where
-    F: FnMut() -> Fut,
+    F: FnMut(Linked) -> Fut,
     Fut: Future<Output = anyhow::Result<ExitCode>>,
 {
-    let started = Instant::now();
-    let mut pause = FIRST_PAUSE;
+    let mut outage = Outage::new(Instant::now());
     let mut failures = 0u32;
     loop {
-        let err = match attempt().await {
+        let linked = Linked::default();
+        let err = match attempt(linked.clone()).await {
             Ok(code) => return Ok(code),
             Err(err) => err,
         };
@@ -62,12 +81,13 @@ where
         if !again {
             return Err(err);
         }
-        if started.elapsed() >= give_up_after {
+        let now = Instant::now();
+        let Some(pause) = outage.failed(now, linked.is_up(), give_up_after) else {
             return Err(err.context(format!(
                 "gave up after retrying for {} s (--retry-for-secs)",
-                started.elapsed().as_secs()
+                outage.lasted(now).as_secs()
             )));
-        }
+        };
         failures += 1;
         tracing::warn!(
             error = %format!("{err:#}"),
@@ -83,7 +103,45 @@ where
                 return Ok(ExitCode::SUCCESS);
             }
         }
-        pause = (pause * 2).min(LONGEST_PAUSE);
+    }
+}
+
+/// The outage under way: when it began, and the pause before the next attempt.
+#[derive(Debug)]
+struct Outage {
+    began: Instant,
+    pause: Duration,
+}
+
+impl Outage {
+    /// Before any attempt: the run's start counts as the beginning of an outage, so attempts
+    /// that never make their links give up in time too.
+    fn new(now: Instant) -> Outage {
+        Outage {
+            began: now,
+            pause: FIRST_PAUSE,
+        }
+    }
+
+    /// An attempt failed at `now` (`linked`: after it had made its links, which begins a new
+    /// outage). Returns the pause before the next attempt, or `None` once the outage has lasted
+    /// `give_up_after`.
+    fn failed(&mut self, now: Instant, linked: bool, give_up_after: Duration) -> Option<Duration> {
+        if linked {
+            *self = Outage::new(now);
+        }
+        let left = give_up_after.checked_sub(self.lasted(now))?;
+        if left.is_zero() {
+            return None;
+        }
+        let pause = self.pause;
+        self.pause = (pause * 2).min(LONGEST_PAUSE);
+        // The last attempt comes when the window ends, not a long pause after it.
+        Some(pause.min(left))
+    }
+
+    fn lasted(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.began)
     }
 }
 
@@ -106,5 +164,55 @@ mod tests {
         };
         assert_eq!(classify(&anyhow::Error::new(refused)), Retry::Fatal);
         assert_eq!(classify(&anyhow::anyhow!("something else")), Retry::Fatal);
+    }
+
+    #[test]
+    fn an_outage_is_timed_from_the_link_lost_not_from_the_start() {
+        let start = Instant::now();
+        let window = Duration::from_secs(60);
+        let mut outage = Outage::new(start);
+        // Hours of work, then the link drops: a new outage, the shortest pause.
+        let later = start + Duration::from_secs(3 * 3600);
+        assert_eq!(outage.failed(later, true, window), Some(FIRST_PAUSE));
+        // Attempts that make no link go on with growing pauses...
+        let s = |secs| later + Duration::from_secs(secs);
+        assert_eq!(outage.failed(s(5), false, window), Some(FIRST_PAUSE * 2));
+        assert_eq!(outage.failed(s(20), false, window), Some(FIRST_PAUSE * 4));
+        // ...until the outage has lasted the window.
+        assert_eq!(outage.failed(s(60), false, window), None);
+        assert_eq!(outage.lasted(s(60)), window);
+    }
+
+    #[test]
+    fn pauses_start_again_after_a_link_that_came_back() {
+        let start = Instant::now();
+        let window = Duration::from_secs(3600);
+        let mut outage = Outage::new(start);
+        let mut at = start;
+        for _ in 0..10 {
+            at += Duration::from_secs(100);
+            assert_eq!(outage.failed(at, true, window), Some(FIRST_PAUSE));
+        }
+        let pauses: Vec<_> = (1..=7)
+            .map(|i| outage.failed(at + Duration::from_secs(i), false, window))
+            .collect();
+        let secs: Vec<u64> = pauses.iter().flatten().map(Duration::as_secs).collect();
+        assert_eq!(secs, [2, 4, 8, 16, 30, 30, 30]);
+    }
+
+    #[test]
+    fn a_run_that_never_links_gives_up_from_its_start() {
+        let start = Instant::now();
+        let mut outage = Outage::new(start);
+        let window = Duration::from_secs(10);
+        let at = |secs| start + Duration::from_secs(secs);
+        assert_eq!(outage.failed(at(3), false, window), Some(FIRST_PAUSE));
+        // Never a pause past the window's end.
+        outage.pause = LONGEST_PAUSE;
+        assert_eq!(
+            outage.failed(at(8), false, window),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(outage.failed(at(10), false, window), None);
     }
 }

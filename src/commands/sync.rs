@@ -7,6 +7,7 @@
 
 use crate::cli::SyncArgs;
 use crate::commands::progress::{peak_rss_bytes, Progress};
+use crate::commands::retry::Linked;
 use anyhow::Context;
 use slotstream_consumer::checkpoint::Checkpoint;
 use slotstream_consumer::{Applier, ApplyStats, RunOptions};
@@ -23,10 +24,11 @@ use std::time::Instant;
 
 pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let give_up_after = std::time::Duration::from_secs(args.retry_for_secs);
-    crate::commands::retry::with_retries(give_up_after, || run_once(args.clone())).await
+    crate::commands::retry::with_retries(give_up_after, |linked| run_once(args.clone(), linked))
+        .await
 }
 
-async fn run_once(args: SyncArgs) -> anyhow::Result<ExitCode> {
+async fn run_once(args: SyncArgs, linked: Linked) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     anyhow::ensure!(
         (1..=16384).contains(&args.partitions),
@@ -77,6 +79,7 @@ async fn run_once(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let stop = Arc::new(AtomicBool::new(false));
     let mut source = SourceConfig::new(&args.source);
     source.chunk_bytes = args.chunk_bytes;
+    source.read_timeout = args.source_timeout()?;
     source.source_id = Some(source_id);
 
     let capture = {
@@ -87,6 +90,7 @@ async fn run_once(args: SyncArgs) -> anyhow::Result<ExitCode> {
             forward_publish: args.forward_publish,
             partitions: args.partitions,
             next_epoch: last_epoch + 1,
+            linked,
         };
         std::thread::Builder::new()
             .name("capture".into())
@@ -172,6 +176,8 @@ struct CaptureOptions {
     forward_publish: bool,
     partitions: u32,
     next_epoch: u64,
+    /// Told once the source answered: with the target connected before, every link is made.
+    linked: Linked,
 }
 
 /// Where the source may continue from, if every partition has a complete checkpoint of one
@@ -213,6 +219,7 @@ fn capture(
     stop: &AtomicBool,
 ) -> Result<String, CaptureError> {
     let mut session = Session::start(source, resume.as_ref())?;
+    options.linked.up();
     let (epoch, db, described) = match (&resume, session.transfer.is_some()) {
         (Some(point), false) => (
             point.epoch,
