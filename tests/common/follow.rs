@@ -94,8 +94,13 @@ pub fn wait_caught_up(
 }
 
 pub fn sync_cmd(source: &RedisServer, target: &RedisServer) -> Command {
+    sync_cmd_from(&source.url(), target)
+}
+
+/// [`sync_cmd`] from a source reached at `source_url` (through a proxy, say).
+pub fn sync_cmd_from(source_url: &str, target: &RedisServer) -> Command {
     let mut cmd = slotstream();
-    cmd.args(["sync", "--source", &source.url(), "--target", &target.url()])
+    cmd.args(["sync", "--source", source_url, "--target", &target.url()])
         .args(["--partitions", &PARTITIONS.to_string()]);
     cmd
 }

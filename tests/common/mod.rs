@@ -6,6 +6,7 @@
 //! - `dataset`: what the tests write (every type and encoding, TTLs, several dbs, big keys).
 //! - `contents`: [`assert_same_contents`], a key-by-key check that shares no code with
 //!   `slotstream verify`, so a copy is proven by two independent checkers.
+//! - `audit`: a ledger of non-idempotent writes with known results, to count lost and doubled ones.
 //! - `broker`: the test broker (re-exported) and the `slotstream produce`/`consume` commands.
 //! - `versions`: the seven server versions (re-exported), what each can create, and a dataset of
 //!   every type and encoding.
@@ -15,6 +16,7 @@
 
 #![allow(dead_code)]
 
+pub mod audit;
 pub mod broker;
 pub mod contents;
 pub mod dataset;

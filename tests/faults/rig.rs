@@ -1,0 +1,359 @@
+//! A fault rig: a source with a snapshot worth interrupting (small keys and one big list that
+//! travels in about a hundred chunks), an empty target, the slotstream processes between them for one
+//! [`Role`], and what phase the copy is in as the servers show it.
+
+use crate::common::broker::{consume_cmd, produce_cmd, Broker};
+use crate::common::dataset;
+use crate::common::follow::{broker_with_topic, sync_cmd, sync_log, wait_caught_up, PARTITIONS};
+use crate::common::RedisServer;
+use slotstream_test_support::Proc;
+use std::time::{Duration, Instant};
+
+/// The big list, alone in its hash tag so its part mark is known.
+pub const BIG_KEY: &str = "{big}:list";
+const PART_MARK: &str = "__slotstream:part:{big}";
+const SMALL_KEYS: usize = 20_000;
+
+/// The big list of a snapshot: elements of 1 KB, and the chunks it travels in.
+#[derive(Debug, Clone, Copy)]
+pub struct BigList {
+    pub elements: usize,
+    pub chunk_bytes: &'static str,
+}
+
+/// Straight into the target: 12 MB in about 90 chunks, long enough to be killed in.
+pub const SYNC_BIG_LIST: BigList = BigList {
+    elements: 12_000,
+    chunk_bytes: "131072",
+};
+/// Through Kafka: 2 MB in about 120 chunks, all in one partition. Several epochs of it fit in
+/// what `slotstream dev-broker` keeps per partition (about 5 MB), so a consumer a snapshot
+/// behind loses nothing to retention.
+pub const KAFKA_BIG_LIST: BigList = BigList {
+    elements: 2_000,
+    chunk_bytes: "16384",
+};
+
+/// The process the faults are aimed at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Sync,
+    Produce,
+    Consume,
+}
+
+/// Where a copy stands, as the source (its replica's state) and the target (checkpoints, the
+/// big value's part mark) show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    /// Not connected yet, or between two steps.
+    Starting,
+    Snapshot,
+    /// The big list's parts are being applied.
+    BigValue,
+    Live,
+}
+
+pub struct Rig {
+    pub source: RedisServer,
+    pub target: RedisServer,
+    pub role: Role,
+    /// The name the checkpoints carry: `sync:<source>` or the topic.
+    pub log: String,
+    sync: Option<Proc>,
+    broker: Option<Broker>,
+    producer: Option<Proc>,
+    consumer: Option<Proc>,
+    /// The part mark when the victim last started: a mark left by an earlier run is no sign of
+    /// the big value being applied now.
+    part_before: Option<String>,
+    /// After [`Rig::force_new_epoch`]: the newest epoch the target had. Until the new epoch
+    /// shows (a transfer, or a higher epoch in the checkpoints), the copy is not live.
+    awaiting_epoch: Option<u64>,
+}
+
+impl Role {
+    pub fn big_list(self) -> BigList {
+        match self {
+            Role::Sync => SYNC_BIG_LIST,
+            Role::Produce | Role::Consume => KAFKA_BIG_LIST,
+        }
+    }
+}
+
+impl Rig {
+    /// Source (with the snapshot data and `DEBUG` enabled, to force new epochs) and target; no
+    /// process yet.
+    pub fn new(role: Role, name: &str) -> Rig {
+        let source = RedisServer::start_with_args(&["--enable-debug-command", "yes"]);
+        let target = RedisServer::start();
+        write_snapshot_data(&source, role.big_list());
+        let (log, broker) = match role {
+            Role::Sync => (sync_log(&source), None),
+            Role::Produce | Role::Consume => {
+                let topic = crate::common::broker::unique_topic(name);
+                let broker = broker_with_topic(&topic);
+                (topic, Some(broker))
+            }
+        };
+        Rig {
+            source,
+            target,
+            role,
+            log,
+            sync: None,
+            broker,
+            producer: None,
+            consumer: None,
+            part_before: None,
+            awaiting_epoch: None,
+        }
+    }
+
+    /// Starts every process of the role's path.
+    pub fn start_all(&mut self) {
+        match self.role {
+            Role::Sync => self.start(Role::Sync),
+            Role::Produce | Role::Consume => {
+                self.start(Role::Produce);
+                self.start(Role::Consume);
+            }
+        }
+    }
+
+    /// Starts the victim, if it is not running.
+    pub fn start_victim(&mut self) {
+        self.part_before = self.part_mark();
+        self.start(self.role);
+    }
+
+    /// SIGKILL of the victim; returns the phase the kill landed in. When the victim writes the
+    /// target (`sync`, `consume`), a part mark it left behind, new since it started, shows a
+    /// kill inside the big value even when the value's parts came and went between two looks.
+    /// For `produce` the phase is the consumer's at the kill, as the target shows it: a little
+    /// behind the producer, and going on without it.
+    pub fn kill_victim(&mut self) -> Phase {
+        let before = self.phase();
+        if let Some(mut proc) = self.slot(self.role).take() {
+            proc.kill();
+        }
+        if self.role == Role::Produce {
+            return before;
+        }
+        let mark = self.part_mark();
+        match before {
+            _ if mark.is_some() && mark != self.part_before => Phase::BigValue,
+            // The value was done by the time of the kill.
+            Phase::BigValue => Phase::Snapshot,
+            phase => phase,
+        }
+    }
+
+    fn slot(&mut self, role: Role) -> &mut Option<Proc> {
+        match role {
+            Role::Sync => &mut self.sync,
+            Role::Produce => &mut self.producer,
+            Role::Consume => &mut self.consumer,
+        }
+    }
+
+    fn start(&mut self, role: Role) {
+        if self.slot(role).is_some() {
+            return;
+        }
+        let mut cmd = match role {
+            Role::Sync => {
+                let mut cmd = sync_cmd(&self.source, &self.target);
+                cmd.args(["--chunk-bytes", role.big_list().chunk_bytes]);
+                cmd
+            }
+            Role::Produce => {
+                let broker = self.broker.as_ref().expect("a broker");
+                let mut cmd = produce_cmd(&self.source, broker, &self.log, PARTITIONS);
+                cmd.args(["--chunk-bytes", role.big_list().chunk_bytes]);
+                cmd
+            }
+            Role::Consume => consume_cmd(
+                &self.target,
+                self.broker.as_ref().expect("a broker"),
+                &self.log,
+            ),
+        };
+        let name = format!("{role:?}").to_lowercase();
+        *self.slot(role) = Some(Proc::spawn(&mut cmd, &name));
+    }
+
+    /// Makes the next replica link a full resync with a new replication id, as a restarted
+    /// source would: the producer (or `sync`) opens a new epoch. A connected producer is
+    /// dropped, so it reconnects into the new epoch at once.
+    pub fn force_new_epoch(&mut self) {
+        self.awaiting_epoch = Some(self.checkpoints().1);
+        let mut conn = self.source.conn();
+        let _: () = redis::cmd("DEBUG")
+            .arg("CHANGE-REPL-ID")
+            .query(&mut conn)
+            .expect("DEBUG CHANGE-REPL-ID");
+        let _: redis::Value = redis::cmd("CLIENT")
+            .arg(&["KILL", "TYPE", "replica"])
+            .query(&mut conn)
+            .expect("CLIENT KILL");
+    }
+
+    /// The phase the copy is in now.
+    pub fn phase(&mut self) -> Phase {
+        let part = self.part_mark();
+        let state = replica_state(&self.source);
+        let (done, epoch) = self.checkpoints();
+        let transferring = matches!(state.as_deref(), Some("wait_bgsave" | "send_bulk"));
+        if self
+            .awaiting_epoch
+            .is_some_and(|before| transferring || epoch > before)
+        {
+            self.awaiting_epoch = None;
+        }
+        if part.is_some() && part != self.part_before {
+            return Phase::BigValue;
+        }
+        // The consumer's view: its checkpoints. The capture side's: its replica link.
+        let applying = self.role != Role::Produce && done == Some(false);
+        if transferring || applying {
+            return Phase::Snapshot;
+        }
+        if self.awaiting_epoch.is_none() && state.as_deref() == Some("online") && done == Some(true)
+        {
+            return Phase::Live;
+        }
+        Phase::Starting
+    }
+
+    /// Waits until the copy is in `want` (or past it: a phase can be missed between two
+    /// looks), and returns the phase reached.
+    pub fn wait_for(&mut self, want: Phase) -> Phase {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let now = self.phase();
+            if now >= want || (now == Phase::Live && want != Phase::Live) {
+                return now;
+            }
+            self.assert_running();
+            assert!(
+                Instant::now() < deadline,
+                "the copy never reached {want:?} (at {now:?}):\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Panics with the logs if a process exited by itself.
+    pub fn assert_running(&mut self) {
+        for proc in [&mut self.sync, &mut self.producer, &mut self.consumer]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(status) = proc.child.try_wait().expect("try_wait") {
+                panic!("a slotstream process exited ({status}):\n{}", proc.log());
+            }
+        }
+    }
+
+    /// Every process's log so far.
+    pub fn logs(&self) -> String {
+        [&self.sync, &self.producer, &self.consumer]
+            .into_iter()
+            .flatten()
+            .map(Proc::log)
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    }
+
+    /// Waits until the copy is live and the target's checkpoints reach the source's offset.
+    pub fn wait_caught_up(&mut self) {
+        self.wait_for(Phase::Live);
+        let mut procs: Vec<&mut Proc> = [&mut self.sync, &mut self.producer, &mut self.consumer]
+            .into_iter()
+            .flatten()
+            .collect();
+        wait_caught_up(&self.source, &self.target, &self.log, &mut procs);
+    }
+
+    /// Stops every process; returns their logs.
+    pub fn stop(&mut self) -> String {
+        [self.sync.take(), self.producer.take(), self.consumer.take()]
+            .into_iter()
+            .flatten()
+            .map(Proc::stop)
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    }
+
+    fn part_mark(&self) -> Option<String> {
+        redis::cmd("GET")
+            .arg(PART_MARK)
+            .query(&mut self.target.conn())
+            .expect("GET the part mark")
+    }
+
+    fn checkpoints(&self) -> (Option<bool>, u64) {
+        checkpoints(&self.target, &self.log)
+    }
+}
+
+/// Whether every partition's checkpoint of `log` says its snapshot is applied (`None`: some
+/// partition has none yet), and the newest epoch among them.
+pub fn checkpoints(target: &RedisServer, log: &str) -> (Option<bool>, u64) {
+    let mut conn = target.conn();
+    let (mut done, mut newest) = (Some(true), 0);
+    for p in 0..PARTITIONS {
+        let (flag, epoch): (Option<u8>, Option<u64>) = redis::cmd("HMGET")
+            .arg(format!("__slotstream:checkpoint:{log}:{p}"))
+            .arg("snapshot_done")
+            .arg("epoch")
+            .query(&mut conn)
+            .expect("HMGET a checkpoint");
+        newest = newest.max(epoch.unwrap_or(0));
+        done = match (done, flag) {
+            (Some(all), Some(flag)) => Some(all && flag == 1),
+            _ => None,
+        };
+    }
+    (done, newest)
+}
+
+/// The state of the source's first replica (`wait_bgsave`, `send_bulk`, `online`), if any.
+pub fn replica_state(source: &RedisServer) -> Option<String> {
+    let info: String = redis::cmd("INFO")
+        .arg("replication")
+        .query(&mut source.conn())
+        .expect("INFO replication");
+    let line = info.lines().find(|l| l.starts_with("slave0:"))?;
+    line.split(',')
+        .find_map(|field| field.strip_prefix("state="))
+        .map(str::to_string)
+}
+
+/// Small strings in db 0 and the big list, of incompressible elements: most of the snapshot's
+/// bytes.
+pub fn write_snapshot_data(source: &RedisServer, big: BigList) {
+    let mut conn = source.conn();
+    dataset::write_small_strings(&mut conn, SMALL_KEYS);
+    let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+    for start in (0..big.elements).step_by(500) {
+        let mut pipe = redis::pipe();
+        for i in start..(start + 500).min(big.elements) {
+            let element: String = (0..1000)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    char::from(b'a' + (x % 26) as u8)
+                })
+                .collect();
+            pipe.cmd("RPUSH")
+                .arg(BIG_KEY)
+                .arg(format!("{i}:{element}"))
+                .ignore();
+        }
+        pipe.query::<()>(&mut conn).expect("RPUSH the big list");
+    }
+}
