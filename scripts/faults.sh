@@ -47,6 +47,7 @@ for ((round = 0; round < rounds; round++)); do
         failed=$((failed + 1))
         echo "round $round: FAILED with seed $round_seed (SLOTSTREAM_FAULT_KILLS=$kills):"
         grep -E '^ +FAIL \[' "$log" | sort -u | sed 's/^ */  /' || true
+        grep -E '^[a-z]+-[a-z]+: ledger:' "$log" | sed 's/^/  /' || true
         grep -A4 'panicked at' "$log" | head -n 20 | sed 's/^/  /' || true
     fi
 done

@@ -84,10 +84,12 @@ pub fn kill_at_random_moments(role: Role, name: &str) -> String {
     let counts = ledger.stop();
     let report = writer.stop_and_wait();
     rig.wait_caught_up();
+    // Printed before the contents are compared, so a failing run says what it lost too.
+    let check = counts.check(&rig.target.url());
+    eprintln!("{name}: ledger: {check:?}");
     let keys = assert_same_contents(&rig.source.url(), &rig.target.url());
     let verified = compare(&rig.source.url(), &rig.target.url()).expect("verify runs");
     assert!(verified.is_identical(), "{}", describe(&verified));
-    let check = counts.check(&rig.target.url());
     assert_eq!(
         (check.lost, check.doubled),
         (0, 0),

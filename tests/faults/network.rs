@@ -87,10 +87,12 @@ fn sync_survives_a_cut_source_link_and_gives_up_on_a_stalled_one() {
     let counts = ledger.stop();
     let report = writer.stop_and_wait();
     wait_caught_up(&source, &target, &log_name, &mut [&mut sync]);
+    // Printed before the contents are compared, so a failing run says what it lost too.
+    let check = counts.check(&target.url());
+    eprintln!("{name}: ledger: {check:?}");
     let keys = assert_same_contents(&source.url(), &target.url());
     let verified = compare(&source.url(), &target.url()).expect("verify runs");
     assert!(verified.is_identical(), "{}", describe(&verified));
-    let check = counts.check(&target.url());
     assert_eq!(
         (check.lost, check.doubled),
         (0, 0),
