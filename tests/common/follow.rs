@@ -59,8 +59,23 @@ pub fn expire_due_keys(source: &RedisServer) {
     }
 }
 
-/// Waits until every partition's checkpoint has reached the source's current offset (the
-/// heartbeats move idle partitions along), or panics after a generous liveness bound.
+/// Whether every partition's checkpoint of `log` says its epoch's snapshot is applied.
+pub fn snapshot_done(target: &RedisServer, log: &str) -> bool {
+    let mut conn = target.conn();
+    (0..PARTITIONS).all(|p| {
+        redis::cmd("HGET")
+            .arg(format!("__slotstream:checkpoint:{log}:{p}"))
+            .arg("snapshot_done")
+            .query::<Option<u8>>(&mut conn)
+            .unwrap()
+            == Some(1)
+    })
+}
+
+/// Waits until every partition's checkpoint has applied its snapshot and reached the source's
+/// current offset (the heartbeats move idle partitions along), or panics after a generous
+/// liveness bound. A snapshot's records carry the offset it was taken at, so the offset alone
+/// is reached in the middle of a snapshot of a source that takes no writes.
 pub fn wait_caught_up(
     source: &RedisServer,
     target: &RedisServer,
@@ -73,7 +88,7 @@ pub fn wait_caught_up(
     let wanted = source_offset(source);
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
-        if applied_offset(target, log).is_some_and(|o| o >= wanted) {
+        if applied_offset(target, log).is_some_and(|o| o >= wanted) && snapshot_done(target, log) {
             return;
         }
         for proc in procs.iter_mut() {
