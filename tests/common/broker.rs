@@ -12,11 +12,21 @@ pub fn produce_cmd(
     topic: &str,
     partitions: u32,
 ) -> Command {
+    produce_cmd_from(&source.url(), broker, topic, partitions)
+}
+
+/// [`produce_cmd`] from a source reached at `source_url` (through a proxy, say).
+pub fn produce_cmd_from(
+    source_url: &str,
+    broker: &Broker,
+    topic: &str,
+    partitions: u32,
+) -> Command {
     let mut cmd = Command::new(super::SLOTSTREAM);
     cmd.args([
         "produce",
         "--source",
-        &source.url(),
+        source_url,
         "--brokers",
         broker.bootstrap(),
     ])

@@ -13,7 +13,7 @@ use crate::common::audit::Ledger;
 use crate::common::describe;
 use crate::common::workload::{self, WorkloadConfig};
 use crate::common::{assert_same_contents, compare};
-use crate::rig::{Phase, Rig, Role};
+use crate::rig::{half_built_values, Phase, Rig, Role};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -35,13 +35,12 @@ pub fn workload_config(seed: u64) -> WorkloadConfig {
     }
 }
 
-/// How long to wait, once the aimed phase shows, before the kill. Through Kafka the big list
-/// is 2 MB, applied in a batch or two: its parts show on the target for a few milliseconds.
-fn delay(chance: &mut Chance, role: Role, aim: Phase) -> Duration {
+/// How long to wait, once the aimed phase shows, before the kill: the big list's parts show on
+/// the target for a few tens of milliseconds.
+fn delay(chance: &mut Chance, aim: Phase) -> Duration {
     match aim {
         Phase::Snapshot => chance.ms(0, 60),
-        Phase::BigValue if role == Role::Sync => chance.ms(0, 40),
-        Phase::BigValue => chance.ms(0, 5),
+        Phase::BigValue => chance.ms(0, 30),
         _ => chance.ms(0, 1_500),
     }
 }
@@ -71,7 +70,7 @@ pub fn kill_at_random_moments(role: Role, name: &str) -> String {
             rig.start_victim();
         }
         let reached = rig.wait_for(aim);
-        let wait = delay(&mut chance, role, aim);
+        let wait = delay(&mut chance, aim);
         std::thread::sleep(wait);
         let phase = rig.kill_victim();
         eprintln!(
@@ -87,6 +86,11 @@ pub fn kill_at_random_moments(role: Role, name: &str) -> String {
     // Printed before the contents are compared, so a failing run says what it lost too.
     let check = counts.check(&rig.target.url());
     eprintln!("{name}: ledger: {check:?}");
+    let left = half_built_values(&rig.target);
+    assert!(
+        left.is_empty(),
+        "half-built values left on the target: {left:?}"
+    );
     let keys = assert_same_contents(&rig.source.url(), &rig.target.url());
     let verified = compare(&rig.source.url(), &rig.target.url()).expect("verify runs");
     assert!(verified.is_identical(), "{}", describe(&verified));

@@ -18,11 +18,15 @@
 //!   live phase.
 //! - `network`: `sync`'s source link through a proxy, cut during the snapshot and live, then
 //!   stalled past `--retry-for-secs`.
+//! - `cut_snapshot`: `produce`'s first snapshot cut in its middle while the source deletes what
+//!   was applied: the retry must open a new epoch that sweeps.
 
 #[path = "../common/mod.rs"]
 mod common;
 
 mod chance;
+#[cfg(feature = "kafka")]
+mod cut_snapshot;
 mod kills;
 mod network;
 mod rig;

@@ -10,7 +10,9 @@ use crate::common::follow::{sync_cmd_from, wait_caught_up, Proc};
 use crate::common::workload;
 use crate::common::{assert_same_contents, compare, describe, RedisServer};
 use crate::kills::workload_config;
-use crate::rig::{checkpoints, replica_state, write_snapshot_data, KAFKA_BIG_LIST};
+use crate::rig::{
+    checkpoints, half_built_values, replica_state, write_snapshot_data, KAFKA_BIG_LIST,
+};
 use slotstream_test_support::proxy::Proxy;
 use std::time::{Duration, Instant};
 
@@ -90,6 +92,11 @@ fn sync_survives_a_cut_source_link_and_gives_up_on_a_stalled_one() {
     // Printed before the contents are compared, so a failing run says what it lost too.
     let check = counts.check(&target.url());
     eprintln!("{name}: ledger: {check:?}");
+    let left = half_built_values(&target);
+    assert!(
+        left.is_empty(),
+        "half-built values left on the target: {left:?}"
+    );
     let keys = assert_same_contents(&source.url(), &target.url());
     let verified = compare(&source.url(), &target.url()).expect("verify runs");
     assert!(verified.is_identical(), "{}", describe(&verified));

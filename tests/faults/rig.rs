@@ -26,13 +26,17 @@ pub const SYNC_BIG_LIST: BigList = BigList {
     elements: 12_000,
     chunk_bytes: "131072",
 };
-/// Through Kafka: 2 MB in about 120 chunks, all in one partition. Several epochs of it fit in
+/// Through Kafka: 2 MB in about 500 chunks, all in one partition. Several epochs of it fit in
 /// what `slotstream dev-broker` keeps per partition (about 5 MB), so a consumer a snapshot
 /// behind loses nothing to retention.
 pub const KAFKA_BIG_LIST: BigList = BigList {
     elements: 2_000,
-    chunk_bytes: "16384",
+    chunk_bytes: "4096",
 };
+/// The consumer's `--max-ops` through Kafka: five times what the workload and the ledger write,
+/// and small batches (a tenth of a second's share per partition), so the big list's parts span
+/// several batches and a kill can land between them.
+const CONSUMER_MAX_OPS: &str = "20000";
 
 /// The process the faults are aimed at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,11 +177,12 @@ impl Rig {
                 cmd.args(["--chunk-bytes", role.big_list().chunk_bytes]);
                 cmd
             }
-            Role::Consume => consume_cmd(
-                &self.target,
-                self.broker.as_ref().expect("a broker"),
-                &self.log,
-            ),
+            Role::Consume => {
+                let broker = self.broker.as_ref().expect("a broker");
+                let mut cmd = consume_cmd(&self.target, broker, &self.log);
+                cmd.args(["--max-ops", CONSUMER_MAX_OPS]);
+                cmd
+            }
         };
         let name = format!("{role:?}").to_lowercase();
         *self.slot(role) = Some(Proc::spawn(&mut cmd, &name));
@@ -318,6 +323,27 @@ pub fn checkpoints(target: &RedisServer, log: &str) -> (Option<bool>, u64) {
         };
     }
     (done, newest)
+}
+
+/// Bookkeeping of big values left on the target (`__slotstream:build:*` under construction,
+/// `__slotstream:part:*` marks), in every db: once the copy has caught up, none may remain.
+pub fn half_built_values(target: &RedisServer) -> Vec<String> {
+    let mut conn = target.conn();
+    let mut found = Vec::new();
+    for db in 0..16 {
+        let _: () = redis::cmd("SELECT")
+            .arg(db)
+            .query(&mut conn)
+            .expect("SELECT");
+        for pattern in ["__slotstream:build:*", "__slotstream:part:*"] {
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(pattern)
+                .query(&mut conn)
+                .expect("KEYS");
+            found.extend(keys.into_iter().map(|key| format!("db {db}: {key}")));
+        }
+    }
+    found
 }
 
 /// The state of the source's first replica (`wait_bgsave`, `send_bulk`, `online`), if any.
