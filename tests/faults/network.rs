@@ -27,9 +27,9 @@ fn cuts() -> (usize, usize) {
 const RETRY_FOR_SECS: &str = "8";
 /// A stalled link shows in seconds (the source pings every second).
 const SOURCE_TIMEOUT_SECS: &str = "2";
-/// Each read of the snapshot (up to 16 KiB) waits this long in the proxy: about 2.5 MB take
+/// Each read of the snapshot (up to 16 KiB) waits this long in the proxy: about 1.5 MB take
 /// a few seconds.
-const SLOW: Duration = Duration::from_millis(15);
+const SLOW: Duration = Duration::from_millis(30);
 /// What `sync` logs for each lost link.
 const LINK_LOST: &str = "link lost; starting again from the saved position";
 

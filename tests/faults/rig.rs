@@ -6,6 +6,7 @@ use crate::common::broker::{consume_cmd, produce_cmd, Broker};
 use crate::common::dataset;
 use crate::common::follow::{broker_with_topic, sync_cmd, sync_log, wait_caught_up, PARTITIONS};
 use crate::common::RedisServer;
+use slotstream_schemas::slot::{key_slot, partition_for_slot};
 use slotstream_test_support::Proc;
 use std::time::{Duration, Instant};
 
@@ -26,17 +27,31 @@ pub const SYNC_BIG_LIST: BigList = BigList {
     elements: 12_000,
     chunk_bytes: "131072",
 };
-/// Through Kafka: 2 MB in about 500 chunks, all in one partition. Several epochs of it fit in
-/// what `slotstream dev-broker` keeps per partition (about 5 MB), so a consumer a snapshot
-/// behind loses nothing to retention.
+/// Through Kafka: 1 MB in about 500 chunks, all in one partition. Four epochs of it fit in what
+/// `slotstream dev-broker` keeps per partition (about 5 MB), so a consumer a few snapshots
+/// behind a producer that restarts over and over loses nothing to retention.
 pub const KAFKA_BIG_LIST: BigList = BigList {
-    elements: 2_000,
-    chunk_bytes: "4096",
+    elements: 1_000,
+    chunk_bytes: "2048",
 };
 /// The consumer's `--max-ops` through Kafka: five times what the workload and the ledger write,
 /// and small batches (a tenth of a second's share per partition), so the big list's parts span
 /// several batches and a kill can land between them.
 const CONSUMER_MAX_OPS: &str = "20000";
+
+/// The big list's part mark, and the checkpoint of its partition, as the target shows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PartState {
+    mark: Option<String>,
+    checkpoint: Vec<(String, String)>,
+}
+
+impl PartState {
+    /// The value is half-built, and its partition moved since `start`: it is being applied.
+    fn building_since(&self, start: &PartState) -> bool {
+        self.mark.is_some() && self != start
+    }
+}
 
 /// The process the faults are aimed at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,9 +83,9 @@ pub struct Rig {
     broker: Option<Broker>,
     producer: Option<Proc>,
     consumer: Option<Proc>,
-    /// The part mark when the victim last started: a mark left by an earlier run is no sign of
-    /// the big value being applied now.
-    part_before: Option<String>,
+    /// The big value's state when the victim last started: a mark left by an earlier run is no
+    /// sign of the value being applied now.
+    part_before: PartState,
     /// After [`Rig::force_new_epoch`]: the newest epoch the target had. Until the new epoch
     /// shows (a transfer, or a higher epoch in the checkpoints), the copy is not live.
     awaiting_epoch: Option<u64>,
@@ -109,7 +124,7 @@ impl Rig {
             broker,
             producer: None,
             consumer: None,
-            part_before: None,
+            part_before: PartState::default(),
             awaiting_epoch: None,
         }
     }
@@ -127,7 +142,7 @@ impl Rig {
 
     /// Starts the victim, if it is not running.
     pub fn start_victim(&mut self) {
-        self.part_before = self.part_mark();
+        self.part_before = self.part_state();
         self.start(self.role);
     }
 
@@ -144,9 +159,9 @@ impl Rig {
         if self.role == Role::Produce {
             return before;
         }
-        let mark = self.part_mark();
+        let after = self.part_state();
         match before {
-            _ if mark.is_some() && mark != self.part_before => Phase::BigValue,
+            _ if after.building_since(&self.part_before) => Phase::BigValue,
             // The value was done by the time of the kill.
             Phase::BigValue => Phase::Snapshot,
             phase => phase,
@@ -206,7 +221,7 @@ impl Rig {
 
     /// The phase the copy is in now.
     pub fn phase(&mut self) -> Phase {
-        let part = self.part_mark();
+        let part = self.part_state();
         let state = replica_state(&self.source);
         let (done, epoch) = self.checkpoints();
         let transferring = matches!(state.as_deref(), Some("wait_bgsave" | "send_bulk"));
@@ -216,7 +231,7 @@ impl Rig {
         {
             self.awaiting_epoch = None;
         }
-        if part.is_some() && part != self.part_before {
+        if part.building_since(&self.part_before) {
             return Phase::BigValue;
         }
         // The consumer's view: its checkpoints. The capture side's: its replica link.
@@ -292,11 +307,20 @@ impl Rig {
             .join("\n---\n")
     }
 
-    fn part_mark(&self) -> Option<String> {
-        redis::cmd("GET")
+    /// The big list's part mark and its partition's checkpoint. The mark alone is no identity:
+    /// it counts parts, and every epoch counts them again from the start.
+    fn part_state(&self) -> PartState {
+        let partition = partition_for_slot(key_slot(BIG_KEY.as_bytes()), PARTITIONS);
+        let mut conn = self.target.conn();
+        let mark = redis::cmd("GET")
             .arg(PART_MARK)
-            .query(&mut self.target.conn())
-            .expect("GET the part mark")
+            .query(&mut conn)
+            .expect("GET the part mark");
+        let checkpoint = redis::cmd("HGETALL")
+            .arg(format!("__slotstream:checkpoint:{}:{partition}", self.log))
+            .query(&mut conn)
+            .expect("HGETALL a checkpoint");
+        PartState { mark, checkpoint }
     }
 
     fn checkpoints(&self) -> (Option<bool>, u64) {
