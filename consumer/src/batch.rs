@@ -121,8 +121,9 @@ pub struct Batch {
     db: u32,
     /// Whether it holds replicated commands, which must not be applied twice.
     replicated: bool,
-    /// Bookkeeping keys to delete once the checkpoint covering this batch is stored.
-    forget: Vec<Vec<u8>>,
+    /// Bookkeeping keys to delete once the checkpoint covering this batch is stored, each with
+    /// the database it is in.
+    forget: Vec<(u32, Vec<u8>)>,
     pub tally: Tally,
 }
 
@@ -187,16 +188,17 @@ impl Batch {
         self.cmds.writes()
     }
 
-    /// Deletes the bookkeeping key `key` once the checkpoint that covers this batch is stored
-    /// (until then, a restart needs it).
+    /// Deletes the bookkeeping key `key`, in the database selected now, once the checkpoint
+    /// that covers this batch is stored (until then, a restart needs it).
     pub fn delete_when_stored(&mut self, key: Vec<u8>) {
-        self.forget.push(key);
+        self.forget.push((self.db, key));
     }
 
     /// Adds the deletions asked for with [`Self::delete_when_stored`], to go with the
-    /// checkpoint.
+    /// checkpoint (which is in database 0: each deletion selects its key's database again).
     pub fn forget_when_stored(&mut self) {
-        for key in std::mem::take(&mut self.forget) {
+        for (db, key) in std::mem::take(&mut self.forget) {
+            self.select(db);
             self.command(Replies::Strict, key.clone(), &[&b"DEL"[..], &key]);
         }
     }
@@ -469,6 +471,31 @@ mod tests {
             .collect();
         assert_eq!(added, [1, 0, 0]);
         assert_eq!((batch.len(), batch.writes()), (1, 3));
+    }
+
+    #[test]
+    fn a_bookkeeping_key_is_deleted_in_the_database_it_was_written_in() {
+        let mut batch = Batch::default();
+        batch.select(3);
+        batch.delete_when_stored(b"__slotstream:part:{big}".to_vec());
+        // The checkpoints, in db 0.
+        batch.select(0);
+        batch.command(
+            Replies::Strict,
+            b"cp".to_vec(),
+            &[&b"HSET"[..], b"cp", b"f", b"1"],
+        );
+        batch.forget_when_stored();
+        let mut replies = vec![Value::Okay; batch.len()];
+        *replies.last_mut().unwrap() = error("ERR boom");
+        let Err(BatchFailure::Refused { refusal, .. }) = batch.outcome(replies, false) else {
+            panic!("the DEL's refusal was accepted");
+        };
+        assert_eq!(refusal.key, b"__slotstream:part:{big}");
+        assert_eq!(
+            refusal.db, 3,
+            "the DEL ran in another database than its key's"
+        );
     }
 
     #[test]
