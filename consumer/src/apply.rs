@@ -112,34 +112,53 @@ impl Applier {
             })
     }
 
-    /// Before the first write of `log`: refuses a destination with keys of its own, or
-    /// remembers them, as `--on-existing` says.
-    async fn check_existing(&self, log: &str, partitions: u32) -> Result<(), ApplyError> {
+    /// Before the first write of `log` (`first_write`: no checkpoint of it yet): refuses a
+    /// destination with keys of its own, or remembers them, as `--on-existing` says, then
+    /// claims it. Returns whether an earlier run had claimed it already (its keys are
+    /// slotstream's; see [`existing`]).
+    async fn check_existing(
+        &self,
+        log: &str,
+        partitions: u32,
+        first_write: bool,
+    ) -> Result<bool, ApplyError> {
         let mut conn = self.target.connect().await?;
+        let redis_failed = |doing: &str| {
+            let addr = self.target.addr.clone();
+            let doing = doing.to_string();
+            move |cause| ApplyError::Redis { addr, doing, cause }
+        };
+        let claimed = existing::claimed(&mut conn, log)
+            .await
+            .map_err(redis_failed("reading the claim of an earlier run"))?;
+        if claimed || !first_write {
+            return Ok(claimed);
+        }
         let policy = self.config.on_existing;
         let checked = existing::check(&mut conn, policy, log, partitions)
             .await
-            .map_err(|cause| ApplyError::Redis {
-                addr: self.target.addr.clone(),
-                doing: "looking for keys of its own before the first write".into(),
-                cause,
-            })?;
+            .map_err(redis_failed(
+                "looking for keys of its own before the first write",
+            ))?;
         match checked {
-            Err(why) => Err(ApplyError::NotEmpty {
-                addr: self.target.addr.clone(),
-                why,
-            }),
-            Ok(found) if found.count > 0 => {
-                tracing::warn!(
-                    keys = found.count,
-                    examples = %found.examples.join(", "),
-                    "the target holds keys of its own: copying over them (--on-existing \
-                     overwrite); they are remembered and no sweep will delete them"
-                );
-                Ok(())
+            Err(why) => {
+                return Err(ApplyError::NotEmpty {
+                    addr: self.target.addr.clone(),
+                    why,
+                })
             }
-            Ok(_) => Ok(()),
+            Ok(found) if found.count > 0 => tracing::warn!(
+                keys = found.count,
+                examples = %found.examples.join(", "),
+                "the target holds keys of its own: copying over them (--on-existing \
+                 overwrite); they are remembered and no sweep will delete them"
+            ),
+            Ok(_) => {}
         }
+        existing::claim(&mut conn, log)
+            .await
+            .map_err(redis_failed("claiming the target before the first write"))?;
+        Ok(false)
     }
 
     /// Applies every partition until its log ends (or its snapshot, with
@@ -151,9 +170,13 @@ impl Applier {
         options: RunOptions,
     ) -> Result<ApplySummary, ApplyError> {
         let first_write = options.start.iter().all(Option::is_none);
-        if let (Some(log), true) = (&options.existing_log, first_write) {
-            self.check_existing(log, readers.len() as u32).await?;
-        }
+        let claimed_before = match &options.existing_log {
+            Some(log) => {
+                self.check_existing(log, readers.len() as u32, first_write)
+                    .await?
+            }
+            None => false,
+        };
         let ctx = Arc::new(PartitionContext {
             target: self.target,
             target_info: self.info,
@@ -177,6 +200,7 @@ impl Applier {
             ttl_extension_ms: self.config.ttl_extension.as_millis() as i64,
             on_unsupported: self.config.on_unsupported,
             existing_log: options.existing_log,
+            sweep_unstarted: claimed_before,
         });
         let mut tasks = JoinSet::new();
         for reader in readers {

@@ -76,7 +76,8 @@ pub fn write_commands(
 
 /// After `SWAPDB 0 db` in `batch`: the checkpoints of `log` moved to `db` with the rest of db
 /// 0; delete them there (the barrier rewrites every partition's checkpoint in db 0 in the same
-/// transaction), so no bookkeeping is left among the user's keys.
+/// transaction), and move the claim of the destination back to db 0, so no bookkeeping is left
+/// among the user's keys.
 pub fn delete_moved(batch: &mut Batch, log: &str, partitions: u32, db: u32) {
     let back = batch.db();
     batch.select(db);
@@ -84,6 +85,12 @@ pub fn delete_moved(batch: &mut Batch, log: &str, partitions: u32, db: u32) {
         let key = checkpoint_key(log, partition);
         batch.command(Replies::Strict, key.clone(), &[&b"DEL"[..], &key]);
     }
+    let claim = crate::existing::claim_key(log);
+    batch.command(
+        Replies::Strict,
+        claim.clone(),
+        &[&b"MOVE"[..], &claim, b"0"],
+    );
     batch.select(back);
 }
 

@@ -9,6 +9,13 @@
 //! are remembered under `__slotstream:existing:<log>:<partition>` (db 0), so that no sweep ever
 //! deletes them. A key the first snapshot writes over is the source's from then on: it is
 //! forgotten in the same batch that writes it.
+//!
+//! Once the destination has passed that look, and before the first write, it is claimed for
+//! the log (`__slotstream:claim:<log>`, db 0): a run killed after its first batch but before its
+//! first checkpoint leaves keys that are slotstream's, not the destination's, and the restart,
+//! seeing the claim, neither refuses them nor looks again. Such keys may be gone from the
+//! source by then, so in a claimed destination a partition without a checkpoint sweeps after
+//! its first snapshot, as after an earlier epoch.
 
 use crate::config::OnExisting;
 use crate::sweep::databases_with_keys;
@@ -51,6 +58,36 @@ pub fn remembered_key(log: &str, partition: u32) -> Vec<u8> {
     let mut key = BOOKKEEPING_PREFIX.to_vec();
     key.extend_from_slice(format!("existing:{log}:{partition}").as_bytes());
     key
+}
+
+/// The key that says an earlier run of `log` passed the look at the destination and may have
+/// written into it.
+pub fn claim_key(log: &str) -> Vec<u8> {
+    let mut key = BOOKKEEPING_PREFIX.to_vec();
+    key.extend_from_slice(format!("claim:{log}").as_bytes());
+    key
+}
+
+/// Whether an earlier run of `log` claimed the destination.
+pub async fn claimed(
+    conn: &mut MultiplexedConnection,
+    log: &str,
+) -> Result<bool, redis::RedisError> {
+    redis::cmd("SELECT").arg(0).query_async::<()>(conn).await?;
+    redis::cmd("EXISTS")
+        .arg(claim_key(log))
+        .query_async(conn)
+        .await
+}
+
+/// Claims the destination for `log`, before its first write.
+pub async fn claim(conn: &mut MultiplexedConnection, log: &str) -> Result<(), redis::RedisError> {
+    redis::cmd("SELECT").arg(0).query_async::<()>(conn).await?;
+    redis::cmd("SET")
+        .arg(claim_key(log))
+        .arg(1)
+        .query_async(conn)
+        .await
 }
 
 /// A remembered key: its database (4 bytes, big-endian), then its name.
@@ -174,6 +211,7 @@ mod tests {
     #[test]
     fn remembered_keys_are_bookkeeping_and_name_their_database() {
         assert!(remembered_key("shop", 3).starts_with(BOOKKEEPING_PREFIX));
+        assert!(claim_key("shop").starts_with(BOOKKEEPING_PREFIX));
         let member = member(7, b"user:1");
         let (db, name) = member.split_first_chunk::<4>().unwrap();
         assert_eq!((u32::from_be_bytes(*db), name), (7, &b"user:1"[..]));

@@ -35,7 +35,7 @@
 //! - [`precheck`]: before a snapshot's first write, whether the destination can take it all.
 //! - [`sweep`]: after a new epoch's snapshot, delete the keys it did not contain.
 //! - [`existing`]: keys the destination held before the first write: refused, or kept out of
-//!   every sweep.
+//!   every sweep; the claim that tells a restart the keys of an earlier run are its own.
 //! - [`throttle`]: ops/s and bytes/s limits.
 //! - [`stats`]: live counters for progress reporting.
 //! - [`error`]: the apply error type, which says whether a retry can help.

@@ -364,9 +364,12 @@ impl Lane {
         })?;
         tracing::debug!(partition = self.partition, epoch, "epoch begins");
         // After an earlier epoch, applied before or in this run, its keys may be gone from the
-        // source: sweep after this snapshot. A first epoch into a destination never sweeps what
-        // was there.
-        if self.positions.last_taken().is_some_and(|c| c.epoch < epoch) {
+        // source: sweep after this snapshot. So too after a run that wrote here and stopped
+        // before its first checkpoint. A first epoch into a destination never sweeps what was
+        // there.
+        let after_earlier_epoch = self.positions.last_taken().is_some_and(|c| c.epoch < epoch);
+        let after_claimed_run = self.ctx.sweep_unstarted && self.positions.last_taken().is_none();
+        if after_earlier_epoch || after_claimed_run {
             self.seen = Some(SeenKeys::default());
             next.sweep_from = log_offset.or(Some(0));
         }

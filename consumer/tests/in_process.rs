@@ -234,10 +234,14 @@ async fn a_crash_right_after_a_snapshot_batch_leaves_it_to_be_applied_again_harm
     assert_eq!(plain, "p");
     let n: i64 = conn.get("n").unwrap();
     assert_eq!(n, 1);
-    let bookkeeping: Vec<String> = conn.keys("__slotstream:*").unwrap();
+    let mut bookkeeping: Vec<String> = conn.keys("__slotstream:*").unwrap();
+    bookkeeping.sort();
     assert_eq!(
         bookkeeping,
-        ["__slotstream:checkpoint:in-process:0"],
+        [
+            "__slotstream:checkpoint:in-process:0",
+            "__slotstream:claim:in-process"
+        ],
         "the temporary key and the part mark are gone"
     );
 }
@@ -370,5 +374,40 @@ async fn with_overwrite_the_keys_of_its_own_survive_every_sweep() {
     assert!(
         !conn.exists::<_, bool>("gone").unwrap(),
         "a key of its own the copy wrote over is the source's: the source deleted it, so did the sweep"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_between_the_first_batch_and_its_checkpoint_leaves_keys_that_are_its_own() {
+    let h = Harness::new(1);
+    let first_pass = vec![
+        (0, record(1, 100, 0, epoch_begin(1, 9))),
+        (0, record(1, 100, 1, string_key("kept", "1", None))),
+        (0, record(1, 100, 2, string_key("deleted", "2", None))),
+        (0, record(1, 100, 3, snapshot_end(2))),
+    ];
+    fail::cfg("commit-between-batch-and-checkpoint", "return").unwrap();
+    let stopped = h.run(&first_pass).await;
+    fail::remove("commit-between-batch-and-checkpoint");
+    let err = stopped.outcome.expect_err("the failpoint stops the run");
+    assert!(err.to_string().contains("failpoint"), "{err}");
+    assert_eq!(h.checkpoint(0), None, "no checkpoint was stored");
+    let mut conn = h.conn();
+    assert!(conn.exists::<_, bool>("deleted").unwrap(), "the batch ran");
+
+    // The restart gets a new pass of the same epoch (as `sync` would, with no checkpoint to
+    // continue from) in which the source no longer has `deleted`. The keys the first run wrote
+    // are not the target's own: nothing is refused, and the first snapshot sweeps.
+    let second_pass = vec![
+        (0, record(1, 200, 0, epoch_begin(1, 9))),
+        (0, record(1, 200, 1, string_key("kept", "1", None))),
+        (0, record(1, 200, 2, snapshot_end(1))),
+    ];
+    h.run(&second_pass).await.summary();
+    let kept: String = conn.get("kept").unwrap();
+    assert_eq!(kept, "1");
+    assert!(
+        !conn.exists::<_, bool>("deleted").unwrap(),
+        "a key the first run wrote and the source deleted was swept"
     );
 }

@@ -38,6 +38,9 @@ pub struct PartitionContext {
     /// Where the destination's own keys are remembered; a sweep keeps them
     /// (see [`crate::existing`]).
     pub existing_log: Option<String>,
+    /// An earlier run claimed the destination: a partition without a checkpoint may hold keys
+    /// it wrote that the source has deleted since, so it sweeps after its first snapshot.
+    pub sweep_unstarted: bool,
 }
 
 impl PartitionContext {
