@@ -5,8 +5,9 @@
 //! Each kill aims at the phase (snapshot, big value, live) with the fewest kills so far: the
 //! victim starts (into a new epoch for the first two, with the source's replication id changed
 //! while it is down), the test waits until the servers show that phase, then waits a random time
-//! and kills. The phase the kill landed in is what is counted (a part mark left behind shows a
-//! kill inside the big value), and every phase must have had one.
+//! and kills; inside the big value, it holds the target's writes after one to three of its
+//! batches and kills there. The phase the kill landed in is what is counted (a part mark left
+//! behind shows a kill inside the big value), and every phase must have had one.
 
 use crate::chance::{self, Chance};
 use crate::common::audit::Ledger;
@@ -35,12 +36,11 @@ pub fn workload_config(seed: u64) -> WorkloadConfig {
     }
 }
 
-/// How long to wait, once the aimed phase shows, before the kill: the big list's parts show on
-/// the target for a few tens of milliseconds.
+/// How long to wait, once the aimed phase shows, before the kill (the big value has its own
+/// way, [`Rig::pause_inside_big_value`]).
 fn delay(chance: &mut Chance, aim: Phase) -> Duration {
     match aim {
         Phase::Snapshot => chance.ms(0, 60),
-        Phase::BigValue => chance.ms(0, 30),
         _ => chance.ms(0, 1_500),
     }
 }
@@ -65,17 +65,32 @@ pub fn kill_at_random_moments(role: Role, name: &str) -> String {
             .expect("phases to aim at");
         if i > 0 {
             if aim != Phase::Live {
+                rig.let_consumer_catch_up();
                 rig.force_new_epoch();
             }
             rig.start_victim();
         }
-        let reached = rig.wait_for(aim);
-        let wait = delay(&mut chance, aim);
-        std::thread::sleep(wait);
-        let phase = rig.kill_victim();
-        eprintln!(
-            "{name}: kill {i}: aimed at {aim:?}, reached {reached:?}, {wait:?} later in {phase:?}"
-        );
+        let (how, phase) = if aim == Phase::BigValue {
+            // Held after one to three of its batches.
+            let moves = 1 + (chance.next_u64() % 3) as u32;
+            let paused = rig.pause_inside_big_value(moves);
+            let how = match paused {
+                Some(_) => format!("held after {moves} parts moved"),
+                None => format!("done before {moves} parts moved"),
+            };
+            let phase = rig.kill_victim();
+            drop(paused);
+            (how, phase)
+        } else {
+            let reached = rig.wait_for(aim);
+            let wait = delay(&mut chance, aim);
+            std::thread::sleep(wait);
+            (
+                format!("reached {reached:?}, {wait:?} later"),
+                rig.kill_victim(),
+            )
+        };
+        eprintln!("{name}: kill {i}: aimed at {aim:?}, {how}, in {phase:?}");
         *at_kill.entry(phase).or_default() += 1;
     }
     rig.start_victim();

@@ -12,6 +12,7 @@
 //! has the figures and says what is not covered yet.
 //!
 //! # Layout
+//! - `catch`: holding the target's writes with the big value half-applied, for a kill there.
 //! - `chance`: the seed, its PRNG and the kill count, from the environment or fixed.
 //! - `rig`: source, target, victim processes and what phase a run is in, as the servers show it.
 //! - `kills`: SIGKILL of `sync`, `produce` and `consume` over the snapshot, a big value and the
@@ -24,6 +25,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod catch;
 mod chance;
 #[cfg(feature = "kafka")]
 mod cut_snapshot;

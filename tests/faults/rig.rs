@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 
 /// The big list, alone in its hash tag so its part mark is known.
 pub const BIG_KEY: &str = "{big}:list";
-const PART_MARK: &str = "__slotstream:part:{big}";
+pub(crate) const PART_MARK: &str = "__slotstream:part:{big}";
+/// The big list's db: one the workload leaves alone, and after db 0 in the snapshot, so a
+/// limited consumer has used up its burst on the small keys by the time the parts come.
+pub(crate) const BIG_DB: u8 = 3;
 const SMALL_KEYS: usize = 20_000;
 
 /// The big list of a snapshot: elements of 1 KB, and the chunks it travels in.
@@ -35,20 +38,20 @@ pub const KAFKA_BIG_LIST: BigList = BigList {
     chunk_bytes: "2048",
 };
 /// The consumer's `--max-ops` through Kafka: five times what the workload and the ledger write,
-/// and small batches (a tenth of a second's share per partition), so the big list's parts span
-/// several batches and a kill can land between them.
+/// in small batches (a tenth of a second's share per partition, 250 writes), so the big list's
+/// parts span several batches and a kill can land between them.
 const CONSUMER_MAX_OPS: &str = "20000";
 
 /// The big list's part mark, and the checkpoint of its partition, as the target shows them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PartState {
-    mark: Option<String>,
+    pub(crate) mark: Option<String>,
     checkpoint: Vec<(String, String)>,
 }
 
 impl PartState {
     /// The value is half-built, and its partition moved since `start`: it is being applied.
-    fn building_since(&self, start: &PartState) -> bool {
+    pub(crate) fn building_since(&self, start: &PartState) -> bool {
         self.mark.is_some() && self != start
     }
 }
@@ -85,7 +88,7 @@ pub struct Rig {
     consumer: Option<Proc>,
     /// The big value's state when the victim last started: a mark left by an earlier run is no
     /// sign of the value being applied now.
-    part_before: PartState,
+    pub(crate) part_before: PartState,
     /// After [`Rig::force_new_epoch`]: the newest epoch the target had. Until the new epoch
     /// shows (a transfer, or a higher epoch in the checkpoints), the copy is not live.
     awaiting_epoch: Option<u64>,
@@ -203,6 +206,65 @@ impl Rig {
         *self.slot(role) = Some(Proc::spawn(&mut cmd, &name));
     }
 
+    /// Through Kafka, before a new epoch is forced: lets the consumer apply what the topic holds
+    /// first, so no more than the next pass ever waits in a partition (`slotstream dev-broker`
+    /// keeps about 5 MB of one; a producer restarted faster than the consumer applies would
+    /// outrun it into records deleted before they were applied). With the producer killed,
+    /// until the consumer's checkpoints stand still. A killed consumer that had not begun the
+    /// producer's last pass in every partition starts again and runs until it has (a consumer
+    /// left dead with the pass to read from its start makes the big value's parts last longer).
+    pub fn let_consumer_catch_up(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut last = (self.all_checkpoints(), Instant::now());
+        loop {
+            let caught_up = match self.role {
+                Role::Sync => true,
+                Role::Produce => {
+                    let now = self.all_checkpoints();
+                    if now != last.0 {
+                        last = (now, Instant::now());
+                    }
+                    last.1.elapsed() >= Duration::from_millis(300)
+                }
+                Role::Consume => {
+                    let replid = master_replid(&self.source);
+                    let reached = self.all_checkpoints().iter().all(|checkpoint| {
+                        checkpoint
+                            .iter()
+                            .any(|(field, value)| field == "replid" && *value == replid)
+                    });
+                    if !reached {
+                        self.start_victim();
+                    }
+                    reached
+                }
+            };
+            if caught_up {
+                return;
+            }
+            self.assert_running();
+            assert!(
+                Instant::now() < deadline,
+                "the consumer did not catch up:\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Every partition's checkpoint, field by field.
+    fn all_checkpoints(&self) -> Vec<Vec<(String, String)>> {
+        let mut conn = self.target.conn();
+        (0..PARTITIONS)
+            .map(|p| {
+                redis::cmd("HGETALL")
+                    .arg(format!("__slotstream:checkpoint:{}:{p}", self.log))
+                    .query(&mut conn)
+                    .expect("HGETALL a checkpoint")
+            })
+            .collect()
+    }
+
     /// Makes the next replica link a full resync with a new replication id, as a restarted
     /// source would: the producer (or `sync`) opens a new epoch. A connected producer is
     /// dropped, so it reconnects into the new epoch at once.
@@ -309,17 +371,20 @@ impl Rig {
 
     /// The big list's part mark and its partition's checkpoint. The mark alone is no identity:
     /// it counts parts, and every epoch counts them again from the start.
-    fn part_state(&self) -> PartState {
+    pub(crate) fn part_state(&self) -> PartState {
         let partition = partition_for_slot(key_slot(BIG_KEY.as_bytes()), PARTITIONS);
         let mut conn = self.target.conn();
-        let mark = redis::cmd("GET")
-            .arg(PART_MARK)
-            .query(&mut conn)
-            .expect("GET the part mark");
         let checkpoint = redis::cmd("HGETALL")
             .arg(format!("__slotstream:checkpoint:{}:{partition}", self.log))
             .query(&mut conn)
             .expect("HGETALL a checkpoint");
+        let (_, mark): ((), Option<String>) = redis::pipe()
+            .cmd("SELECT")
+            .arg(BIG_DB)
+            .cmd("GET")
+            .arg(PART_MARK)
+            .query(&mut conn)
+            .expect("GET the part mark");
         PartState { mark, checkpoint }
     }
 
@@ -370,6 +435,18 @@ pub fn half_built_values(target: &RedisServer) -> Vec<String> {
     found
 }
 
+/// The source's replication id.
+pub fn master_replid(source: &RedisServer) -> String {
+    let info: String = redis::cmd("INFO")
+        .arg("replication")
+        .query(&mut source.conn())
+        .expect("INFO replication");
+    info.lines()
+        .find_map(|line| line.strip_prefix("master_replid:"))
+        .map(|id| id.trim().to_string())
+        .expect("master_replid in INFO replication")
+}
+
 /// The state of the source's first replica (`wait_bgsave`, `send_bulk`, `online`), if any.
 pub fn replica_state(source: &RedisServer) -> Option<String> {
     let info: String = redis::cmd("INFO")
@@ -382,11 +459,15 @@ pub fn replica_state(source: &RedisServer) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Small strings in db 0 and the big list, of incompressible elements: most of the snapshot's
-/// bytes.
+/// Small strings in db 0 and the big list in db 3, of incompressible elements: most of the
+/// snapshot's bytes.
 pub fn write_snapshot_data(source: &RedisServer, big: BigList) {
     let mut conn = source.conn();
     dataset::write_small_strings(&mut conn, SMALL_KEYS);
+    let _: () = redis::cmd("SELECT")
+        .arg(BIG_DB)
+        .query(&mut conn)
+        .expect("SELECT");
     let mut x = 0x9e37_79b9_7f4a_7c15_u64;
     for start in (0..big.elements).step_by(500) {
         let mut pipe = redis::pipe();
