@@ -7,7 +7,7 @@ mod common;
 
 use common::follow::write_counters;
 use common::keyspace::{self, wait_identical};
-use common::{slotstream, RedisServer};
+use common::{slotstream, versions, RedisServer};
 use slotstream_test_support::{Cluster, Proc};
 use std::process::Output;
 use std::time::Duration;
@@ -15,6 +15,11 @@ use std::time::Duration;
 /// A source with db 0 holding every type, TTLs, hash-tagged keys and one big list (in chunks).
 fn source_with_data() -> RedisServer {
     let source = RedisServer::start();
+    write_data(&source);
+    source
+}
+
+fn write_data(source: &RedisServer) {
     let mut conn = source.conn();
     let mut pipe = redis::pipe();
     for i in 0..3000 {
@@ -69,7 +74,6 @@ fn source_with_data() -> RedisServer {
         pipe.cmd("RPUSH").arg("big:list").arg(items).ignore();
     }
     let _: () = pipe.query(&mut conn).unwrap();
-    source
 }
 
 fn sync(source: &RedisServer, target: &str, extra: &[&str]) -> Output {
@@ -105,6 +109,42 @@ fn a_snapshot_arrives_identical_in_a_cluster_given_any_node() {
     }
 }
 
+/// Snapshot and live changes from `name` into a cluster of `name`: 6.2 has no `CLUSTER SHARDS`
+/// (the slot map comes from `CLUSTER SLOTS`), Valkey 9 is another implementation.
+fn snapshot_and_live_into_a_cluster_of(name: &str) {
+    let Some(binary) = versions::binary(name) else {
+        return;
+    };
+    let cluster = Cluster::start_binary(&binary, 3, 0);
+    let source = RedisServer::start_binary(&binary, &[]);
+    write_data(&source);
+    let target = cluster.primaries()[1].url();
+    let mut cmd = slotstream();
+    cmd.args(["sync", "--source", &source.url(), "--target", &target]);
+    let sync = Proc::spawn(&mut cmd, "sync");
+    wait_identical(&source, &cluster, Duration::from_secs(60), || sync.log());
+    for round in 1..=3 {
+        write_counters(&source, round);
+    }
+    let _: () = redis::cmd("DEL")
+        .arg("big:list")
+        .query(&mut source.conn())
+        .unwrap();
+    wait_identical(&source, &cluster, Duration::from_secs(60), || sync.log());
+    let log = sync.stop();
+    assert!(log.contains("refused=0"), "{log}");
+}
+
+#[test]
+fn a_redis_6_2_cluster_without_cluster_shards_is_a_target() {
+    snapshot_and_live_into_a_cluster_of("redis-6.2.14");
+}
+
+#[test]
+fn a_valkey_9_cluster_is_a_target() {
+    snapshot_and_live_into_a_cluster_of("valkey-9.1.2");
+}
+
 #[test]
 fn live_changes_reach_a_cluster_exactly_once_across_kills() {
     let cluster = Cluster::start(3, 0);
@@ -117,6 +157,9 @@ fn live_changes_reach_a_cluster_exactly_once_across_kills() {
         Proc::spawn(&mut cmd, "sync")
     };
     let mut sync = start();
+    // Live first: the kills below land in the live phase, and each restart continues from the
+    // slot checkpoints instead of copying again.
+    wait_identical(&source, &cluster, Duration::from_secs(60), || sync.log());
     let mut conn = source.conn();
     for round in 1..=6 {
         write_counters(&source, round);
@@ -147,9 +190,13 @@ fn live_changes_reach_a_cluster_exactly_once_across_kills() {
             sync = start();
         }
     }
-    wait_identical(&source, &cluster, Duration::from_secs(60));
+    wait_identical(&source, &cluster, Duration::from_secs(60), || sync.log());
     let log = sync.stop();
-    assert!(!log.contains("refused"), "{log}");
+    assert!(log.contains("refused=0"), "{log}");
+    assert!(
+        log.contains("asking the source to continue"),
+        "the last restart copied again instead of continuing: {log}"
+    );
 }
 
 #[test]
@@ -196,7 +243,7 @@ fn a_command_across_slots_stops_with_an_error_naming_it() {
     ])
     .args(["--retry-for-secs", "0"]);
     let mut sync = Proc::spawn(&mut cmd, "sync");
-    wait_identical(&source, &cluster, Duration::from_secs(30));
+    wait_identical(&source, &cluster, Duration::from_secs(30), || sync.log());
     // `a` and `b` hash to different slots.
     let _: () = redis::cmd("RENAME")
         .arg("a")
@@ -210,4 +257,39 @@ fn a_command_across_slots_stops_with_an_error_naming_it() {
         log.contains("RENAME") && log.contains("across hash slots"),
         "{log}"
     );
+}
+
+#[test]
+fn a_cluster_with_keys_of_its_own_is_refused_unless_overwrite_keeps_them() {
+    let cluster = Cluster::start(3, 0);
+    let source = RedisServer::start();
+    write_counters(&source, 0);
+    // On whichever primary serves its slot: every primary is looked at.
+    cluster.set("own:key", "theirs");
+    let target = cluster.primaries()[0].url();
+    let refused = sync(&source, &target, &["--snapshot-only"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("keys of its own") && stderr.contains("own:key"),
+        "{stderr}"
+    );
+    let copied = keyspace::of_cluster(&cluster);
+    assert_eq!(copied.len(), 1, "written before the refusal: {copied:?}");
+
+    let output = sync(
+        &source,
+        &target,
+        &["--snapshot-only", "--on-existing", "overwrite"],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let mut expected = keyspace::of_server(&source);
+    let own = keyspace::of_cluster(&cluster)
+        .remove(&b"own:key"[..])
+        .expect("the target's own key is kept");
+    expected.insert(b"own:key".to_vec(), own.clone());
+    assert_eq!(own.value, keyspace::Value::String(b"theirs".to_vec()));
+    let difference = keyspace::difference(&expected, &keyspace::of_cluster(&cluster), 2_000);
+    assert_eq!(difference, None);
 }

@@ -114,37 +114,66 @@ pub fn delete_moved(batch: &mut Batch, log: &str, partitions: u32, db: u32) {
 
 /// Reads the slot checkpoints of `slots` (with [`slot_checkpoint_key`]) that a cluster
 /// destination holds for `partition`.
-pub async fn load_slots(
-    conn: &mut (impl ConnectionLike + Send),
+pub async fn load_slots<C>(
+    conn: &C,
     log: &str,
     partition: u32,
     slots: std::ops::Range<u16>,
-) -> Result<Vec<(u16, Checkpoint)>, redis::RedisError> {
-    let mut pipe = redis::pipe();
-    for slot in slots.clone() {
-        pipe.cmd("HMGET")
-            .arg(slot_checkpoint_key(log, partition, slot))
-            .arg(&["epoch", "offset", "index", "log_offset"]);
+) -> Result<Vec<(u16, Checkpoint)>, redis::RedisError>
+where
+    C: ConnectionLike + Clone + Send + 'static,
+{
+    // One key per slot, each on its own slot's primary: read a few hundred at a time, each
+    // its own request (a cluster refuses a pipeline across slots).
+    let mut found = Vec::new();
+    let mut reads = tokio::task::JoinSet::new();
+    for slot in slots {
+        let mut conn = conn.clone();
+        let key = slot_checkpoint_key(log, partition, slot);
+        reads.spawn(async move {
+            let fields: Vec<Option<i64>> = redis::cmd("HMGET")
+                .arg(key)
+                .arg(&["epoch", "offset", "index", "log_offset"])
+                .query_async(&mut conn)
+                .await?;
+            Ok::<_, redis::RedisError>((slot, fields))
+        });
+        if reads.len() >= 256 {
+            if let Some(read) = reads.join_next().await {
+                found.extend(slot_checkpoint(read)?);
+            }
+        }
     }
-    let replies: Vec<Vec<Option<i64>>> = pipe.query_async(conn).await?;
-    Ok(slots
-        .zip(replies)
-        .filter_map(|(slot, fields)| {
-            let [Some(epoch), Some(offset), Some(index), log_offset] = fields[..] else {
-                return None;
-            };
-            let checkpoint = Checkpoint {
-                epoch: epoch as u64,
-                position: Position {
-                    offset: offset as u64,
-                    index: index as u64,
-                },
-                log_offset: log_offset.filter(|&o| o >= 0),
-                ..Default::default()
-            };
-            Some((slot, checkpoint))
-        })
-        .collect())
+    while let Some(read) = reads.join_next().await {
+        found.extend(slot_checkpoint(read)?);
+    }
+    Ok(found)
+}
+
+type SlotRead = Result<Result<(u16, Vec<Option<i64>>), redis::RedisError>, tokio::task::JoinError>;
+
+/// A slot checkpoint read by [`load_slots`], if the slot has one.
+fn slot_checkpoint(read: SlotRead) -> Result<Option<(u16, Checkpoint)>, redis::RedisError> {
+    let (slot, fields) = read.map_err(|join| {
+        redis::RedisError::from((
+            redis::ErrorKind::Io,
+            "reading a slot checkpoint",
+            join.to_string(),
+        ))
+    })??;
+    let [Some(epoch), Some(offset), Some(index), log_offset] = fields[..] else {
+        return Ok(None);
+    };
+    let checkpoint = Checkpoint {
+        epoch: epoch as u64,
+        position: Position {
+            offset: offset as u64,
+            index: index as u64,
+        },
+        log_offset: log_offset.filter(|&o| o >= 0),
+        ..Default::default()
+    };
+    Ok(Some((slot, checkpoint)))
 }
 
 /// Reads a checkpoint; `None` when the partition has none yet. Expects db 0 selected.

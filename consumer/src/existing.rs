@@ -117,16 +117,17 @@ async fn remember(
     log: &str,
     by_partition: &[Vec<Vec<u8>>],
 ) -> Result<(), redis::RedisError> {
-    let mut pipe = redis::pipe();
+    // One command per partition: on a cluster the remembered sets live in different slots.
     for (partition, members) in by_partition.iter().enumerate() {
         if !members.is_empty() {
-            pipe.cmd("SADD")
+            redis::cmd("SADD")
                 .arg(remembered_key(log, partition as u32))
                 .arg(members)
-                .ignore();
+                .query_async::<()>(store)
+                .await?;
         }
     }
-    pipe.query_async::<()>(store).await
+    Ok(())
 }
 
 /// The keys of `partition` remembered for `log`, as `(db, key)`, read page by page into `add`.

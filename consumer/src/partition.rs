@@ -150,7 +150,7 @@ impl Lane {
         let slots_ahead = match (&ctx.checkpoint_log, start, cluster) {
             (Some(log), Some(start), true) => {
                 let slots = slots_of_partition(partition, ctx.partitions);
-                checkpoint::load_slots(&mut conn, log, partition, slots)
+                checkpoint::load_slots(&conn, log, partition, slots)
                     .await
                     .map_err(|cause| failed("reading the slot checkpoints", cause))?
                     .into_iter()

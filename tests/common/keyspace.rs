@@ -151,15 +151,23 @@ pub fn difference(
 }
 
 /// Waits until the cluster holds exactly the source's db 0 (or `within` passes, then panics
-/// with the difference).
-pub fn wait_identical(source: &RedisServer, cluster: &Cluster, within: Duration) {
+/// with the difference and `log`, what the process under test printed).
+pub fn wait_identical(
+    source: &RedisServer,
+    cluster: &Cluster,
+    within: Duration,
+    log: impl Fn() -> String,
+) {
     let deadline = Instant::now() + within;
     loop {
         let difference = difference(&of_server(source), &of_cluster(cluster), 2_000);
         match difference {
             None => return,
             Some(why) if Instant::now() >= deadline => {
-                panic!("the cluster is not identical to the source: {why}")
+                panic!(
+                    "the cluster is not identical to the source: {why}\n{}",
+                    log()
+                )
             }
             Some(_) => std::thread::sleep(Duration::from_millis(200)),
         }
