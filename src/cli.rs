@@ -234,6 +234,15 @@ pub struct ValueArgs {
     /// how many and a few); `overwrite` copies over it and keeps its keys out of every sweep.
     #[arg(long, value_enum, default_value_t = OnExisting::Fail)]
     pub on_existing: OnExisting,
+    /// Write source database SRC's keys into destination database DST (repeatable), e.g.
+    /// `--map-db 3=0` for a cluster target, which has db 0 only. Unmapped databases keep their
+    /// number; two mapped onto one share it.
+    #[arg(long = "map-db", value_name = "SRC=DST", value_parser = parse_db_pair)]
+    pub map_db: Vec<(u32, u32)>,
+}
+
+fn parse_db_pair(pair: &str) -> Result<(u32, u32), String> {
+    slotstream_consumer::dbmap::parse_pair(pair).map_err(|bad| bad.to_string())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -260,6 +269,7 @@ impl ValueArgs {
             OnExisting::Fail => slotstream_consumer::OnExisting::Fail,
             OnExisting::Overwrite => slotstream_consumer::OnExisting::Overwrite,
         };
+        config.db_map = self.map_db.iter().copied().collect();
         config
     }
 }

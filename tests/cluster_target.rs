@@ -200,7 +200,7 @@ fn live_changes_reach_a_cluster_exactly_once_across_kills() {
 }
 
 #[test]
-fn a_source_with_other_databases_is_refused_for_a_cluster_before_their_keys() {
+fn a_source_with_other_databases_is_refused_for_a_cluster_unless_mapped() {
     let cluster = Cluster::start(3, 0);
     let source = RedisServer::start();
     let mut conn = source.conn();
@@ -222,6 +222,60 @@ fn a_source_with_other_databases_is_refused_for_a_cluster_before_their_keys() {
         !copied.contains_key(&b"in-db-3"[..]),
         "a key of db 3 reached the cluster"
     );
+
+    // Mapped into db 0, db 3 joins db 0's keys, snapshot and live changes alike.
+    let _: () = redis::cmd("SET")
+        .arg("in-db-0")
+        .arg("w")
+        .query(&mut source.conn())
+        .unwrap();
+    let mut cmd = slotstream();
+    cmd.args(["sync", "--source", &source.url(), "--target"])
+        .arg(cluster.primaries()[0].url())
+        .args(["--map-db", "3=0"]);
+    let sync = Proc::spawn(&mut cmd, "sync");
+    let same = || {
+        keyspace::difference(
+            &keyspace::of_server_dbs(&source, &[0, 3]),
+            &keyspace::of_cluster(&cluster),
+            2_000,
+        )
+    };
+    wait_until(
+        || same().is_none(),
+        || format!("{:?}\n{}", same(), sync.log()),
+    );
+    for i in 0..50 {
+        let _: () = redis::cmd("INCR")
+            .arg(format!("live-in-db-3:{}", i % 5))
+            .query(&mut conn)
+            .unwrap();
+    }
+    // A transaction that selects db 3 inside it.
+    let _: () = redis::pipe()
+        .atomic()
+        .cmd("SELECT")
+        .arg(3)
+        .cmd("SET")
+        .arg("{t}:in-tx")
+        .arg("x")
+        .query(&mut source.conn())
+        .unwrap();
+    wait_until(
+        || same().is_none(),
+        || format!("{:?}\n{}", same(), sync.log()),
+    );
+    let log = sync.stop();
+    assert!(log.contains("refused=0"), "{log}");
+}
+
+/// Polls `done` for up to a minute, then panics with `why()`.
+fn wait_until(done: impl Fn() -> bool, why: impl Fn() -> String) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "{}", why());
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 #[test]
@@ -292,4 +346,46 @@ fn a_cluster_with_keys_of_its_own_is_refused_unless_overwrite_keeps_them() {
     assert_eq!(own.value, keyspace::Value::String(b"theirs".to_vec()));
     let difference = keyspace::difference(&expected, &keyspace::of_cluster(&cluster), 2_000);
     assert_eq!(difference, None);
+}
+
+#[test]
+fn live_changes_survive_a_resharding_of_1000_slots() {
+    let cluster = Cluster::start(3, 0);
+    let source = RedisServer::start();
+    write_counters(&source, 0);
+    let mut cmd = slotstream();
+    cmd.args(["sync", "--source", &source.url(), "--target"])
+        .arg(cluster.primaries()[2].url());
+    let sync = Proc::spawn(&mut cmd, "sync");
+    wait_identical(&source, &cluster, Duration::from_secs(60), || sync.log());
+    // Slots move key by key (MIGRATE) while the source keeps writing: the slot checkpoints
+    // move with their slots, and a MOVED or ASK starts the apply side again from them.
+    let writing = std::sync::atomic::AtomicBool::new(true);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut round = 1;
+            let mut conn = source.conn();
+            while writing.load(std::sync::atomic::Ordering::Relaxed) {
+                write_counters(&source, round);
+                // Keys over many slots, some of them among those that move.
+                for i in 0..500 {
+                    let _: i64 = redis::cmd("INCR")
+                        .arg(format!("spread:{i}"))
+                        .query(&mut conn)
+                        .unwrap();
+                }
+                round += 1;
+            }
+        });
+        cluster.reshard(0, 1, 1000);
+        writing.store(false, std::sync::atomic::Ordering::Relaxed);
+    });
+    wait_identical(&source, &cluster, Duration::from_secs(90), || sync.log());
+    let log = sync.stop();
+    // The test is only worth something if the apply side met a moved slot.
+    assert!(
+        log.contains("MOVED") || log.contains("ASK"),
+        "no slot moved under the apply side: {log}"
+    );
+    assert!(log.contains("refused=0"), "{log}");
 }

@@ -227,6 +227,7 @@ impl Applier {
             ttl_extension_ms: self.config.ttl_extension.as_millis() as i64,
             on_unsupported: self.config.on_unsupported,
             existing_log: options.existing_log,
+            db_map: self.config.db_map.clone(),
         });
         let mut tasks = JoinSet::new();
         for reader in readers {

@@ -7,7 +7,8 @@
 //! whether the consumer restarts or the producer wrote it twice.
 
 use crate::batch::{Batch, Replies};
-use redis::aio::ConnectionLike;
+use crate::target::SlotMap;
+use redis::aio::{ConnectionLike, MultiplexedConnection};
 use slotstream_schemas::{Position, BOOKKEEPING_PREFIX};
 
 /// Where a partition stands.
@@ -112,57 +113,47 @@ pub fn delete_moved(batch: &mut Batch, log: &str, partitions: u32, db: u32) {
     batch.select(back);
 }
 
-/// Reads the slot checkpoints of `slots` (with [`slot_checkpoint_key`]) that a cluster
-/// destination holds for `partition`.
-pub async fn load_slots<C>(
-    conn: &C,
+/// On a cluster destination: the slot checkpoints of `partition` among `slots`, read from
+/// the primary that owns each slot (`nodes` in the order of [`SlotMap::nodes`]), one pipeline
+/// per primary. A slot that moved since the map was read fails the read with `MOVED` or
+/// `ASK`, and the caller starts again with a fresh map.
+pub async fn load_slots(
+    nodes: &mut [MultiplexedConnection],
+    map: &SlotMap,
     log: &str,
     partition: u32,
     slots: std::ops::Range<u16>,
-) -> Result<Vec<(u16, Checkpoint)>, redis::RedisError>
-where
-    C: ConnectionLike + Clone + Send + 'static,
-{
-    // One key per slot, each on its own slot's primary: read a few hundred at a time, each
-    // its own request (a cluster refuses a pipeline across slots).
+) -> Result<Vec<(u16, Checkpoint)>, redis::RedisError> {
     let mut found = Vec::new();
-    let mut reads = tokio::task::JoinSet::new();
-    for slot in slots {
-        let mut conn = conn.clone();
-        let key = slot_checkpoint_key(log, partition, slot);
-        reads.spawn(async move {
-            let fields: Vec<Option<i64>> = redis::cmd("HMGET")
-                .arg(key)
-                .arg(&["epoch", "offset", "index", "log_offset"])
-                .query_async(&mut conn)
-                .await?;
-            Ok::<_, redis::RedisError>((slot, fields))
-        });
-        if reads.len() >= 256 {
-            if let Some(read) = reads.join_next().await {
-                found.extend(slot_checkpoint(read)?);
-            }
+    for (node, conn) in nodes.iter_mut().enumerate() {
+        let owned: Vec<u16> = slots
+            .clone()
+            .filter(|&slot| map.owner(slot) == Some(node))
+            .collect();
+        if owned.is_empty() {
+            continue;
         }
-    }
-    while let Some(read) = reads.join_next().await {
-        found.extend(slot_checkpoint(read)?);
+        let mut pipe = redis::pipe();
+        for &slot in &owned {
+            pipe.cmd("HMGET")
+                .arg(slot_checkpoint_key(log, partition, slot))
+                .arg(&["epoch", "offset", "index", "log_offset"]);
+        }
+        let replies: Vec<Vec<Option<i64>>> = pipe.query_async(conn).await?;
+        found.extend(
+            owned
+                .into_iter()
+                .zip(replies)
+                .filter_map(|(slot, fields)| slot_checkpoint(slot, &fields)),
+        );
     }
     Ok(found)
 }
 
-type SlotRead = Result<Result<(u16, Vec<Option<i64>>), redis::RedisError>, tokio::task::JoinError>;
-
-/// A slot checkpoint read by [`load_slots`], if the slot has one.
-fn slot_checkpoint(read: SlotRead) -> Result<Option<(u16, Checkpoint)>, redis::RedisError> {
-    let (slot, fields) = read.map_err(|join| {
-        redis::RedisError::from((
-            redis::ErrorKind::Io,
-            "reading a slot checkpoint",
-            join.to_string(),
-        ))
-    })??;
+/// A slot checkpoint from its fields, if the slot has one.
+fn slot_checkpoint(slot: u16, fields: &[Option<i64>]) -> Option<(u16, Checkpoint)> {
     let [Some(epoch), Some(offset), Some(index), log_offset] = fields[..] else {
-        return Ok(None);
+        return None;
     };
     let checkpoint = Checkpoint {
         epoch: epoch as u64,
@@ -173,7 +164,7 @@ fn slot_checkpoint(read: SlotRead) -> Result<Option<(u16, Checkpoint)>, redis::R
         log_offset: log_offset.filter(|&o| o >= 0),
         ..Default::default()
     };
-    Ok(Some((slot, checkpoint)))
+    Some((slot, checkpoint))
 }
 
 /// Reads a checkpoint; `None` when the partition has none yet. Expects db 0 selected.

@@ -56,6 +56,7 @@ pub mod chunk;
 pub mod command;
 pub mod compat;
 pub mod config;
+pub mod dbmap;
 pub mod error;
 pub mod existing;
 pub mod partition;

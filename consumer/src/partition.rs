@@ -147,10 +147,11 @@ impl Lane {
             None => None,
         };
         let cluster = matches!(topology, Topology::Cluster(_));
-        let slots_ahead = match (&ctx.checkpoint_log, start, cluster) {
-            (Some(log), Some(start), true) => {
+        let slots_ahead = match (&ctx.checkpoint_log, start, topology) {
+            (Some(log), Some(start), Topology::Cluster(map)) => {
                 let slots = slots_of_partition(partition, ctx.partitions);
-                checkpoint::load_slots(&conn, log, partition, slots)
+                let mut nodes = ctx.target.node_connections(topology).await?;
+                checkpoint::load_slots(&mut nodes, map, log, partition, slots)
                     .await
                     .map_err(|cause| failed("reading the slot checkpoints", cause))?
                     .into_iter()
@@ -220,11 +221,13 @@ impl Lane {
     /// effect in order).
     async fn take(&mut self, delivery: Delivery) -> Result<(), ApplyError> {
         let Delivery {
-            record,
+            mut record,
             log_offset,
             lease,
         } = delivery;
         self.batches.hold(lease);
+        // From here on `record.db` is the destination's database.
+        let source_db = self.ctx.db_map.record(&mut record);
         self.remember_for_sweep(&record);
         let before_min_epoch = self.ctx.min_epoch.is_some_and(|min| record.epoch < min);
         if before_min_epoch || self.covered(&record) {
@@ -234,7 +237,7 @@ impl Lane {
         self.check_db(&record)?;
         let mut next = self
             .positions
-            .after(record.epoch, record.position, record.db, log_offset);
+            .after(record.epoch, record.position, source_db, log_offset);
         self.claim(&record);
         let Record {
             db,
@@ -294,9 +297,10 @@ impl Lane {
         Err(ApplyError::Incompatible {
             addr: self.ctx.target.addr.clone(),
             why: format!(
-                "the source has keys in db {}, and a cluster has db 0 only; copy db 0 alone into \
-                 the cluster, or copy into a standalone target",
-                record.db
+                "the source has keys in db {}, and a cluster has db 0 only; map it with \
+                 --map-db {}=0 (keys of both databases then share db 0), or copy into a \
+                 standalone target",
+                record.db, record.db
             ),
         })
     }
@@ -391,7 +395,9 @@ impl Lane {
             .and_then(|a| a.checkpoint.as_ref());
         if let Some((_, checkpoint)) = own {
             self.positions.stored(*checkpoint);
-            self.slots_ahead.clear();
+            // A slot checkpoint past the partition's still covers records to come.
+            self.slots_ahead
+                .retain(|_, at| !checkpoint.covers(at.epoch, at.position));
             if let (Some(hook), Some(offset)) = (&self.ctx.on_applied, checkpoint.log_offset) {
                 hook(self.partition, offset);
             }

@@ -16,6 +16,8 @@ const CLIS: [&str; 2] = ["redis-cli", "valkey-cli"];
 pub struct Cluster {
     nodes: Vec<RedisServer>,
     primaries: Vec<usize>,
+    /// `redis-cli` or `valkey-cli`, for changes to the cluster.
+    cli: PathBuf,
 }
 
 impl Cluster {
@@ -79,6 +81,7 @@ impl Cluster {
         let mut cluster = Cluster {
             nodes,
             primaries: Vec::new(),
+            cli,
         };
         cluster.wait_ready(count, primaries);
         cluster
@@ -109,6 +112,36 @@ impl Cluster {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// Moves `slots` slots from primary `from` to primary `to` (indexes into
+    /// [`Cluster::primaries`]) with `redis-cli --cluster reshard`, key by key as the tool does;
+    /// returns once it is done.
+    pub fn reshard(&self, from: usize, to: usize, slots: usize) {
+        let primaries = self.primaries();
+        let id = |node: &RedisServer| -> String {
+            redis::cmd("CLUSTER")
+                .arg("MYID")
+                .query(&mut node.conn())
+                .expect("CLUSTER MYID")
+        };
+        let output = Command::new(&self.cli)
+            .arg("--cluster")
+            .arg("reshard")
+            .arg(format!("127.0.0.1:{}", primaries[from].port()))
+            .args(["--cluster-from", &id(primaries[from])])
+            .args(["--cluster-to", &id(primaries[to])])
+            .args(["--cluster-slots", &slots.to_string()])
+            .arg("--cluster-yes")
+            .output()
+            .unwrap_or_else(|err| panic!("cannot run {}: {err}", self.cli.display()));
+        assert!(
+            output.status.success(),
+            "{} --cluster reshard failed:\n{}\n{}",
+            self.cli.display(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 
     /// Every node, primaries and replicas.

@@ -19,16 +19,22 @@ pub enum Value {
     Other(String),
 }
 
-/// A key's value and its TTL in ms (-1: none).
+/// A key's value and when it expires.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub value: Value,
-    pub ttl_ms: i64,
+    /// Absolute expiry in Unix ms, from `PTTL` and the local clock; `None`: no expiry.
+    pub expire_at_ms: Option<i64>,
 }
 
 /// Keys of db 0 of one connection, without slotstream's bookkeeping.
 fn read_db0(conn: &mut Connection, into: &mut BTreeMap<Vec<u8>, Entry>) {
-    let _: () = redis::cmd("SELECT").arg(0).query(conn).unwrap();
+    read_db(conn, 0, into)
+}
+
+/// Keys of database `db` of one connection, without slotstream's bookkeeping.
+fn read_db(conn: &mut Connection, db: u32, into: &mut BTreeMap<Vec<u8>, Entry>) {
+    let _: () = redis::cmd("SELECT").arg(db).query(conn).unwrap();
     let mut cursor: u64 = 0;
     loop {
         let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
@@ -97,13 +103,28 @@ fn read_key(conn: &mut Connection, key: &[u8]) -> Option<Entry> {
         other => Value::Other(other.to_string()),
     };
     let ttl_ms: i64 = redis::cmd("PTTL").arg(key).query(conn).unwrap();
-    Some(Entry { value, ttl_ms })
+    // As an absolute time by this machine's clock, so a side read later is not a TTL shorter.
+    let expire_at_ms = (ttl_ms >= 0).then(|| now_ms() + ttl_ms);
+    Some(Entry {
+        value,
+        expire_at_ms,
+    })
 }
 
 /// Every key of db 0 of a standalone server.
 pub fn of_server(server: &RedisServer) -> BTreeMap<Vec<u8>, Entry> {
     let mut keys = BTreeMap::new();
     read_db0(&mut server.conn(), &mut keys);
+    keys
+}
+
+/// Every key of the databases `dbs` of one server, as if they were one database.
+pub fn of_server_dbs(server: &RedisServer, dbs: &[u32]) -> BTreeMap<Vec<u8>, Entry> {
+    let mut keys = BTreeMap::new();
+    let mut conn = server.conn();
+    for &db in dbs {
+        read_db(&mut conn, db, &mut keys);
+    }
     keys
 }
 
@@ -133,14 +154,15 @@ pub fn difference(
                 want.value, got.value
             ));
         }
-        let ttls_agree = (want.ttl_ms < 0 && got.ttl_ms < 0)
-            || (want.ttl_ms >= 0
-                && got.ttl_ms >= 0
-                && (want.ttl_ms - got.ttl_ms).abs() <= tolerance_ms);
+        let ttls_agree = match (want.expire_at_ms, got.expire_at_ms) {
+            (None, None) => true,
+            (Some(want), Some(got)) => (want - got).abs() <= tolerance_ms,
+            _ => false,
+        };
         if !ttls_agree {
             return Some(format!(
-                "{name}: TTL {} ms on the source, {} on the target",
-                want.ttl_ms, got.ttl_ms
+                "{name}: expiry {:?} (Unix ms) on the source, {:?} on the target",
+                want.expire_at_ms, got.expire_at_ms
             ));
         }
     }
@@ -172,4 +194,11 @@ pub fn wait_identical(
             Some(_) => std::thread::sleep(Duration::from_millis(200)),
         }
     }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }

@@ -4,6 +4,7 @@
 use crate::barrier::Barriers;
 use crate::batch::Limits;
 use crate::config::OnUnsupported;
+use crate::dbmap::DbMap;
 use crate::snapshot::SnapshotWriter;
 use crate::stats::ApplyStats;
 use crate::target::{Target, TargetInfo};
@@ -38,6 +39,8 @@ pub struct PartitionContext {
     /// Where the destination's own keys are remembered; a sweep keeps them
     /// (see [`crate::existing`]).
     pub existing_log: Option<String>,
+    /// Which destination database receives each source database.
+    pub db_map: DbMap,
 }
 
 impl PartitionContext {
