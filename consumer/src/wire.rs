@@ -6,7 +6,7 @@
 //! connections: an I/O error or timeout is a dropped link, retried; an error reply is data.
 
 mod encode;
-mod reply;
+pub mod reply;
 
 #[cfg(test)]
 pub use encode::decode;
