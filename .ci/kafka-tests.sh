@@ -3,11 +3,13 @@
 # independent Kafka-protocol broker next to the dev-broker the suite starts by itself. Tests that
 # exercise dev-broker itself skip themselves here. Exits with nextest's status.
 #
-# usage: .ci/kafka-tests.sh   (SERVERS_DIR defaults to /work/.cache/servers)
+# usage: .ci/kafka-tests.sh   (SERVERS_DIR defaults to ~/.cache/slotstream/servers, or under
+#   $XDG_CACHE_HOME, as for scripts/install-servers.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
-SERVERS_DIR=${SERVERS_DIR:-/work/.cache/servers}
+SERVERS_DIR=${SERVERS_DIR:-$DEFAULT_SERVERS_DIR}
 bash scripts/install-tansu.sh "$SERVERS_DIR" >/dev/null
 
 RUNDIR=$(mktemp -d)

@@ -11,7 +11,8 @@ bin=${SLOTSTREAM_BIN:-target/release/slotstream}
 pids=()
 run=""
 bench_hooks=()      # extra cleanup commands, run first
-tansu_dir=${SERVERS_DIR:-/work/.cache/servers}   # where scripts/install-tansu.sh puts tansu
+. scripts/lib.sh   # DEFAULT_SERVERS_DIR
+tansu_dir=${SERVERS_DIR:-$DEFAULT_SERVERS_DIR}   # where scripts/install-tansu.sh puts tansu
 tansu_runs=0
 
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }

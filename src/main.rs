@@ -3,11 +3,11 @@
 //! # Layout
 //! - `cli`: the clap definitions, one struct per subcommand.
 //! - `commands`: one file per subcommand, each a thin driver over the library crates.
-//! - `verify`: the key-by-key comparison behind `slotstream verify`.
+
+#![forbid(unsafe_code)]
 
 mod cli;
 mod commands;
-mod verify;
 
 use clap::Parser;
 use std::process::ExitCode;

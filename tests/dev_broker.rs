@@ -27,7 +27,7 @@ fn kafka_dev_broker_serves_produce_and_consume() {
     if skip_on_external("kafka_dev_broker_serves_produce_and_consume") {
         return;
     }
-    let broker = Broker::start(&[("events", 3)]);
+    let broker = Broker::start(common::SLOTSTREAM, &[("events", 3)]);
     let bootstrap = broker.bootstrap();
 
     let mut expected = Vec::new();
@@ -131,7 +131,7 @@ fn kafka_dev_broker_rejects_bad_topic_spec() {
 #[test]
 fn kafka_broker_helpers_round_trip() {
     let topic = unique_topic("round-trip");
-    let broker = Broker::start(&[(&topic, 2)]);
+    let broker = Broker::start(common::SLOTSTREAM, &[(&topic, 2)]);
     let bootstrap = broker.bootstrap();
     if broker.is_external() {
         assert_eq!(partition_count(bootstrap, &topic), None);
@@ -177,7 +177,7 @@ fn kafka_read_all_returns_every_record_of_batched_writes() {
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
     let topic = unique_topic("batches");
-    let broker = Broker::start(&[(&topic, 2)]);
+    let broker = Broker::start(common::SLOTSTREAM, &[(&topic, 2)]);
     let bootstrap = broker.bootstrap();
     if broker.is_external() {
         create_topic(bootstrap, &topic, 2);

@@ -4,13 +4,15 @@
 
 mod common;
 
+#[cfg(feature = "kafka")]
+use common::follow::KafkaLink;
 use common::follow::{
     assert_identical, assert_nothing_refused, drop_links, sync_cmd, sync_log, wait_caught_up,
-    write_counters, KafkaLink, Moments, Proc,
+    write_counters, Moments, Proc,
 };
 use common::workload::{self, WorkloadConfig};
 use common::{dataset, RedisServer};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn incremental_sync_follows_a_mixed_workload() {
@@ -26,6 +28,7 @@ fn incremental_sync_follows_a_mixed_workload() {
 }
 
 #[test]
+#[cfg(feature = "kafka")]
 fn incremental_kafka_follows_a_mixed_workload() {
     let source = RedisServer::start();
     let target = RedisServer::start();
@@ -39,6 +42,7 @@ fn incremental_kafka_follows_a_mixed_workload() {
 }
 
 #[test]
+#[cfg(feature = "kafka")]
 fn incremental_kafka_survives_kills_of_both_sides() {
     let source = RedisServer::start();
     let target = RedisServer::start();
@@ -269,6 +273,7 @@ fn incremental_sync_reconnects_after_dropped_links() {
 }
 
 #[test]
+#[cfg(feature = "kafka")]
 fn incremental_kafka_reconnects_after_dropped_links() {
     let source = RedisServer::start();
     let target = RedisServer::start();
@@ -287,6 +292,7 @@ fn incremental_kafka_reconnects_after_dropped_links() {
 }
 
 #[test]
+#[cfg(feature = "kafka")]
 fn incremental_kafka_survives_a_broker_outage() {
     let mut link = KafkaLink::new("outage");
     if link.broker.is_external() {
@@ -322,17 +328,11 @@ fn incremental_kafka_survives_a_broker_outage() {
 }
 
 #[test]
+#[cfg(feature = "kafka")]
 fn incremental_kafka_relative_ttls_from_redis_6_count_from_the_source() {
-    let binary = std::env::var_os("SERVERS_DIR")
-        .map_or_else(|| "/work/.cache/servers".into(), std::path::PathBuf::from)
-        .join("bin/redis-6.2.14");
-    if !binary.exists() {
-        eprintln!(
-            "note: {} is missing (scripts/install-servers.sh); skipped",
-            binary.display()
-        );
+    let Some(binary) = common::versions::binary("redis-6.2.14") else {
         return;
-    }
+    };
     let mut link = KafkaLink::new("relttl");
     let source = RedisServer::start_binary(&binary, &[]);
     let target = RedisServer::start();
@@ -373,6 +373,7 @@ fn incremental_kafka_relative_ttls_from_redis_6_count_from_the_source() {
 /// A consumer whose next records were deleted by the broker's retention stops with an error
 /// naming them, and applies nothing past the hole: it never skips records silently.
 #[test]
+#[cfg(feature = "kafka")]
 fn incremental_kafka_stops_on_records_deleted_before_they_were_applied() {
     let mut link = KafkaLink::new("retention");
     if link.broker.is_external() {
@@ -411,10 +412,10 @@ fn incremental_kafka_stops_on_records_deleted_before_they_were_applied() {
         (0..common::follow::PARTITIONS as i32)
             .any(|p| common::broker::low_watermark(link.broker.bootstrap(), &link.topic, p) > 0)
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while !trimmed(&link) {
         assert!(
-            Instant::now() < deadline,
+            std::time::Instant::now() < deadline,
             "the dev-broker never trimmed a partition"
         );
         std::thread::sleep(Duration::from_millis(200));
@@ -457,6 +458,7 @@ fn incremental_kafka_stops_on_records_deleted_before_they_were_applied() {
 /// A producer told to stop while its broker does not answer exits anyway (the resume point
 /// stays at the last acknowledged record) instead of waiting out Kafka's flush timeout.
 #[test]
+#[cfg(feature = "kafka")]
 fn produce_stops_on_sigterm_while_the_broker_hangs() {
     let mut link = KafkaLink::new("hang");
     if link.broker.is_external() {

@@ -63,7 +63,7 @@ fn target_key_count(target: &RedisServer) -> u64 {
 #[test]
 fn kafka_heavy_snapshot_arrives_identical_through_three_processes() {
     let topic = unique_topic("snapshot");
-    let broker = Broker::start(&[(&topic, PARTITIONS)]);
+    let broker = Broker::start(common::SLOTSTREAM, &[(&topic, PARTITIONS)]);
     let source = RedisServer::start();
     let target = RedisServer::start();
     dataset::write_full(&mut source.conn());
@@ -117,7 +117,7 @@ fn wait_for_keys(target: &RedisServer, keys: u64, consumer: &mut Child) {
 #[test]
 fn kafka_consumer_killed_during_snapshot_applies_every_record_once() {
     let topic = unique_topic("killconsumer");
-    let broker = Broker::start(&[(&topic, PARTITIONS)]);
+    let broker = Broker::start(common::SLOTSTREAM, &[(&topic, PARTITIONS)]);
     let source = RedisServer::start();
     let target = RedisServer::start();
     dataset::write_full(&mut source.conn());
@@ -165,7 +165,7 @@ fn wait_for_line(child: &mut Child, needle: &str) -> String {
 #[test]
 fn kafka_producer_killed_after_snapshot_continues_without_a_second_full_sync() {
     let topic = unique_topic("killproducer");
-    let broker = Broker::start(&[(&topic, PARTITIONS)]);
+    let broker = Broker::start(common::SLOTSTREAM, &[(&topic, PARTITIONS)]);
     let source = RedisServer::start();
     let target = RedisServer::start();
     dataset::write_full(&mut source.conn());
@@ -214,7 +214,7 @@ fn kafka_producer_killed_after_snapshot_continues_without_a_second_full_sync() {
 #[test]
 fn kafka_replay_rebuilds_an_identical_destination() {
     let topic = unique_topic("replay");
-    let broker = Broker::start(&[(&topic, PARTITIONS)]);
+    let broker = Broker::start(common::SLOTSTREAM, &[(&topic, PARTITIONS)]);
     let source = RedisServer::start();
     let live = RedisServer::start();
     let rebuilt = RedisServer::start();
@@ -242,7 +242,7 @@ fn kafka_replay_rebuilds_an_identical_destination() {
 #[test]
 fn kafka_undecodable_record_stops_its_partition_with_topic_partition_and_offset() {
     let topic = unique_topic("junk");
-    let broker = Broker::start(&[(&topic, PARTITIONS)]);
+    let broker = Broker::start(common::SLOTSTREAM, &[(&topic, PARTITIONS)]);
     let source = RedisServer::start();
     let target = RedisServer::start();
     dataset::write_small_strings(&mut source.conn(), 2_000);
@@ -321,7 +321,7 @@ fn kafka_undecodable_record_stops_its_partition_with_topic_partition_and_offset(
 #[test]
 fn kafka_records_decode_with_a_generic_avro_reader_and_the_schema_alone() {
     let topic = unique_topic("generic");
-    let broker = Broker::start(&[(&topic, PARTITIONS)]);
+    let broker = Broker::start(common::SLOTSTREAM, &[(&topic, PARTITIONS)]);
     let source = RedisServer::start();
     dataset::write_full(&mut source.conn());
     run_ok(
@@ -379,7 +379,7 @@ fn kafka_records_decode_with_a_generic_avro_reader_and_the_schema_alone() {
 #[test]
 fn kafka_topic_with_another_partition_count_is_refused() {
     let topic = unique_topic("partitions");
-    let broker = Broker::start(&[(&topic, PARTITIONS)]);
+    let broker = Broker::start(common::SLOTSTREAM, &[(&topic, PARTITIONS)]);
     let source = RedisServer::start();
     dataset::write_small_strings(&mut source.conn(), 10);
     run_ok(produce_cmd(&source, &broker, &topic, PARTITIONS).arg("--snapshot-only"));

@@ -1,15 +1,17 @@
-//! `slotstream verify` against two real servers: an identical pair passes, and each kind of
-//! difference, made one at a time on the target, fails with the key named in the output.
+//! `slotstream_verify` against two real servers: an identical pair is reported identical, and
+//! each kind of difference, made one at a time on the target, is reported with its key, kind and
+//! reason. A few cases run the `slotstream verify` command itself, for its output and exit code.
 //!
 //! Every case on the default server also runs the independent checker
 //! ([`common::assert_same_contents`]) and expects it to agree, so the two checkers vouch for
 //! each other. Hash field TTLs, which that checker does not read, are checked on installed
-//! Redis 7.4 and 7.0 servers (`scripts/install-servers.sh`), skipped when they are missing.
+//! Redis 7.4 and 7.0 servers (`scripts/install-servers.sh`).
 
 mod common;
 
 use common::dataset::{self, keys, DatasetSummary};
-use common::{assert_same_contents, run_verify, RedisServer, VerifyRun};
+use common::{assert_same_contents, compare, describe, run_verify, RedisServer};
+use slotstream_verify::{DiffKind, Difference, Role, VerifyError, VerifyReport};
 
 /// Two servers holding the full dataset, written to both at the same time so that TTLs and
 /// stream time stamps differ by far less than the default tolerance.
@@ -39,8 +41,10 @@ impl Pair {
         }
     }
 
-    fn verify(&self) -> VerifyRun {
-        run_verify(&self.source.url(), &self.target.url(), &[])
+    /// The library's report on the pair.
+    fn report(&self) -> VerifyReport {
+        compare(&self.source.url(), &self.target.url())
+            .unwrap_or_else(|err| panic!("verify could not compare: {err}"))
     }
 
     /// Runs a command on the target, in db `db`.
@@ -57,46 +61,44 @@ impl Pair {
         cmd.exec(&mut conn).expect("command on the target");
     }
 
-    /// Asserts exactly one difference, on `key` in `db`, whose line contains `reason`; and that
-    /// the independent checker sees a difference too.
-    fn assert_one_difference(&self, db: i64, key: &str, reason: &str) {
-        let run = self.verify();
-        let text = run.text();
-        assert_eq!(run.code, Some(1), "{text}");
-        let line = run
-            .stdout
-            .lines()
-            .find(|line| {
-                line.trim_start()
-                    .starts_with(&format!("db {db} \"{key}\":"))
-            })
-            .unwrap_or_else(|| panic!("no difference listed for db {db} {key:?}:\n{text}"));
-        assert!(
-            line.contains(reason),
-            "expected {reason:?} in {line:?}\n{text}"
-        );
+    /// Asserts exactly one difference, on `key` in `db`, of `kind`, whose reason starts with
+    /// `reason`; and that the independent checker sees a difference too. Returns the reason.
+    fn assert_one_difference(&self, db: i64, key: &str, kind: DiffKind, reason: &str) -> String {
+        let report = self.report();
+        let text = describe(&report);
+        let [found] = &report.differences[..] else {
+            panic!("not exactly one difference:\n{text}");
+        };
         assert_eq!(
-            run.stdout.lines().last(),
-            Some("verify: 1 differences in 1 keys"),
+            (found.db, found.key.as_slice(), found.kind),
+            (db, key.as_bytes(), kind),
+            "{text}"
+        );
+        assert!(found.reason.starts_with(reason), "{text}");
+        let total = report.total();
+        assert_eq!(
+            (total.differences(), total.keys_differing),
+            (1, 1),
             "{text}"
         );
         let (source, target) = (self.source.url(), self.target.url());
         let checked = std::panic::catch_unwind(|| assert_same_contents(&source, &target));
         assert!(checked.is_err(), "the independent checker missed it: {key}");
+        found.reason.clone()
     }
 }
 
 #[test]
 fn identical_copies_pass() {
     let pair = Pair::new();
-    let run = pair.verify();
+    let report = pair.report();
     let total = pair.summary.total();
-    assert_eq!(run.code, Some(0), "{}", run.text());
+    assert!(report.is_identical(), "{}", describe(&report));
+    let counts = report.total();
     assert_eq!(
-        run.stdout.lines().last(),
-        Some(format!("verify: identical ({total} keys in 4 dbs)").as_str()),
-        "{}",
-        run.text()
+        (counts.compared, counts.identical, report.dbs.len()),
+        (total as u64, total as u64, 4),
+        "{report:?}"
     );
     pair.summary.assert_matches(&pair.target.url());
     assert_eq!(
@@ -105,13 +107,27 @@ fn identical_copies_pass() {
     );
 }
 
+/// The command prints the report and exits 0 for an identical pair.
+#[test]
+fn command_prints_identical_and_exits_0() {
+    let pair = Pair::new();
+    let run = run_verify(&pair.source.url(), &pair.target.url(), &[]);
+    let total = pair.summary.total();
+    assert_eq!(run.code, Some(0), "{}", run.text());
+    assert_eq!(
+        run.stdout.lines().last(),
+        Some(format!("verify: identical ({total} keys in 4 dbs)").as_str()),
+        "{}",
+        run.text()
+    );
+}
+
 #[test]
 fn bookkeeping_keys_are_ignored() {
     let pair = Pair::new();
     pair.on_target(0, &[b"SET", b"__slotstream:checkpoint", b"{\"offset\":1}"]);
-    let run = pair.verify();
-    assert_eq!(run.code, Some(0), "{}", run.text());
-    assert!(run.stdout.contains("verify: identical"), "{}", run.text());
+    let report = pair.report();
+    assert!(report.is_identical(), "{}", describe(&report));
     assert_same_contents(&pair.source.url(), &pair.target.url());
 }
 
@@ -119,32 +135,31 @@ fn bookkeeping_keys_are_ignored() {
 fn changed_string_value() {
     let pair = Pair::new();
     pair.on_target(0, &[b"SET", keys::EMBSTR.as_bytes(), b"hellO-db0"]);
-    pair.assert_one_difference(0, keys::EMBSTR, "value differs: string differs at byte 4");
+    let reason = pair.assert_one_difference(0, keys::EMBSTR, DiffKind::ValueDiffers, "");
+    assert_eq!(reason, "string differs at byte 4 of 9");
 }
 
 #[test]
 fn missing_key() {
     let pair = Pair::new();
     pair.on_target(0, &[b"DEL", keys::HASH_SMALL.as_bytes()]);
-    pair.assert_one_difference(0, keys::HASH_SMALL, "missing on target");
+    let reason = pair.assert_one_difference(0, keys::HASH_SMALL, DiffKind::MissingOnTarget, "");
+    assert_eq!(reason, "hash only on source");
 }
 
 #[test]
 fn extra_key_on_target() {
     let pair = Pair::new();
     pair.on_target(0, &[b"SET", b"only:on:target", b"x"]);
-    pair.assert_one_difference(
-        0,
-        "only:on:target",
-        "extra on target: string only on target",
-    );
+    let reason = pair.assert_one_difference(0, "only:on:target", DiffKind::ExtraOnTarget, "");
+    assert_eq!(reason, "string only on target");
 }
 
 #[test]
 fn ttl_on_one_side_only() {
     let pair = Pair::new();
     pair.on_target(0, &[b"EXPIRE", keys::NO_TTL.as_bytes(), b"3600"]);
-    pair.assert_one_difference(0, keys::NO_TTL, "ttl differs: ttl none vs 3");
+    pair.assert_one_difference(0, keys::NO_TTL, DiffKind::TtlDiffers, "ttl none vs 3");
 }
 
 #[test]
@@ -160,16 +175,14 @@ fn ttl_differs_by_a_minute() {
         0,
         &[b"PEXPIRE", keys::STRING_TTL.as_bytes(), later.as_bytes()],
     );
-    pair.assert_one_difference(0, keys::STRING_TTL, "ttl differs");
-    let run = pair.verify();
-    let by: u64 = run
-        .stdout
+    let reason = pair.assert_one_difference(0, keys::STRING_TTL, DiffKind::TtlDiffers, "ttl ");
+    let by: u64 = reason
         .split("expiry differs by ")
         .nth(1)
         .and_then(|rest| rest.split(' ').next())
         .and_then(|ms| ms.parse().ok())
-        .unwrap_or_else(|| panic!("no expiry difference in:\n{}", run.text()));
-    assert!((57_000..=63_000).contains(&by), "{}", run.text());
+        .unwrap_or_else(|| panic!("no expiry difference in {reason:?}"));
+    assert!((57_000..=63_000).contains(&by), "{reason}");
 }
 
 #[test]
@@ -184,10 +197,10 @@ fn hash_field_changed() {
             b"changed",
         ],
     );
-    pair.assert_one_difference(
-        0,
-        keys::HASH_LARGE,
-        "hash field \"field-500\" value \"value-500-db0\" vs \"changed\"",
+    let reason = pair.assert_one_difference(0, keys::HASH_LARGE, DiffKind::ValueDiffers, "");
+    assert_eq!(
+        reason,
+        "hash field \"field-500\" value \"value-500-db0\" vs \"changed\""
     );
 }
 
@@ -203,7 +216,12 @@ fn zset_score_changed() {
             b"m-100-db0",
         ],
     );
-    pair.assert_one_difference(0, keys::ZSET_LARGE, "zset member \"m-100-db0\" score");
+    let reason = pair.assert_one_difference(0, keys::ZSET_LARGE, DiffKind::ValueDiffers, "");
+    assert!(
+        reason.starts_with("zset member \"m-100-db0\" score ")
+            && reason.ends_with(" vs \"12345.5\""),
+        "{reason}"
+    );
 }
 
 #[test]
@@ -219,7 +237,8 @@ fn stream_with_one_more_entry() {
             b"v",
         ],
     );
-    pair.assert_one_difference(0, keys::STREAM, "stream length 1000 vs 1001");
+    let reason = pair.assert_one_difference(0, keys::STREAM, DiffKind::ValueDiffers, "");
+    assert_eq!(reason, "stream length 1000 vs 1001");
 }
 
 #[test]
@@ -229,7 +248,12 @@ fn stream_group_last_delivered_id_differs() {
         0,
         &[b"XGROUP", b"SETID", keys::STREAM.as_bytes(), b"g-new", b"0"],
     );
-    pair.assert_one_difference(0, keys::STREAM, "stream group \"g-new\" last-delivered-id");
+    pair.assert_one_difference(
+        0,
+        keys::STREAM,
+        DiffKind::ValueDiffers,
+        "stream group \"g-new\" last-delivered-id ",
+    );
 }
 
 #[test]
@@ -237,22 +261,42 @@ fn key_of_another_type() {
     let pair = Pair::new();
     pair.on_target(0, &[b"DEL", keys::RAW.as_bytes()]);
     pair.on_target(0, &[b"RPUSH", keys::RAW.as_bytes(), b"a"]);
-    pair.assert_one_difference(0, keys::RAW, "type differs: type string vs list");
+    let reason = pair.assert_one_difference(0, keys::RAW, DiffKind::TypeDiffers, "");
+    assert_eq!(reason, "type string vs list");
 }
 
 #[test]
 fn difference_in_another_db() {
     let pair = Pair::new();
     pair.on_target(15, &[b"SADD", keys::SET_LARGE.as_bytes(), b"intruder"]);
-    pair.assert_one_difference(15, keys::SET_LARGE, "set member count 10000 vs 10001");
+    let reason = pair.assert_one_difference(15, keys::SET_LARGE, DiffKind::ValueDiffers, "");
+    assert_eq!(reason, "set member count 10000 vs 10001");
 }
 
+/// Keys are reported as the servers hold them; the command prints them escaped, and exits 1.
 #[test]
 fn binary_and_empty_keys_are_named() {
     let pair = Pair::new();
     pair.on_target(2, &[b"SET", keys::BINARY_KEY, b"changed"]);
     pair.on_target(2, &[b"SET", keys::EMPTY_KEY.as_bytes(), b"changed"]);
-    let run = pair.verify();
+    let report = pair.report();
+    let mut keys: Vec<(i64, &[u8], DiffKind)> = report
+        .differences
+        .iter()
+        .map(|d| (d.db, d.key.as_slice(), d.kind))
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            (2, b"".as_slice(), DiffKind::ValueDiffers),
+            (2, keys::BINARY_KEY, DiffKind::ValueDiffers)
+        ],
+        "{}",
+        describe(&report)
+    );
+
+    let run = run_verify(&pair.source.url(), &pair.target.url(), &[]);
     assert_eq!(run.code, Some(1), "{}", run.text());
     assert!(
         run.stdout
@@ -277,18 +321,26 @@ fn bad_password_names_the_side_and_address() {
     let target = RedisServer::start_with_args(&["--requirepass", "secret"]);
     let addr = format!("127.0.0.1:{}", target.port());
     for url in [target.url(), target.url_with_password("not-the-password")] {
-        let run = run_verify(&source.url(), &url, &[]);
-        assert_ne!(run.code, Some(0), "{}", run.text());
-        assert!(run.stderr.contains("target"), "{}", run.text());
-        assert!(run.stderr.contains(&addr), "{}", run.text());
-        assert!(run.stderr.contains("password"), "{}", run.text());
-        assert!(!run.stderr.contains("not-the-password"), "{}", run.text());
-        assert!(!run.stderr.contains("panicked"), "{}", run.text());
+        let err = compare(&source.url(), &url).expect_err("a wrong password is refused");
+        let VerifyError::Authentication {
+            role: Role::Target,
+            addr: ref named,
+            ..
+        } = err
+        else {
+            panic!("not an authentication error of the target: {err:?}");
+        };
+        assert_eq!(named, &addr);
+        let message = err.to_string();
+        assert!(message.contains("password"), "{message}");
+        assert!(!message.contains("not-the-password"), "{message}");
     }
-    let run = run_verify(&source.url(), &target.url_with_password("secret"), &[]);
-    assert_eq!(run.code, Some(0), "{}", run.text());
+    let report = compare(&source.url(), &target.url_with_password("secret"))
+        .expect("the right password is accepted");
+    assert!(report.is_identical(), "{}", describe(&report));
 }
 
+/// The command names the server it cannot reach, on stderr, and fails.
 #[test]
 fn unreachable_server_is_named() {
     let source = RedisServer::start();
@@ -319,14 +371,9 @@ fn big_keys() {
         a.join().expect("write source")
     });
     summary.assert_matches(&target.url());
-    let run = run_verify(&source.url(), &target.url(), &[]);
-    assert_eq!(run.code, Some(0), "{}", run.text());
-    assert!(
-        run.stdout
-            .ends_with("verify: identical (2 keys in 1 dbs)\n"),
-        "{}",
-        run.text()
-    );
+    let report = compare(&source.url(), &target.url()).expect("compare");
+    assert!(report.is_identical(), "{}", describe(&report));
+    assert_eq!((report.total().compared, report.dbs.len()), (2, 1));
     assert_eq!(assert_same_contents(&source.url(), &target.url()), 2);
 
     let _: () = redis::cmd("HSET")
@@ -343,15 +390,27 @@ fn big_keys() {
         .query(&mut tgt)
         .map(|_: i64| ())
         .expect("SETRANGE");
-    let run = run_verify(&source.url(), &target.url(), &[]);
-    assert_eq!(run.code, Some(1), "{}", run.text());
-    for line in [
-        "db 0 \"big:hash\": value differs: hash field \"field:777777\" value \"value:777777\" vs \"changed\"",
-        "db 0 \"big:string\": value differs: string differs at byte 40000000 of 52428800",
-        "verify: 2 differences in 2 keys",
-    ] {
-        assert!(run.stdout.contains(line), "{line:?} missing:\n{}", run.text());
-    }
+    let report = compare(&source.url(), &target.url()).expect("compare");
+    let mut differences = report.differences.clone();
+    differences.sort_by(|a, b| a.key.cmp(&b.key));
+    let difference = |key: &str, reason: &str| Difference {
+        db: 0,
+        key: key.as_bytes().to_vec(),
+        kind: DiffKind::ValueDiffers,
+        reason: reason.to_string(),
+    };
+    assert_eq!(
+        differences,
+        [
+            difference(
+                "big:hash",
+                "hash field \"field:777777\" value \"value:777777\" vs \"changed\""
+            ),
+            difference("big:string", "string differs at byte 40000000 of 52428800"),
+        ],
+        "{}",
+        describe(&report)
+    );
 }
 
 /// The dataset really holds the encodings it promises (checked on 7.0, where they are known).
@@ -411,22 +470,6 @@ fn dataset_covers_the_encodings() {
     assert_eq!(len as usize, dataset::STREAM_ENTRIES);
 }
 
-/// A server version installed by `scripts/install-servers.sh`, or `None` with a note.
-fn installed(name: &str) -> Option<std::path::PathBuf> {
-    let binary = std::env::var_os("SERVERS_DIR")
-        .map_or_else(|| "/work/.cache/servers".into(), std::path::PathBuf::from)
-        .join("bin")
-        .join(name);
-    if binary.exists() {
-        return Some(binary);
-    }
-    eprintln!(
-        "note: {} is missing (scripts/install-servers.sh); skipped",
-        binary.display()
-    );
-    None
-}
-
 /// Writes `h:small` (3 fields) and `h:big` (2,500 fields, read page by page) to a server.
 fn write_field_hashes(conn: &mut redis::Connection) {
     redis::cmd("HSET")
@@ -460,7 +503,7 @@ fn expire_field(conn: &mut redis::Connection, key: &str, field: &str, at: i64) {
 /// without them has none to compare.
 #[test]
 fn hash_field_ttls() {
-    let Some(redis74) = installed("redis-7.4.1") else {
+    let Some(redis74) = common::versions::binary("redis-7.4.1") else {
         return;
     };
     let source = RedisServer::start_binary(&redis74, &[]);
@@ -472,57 +515,51 @@ fn hash_field_ttls() {
     expire_field(&mut src, "h:small", "b", at);
     expire_field(&mut src, "h:big", "field:2345", at);
 
-    let run = run_verify(&source.url(), &target.url(), &[]);
-    let text = run.text();
-    assert_eq!(run.code, Some(1), "{text}");
+    let report = compare(&source.url(), &target.url()).expect("compare");
+    let text = describe(&report);
+    assert_eq!(report.differences.len(), 2, "{text}");
     for (key, field) in [("h:small", "b"), ("h:big", "field:2345")] {
-        let start = format!("db 0 \"{key}\": ttl differs: hash field \"{field}\" ttl ");
-        let line = run
-            .stdout
-            .lines()
-            .map(str::trim_start)
-            .find(|l| l.starts_with(&start));
-        let line = line.unwrap_or_else(|| panic!("no {start:?} in:\n{text}"));
-        assert!(line.ends_with(" vs none"), "{line:?}\n{text}");
+        let start = format!("hash field \"{field}\" ttl ");
+        let found = report
+            .differences
+            .iter()
+            .find(|d| d.key == key.as_bytes())
+            .unwrap_or_else(|| panic!("no difference for {key}:\n{text}"));
+        assert_eq!(found.kind, DiffKind::TtlDiffers, "{text}");
+        assert!(
+            found.reason.starts_with(&start) && found.reason.ends_with(" vs none"),
+            "{text}"
+        );
     }
-    assert_eq!(
-        run.stdout.lines().last(),
-        Some("verify: 2 differences in 2 keys"),
-        "{text}"
-    );
 
     expire_field(&mut tgt, "h:small", "b", at + 500);
     expire_field(&mut tgt, "h:big", "field:2345", at - 500);
-    let run = run_verify(&source.url(), &target.url(), &[]);
-    assert_eq!(run.code, Some(0), "{}", run.text());
-    assert!(
-        run.stdout
-            .ends_with("verify: identical (2 keys in 1 dbs)\n"),
-        "{}",
-        run.text()
-    );
+    let report = compare(&source.url(), &target.url()).expect("compare");
+    assert!(report.is_identical(), "{}", describe(&report));
+    assert_eq!(report.total().compared, 2);
 
-    let Some(redis70) = installed("redis-7.0.15") else {
+    let Some(redis70) = common::versions::binary("redis-7.0.15") else {
         return;
     };
     let old = RedisServer::start_binary(&redis70, &[]);
     write_field_hashes(&mut old.conn());
-    let run = run_verify(&source.url(), &old.url(), &[]);
-    let text = run.text();
-    assert_eq!(run.code, Some(1), "{text}");
-    assert!(
-        run.stdout
-            .contains("db 0 \"h:small\": ttl differs: hash field \"b\" ttl ")
-            && run
-                .stdout
-                .contains(" vs none (the target has no hash field TTLs)"),
-        "{text}"
-    );
-    assert!(
-        run.stdout
-            .contains("db 0 \"h:big\": ttl differs: hash field \"field:2345\" ttl "),
-        "{text}"
-    );
-    let run = run_verify(&old.url(), &source.url(), &[]);
-    assert_eq!(run.code, Some(0), "{}", run.text());
+    let report = compare(&source.url(), &old.url()).expect("compare");
+    let text = describe(&report);
+    let reasons: Vec<(&[u8], DiffKind, &str)> = report
+        .differences
+        .iter()
+        .map(|d| (d.key.as_slice(), d.kind, d.reason.as_str()))
+        .collect();
+    assert_eq!(reasons.len(), 2, "{text}");
+    for (key, field) in [("h:small", "b"), ("h:big", "field:2345")] {
+        assert!(
+            reasons.iter().any(|(k, kind, reason)| *k == key.as_bytes()
+                && *kind == DiffKind::TtlDiffers
+                && reason.starts_with(&format!("hash field \"{field}\" ttl "))
+                && reason.ends_with(" vs none (the target has no hash field TTLs)")),
+            "{key}:\n{text}"
+        );
+    }
+    let report = compare(&old.url(), &source.url()).expect("compare");
+    assert!(report.is_identical(), "{}", describe(&report));
 }

@@ -7,6 +7,7 @@
 
 mod common;
 
+#[cfg(feature = "kafka")]
 use common::broker::{
     consume_cmd, create_topic, produce_cmd, produce_raw_with_headers, read_all, unique_topic,
     Broker,
@@ -87,8 +88,16 @@ enum Via {
     /// `slotstream sync --snapshot-only`.
     Sync,
     /// `slotstream produce --snapshot-only` into a broker, then `consume --snapshot-only`.
+    #[cfg(feature = "kafka")]
     Kafka,
 }
+
+/// Every way a snapshot travels in this build.
+const EVERY_VIA: &[Via] = &[
+    Via::Sync,
+    #[cfg(feature = "kafka")]
+    Via::Kafka,
+];
 
 /// Copies a snapshot with `extra` arguments for the applying side; returns whether that side
 /// succeeded, and its log.
@@ -104,9 +113,10 @@ fn snapshot_copy(
             .args(extra)
             .output()
             .unwrap(),
+        #[cfg(feature = "kafka")]
         Via::Kafka => {
             let topic = unique_topic("versions");
-            let broker = Broker::start(&[(&topic, 4)]);
+            let broker = Broker::start(common::SLOTSTREAM, &[(&topic, 4)]);
             let produced = produce_cmd(source, &broker, &topic, 4)
                 .arg("--snapshot-only")
                 .output()
@@ -181,13 +191,14 @@ fn hash_field_ttls_on_a_target_without_them_fail_by_default_naming_the_key() {
 }
 
 #[test]
+#[cfg(feature = "kafka")]
 fn hash_field_ttls_through_kafka_on_a_target_without_them_fail_before_any_write() {
     field_ttls_fail_by_default_naming_the_key(Via::Kafka);
 }
 
 #[test]
 fn hash_field_ttls_on_a_target_without_them_can_be_left_out_with_a_warning() {
-    for via in [Via::Sync, Via::Kafka] {
+    for &via in EVERY_VIA {
         let extra = ["--on-unsupported", "skip-with-warning"];
         let Some((ok, log, target)) = field_ttls_into_7_0("redis-7.4.1", via, &extra) else {
             return;
@@ -236,6 +247,7 @@ fn module_values_into_a_target_without_the_modules_fail_before_any_write() {
 }
 
 #[test]
+#[cfg(feature = "kafka")]
 fn module_values_through_kafka_into_a_target_without_the_modules_fail_before_any_write() {
     module_values_fail_before_any_write(Via::Kafka);
 }
@@ -300,6 +312,7 @@ fn big_values_in_chunks_across_versions() {
 
 /// Writes `plain` and a 1,000-field hash `big` (50 KB, past the listpack limits) whose every
 /// field has a TTL of an hour.
+#[cfg(feature = "kafka")]
 fn write_big_hash_with_field_ttls(conn: &mut redis::Connection) {
     let _: () = redis::cmd("SET").arg("plain").arg("v").query(conn).unwrap();
     let fields: Vec<String> = (0..1000).map(|i| format!("field:{i:03}")).collect();
@@ -320,6 +333,7 @@ fn write_big_hash_with_field_ttls(conn: &mut redis::Connection) {
 }
 
 /// Snapshot-only `produce` of `source` into `topic` in chunks of 2 KB; returns its stdout.
+#[cfg(feature = "kafka")]
 fn produce_in_chunks(source: &common::RedisServer, broker: &Broker, topic: &str) -> String {
     let output = produce_cmd(source, broker, topic, 1)
         .args(["--snapshot-only", "--chunk-bytes", "2048"])
@@ -334,6 +348,7 @@ fn produce_in_chunks(source: &common::RedisServer, broker: &Broker, topic: &str)
 }
 
 /// Keys the consumer builds big values under, left in the target.
+#[cfg(feature = "kafka")]
 fn building_keys(target: &common::RedisServer) -> Vec<String> {
     redis::cmd("KEYS")
         .arg("__slotstream:build:*")
@@ -345,6 +360,7 @@ fn building_keys(target: &common::RedisServer) -> Vec<String> {
 /// stops in the middle of its chunks and starts again passes over the rest of them too (the
 /// temporary key says the value is being left out), so no partial hash appears.
 #[test]
+#[cfg(feature = "kafka")]
 fn a_big_value_left_out_stays_out_across_a_restart_in_its_middle_kafka() {
     let (Some(source), Some(target)) = (versions::start("redis-7.4.1"), versions::start(HUB))
     else {
@@ -353,7 +369,7 @@ fn a_big_value_left_out_stays_out_across_a_restart_in_its_middle_kafka() {
     write_big_hash_with_field_ttls(&mut source.conn());
     let topic = unique_topic("left-out");
     let copy = unique_topic("left-out-copy");
-    let broker = Broker::start(&[(&topic, 1), (&copy, 1)]);
+    let broker = Broker::start(common::SLOTSTREAM, &[(&topic, 1), (&copy, 1)]);
     if broker.is_external() {
         create_topic(broker.bootstrap(), &copy, 1);
     }

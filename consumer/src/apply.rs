@@ -1,6 +1,7 @@
 //! The apply driver: checks the destination, then runs one task per partition and gathers their
 //! outcomes. The first failing partition stops the others.
 
+use crate::batch::Limits;
 use crate::checkpoint::{self, checkpoint_key, Checkpoint};
 use crate::config::TargetConfig;
 use crate::error::ApplyError;
@@ -115,12 +116,14 @@ impl Applier {
         let ctx = Arc::new(PartitionContext {
             target: self.target,
             target_info: self.info,
-            batch_records: self.config.batch_records,
-            batch_writes: options
-                .throttle
-                .as_ref()
-                .and_then(|t| t.batch_limit(readers.len() as u32)),
-            batch_bytes: self.config.batch_bytes,
+            limits: Limits {
+                commands: self.config.batch_records,
+                bytes: self.config.batch_bytes,
+                writes: options
+                    .throttle
+                    .as_ref()
+                    .and_then(|t| t.batch_limit(readers.len() as u32)),
+            },
             stats,
             checkpoint_log: options.checkpoint_log,
             stop_after_snapshot: options.stop_after_snapshot,

@@ -6,6 +6,7 @@
 //! just after them and skips every record at or below them: a record is applied exactly once,
 //! whether the consumer restarts or the producer wrote it twice.
 
+use crate::batch::{Batch, Replies};
 use redis::aio::MultiplexedConnection;
 use slotstream_schemas::{Position, BOOKKEEPING_PREFIX};
 
@@ -71,6 +72,19 @@ pub fn write_commands(
     let mut count = redis::cmd("HINCRBY");
     count.arg(key).arg("applied").arg(applied);
     [set, count]
+}
+
+/// After `SWAPDB 0 db` in `batch`: the checkpoints of `log` moved to `db` with the rest of db
+/// 0; delete them there (the barrier rewrites every partition's checkpoint in db 0 in the same
+/// transaction), so no bookkeeping is left among the user's keys.
+pub fn delete_moved(batch: &mut Batch, log: &str, partitions: u32, db: u32) {
+    let back = batch.db();
+    batch.select(db);
+    for partition in 0..partitions {
+        let key = checkpoint_key(log, partition);
+        batch.command(Replies::Strict, key.clone(), &[&b"DEL"[..], &key]);
+    }
+    batch.select(back);
 }
 
 /// Reads a checkpoint; `None` when the partition has none yet. Expects db 0 selected.

@@ -1,4 +1,5 @@
-//! Settings of the apply side: where the destination is and how records are batched.
+//! Settings of the apply side: where the destination is, how records are batched, and what to
+//! do with values the destination cannot hold.
 
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ pub struct TargetConfig {
     /// destination never expires a key before the source's own `DEL` arrives.
     pub ttl_extension: Duration,
     /// What to do with values the destination cannot hold (hash field TTLs on an old target).
-    pub on_unsupported: crate::rewrite::OnUnsupported,
+    pub on_unsupported: OnUnsupported,
 }
 
 impl TargetConfig {
@@ -31,7 +32,18 @@ impl TargetConfig {
             connect_timeout: Duration::from_secs(10),
             response_timeout: Duration::from_secs(300),
             ttl_extension: Duration::from_secs(10),
-            on_unsupported: Default::default(),
+            on_unsupported: OnUnsupported::default(),
         }
     }
+}
+
+/// What to do with a value the destination cannot hold as it is (hash field TTLs on a target
+/// without them, a function library on a target without functions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnUnsupported {
+    /// Stop before writing it, naming it.
+    #[default]
+    Fail,
+    /// Leave it out, with a warning that names it.
+    SkipWithWarning,
 }

@@ -1,22 +1,26 @@
-//! Errors of the apply side, each naming the destination, partition and key involved.
+//! Errors of the apply side, each naming the destination, partition and key involved, and
+//! each saying whether a new attempt can help ([`Retryable`]).
 
 use slotstream_schemas::log::LogError;
+use slotstream_schemas::retry::{Retry, Retryable};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     #[error("bad target URL {url}: {why}")]
     BadUrl { url: String, why: String },
 
-    #[error("cannot connect to target {addr}: {cause}; check --target and that the server is up")]
+    #[error("cannot connect to target {addr} (check --target and that the server is up)")]
     Connect {
         addr: String,
+        #[source]
         cause: redis::RedisError,
     },
 
-    #[error("target {addr} failed {doing}: {cause}")]
+    #[error("target {addr} failed {doing}")]
     Redis {
         addr: String,
         doing: String,
+        #[source]
         cause: redis::RedisError,
     },
 
@@ -39,8 +43,82 @@ pub enum ApplyError {
     #[error("partition {partition}: {what}")]
     Log { partition: u32, what: String },
 
-    #[error("partition {partition}: {cause}")]
-    Read { partition: u32, cause: LogError },
+    #[error("partition {partition}: reading the log failed")]
+    Read {
+        partition: u32,
+        #[source]
+        cause: LogError,
+    },
+}
+
+impl Retryable for ApplyError {
+    fn retry(&self) -> Retry {
+        match self {
+            ApplyError::Connect { cause, .. } if refused_credentials(cause) => Retry::Fatal,
+            ApplyError::Connect { .. } => Retry::Unreachable,
+            ApplyError::Redis { cause, .. } => {
+                if cause.is_io_error() || cause.is_connection_dropped() || cause.is_timeout() {
+                    Retry::Reconnect
+                } else if cause.code().is_some_and(passes) {
+                    Retry::Later
+                } else {
+                    Retry::Fatal
+                }
+            }
+            ApplyError::Rejected { reply, .. } => {
+                let code = reply.split(' ').next().unwrap_or_default();
+                if passes(code) {
+                    Retry::Later
+                } else {
+                    Retry::Fatal
+                }
+            }
+            ApplyError::Read { cause, .. } => cause.retry(),
+            ApplyError::BadUrl { .. }
+            | ApplyError::Incompatible { .. }
+            | ApplyError::Log { .. } => Retry::Fatal,
+        }
+    }
+}
+
+/// Whether an error code is a state of the destination that passes on its own or once an
+/// operator acts (loading its data, a script running, a failover, memory freed), rather than
+/// a refusal of the data.
+fn passes(code: &str) -> bool {
+    matches!(
+        code,
+        "LOADING"
+            | "BUSY"
+            | "TRYAGAIN"
+            | "MASTERDOWN"
+            | "CLUSTERDOWN"
+            | "NOREPLICAS"
+            | "READONLY"
+            | "OOM"
+    )
+}
+
+/// Whether the server refused the credentials: waiting does not fix a wrong password.
+fn refused_credentials(err: &redis::RedisError) -> bool {
+    matches!(
+        err.kind(),
+        redis::ErrorKind::AuthenticationFailed
+            | redis::ErrorKind::Server(redis::ServerErrorKind::NoPerm)
+    ) || err
+        .code()
+        .is_some_and(|c| matches!(c, "WRONGPASS" | "NOAUTH" | "NOPERM"))
+}
+
+/// An error and its sources, joined as `anyhow` shows them (`what: why: root cause`).
+pub fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
 }
 
 /// What an operator should do about a rejected command, judged from the reply.
@@ -86,4 +164,104 @@ pub fn is_target_fault(err: &redis::ServerError) -> bool {
             | "NOSCRIPT"
     ) || details.contains("payload version or checksum")
         || details.starts_with("unknown command")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io;
+
+    fn server_error(text: &str) -> redis::RedisError {
+        match redis::parse_redis_value(format!("-{text}\r\n").as_bytes()) {
+            Ok(redis::Value::ServerError(err)) => err.into(),
+            other => panic!("not an error reply: {other:?}"),
+        }
+    }
+
+    fn redis(cause: redis::RedisError) -> ApplyError {
+        ApplyError::Redis {
+            addr: "t:1".into(),
+            doing: "x".into(),
+            cause,
+        }
+    }
+
+    fn rejected(reply: &str) -> ApplyError {
+        ApplyError::Rejected {
+            addr: "t:1".into(),
+            partition: 0,
+            db: 0,
+            key: "k".into(),
+            reply: reply.into(),
+            hint: hint_for(reply),
+        }
+    }
+
+    #[test]
+    fn each_error_says_whether_to_retry() {
+        let dropped = io::Error::new(io::ErrorKind::ConnectionReset, "reset");
+        let timed_out = io::Error::new(io::ErrorKind::TimedOut, "slow");
+        let refused = io::Error::new(io::ErrorKind::ConnectionRefused, "refused");
+        let cases = [
+            (redis(dropped.into()), Retry::Reconnect),
+            (redis(timed_out.into()), Retry::Reconnect),
+            (
+                redis(server_error("LOADING Redis is loading")),
+                Retry::Later,
+            ),
+            (redis(server_error("ERR unknown command")), Retry::Fatal),
+            (
+                ApplyError::Connect {
+                    addr: "t:1".into(),
+                    cause: refused.into(),
+                },
+                Retry::Unreachable,
+            ),
+            (
+                ApplyError::Connect {
+                    addr: "t:1".into(),
+                    cause: server_error("WRONGPASS invalid username-password pair"),
+                },
+                Retry::Fatal,
+            ),
+            (rejected("OOM command not allowed"), Retry::Later),
+            (
+                rejected("READONLY You can't write against a read only replica."),
+                Retry::Later,
+            ),
+            (
+                rejected("BUSY Redis is busy running a script"),
+                Retry::Later,
+            ),
+            (rejected("ERR Bad data format"), Retry::Fatal),
+            (
+                rejected("NOPERM this user has no permissions"),
+                Retry::Fatal,
+            ),
+            (
+                ApplyError::Incompatible {
+                    addr: "t:1".into(),
+                    why: "modules".into(),
+                },
+                Retry::Fatal,
+            ),
+            (
+                ApplyError::BadUrl {
+                    url: "x".into(),
+                    why: "y".into(),
+                },
+                Retry::Fatal,
+            ),
+        ];
+        for (err, expected) in cases {
+            assert_eq!(err.retry(), expected, "{err:?}");
+        }
+    }
+
+    #[test]
+    fn causes_are_sources_not_repeated_in_the_message() {
+        let err = redis(server_error("LOADING Redis is loading"));
+        assert!(std::error::Error::source(&err).is_some());
+        assert!(!err.to_string().contains("loading"), "{err}");
+    }
 }

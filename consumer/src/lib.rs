@@ -5,36 +5,58 @@
 //! released only after the destination acknowledged it.
 //!
 //! # Layout
-//! - [`config`]: where the destination is and how records are batched.
-//! - [`target`]: connections to the destination and what it is (version, RDB format).
-//! - [`apply`]: the driver: checks the destination, runs the partition tasks.
-//! - [`partition`]: one partition's loop: batch, apply, handle control records.
-//! - [`precheck`]: before a snapshot's first write, whether the destination can take it all.
+//! Settings and the destination:
+//! - [`config`]: where the destination is, batch sizes, what to do with what it cannot hold.
+//! - [`wire`]: a leaf: RESP written straight into one buffer, and a connection that sends a
+//!   batch and reads exactly its replies.
+//! - [`target`]: connections to the destination and what it is (version, RDB format, modules).
+//!
+//! The driver and one partition's loop:
+//! - [`apply`]: checks the destination, runs one task per partition, gathers their outcomes.
+//! - [`partition`]: one partition's loop: routes each record, handles control records,
+//!   commits batches.
+//! - [`position`]: the exactly-once rule: what is new, what a batch's checkpoint will be.
+//! - [`batch`]: the commands of one round trip, what each concerns, and the judging of replies.
+//! - [`checkpoint`]: per-partition checkpoints kept in the destination, stored with the
+//!   batches they end.
 //! - [`barrier`]: records copied into several partitions, applied once by the last to arrive.
-//! - [`command`]: live commands as the destination gets them.
-//! - [`checkpoint`]: per-partition checkpoints kept in the destination, moved atomically with
-//!   the batches they end.
-//! - [`throttle`]: ops/s and bytes/s limits.
-//! - [`kafka`]: the Kafka log reader (partition queues, fragments, Avro decoding).
-//! - [`restore`]: snapshot records → `RESTORE` / `FUNCTION LOAD` commands.
-//! - [`rewrite`]: snapshot keys → plain commands, for a destination that cannot `RESTORE` the
-//!   source's RDB format.
+//!
+//! Records into commands:
+//! - [`plan`]: how a snapshot key travels: `MSET` pair, `RESTORE`, or rewritten.
+//! - [`snapshot`]: snapshot keys and function libraries into a batch, as planned.
+//! - [`restore`]: `RESTORE` and `FUNCTION LOAD` commands.
+//! - [`rewrite`]: a value as plain commands, for a destination that cannot `RESTORE` its format.
+//! - [`chunk`]: big values in parts, built under a temporary key and renamed into place.
+//! - [`command`]: live commands as the destination gets them (expiry rewriting).
+//!
+//! Around them:
+//! - [`precheck`]: before a snapshot's first write, whether the destination can take it all.
 //! - [`sweep`]: after a new epoch's snapshot, delete the keys it did not contain.
+//! - [`throttle`]: ops/s and bytes/s limits.
 //! - [`stats`]: live counters for progress reporting.
-//! - [`wire`]: the batch connection: RESP written and replies read without per-command objects.
-//! - [`error`]: the apply error type.
+//! - [`error`]: the apply error type, which says whether a retry can help.
+//!
+//! Dependencies point one way: `wire` and `config` need nothing of the crate; `target` needs
+//! them; the record writers need `batch`, `target` and `wire`; `partition` and `apply` use
+//! everything.
+
+#![forbid(unsafe_code)]
 
 pub mod apply;
 pub mod barrier;
+pub mod batch;
 pub mod checkpoint;
+pub mod chunk;
 pub mod command;
 pub mod config;
 pub mod error;
-pub mod kafka;
 pub mod partition;
+pub mod plan;
+pub mod position;
 pub mod precheck;
 pub mod restore;
 pub mod rewrite;
+pub mod snapshot;
 pub mod stats;
 pub mod sweep;
 pub mod target;
@@ -42,6 +64,6 @@ pub mod throttle;
 pub mod wire;
 
 pub use apply::{Applier, ApplySummary, RunOptions};
-pub use config::TargetConfig;
+pub use config::{OnUnsupported, TargetConfig};
 pub use error::ApplyError;
 pub use stats::ApplyStats;

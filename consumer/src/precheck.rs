@@ -3,7 +3,7 @@
 //! field TTLs on a destination without them stop it too, unless `--on-unsupported` says to leave
 //! them out.
 
-use crate::rewrite::OnUnsupported;
+use crate::config::OnUnsupported;
 use crate::target::TargetInfo;
 use slotstream_schemas::display::show_key;
 use slotstream_schemas::EpochBegin;
@@ -17,6 +17,37 @@ pub enum Fit {
     Partly(Vec<String>),
     /// Nothing may be written; the message says why and what to do.
     Refused(String),
+}
+
+/// Checks an epoch before its first write: `Err` with why and what to do when its snapshot
+/// holds what the destination cannot take ([`fit`]). When `speaks` (one partition speaks for
+/// all), warns of what will be left out and says when values will be rewritten as commands
+/// rather than restored.
+pub fn check_epoch(
+    begin: &EpochBegin,
+    target: &TargetInfo,
+    on_unsupported: OnUnsupported,
+    speaks: bool,
+) -> Result<(), String> {
+    match fit(begin, target, on_unsupported) {
+        Fit::Whole => {}
+        Fit::Partly(warnings) => {
+            for warning in warnings.iter().filter(|_| speaks) {
+                tracing::warn!("{warning}");
+            }
+        }
+        Fit::Refused(why) => return Err(why),
+    }
+    if !target.restores(begin.rdb_version) && speaks {
+        tracing::info!(
+            source = %begin.source_version,
+            source_rdb = begin.rdb_version,
+            target = %target.version,
+            target_rdb = target.rdb_version,
+            "the target cannot RESTORE the source's RDB format: values are written as commands"
+        );
+    }
+    Ok(())
 }
 
 /// Compares the source's facts in `begin` with the destination.

@@ -2,7 +2,7 @@
 //! older RDB format than the source's (a newer → older migration), or the other server family's
 //! (Redis 7.4's RDB 12 on Valkey 9).
 //!
-//! The value is decoded with [`slotstream_schemas::elements`] in bounded batches and written as
+//! The value is decoded with [`slotstream_rdb::elements`] in bounded batches and written as
 //! `DEL`, then `SET` / `RPUSH` / `SADD` / `ZADD` / `HSET` / `XADD` commands of at most
 //! [`ELEMENTS_PER_COMMAND`] elements, then what the value carries besides its elements: hash
 //! field TTLs (`HPEXPIREAT`), a stream's last ID, counters, consumer groups, consumers and
@@ -12,6 +12,7 @@
 
 mod stream;
 
+use crate::config::OnUnsupported;
 use crate::target::TargetInfo;
 use crate::wire::Commands;
 use slotstream_rdb::elements::{self, Batch, DecodeError, HashField, Kind};
@@ -19,17 +20,6 @@ use slotstream_schemas::SnapshotKey;
 
 /// Elements written per command.
 pub const ELEMENTS_PER_COMMAND: usize = 256;
-
-/// What to do with a value the destination cannot hold as it is (hash field TTLs on a target
-/// without them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OnUnsupported {
-    /// Stop before writing the key, naming it.
-    #[default]
-    Fail,
-    /// Leave the key out, with a warning that names it.
-    SkipWithWarning,
-}
 
 /// Why a key could not be rewritten.
 #[derive(Debug, thiserror::Error)]

@@ -2,8 +2,10 @@
 //! back exactly as many replies, without building an object per command (the `redis` crate's
 //! pipelines did, and that was most of the apply side's CPU time on small keys).
 //!
-//! Errors are `redis::RedisError`s, so they are classified like those of the other
-//! connections: an I/O error or timeout is a dropped link, retried; an error reply is data.
+//! A leaf: it knows an [`Endpoint`] (address, credentials, timeouts) and RESP, nothing of the
+//! rest of the consumer. Errors are `redis::RedisError`s, so they are classified like those of
+//! the other connections: an I/O error or timeout is a dropped link, retried; an error reply is
+//! data.
 
 mod encode;
 pub mod reply;
@@ -12,13 +14,24 @@ pub mod reply;
 pub use encode::decode;
 pub use encode::Commands;
 
-use crate::error::ApplyError;
-use crate::target::Target;
-use redis::{ConnectionAddr, RedisError, Value};
+use redis::{RedisError, Value};
 use std::io;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+/// Where a connection goes and as whom.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Give up connecting after this long.
+    pub connect_timeout: Duration,
+    /// A reply slower than this fails the round trip.
+    pub response_timeout: Duration,
+}
 
 /// One connection to the destination, in db 0 when it starts.
 pub struct Wire {
@@ -28,57 +41,32 @@ pub struct Wire {
 }
 
 impl Wire {
-    /// Connects, authenticates with the URL's credentials, and checks the server answers.
-    pub async fn connect(target: &Target) -> Result<Wire, ApplyError> {
-        let failed = |cause: RedisError| ApplyError::Connect {
-            addr: target.addr.clone(),
-            cause,
-        };
-        let info = target.connection_info();
-        let (host, port) = match info.addr() {
-            ConnectionAddr::Tcp(host, port) => (host.clone(), *port),
-            other => {
-                return Err(failed(RedisError::from(io::Error::new(
-                    io::ErrorKind::Unsupported,
-                    format!("only plain TCP targets are supported, not {other}"),
-                ))))
-            }
-        };
+    /// Connects, authenticates with the endpoint's credentials, and checks the server answers.
+    pub async fn connect(endpoint: &Endpoint) -> Result<Wire, RedisError> {
         let stream = tokio::time::timeout(
-            target.connect_timeout,
-            TcpStream::connect((host.as_str(), port)),
+            endpoint.connect_timeout,
+            TcpStream::connect((endpoint.host.as_str(), endpoint.port)),
         )
         .await
-        .map_err(|_| failed(timed_out("connecting")))?
-        .map_err(|e| failed(e.into()))?;
-        stream.set_nodelay(true).map_err(|e| failed(e.into()))?;
+        .map_err(|_| timed_out("connecting"))??;
+        stream.set_nodelay(true)?;
         let mut wire = Wire {
             stream,
             input: Vec::with_capacity(64 * 1024),
-            response_timeout: target.response_timeout,
+            response_timeout: endpoint.response_timeout,
         };
         let mut hello = Commands::default();
-        let settings = info.redis_settings();
-        if let Some(password) = settings.password() {
-            match settings.username() {
-                Some(user) => {
-                    hello.command(3);
-                    hello.arg(b"AUTH");
-                    hello.arg(user.as_bytes());
-                }
-                None => {
-                    hello.command(2);
-                    hello.arg(b"AUTH");
-                }
+        if let Some(password) = &endpoint.password {
+            match &endpoint.username {
+                Some(user) => hello.push(&[b"AUTH", user.as_bytes(), password.as_bytes()]),
+                None => hello.push(&[b"AUTH", password.as_bytes()]),
             }
-            hello.arg(password.as_bytes());
         }
-        hello.command(1);
-        hello.arg(b"PING");
+        hello.push(&[b"PING"]);
         let count = hello.len();
-        let replies = wire.round_trip(&[hello.bytes()], count).await;
-        match replies.map_err(failed)?.into_iter().find_map(error_of) {
-            Some(err) => Err(failed(err)),
+        let replies = wire.round_trip(&[hello.bytes()], count).await?;
+        match replies.into_iter().find_map(error_of) {
+            Some(err) => Err(err),
             None => Ok(wire),
         }
     }

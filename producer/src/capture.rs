@@ -11,7 +11,7 @@ use crate::source_facts::SourceFacts;
 use crate::stats::CaptureStats;
 use slotstream_rdb::RdbReader;
 use slotstream_schemas::log::LogWriter;
-use slotstream_schemas::topic::ResumePoint;
+use slotstream_schemas::resume::ResumePoint;
 use std::io::BufReader;
 use std::net::TcpStream;
 use std::sync::atomic::Ordering;

@@ -1,15 +1,21 @@
-//! Errors of the capture side, each naming the source and what the operator can do.
+//! Errors of the capture side, each naming the source and what the operator can do, and each
+//! saying whether a new attempt can help ([`Retryable`]).
 
-use slotstream_rdb::RdbError;
+use slotstream_rdb::{RdbError, RdbErrorKind};
 use slotstream_schemas::log::LogError;
+use slotstream_schemas::retry::{Retry, Retryable};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
     #[error("bad source URL {url}: {why}")]
     BadUrl { url: String, why: String },
 
-    #[error("cannot connect to source {addr}: {cause}; check --source and that the server is up")]
-    Connect { addr: String, cause: std::io::Error },
+    #[error("cannot connect to source {addr} (check --source and that the server is up)")]
+    Connect {
+        addr: String,
+        #[source]
+        cause: std::io::Error,
+    },
 
     #[error(
         "source {addr} refused the credentials: {reply}; check the user and password in --source"
@@ -26,16 +32,142 @@ pub enum CaptureError {
     #[error("source {addr} broke the replication protocol: {what}")]
     Protocol { addr: String, what: String },
 
-    #[error("lost the link to source {addr} while {doing}: {cause}")]
+    #[error("lost the link to source {addr} while {doing}")]
     Io {
         addr: String,
         doing: String,
+        #[source]
         cause: std::io::Error,
     },
 
-    #[error("snapshot from source {addr} is unusable: {cause}")]
-    Rdb { addr: String, cause: RdbError },
+    #[error("snapshot from source {addr} is unusable")]
+    Rdb {
+        addr: String,
+        #[source]
+        cause: RdbError,
+    },
 
-    #[error("cannot write to the log: {0}")]
+    #[error("cannot write to the log")]
     Log(#[from] LogError),
+}
+
+impl Retryable for CaptureError {
+    fn retry(&self) -> Retry {
+        match self {
+            CaptureError::Connect { .. } => Retry::Unreachable,
+            CaptureError::Io { .. } => Retry::Reconnect,
+            // The transfer stopped: the source dropped the link (its output buffer limit for
+            // replicas, a network blip), not a fault of the snapshot itself.
+            CaptureError::Rdb { cause, .. }
+                if matches!(cause.kind, RdbErrorKind::Truncated | RdbErrorKind::Io(_)) =>
+            {
+                Retry::Reconnect
+            }
+            CaptureError::Refused { reply, .. } => {
+                let code = reply
+                    .trim_start_matches('-')
+                    .split(' ')
+                    .next()
+                    .unwrap_or_default();
+                if matches!(
+                    code,
+                    "LOADING" | "BUSY" | "MASTERDOWN" | "NOMASTERLINK" | "TRYAGAIN"
+                ) {
+                    Retry::Later
+                } else {
+                    Retry::Fatal
+                }
+            }
+            CaptureError::Log(err) => err.retry(),
+            CaptureError::BadUrl { .. }
+            | CaptureError::Auth { .. }
+            | CaptureError::Protocol { .. }
+            | CaptureError::Rdb { .. } => Retry::Fatal,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io;
+
+    fn rdb(kind: RdbErrorKind) -> CaptureError {
+        CaptureError::Rdb {
+            addr: "s:1".into(),
+            cause: RdbError {
+                offset: 10,
+                key: None,
+                kind,
+            },
+        }
+    }
+
+    #[test]
+    fn each_error_says_whether_to_retry() {
+        let io = |kind| io::Error::new(kind, "x");
+        let cases = [
+            (
+                CaptureError::Connect {
+                    addr: "s:1".into(),
+                    cause: io(io::ErrorKind::ConnectionRefused),
+                },
+                Retry::Unreachable,
+            ),
+            (
+                CaptureError::Io {
+                    addr: "s:1".into(),
+                    doing: "reading".into(),
+                    cause: io(io::ErrorKind::ConnectionReset),
+                },
+                Retry::Reconnect,
+            ),
+            (rdb(RdbErrorKind::Truncated), Retry::Reconnect),
+            (
+                rdb(RdbErrorKind::Io(io(io::ErrorKind::UnexpectedEof))),
+                Retry::Reconnect,
+            ),
+            (rdb(RdbErrorKind::UnknownType(200)), Retry::Fatal),
+            (
+                rdb(RdbErrorKind::Checksum {
+                    stored: 1,
+                    computed: 2,
+                }),
+                Retry::Fatal,
+            ),
+            (
+                CaptureError::Auth {
+                    addr: "s:1".into(),
+                    reply: "WRONGPASS".into(),
+                },
+                Retry::Fatal,
+            ),
+            (
+                CaptureError::Refused {
+                    addr: "s:1".into(),
+                    command: "PSYNC".into(),
+                    reply: "LOADING Redis is loading the dataset in memory".into(),
+                },
+                Retry::Later,
+            ),
+            (
+                CaptureError::Refused {
+                    addr: "s:1".into(),
+                    command: "PSYNC".into(),
+                    reply: "NOPERM this user has no permissions to run the 'psync' command".into(),
+                },
+                Retry::Fatal,
+            ),
+            (
+                CaptureError::Protocol {
+                    addr: "s:1".into(),
+                    what: "garbage".into(),
+                },
+                Retry::Fatal,
+            ),
+        ];
+        for (err, expected) in cases {
+            assert_eq!(err.retry(), expected, "{err:?}");
+        }
+    }
 }

@@ -15,17 +15,17 @@
 //! - [`capture`]: the driver that runs the above on one socket.
 //! - [`command`]: the replication command stream, parsed incrementally.
 //! - [`follow`]: after the snapshot: ACKs, offsets, the live stream.
-//! - [`kafka`]: the Kafka log writer and the producer's resume point.
 //! - [`keys`]: which arguments of a command are keys, from the source's own `COMMAND` table.
 //! - [`stats`]: live counters for progress reporting.
 //! - [`error`]: the capture error type.
+
+#![forbid(unsafe_code)]
 
 pub mod capture;
 pub mod command;
 pub mod config;
 pub mod error;
 pub mod follow;
-pub mod kafka;
 pub mod keys;
 pub mod replica;
 pub mod route;

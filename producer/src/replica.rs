@@ -7,7 +7,7 @@
 use crate::config::{SourceAddr, SourceConfig};
 use crate::error::CaptureError;
 use slotstream_schemas::display::show_key;
-use slotstream_schemas::topic::ResumePoint;
+use slotstream_schemas::resume::ResumePoint;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 

@@ -2,20 +2,17 @@
 //! version at hand: a corpus of write commands (each checked only where the version has it),
 //! keyless commands, Redis Stack module commands, and a no-panic sweep over the whole table.
 //!
-//! Debian's `/usr/bin/redis-server` (7.0.15) always runs. The other versions come from
-//! `scripts/install-servers.sh $SERVERS_DIR` (default `/work/.cache/servers`); a version whose
-//! binary is missing is skipped with a note.
+//! Debian's `redis-server` (7.0.15, from `PATH`) always runs. The other versions come from
+//! `scripts/install-servers.sh $SERVERS_DIR` (see `slotstream_test_support::versions`); a
+//! version whose binary is missing fails the test in CI and is skipped with a note elsewhere.
 
 #[path = "keys_corpus.rs"]
 mod corpus;
 
 use corpus::{CORPUS, KEYLESS, LIBRARY, MODULES, SCRIPT};
 use slotstream_producer::keys::CommandTable;
-use std::fs::{self, File};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use slotstream_test_support::{server, versions, RedisServer};
+use std::path::Path;
 
 /// Errors with which `COMMAND GETKEYS` says "no keys" (the wording differs by version; 7.0
 /// refuses a command with no arguments at all).
@@ -24,71 +21,6 @@ const NO_KEYS: &[&str] = &[
     "Invalid arguments specified for command",
     "wrong number of arguments for 'command|getkeys'",
 ];
-
-/// A server on a free loopback port in its own temp dir; killed and removed on drop.
-struct Server {
-    child: Child,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl Server {
-    fn start(binary: &Path, extra: &[&str]) -> Server {
-        for attempt in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("a free port")
-                .port();
-            let dir = std::env::temp_dir().join(format!(
-                "slotstream-keys-{}-{port}-{attempt}",
-                std::process::id()
-            ));
-            fs::create_dir_all(&dir).expect("temp dir");
-            let log = File::create(dir.join("server.log")).expect("server.log");
-            let child = Command::new(binary)
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no", "--dir"])
-                .arg(&dir)
-                .args(extra)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().expect("log handle"))
-                .stderr(log)
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot run {}: {e}", binary.display()));
-            let mut server = Server { child, dir, port };
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while Instant::now() < deadline {
-                if server.child.try_wait().ok().flatten().is_some() {
-                    break; // exited: most likely the port was taken meanwhile
-                }
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    let mut conn = server.connect();
-                    if redis::cmd("PING").query::<String>(&mut conn).is_ok() {
-                        return server;
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let log = fs::read_to_string(server.dir.join("server.log")).unwrap_or_default();
-            eprintln!("{} did not start on port {port}:\n{log}", binary.display());
-        }
-        panic!("could not start {}", binary.display());
-    }
-
-    fn connect(&self) -> redis::Connection {
-        let client =
-            redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).expect("client");
-        client.get_connection().expect("connection")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = fs::remove_dir_all(&self.dir);
-    }
-}
 
 /// Arguments of a corpus line, placeholders filled in.
 fn args(line: &str, dump: &[u8]) -> Vec<Vec<u8>> {
@@ -144,8 +76,8 @@ fn supported(conn: &mut redis::Connection, args: &[Vec<u8>]) -> bool {
 
 /// Checks `corpus` and [`KEYLESS`] on one server; panics listing every disagreement.
 fn check(label: &str, binary: &Path, extra: &[&str], corpus: &[&str]) {
-    let server = Server::start(binary, extra);
-    let mut conn = server.connect();
+    let server = RedisServer::start_binary(binary, extra);
+    let mut conn = server.conn();
     let table = CommandTable::load(&mut conn).unwrap_or_else(|e| panic!("{label}: {e}"));
     let _: () = redis::cmd("SET")
         .arg("dumped")
@@ -252,32 +184,18 @@ fn sweep(label: &str, table: &CommandTable) {
     }
 }
 
-fn servers_dir() -> PathBuf {
-    std::env::var_os("SERVERS_DIR")
-        .map_or_else(|| PathBuf::from("/work/.cache/servers"), PathBuf::from)
-}
-
-/// Runs the check on an installed version, or prints why it is skipped.
+/// Runs the check on an installed version (a missing one: see `versions::binary`).
 fn versioned(name: &str, extra: &[&str], corpus: &[&str]) {
-    let binary = servers_dir().join("bin").join(name);
-    if !binary.exists() {
-        eprintln!(
-            "note: {} is missing (scripts/install-servers.sh); skipping {name}",
-            binary.display()
-        );
-        return;
+    if let Some(binary) = versions::binary(name) {
+        check(name, &binary, extra, corpus);
     }
-    check(name, &binary, extra, corpus);
 }
 
 #[test]
 fn debian_redis_7_0_15() {
-    check(
-        "redis-7.0.15 (Debian)",
-        Path::new("/usr/bin/redis-server"),
-        &[],
-        CORPUS,
-    );
+    if let Some(binary) = server::default_binary() {
+        check("redis-7.0.15 (Debian)", &binary, &[], CORPUS);
+    }
 }
 
 #[test]
@@ -312,38 +230,22 @@ fn valkey_9_1_2() {
 
 #[test]
 fn redis_7_4_1_with_stack_modules() {
-    let modules = servers_dir().join("stack-modules");
-    if !modules.exists() {
-        eprintln!(
-            "note: {} is missing; skipping the module commands",
-            modules.display()
-        );
+    let Some(binary) = versions::binary(versions::MODULES_VERSION) else {
         return;
+    };
+    let mut extra = Vec::new();
+    for name in [
+        "rejson.so",
+        "redisbloom.so",
+        "redistimeseries.so",
+        "redisearch.so",
+    ] {
+        let Some(module) = versions::stack_module(name) else {
+            return;
+        };
+        extra.push("--loadmodule".to_string());
+        extra.push(module.to_string_lossy().into_owned());
     }
-    let module = |name: &str| modules.join(name).to_string_lossy().into_owned();
-    let (json, bloom, ts, search) = (
-        module("rejson.so"),
-        module("redisbloom.so"),
-        module("redistimeseries.so"),
-        module("redisearch.so"),
-    );
-    let extra = [
-        "--loadmodule",
-        &json,
-        "--loadmodule",
-        &bloom,
-        "--loadmodule",
-        &ts,
-        "--loadmodule",
-        &search,
-    ];
-    let binary = servers_dir().join("bin").join("redis-7.4.1");
-    if !binary.exists() {
-        eprintln!(
-            "note: {} is missing; skipping the module commands",
-            binary.display()
-        );
-        return;
-    }
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     check("redis-7.4.1 + Stack modules", &binary, &extra, MODULES);
 }

@@ -46,7 +46,7 @@ pub fn seal_payload(buf: &mut Vec<u8>, rdb_version: u16) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_server::{Reply, TestServer};
+    use slotstream_test_support::{RedisServer, Reply, RespClient};
 
     #[test]
     fn crc64_matches_redis_check_value() {
@@ -77,8 +77,8 @@ mod tests {
         assert_eq!(crc64(0, &buf), 0);
     }
 
-    fn dump(server: &mut TestServer, key: &[u8]) -> Vec<u8> {
-        match server.command(&[b"DUMP", key]) {
+    fn dump(conn: &mut RespClient, key: &[u8]) -> Vec<u8> {
+        match conn.raw(&[b"DUMP", key]) {
             Reply::Bulk(Some(payload)) => payload,
             other => panic!("DUMP {key:?}: {other:?}"),
         }
@@ -86,9 +86,10 @@ mod tests {
 
     #[test]
     fn reproduces_real_dump_payloads() {
-        let Some(mut server) = TestServer::start(&[]) else {
+        let Some(server) = RedisServer::try_start(&[]) else {
             return;
         };
+        let mut conn = server.resp();
         let big: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
         let setup: [&[&[u8]]; 5] = [
             &[b"SET", b"k", b"hello"],
@@ -98,10 +99,10 @@ mod tests {
             &[b"HSET", b"hash", b"f1", b"v1", b"f2", b"v2"],
         ];
         for command in setup {
-            assert!(!matches!(server.command(command), Reply::Error(_)));
+            assert!(!matches!(conn.raw(command), Reply::Error(_)));
         }
         for key in [&b"k"[..], b"n", b"big", b"list", b"hash"] {
-            let payload = dump(&mut server, key);
+            let payload = dump(&mut conn, key);
             let len = payload.len();
             assert!(len > FOOTER_LEN + 1);
             let version = u16::from_le_bytes([payload[len - 10], payload[len - 9]]);
@@ -109,9 +110,9 @@ mod tests {
             assert_eq!(rebuilt, payload, "key {:?}", String::from_utf8_lossy(key));
 
             // And the server accepts the rebuilt payload.
-            let restored = server.command(&[b"RESTORE", b"copy", b"0", &rebuilt, b"REPLACE"]);
+            let restored = conn.raw(&[b"RESTORE", b"copy", b"0", &rebuilt, b"REPLACE"]);
             assert_eq!(restored, Reply::Status("OK".into()));
-            assert_eq!(dump(&mut server, b"copy"), payload);
+            assert_eq!(dump(&mut conn, b"copy"), payload);
         }
     }
 }

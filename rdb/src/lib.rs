@@ -19,9 +19,6 @@
 //! - `error`: [`RdbError`], with the offset, key and advice an operator needs.
 //! - [`elements`]: decoding an object into its elements (items, members, fields, entries).
 //! - [`dump`]: the `DUMP`/`RESTORE` payload format (RDB version footer, CRC64 Jones).
-//! - `test_server` (tests only): a throwaway `redis-server` on a free port, for real-server
-//!   checks (the file `slotstream-schemas` has, shared until the workspace has a test-support
-//!   crate).
 
 #![forbid(unsafe_code)]
 
@@ -34,9 +31,6 @@ pub mod lzf;
 mod object;
 pub mod primitive;
 mod reader;
-#[cfg(test)]
-#[path = "../../schemas/src/test_server.rs"]
-mod test_server;
 pub mod types;
 
 #[cfg(test)]

@@ -4,9 +4,9 @@
 //! TTLs, XRANGE, XINFO). `OBJECT ENCODING` and the type byte show that each intended encoding
 //! was produced. Every payload is then cut and bit-flipped to show that decoding never panics.
 //!
-//! Debian's `/usr/bin/redis-server` (7.0.15) always runs. The other versions come from
-//! `scripts/install-servers.sh $SERVERS_DIR` (default `/work/.cache/servers`); a version whose
-//! binary is missing is skipped with a note.
+//! Debian's `redis-server` (7.0.15, from `PATH`) always runs. The other versions come from
+//! `scripts/install-servers.sh $SERVERS_DIR` (see `slotstream_test_support::versions`); a
+//! version whose binary is missing fails the test in CI and is skipped with a note elsewhere.
 
 #[path = "elements_oracle/compare.rs"]
 mod compare;
@@ -14,14 +14,12 @@ mod compare;
 mod hashes;
 #[path = "elements_oracle/scenarios.rs"]
 mod scenarios;
-#[path = "elements_oracle/server.rs"]
-mod server;
 #[path = "elements_oracle/streams.rs"]
 mod streams;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use server::Server;
+use slotstream_test_support::{server, versions, RedisServer};
 
 /// The server under test, and which features it has.
 pub struct Version {
@@ -60,22 +58,18 @@ impl Version {
     }
 }
 
-fn servers_dir() -> PathBuf {
-    std::env::var_os("SERVERS_DIR")
-        .map_or_else(|| PathBuf::from("/work/.cache/servers"), PathBuf::from)
-}
-
 /// Builds every case on a fresh server of this version and checks it.
 fn check(version: &Version, binary: &Path) {
     let mut extra = Vec::new();
     if version.at_least(7, 0) {
         extra.extend(["--enable-debug-command", "yes"]);
     }
-    let mut server = Server::start(binary, &extra);
-    let cases = scenarios::build(&mut server, version);
+    let server = RedisServer::start_binary(binary, &extra);
+    let mut conn = server.resp();
+    let cases = scenarios::build(&mut conn, version);
     let mut payloads = Vec::new();
     for case in &cases {
-        payloads.push(compare::verify(&mut server, version, case));
+        payloads.push(compare::verify(&mut conn, version, case));
     }
     for (case, payload) in cases.iter().zip(&payloads) {
         compare::no_panic(&String::from_utf8_lossy(&case.key), payload);
@@ -87,18 +81,11 @@ fn check(version: &Version, binary: &Path) {
     );
 }
 
-/// Runs the check on an installed version, or prints why it is skipped.
+/// Runs the check on an installed version (a missing one: see `versions::binary`).
 fn versioned(file: &str, version: Version) {
-    let binary = servers_dir().join("bin").join(file);
-    if !binary.exists() {
-        eprintln!(
-            "note: {} is missing (scripts/install-servers.sh); skipping {}",
-            binary.display(),
-            version.label
-        );
-        return;
+    if let Some(binary) = versions::binary(file) {
+        check(&version, &binary);
     }
-    check(&version, &binary);
 }
 
 #[test]
@@ -109,12 +96,9 @@ fn debian_redis_7_0_15() {
         major: 7,
         minor: 0,
     };
-    let binary = Path::new("/usr/bin/redis-server");
-    if !binary.exists() {
-        eprintln!("note: {} is missing; skipping", binary.display());
-        return;
+    if let Some(binary) = server::default_binary() {
+        check(&version, &binary);
     }
-    check(&version, binary);
 }
 
 #[test]

@@ -12,12 +12,13 @@
 //! - [`slot`]: Redis hash slots (CRC16 with hash tags) and the slot→partition map.
 //! - [`display`]: how keys and URLs appear in logs and errors (escaped; no passwords).
 //! - [`info`]: reading servers' `INFO` text (the databases of `INFO keyspace`).
-//! - [`topic`]: how records sit in Kafka (resume topic name, message key, headers).
 //! - [`log`]: the traits a transport implements (where records are appended, where they are read).
+//! - [`resume`]: where a producer may continue from (the resume point).
 //! - [`memory`]: the in-process transport: bounded channels with the same partitioning.
 //! - [`name`]: command and option names upper-cased on the stack, for matching.
 //! - [`retry`]: what a failure means for a run (reconnect, later, fatal), answered by each error.
-//! - `test_server` (tests only): a throwaway `redis-server` on a free port, for real-server checks.
+
+#![forbid(unsafe_code)]
 
 pub mod codec;
 pub mod display;
@@ -26,11 +27,9 @@ pub mod log;
 pub mod memory;
 pub mod name;
 pub mod record;
+pub mod resume;
 pub mod retry;
 pub mod slot;
-#[cfg(test)]
-mod test_server;
-pub mod topic;
 
 pub use codec::{Codec, CodecError};
 pub use record::{

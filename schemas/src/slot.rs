@@ -63,7 +63,7 @@ pub fn slots_of_partition(partition: u32, partitions: u32) -> Range<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_server::{Reply, TestServer};
+    use slotstream_test_support::{RedisServer, Reply};
 
     #[test]
     fn crc16_matches_redis_check_value() {
@@ -129,9 +129,10 @@ mod tests {
 
     #[test]
     fn agrees_with_cluster_keyslot() {
-        let Some(mut server) = TestServer::start(&["--cluster-enabled", "yes"]) else {
+        let Some(server) = RedisServer::try_start(&["--cluster-enabled", "yes"]) else {
             return;
         };
+        let mut conn = server.resp();
         let mut keys: Vec<Vec<u8>> = vec![
             b"".to_vec(),
             b"foo".to_vec(),
@@ -157,12 +158,8 @@ mod tests {
             keys.push(key);
         }
         for key in &keys {
-            let reply = server.command(&[b"CLUSTER", b"KEYSLOT", key]);
-            assert_eq!(
-                reply,
-                Reply::Integer(i64::from(key_slot(key))),
-                "key {key:?}"
-            );
+            let reply = conn.raw(&[b"CLUSTER", b"KEYSLOT", key]);
+            assert_eq!(reply, Reply::Int(i64::from(key_slot(key))), "key {key:?}");
         }
     }
 

@@ -4,9 +4,9 @@
 use crate::cli::ConsumeArgs;
 use crate::commands::kafka_settings;
 use crate::commands::progress::{peak_rss_bytes, Progress};
-use slotstream_consumer::kafka::KafkaLog;
 use slotstream_consumer::throttle::Throttle;
 use slotstream_consumer::{Applier, ApplyStats, RunOptions};
+use slotstream_kafka::KafkaLog;
 use slotstream_producer::CaptureStats;
 use std::process::ExitCode;
 use std::sync::Arc;

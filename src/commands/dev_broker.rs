@@ -1,14 +1,15 @@
-//! `slotstream dev-broker`: librdkafka's in-memory mock cluster, with the topics created up front.
+//! `slotstream dev-broker`: librdkafka's in-memory mock cluster ([`DevBroker`]), with the topics
+//! created up front.
 //!
 //! Clients cannot create topics on the mock cluster (it has no `CreateTopics`), so every topic
-//! named with `--topic NAME[:PARTITIONS]` is created here, together with its resume topic. The
+//! named with `--topic NAME[:PARTITIONS]` is created at start, together with its resume topic. The
 //! bootstrap servers are the first line of stdout, so a script or test can read them; everything
 //! else goes to the log on stderr. Nothing is kept: the data lives in this process only.
 
 use crate::cli::DevBrokerArgs;
 use anyhow::Context;
-use rdkafka::mocking::MockCluster;
-use slotstream_schemas::topic::resume_topic;
+use slotstream_kafka::topic::resume_topic;
+use slotstream_kafka::DevBroker;
 use std::collections::HashSet;
 use std::io::Write;
 use std::process::ExitCode;
@@ -32,13 +33,7 @@ pub async fn run(args: DevBrokerArgs) -> anyhow::Result<ExitCode> {
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
 
     // Bound to a name, not `_`: the cluster (and its listeners) lives until it is dropped.
-    let cluster = MockCluster::new(args.brokers).context("cannot start the mock cluster")?;
-    for (name, partitions) in &topics {
-        cluster
-            .create_topic(name, *partitions, 1)
-            .with_context(|| format!("cannot create topic {name}"))?;
-        tracing::info!(topic = %name, partitions, "topic created");
-    }
+    let cluster = DevBroker::start(args.brokers, &topics)?;
     let bootstrap = cluster.bootstrap_servers();
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{bootstrap}").context("cannot write the bootstrap servers")?;

@@ -1,9 +1,13 @@
 //! One module per subcommand; [`run`] dispatches.
 
+#[cfg(feature = "kafka")]
 mod consume;
+#[cfg(feature = "kafka")]
 mod dev_broker;
+#[cfg(feature = "kafka")]
 mod produce;
 mod progress;
+#[cfg(feature = "kafka")]
 mod replay;
 mod retry;
 mod sync;
@@ -20,9 +24,13 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     let outcome = match command {
         Command::Sync(args) => runtime.block_on(sync::run(args)),
         Command::Verify(args) => runtime.block_on(verify::run(args)),
+        #[cfg(feature = "kafka")]
         Command::Produce(args) => runtime.block_on(produce::run(args)),
+        #[cfg(feature = "kafka")]
         Command::Consume(args) => runtime.block_on(consume::run(args)),
+        #[cfg(feature = "kafka")]
         Command::Replay(args) => runtime.block_on(replay::run(args)),
+        #[cfg(feature = "kafka")]
         Command::DevBroker(args) => runtime.block_on(dev_broker::run(args)),
     };
     // A blocking thread still waiting on a dead peer (a broker that is gone) must not keep the
@@ -53,9 +61,10 @@ pub fn init_logging(filter: &str) {
 }
 
 /// Kafka settings from the command line and the optional properties file.
+#[cfg(feature = "kafka")]
 pub fn kafka_settings(
     args: &crate::cli::KafkaArgs,
-) -> anyhow::Result<slotstream_schemas::topic::KafkaSettings> {
+) -> anyhow::Result<slotstream_kafka::KafkaSettings> {
     use anyhow::Context;
     let file_text = match &args.kafka_config_file {
         Some(path) => Some(
@@ -64,13 +73,12 @@ pub fn kafka_settings(
         ),
         None => None,
     };
-    slotstream_schemas::topic::KafkaSettings::with_properties(
+    Ok(slotstream_kafka::KafkaSettings::with_properties(
         &args.brokers,
         &args.topic,
         file_text.as_deref(),
         &args.kafka_config,
-    )
-    .map_err(anyhow::Error::msg)
+    )?)
 }
 
 /// Resolves on SIGTERM or SIGINT.

@@ -6,11 +6,11 @@ use crate::commands::kafka_settings;
 use crate::commands::progress::Progress;
 use anyhow::Context;
 use slotstream_consumer::ApplyStats;
-use slotstream_producer::kafka::{load_resume_point, KafkaWriter};
+use slotstream_kafka::{load_resume_point, KafkaSettings, KafkaWriter};
 use slotstream_producer::route::Router;
-use slotstream_producer::{CaptureStats, Session, SourceConfig};
+use slotstream_producer::{CaptureError, CaptureStats, Session, SourceConfig};
 use slotstream_schemas::log::LogWriter;
-use slotstream_schemas::topic::ResumePoint;
+use slotstream_schemas::resume::ResumePoint;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -55,7 +55,7 @@ async fn run_once(args: ProduceArgs) -> anyhow::Result<ExitCode> {
 
 fn produce(
     args: ProduceArgs,
-    settings: slotstream_schemas::topic::KafkaSettings,
+    settings: KafkaSettings,
     stop: &AtomicBool,
     stats: &CaptureStats,
 ) -> anyhow::Result<ExitCode> {
@@ -124,7 +124,9 @@ fn produce(
     follower.run(stop, &mut router, &mut writer, |progress, writer| {
         point.offset = progress.offset;
         point.db = progress.db;
-        writer.save_resume_point(&point).map_err(Into::into)
+        writer
+            .save_resume_point(&point)
+            .map_err(|err| CaptureError::Log(err.into()))
     })?;
     writer.flush()?;
     writer.save_resume_point(&point)?;

@@ -8,6 +8,8 @@
 
 use slotstream_consumer::ApplyError;
 use slotstream_producer::CaptureError;
+use slotstream_schemas::log::LogError;
+use slotstream_schemas::retry::{Retry, Retryable};
 use std::future::Future;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -15,42 +17,24 @@ use std::time::{Duration, Instant};
 const FIRST_PAUSE: Duration = Duration::from_secs(1);
 const LONGEST_PAUSE: Duration = Duration::from_secs(30);
 
-/// What an error means for the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
-    /// An established link dropped or timed out: start again.
-    Reconnect,
-    /// A link could not be made: an error on the first attempt, else start again.
-    Unreachable,
-    /// Anything else: stop with the error.
-    Fatal,
-}
-
-/// Classifies an error by the typed errors in its chain.
-pub fn classify(err: &anyhow::Error) -> Failure {
+/// What an error means for the run: the answer of the first error in its chain that knows.
+pub fn classify(err: &anyhow::Error) -> Retry {
     for cause in err.chain() {
         if let Some(capture) = cause.downcast_ref::<CaptureError>() {
-            return match capture {
-                CaptureError::Io { .. } => Failure::Reconnect,
-                CaptureError::Connect { .. } => Failure::Unreachable,
-                _ => Failure::Fatal,
-            };
+            return capture.retry();
         }
         if let Some(apply) = cause.downcast_ref::<ApplyError>() {
-            return match apply {
-                ApplyError::Redis { cause, .. }
-                    if cause.is_io_error()
-                        || cause.is_connection_dropped()
-                        || cause.is_timeout() =>
-                {
-                    Failure::Reconnect
-                }
-                ApplyError::Connect { .. } => Failure::Unreachable,
-                _ => Failure::Fatal,
-            };
+            return apply.retry();
+        }
+        if let Some(log) = cause.downcast_ref::<LogError>() {
+            return log.retry();
+        }
+        #[cfg(feature = "kafka")]
+        if let Some(kafka) = cause.downcast_ref::<slotstream_kafka::KafkaError>() {
+            return kafka.retry();
         }
     }
-    Failure::Fatal
+    Retry::Fatal
 }
 
 /// Runs `attempt` until it succeeds, fails for good, or `give_up_after` has passed.
@@ -71,9 +55,9 @@ where
             Err(err) => err,
         };
         let again = match classify(&err) {
-            Failure::Reconnect => true,
-            Failure::Unreachable => failures > 0,
-            Failure::Fatal => false,
+            Retry::Reconnect | Retry::Later => true,
+            Retry::Unreachable => failures > 0,
+            Retry::Fatal => false,
         };
         if !again {
             return Err(err);
@@ -100,5 +84,27 @@ where
             }
         }
         pause = (pause * 2).min(LONGEST_PAUSE);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_error_that_knows_decides() {
+        let dropped = CaptureError::Io {
+            addr: "s:1".into(),
+            doing: "reading the snapshot".into(),
+            cause: std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset"),
+        };
+        let err = anyhow::Error::new(dropped).context("capture failed");
+        assert_eq!(classify(&err), Retry::Reconnect);
+        let refused = ApplyError::Incompatible {
+            addr: "t:1".into(),
+            why: "modules".into(),
+        };
+        assert_eq!(classify(&anyhow::Error::new(refused)), Retry::Fatal);
+        assert_eq!(classify(&anyhow::anyhow!("something else")), Retry::Fatal);
     }
 }

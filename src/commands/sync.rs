@@ -15,7 +15,7 @@ use slotstream_producer::route::Router;
 use slotstream_producer::{CaptureError, CaptureStats, Session, SourceConfig};
 use slotstream_schemas::log::LogError;
 use slotstream_schemas::memory::{memory_log, MemoryLogConfig, MemoryWriter};
-use slotstream_schemas::topic::ResumePoint;
+use slotstream_schemas::resume::ResumePoint;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -4,73 +4,11 @@
 
 use super::broker::{consume_cmd, create_topic, produce_cmd, unique_topic, Broker};
 use super::{assert_same_contents, slotstream, verify_identical, RedisServer};
-use std::process::{Child, Command, Stdio};
+pub use slotstream_test_support::Proc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 pub const PARTITIONS: u32 = 8;
-
-/// A slotstream process whose stderr goes to a file, shown when it fails.
-pub struct Proc {
-    pub child: Child,
-    log: std::path::PathBuf,
-}
-
-impl Proc {
-    pub fn spawn(cmd: &mut Command, name: &str) -> Proc {
-        static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let log =
-            std::env::temp_dir().join(format!("slotstream-{}-{name}-{n}.log", std::process::id()));
-        let file = std::fs::File::create(&log).unwrap();
-        let child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(file))
-            .spawn()
-            .unwrap();
-        Proc { child, log }
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGKILL, then reap.
-    pub fn kill(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    /// Waits for the process to exit by itself; panics with `why` and its log after `limit`.
-    pub fn wait_exit(&mut self, limit: Duration, why: &str) -> std::process::ExitStatus {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "{why}:\n{}", self.log());
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// SIGTERM, then [`Proc::wait_exit`].
-    pub fn terminate_within(&mut self, limit: Duration, why: &str) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        self.wait_exit(limit, why)
-    }
-
-    /// SIGTERM, then reap; returns the log.
-    pub fn stop(mut self) -> String {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-        let log = self.log();
-        let _ = std::fs::remove_file(&self.log);
-        log
-    }
-}
 
 /// The source's replication offset.
 pub fn source_offset(source: &RedisServer) -> u64 {
@@ -165,7 +103,7 @@ pub fn sync_cmd(source: &RedisServer, target: &RedisServer) -> Command {
 /// A broker with the data topic in place before producer and consumer start together (on an
 /// external broker the producer would create it, possibly after the consumer looked).
 pub fn broker_with_topic(topic: &str) -> Broker {
-    let broker = Broker::start(&[(topic, PARTITIONS)]);
+    let broker = Broker::start(super::SLOTSTREAM, &[(topic, PARTITIONS)]);
     if broker.is_external() {
         create_topic(broker.bootstrap(), topic, PARTITIONS);
     }
@@ -192,16 +130,6 @@ pub fn assert_nothing_refused(log: &str) {
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|n| n.parse::<u64>().ok());
     assert_eq!(last, Some(0), "refused commands, or no live line:\n{log}");
-}
-
-/// A test that fails (panics) must not leave its processes running.
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 /// A small deterministic generator for kill moments.

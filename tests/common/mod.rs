@@ -1,12 +1,15 @@
-//! Shared helpers for the integration tests: real `redis-server` processes, the `slotstream`
-//! binary, the acceptance dataset, and an independent content checker.
+//! Shared helpers for the integration tests: the `slotstream` binary, the acceptance dataset,
+//! and an independent content checker. Servers, brokers and child processes come from
+//! `slotstream-test-support`.
 //!
 //! # Layout
-//! - `server`: [`RedisServer`], a `redis-server` on a free loopback port, stopped on `Drop`.
 //! - `dataset`: what the tests write (every type and encoding, TTLs, several dbs, big keys).
 //! - `contents`: [`assert_same_contents`], a key-by-key check that shares no code with
 //!   `slotstream verify`, so a copy is proven by two independent checkers.
-//! - `broker`: a Kafka broker for the tests (an external one, or a `slotstream dev-broker`).
+//! - `broker`: the test broker (re-exported) and the `slotstream produce`/`consume` commands.
+//! - `versions`: the seven server versions (re-exported), what each can create, and a dataset of
+//!   every type and encoding.
+//! - `workload`: live writes of every kind, for the incremental tests.
 //! - `follow`: slotstream processes following a live source, and waiting for them to catch up.
 
 #![allow(dead_code)]
@@ -15,19 +18,22 @@ pub mod broker;
 pub mod contents;
 pub mod dataset;
 pub mod follow;
-pub mod server;
 pub mod versions;
 pub mod workload;
 
 #[allow(unused_imports)]
 pub use contents::assert_same_contents;
-pub use server::RedisServer;
+pub use slotstream_test_support::RedisServer;
 
+use slotstream_verify::{VerifyError, VerifyOptions, VerifyReport};
 use std::process::{Command, Output};
+
+/// The path of the `slotstream` binary built for this test run.
+pub const SLOTSTREAM: &str = env!("CARGO_BIN_EXE_slotstream");
 
 /// The `slotstream` binary built for this test run.
 pub fn slotstream() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_slotstream"))
+    Command::new(SLOTSTREAM)
 }
 
 /// What one `slotstream verify` run printed, and how it ended.
@@ -67,13 +73,48 @@ pub fn run_verify(source_url: &str, target_url: &str, extra_args: &[&str]) -> Ve
     VerifyRun::from_output(output)
 }
 
-/// Runs `slotstream verify` between two servers and panics with its output unless it exits 0.
+/// Compares two servers with `slotstream_verify` (the library behind `slotstream verify`) and
+/// the command's defaults.
+pub fn compare(source_url: &str, target_url: &str) -> Result<VerifyReport, VerifyError> {
+    compare_with(VerifyOptions::new(source_url, target_url))
+}
+
+/// [`compare`] with other options.
+pub fn compare_with(options: VerifyOptions) -> Result<VerifyReport, VerifyError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("build a runtime")
+        .block_on(slotstream_verify::verify(&options))
+}
+
+/// Compares two servers with `slotstream_verify` and panics with the differences unless there
+/// are none.
 pub fn verify_identical(source: &RedisServer, target: &RedisServer) {
-    let run = run_verify(&source.url(), &target.url(), &[]);
-    assert_eq!(
-        run.code,
-        Some(0),
-        "slotstream verify found differences:\n{}",
-        run.text()
-    );
+    let report = compare(&source.url(), &target.url())
+        .unwrap_or_else(|err| panic!("verify could not compare: {err}"));
+    assert!(report.is_identical(), "{}", describe(&report));
+}
+
+/// The differences and warnings of a report, one per line, for assertion messages.
+pub fn describe(report: &VerifyReport) -> String {
+    let total = report.total();
+    let mut lines = vec![format!(
+        "verify: {} differences in {} keys, {} warnings",
+        total.differences(),
+        total.keys_differing,
+        total.warnings
+    )];
+    for d in &report.differences {
+        let key = slotstream_verify::escape(&d.key, 200);
+        lines.push(format!(
+            "  db {} \"{key}\": {:?}: {}",
+            d.db, d.kind, d.reason
+        ));
+    }
+    for w in &report.warnings {
+        let key = slotstream_verify::escape(&w.key, 200);
+        lines.push(format!("  db {} \"{key}\": warning: {}", w.db, w.reason));
+    }
+    lines.join("\n")
 }

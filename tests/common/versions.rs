@@ -1,64 +1,10 @@
-//! The seven server versions of the compatibility matrix (installed by
-//! `scripts/install-servers.sh` into `$SERVERS_DIR/bin`), and a dataset of every type and
-//! encoding a version can create, limited to what the target of a pair can also hold.
+//! The seven server versions of the compatibility matrix (found and started by
+//! `slotstream-test-support`), what each can create, and a dataset of every type and encoding a
+//! version can create, limited to what the target of a pair can also hold.
 
-use super::RedisServer;
 use redis::Connection;
-use std::path::PathBuf;
-
-/// Oldest first, as `$SERVERS_DIR/bin` names them.
-pub const VERSIONS: [&str; 7] = [
-    "redis-5.0.10",
-    "redis-6.0.9",
-    "redis-6.2.14",
-    "redis-7.0.15",
-    "valkey-8.1.8",
-    "redis-7.4.1",
-    "valkey-9.1.2",
-];
-
-/// The version the CI subset pairs with every other one.
-pub const HUB: &str = "redis-7.0.15";
-
-/// The binary of `name`, or `None` (with a note) when it is not installed.
-pub fn binary(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("SERVERS_DIR")
-        .map_or_else(|| "/work/.cache/servers".into(), PathBuf::from)
-        .join("bin")
-        .join(name);
-    if path.exists() {
-        Some(path)
-    } else {
-        eprintln!(
-            "note: {} is missing (scripts/install-servers.sh)",
-            path.display()
-        );
-        None
-    }
-}
-
-/// Starts `name`; Redis 7.4.1 with the Stack's data modules (JSON, Bloom/Cuckoo, TimeSeries).
-pub fn start(name: &str) -> Option<RedisServer> {
-    let binary = binary(name)?;
-    if name != MODULES_VERSION {
-        return Some(RedisServer::start_binary(binary, &[]));
-    }
-    let modules = binary.parent()?.parent()?.join("stack-modules");
-    let load: Vec<String> = ["rejson.so", "redisbloom.so", "redistimeseries.so"]
-        .iter()
-        .flat_map(|m| {
-            [
-                "--loadmodule".to_string(),
-                modules.join(m).display().to_string(),
-            ]
-        })
-        .collect();
-    let args: Vec<&str> = load.iter().map(String::as_str).collect();
-    Some(RedisServer::start_binary(binary, &args))
-}
-
-/// The version that runs with modules.
-pub const MODULES_VERSION: &str = "redis-7.4.1";
+#[allow(unused_imports)] // each test file uses its own part
+pub use slotstream_test_support::versions::{binary, start, HUB, MODULES_VERSION, VERSIONS};
 
 /// What a version can create.
 #[derive(Debug, Clone, Copy)]

@@ -201,6 +201,11 @@ pub(super) fn zset<E: From<DecodeError>>(
     }
 }
 
+/// Reads a hash of any of its encodings, handing its fields to `sink`.
+///
+/// One arm per encoding (plain, zipmap, ziplist, listpack, the two field-TTL layouts of Redis
+/// 7.4 and their release candidates, Valkey 9's): long, because each arm is the format's own
+/// layout read in order, and keeping them side by side shows how they differ.
 pub(super) fn hash<E: From<DecodeError>>(
     rdb_type: u8,
     valkey: bool,

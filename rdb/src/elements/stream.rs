@@ -109,6 +109,10 @@ const FLAG_DELETED: i64 = 1;
 const FLAG_SAMEFIELDS: i64 = 2;
 
 /// Reads a stream, handing its entries to `sink`; returns the rest.
+///
+/// Long, because it reads the stream's layout (nodes, then the metadata, then each group with
+/// its pending entries and consumers) in the order `t_stream.c` writes it, one version's
+/// extra fields at a time; split, that order would be harder to check against the source.
 pub(super) fn stream<E: From<DecodeError>>(
     rdb_type: u8,
     r: &mut Reader<'_>,
@@ -196,6 +200,9 @@ pub(super) fn stream<E: From<DecodeError>>(
 }
 
 /// The entries of one node's listpack.
+///
+/// Long, because a node is a master entry followed by entries that are deltas of it (with or
+/// without their own field names): read in one pass, as the listpack lays them out.
 fn node<E: From<DecodeError>>(
     blob: &Blob<'_>,
     master: StreamId,

@@ -8,8 +8,8 @@ use slotstream_rdb::elements::{
 };
 
 use crate::scenarios::Case;
-use crate::server::{Reply, Server};
 use crate::Version;
+use slotstream_test_support::{Reply, RespClient};
 
 /// A `DUMP` payload taken apart.
 pub struct Payload {
@@ -19,7 +19,7 @@ pub struct Payload {
 }
 
 /// Dumps, decodes and compares one key; returns its payload.
-pub fn verify(s: &mut Server, v: &Version, case: &Case) -> Payload {
+pub fn verify(s: &mut RespClient, v: &Version, case: &Case) -> Payload {
     let key = case.key.as_slice();
     let label = format!("{}: {}", v.label, String::from_utf8_lossy(key));
     let dump = s.ok(&[b"DUMP", key]).bytes();
@@ -186,7 +186,7 @@ fn now_ms() -> i64 {
 /// A stream entry's field/value pairs.
 type Fields = Vec<(Vec<u8>, Vec<u8>)>;
 
-fn compare_stream(s: &mut Server, v: &Version, key: &[u8], st: &Stream, label: &str) {
+fn compare_stream(s: &mut RespClient, v: &Version, key: &[u8], st: &Stream, label: &str) {
     let theirs: Vec<(String, Fields)> = s
         .ok(&[b"XRANGE", key, b"-", b"+"])
         .array()
@@ -305,7 +305,7 @@ fn compare_stream(s: &mut Server, v: &Version, key: &[u8], st: &Stream, label: &
 
 /// Redis 5.0 has no `XINFO STREAM FULL`: groups, consumers and PELs one by one; times only
 /// as idle times, so they are compared within a margin.
-fn compare_stream_5(s: &mut Server, key: &[u8], m: &StreamMeta, label: &str) {
+fn compare_stream_5(s: &mut RespClient, key: &[u8], m: &StreamMeta, label: &str) {
     let info = s.ok(&[b"XINFO", b"STREAM", key]);
     assert_eq!(info.get("length").int() as u64, m.length, "{label}: length");
     assert_eq!(

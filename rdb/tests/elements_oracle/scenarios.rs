@@ -1,8 +1,8 @@
 //! The keys each server version is made to hold: every encoding it can produce, with the
 //! encoding and type byte it must have produced.
 
-use crate::server::Server;
 use crate::Version;
+use slotstream_test_support::RespClient;
 
 /// A key to check, and what its DUMP must look like.
 pub struct Case {
@@ -79,7 +79,7 @@ fn mixed_items() -> Vec<Vec<u8>> {
 
 /// Builder of cases on one server.
 pub struct Build<'a> {
-    pub s: &'a mut Server,
+    pub s: &'a mut RespClient,
     pub v: &'a Version,
     cases: Vec<Case>,
 }
@@ -139,7 +139,7 @@ pub fn command(head: &[&str], items: impl IntoIterator<Item = Vec<u8>>) -> Vec<V
     args
 }
 
-pub fn build(s: &mut Server, v: &Version) -> Vec<Case> {
+pub fn build(s: &mut RespClient, v: &Version) -> Vec<Case> {
     let mut b = Build {
         s,
         v,

@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::dump::restore_payload;
-use crate::test_server::{Reply, TestServer};
+use slotstream_test_support::{RedisServer, Reply};
 
 fn bulks(reply: Reply) -> Vec<Vec<u8>> {
     match reply {
@@ -28,9 +28,10 @@ fn pairs(reply: Reply) -> Vec<(Vec<u8>, Vec<u8>)> {
 
 #[test]
 fn a_real_server_reads_the_built_objects_alike() {
-    let Some(mut server) = TestServer::start(&[]) else {
+    let Some(server) = RedisServer::try_start(&[]) else {
         return;
     };
+    let mut conn = server.resp();
     let mut checked = 0;
     for s in samples() {
         // 7.0 (RDB 10) reads neither listpack sets (RDB 11) nor field TTLs.
@@ -39,26 +40,26 @@ fn a_real_server_reads_the_built_objects_alike() {
         }
         let key = s.name.as_bytes();
         let payload = restore_payload(s.rdb_type, &s.object, s.version);
-        let reply = server.command(&[b"RESTORE", key, b"0", &payload, b"REPLACE"]);
+        let reply = conn.raw(&[b"RESTORE", key, b"0", &payload, b"REPLACE"]);
         assert_eq!(reply, Reply::Status("OK".into()), "{}", s.name);
         match &s.value {
             Value::String(v) => {
-                let got = server.command(&[b"GET", key]);
+                let got = conn.raw(&[b"GET", key]);
                 assert_eq!(got, Reply::Bulk(Some(v.clone())), "{}", s.name);
             }
             Value::List(v) => {
-                let got = bulks(server.command(&[b"LRANGE", key, b"0", b"-1"]));
+                let got = bulks(conn.raw(&[b"LRANGE", key, b"0", b"-1"]));
                 assert_eq!(&got, v, "{}", s.name);
             }
             Value::Set(v) => {
-                let mut got = bulks(server.command(&[b"SMEMBERS", key]));
+                let mut got = bulks(conn.raw(&[b"SMEMBERS", key]));
                 let mut want = v.clone();
                 got.sort();
                 want.sort();
                 assert_eq!(got, want, "{}", s.name);
             }
             Value::ZSet(v) => {
-                let got = pairs(server.command(&[b"ZRANGE", key, b"0", b"-1", b"WITHSCORES"]));
+                let got = pairs(conn.raw(&[b"ZRANGE", key, b"0", b"-1", b"WITHSCORES"]));
                 let mut want = v.clone();
                 want.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap().then(a.0.cmp(&b.0)));
                 assert_eq!(got.len(), want.len(), "{}", s.name);
@@ -70,7 +71,7 @@ fn a_real_server_reads_the_built_objects_alike() {
                 }
             }
             Value::Hash(v) => {
-                let mut got = pairs(server.command(&[b"HGETALL", key]));
+                let mut got = pairs(conn.raw(&[b"HGETALL", key]));
                 let mut want: Vec<_> = v
                     .iter()
                     .map(|f| (f.field.clone(), f.value.clone()))

@@ -58,7 +58,7 @@ const EXPECTED: [&str; 3] = [
 #[test]
 fn fastavro_decodes_with_the_schema_alone() {
     if !fastavro_available() {
-        eprintln!("note: python3 cannot import fastavro (pip install fastavro); skipping");
+        eprintln!("note: python3 cannot import fastavro (scripts/test.sh installs it); skipping");
         return;
     }
     let codec = Codec::shared().unwrap();

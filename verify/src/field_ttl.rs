@@ -1,17 +1,20 @@
-//! Hash field TTLs (Redis 7.4+, Valkey 9+): whether a server has them, the absolute expiry of
-//! every field of a hash read with `HPEXPIRETIME` in pages, and the comparison of two sides.
+//! Hash field TTLs (Redis 7.4+, Valkey 9+): the absolute expiry of every field of a hash read
+//! with `HPEXPIRETIME` in pages, and the comparison of two sides. (Whether a server has them
+//! at all is `Side::has_field_ttls`.)
 //!
 //! Only hashes whose source has field TTLs are read: when the source has none there is nothing
 //! to compare; when the target has none, a source field with a TTL is a difference (the target
 //! lost it). Only the fields both sides hold are compared: a field on one side only is already
 //! a value difference.
 
-use super::compare::{compare_ttl, item, Outcome};
-use super::keyspace::{now_ms, Side};
-use super::value::{int_of, is_wrong_type, Content};
+use crate::compare::{compare_ttl, item, Outcome};
+use crate::error::VerifyError;
+use crate::reply::{int_of, is_wrong_type};
+use crate::side::Side;
+use crate::value::Content;
 use redis::aio::MultiplexedConnection;
 use redis::{RedisError, RedisResult, Value};
-use slotstream_schemas::BOOKKEEPING_PREFIX;
+use slotstream_schemas::now_ms;
 
 /// Fields per `HPEXPIRETIME` call.
 const FIELD_PAGE: usize = 1000;
@@ -22,32 +25,6 @@ const NO_FIELD: i64 = -2;
 
 /// A hash key and the fields whose TTLs are compared.
 pub type HashFields<'a> = (&'a [u8], Vec<Vec<u8>>);
-
-/// Whether the server knows `HPEXPIRETIME`, asked once on a key that need not exist.
-pub async fn supported(conn: &mut MultiplexedConnection) -> RedisResult<bool> {
-    let mut probe = BOOKKEEPING_PREFIX.to_vec();
-    probe.extend_from_slice(b"verify:field-ttl-probe");
-    let reply: RedisResult<Value> = redis::cmd("HPEXPIRETIME")
-        .arg(probe)
-        .arg("FIELDS")
-        .arg(1)
-        .arg("f")
-        .query_async(conn)
-        .await;
-    match reply {
-        Ok(_) => Ok(true),
-        Err(err) if is_wrong_type(&err) => Ok(true),
-        Err(err) if is_unknown_command(&err) => Ok(false),
-        Err(err) => Err(err),
-    }
-}
-
-fn is_unknown_command(err: &RedisError) -> bool {
-    err.code() == Some("ERR")
-        && err
-            .detail()
-            .is_some_and(|detail| detail.to_ascii_lowercase().starts_with("unknown command"))
-}
 
 /// The fields whose TTLs are compared for a hash judged `outcome`: those both sides hold.
 /// `None` when there is nothing to compare: not a hash, a key that vanished, or a source
@@ -92,7 +69,7 @@ pub async fn compare_field_ttls(
     conns: (&MultiplexedConnection, &MultiplexedConnection),
     hashes: &[HashFields<'_>],
     tolerance_ms: u64,
-) -> anyhow::Result<Vec<Option<String>>> {
+) -> Result<Vec<Option<String>>, VerifyError> {
     let (source, target) = sides;
     if !source.has_field_ttls || hashes.is_empty() {
         return Ok(vec![None; hashes.len()]);
@@ -153,7 +130,7 @@ async fn expiries(
     side: &Side,
     conn: &mut MultiplexedConnection,
     hashes: &[HashFields<'_>],
-) -> anyhow::Result<Vec<Vec<i64>>> {
+) -> Result<Vec<Vec<i64>>, VerifyError> {
     let pages: Vec<(usize, &[Vec<u8>])> = hashes
         .iter()
         .enumerate()

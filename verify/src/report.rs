@@ -1,14 +1,12 @@
-//! The verify report: per-db counts, the first differing keys, and how it prints.
+//! [`VerifyReport`]: what a comparison found, as data: counts per database and kind of
+//! difference, the first differing keys with the reason, and warnings. Printing it is the
+//! caller's business (`slotstream verify` prints a table).
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
-/// Longest key rendering in the report, in characters.
-const KEY_CHARS: usize = 200;
-
 /// What kind of difference a key has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum DiffKind {
     MissingOnTarget,
     ExtraOnTarget,
@@ -18,7 +16,8 @@ pub enum DiffKind {
 }
 
 impl DiffKind {
-    fn label(self) -> &'static str {
+    /// How the kind is named in a report line.
+    pub fn label(self) -> &'static str {
         match self {
             Self::MissingOnTarget => "missing on target",
             Self::ExtraOnTarget => "extra on target",
@@ -29,13 +28,24 @@ impl DiffKind {
     }
 }
 
-/// One difference, as listed in the report.
-#[derive(Debug, Clone)]
+/// One difference of one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Difference {
     pub db: i64,
-    /// The key, escaped and truncated (see [`escape`]).
-    pub key: String,
+    /// The key, as the source (or, for an extra key, the target) holds it.
+    pub key: Vec<u8>,
     pub kind: DiffKind,
+    /// What differs, the source's side first: `string length 3 vs 4`, `type string vs list`,
+    /// `hash field "f" value "1" vs "2"`. Members and fields in it are quoted with [`escape`].
+    pub reason: String,
+}
+
+/// A weaker comparison that found nothing wrong but could not prove the key equal (a module
+/// value whose `DUMP` payloads differ): not a difference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub db: i64,
+    pub key: Vec<u8>,
     pub reason: String,
 }
 
@@ -56,6 +66,7 @@ pub struct DbCounts {
 }
 
 impl DbCounts {
+    /// Differences of every kind (a key may count more than once).
     pub fn differences(&self) -> u64 {
         self.missing_on_target
             + self.extra_on_target
@@ -64,7 +75,8 @@ impl DbCounts {
             + self.ttl_differs
     }
 
-    fn add(&mut self, other: &DbCounts) {
+    /// Adds another db's counts to these.
+    pub fn add(&mut self, other: &DbCounts) {
         self.compared += other.compared;
         self.identical += other.identical;
         self.missing_on_target += other.missing_on_target;
@@ -88,7 +100,7 @@ impl DbCounts {
 }
 
 /// The outcome: counts and the first differing keys.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct VerifyReport {
     /// `host:port` of each side.
     pub source: String,
@@ -99,12 +111,14 @@ pub struct VerifyReport {
     /// The first `max_report` differences.
     pub differences: Vec<Difference>,
     /// The first `max_report` warnings (weaker comparisons, not differences).
-    pub warnings: Vec<Difference>,
+    pub warnings: Vec<Warning>,
+    /// How many differences (and warnings) are kept; the counts cover all of them.
     pub max_report: usize,
     pub elapsed: Duration,
 }
 
 impl VerifyReport {
+    /// No differences at all (warnings do not count).
     pub fn is_identical(&self) -> bool {
         self.total().differences() == 0
     }
@@ -137,7 +151,7 @@ impl VerifyReport {
             if self.differences.len() < self.max_report {
                 self.differences.push(Difference {
                     db,
-                    key: escape(key, KEY_CHARS),
+                    key: key.to_vec(),
                     kind,
                     reason,
                 });
@@ -145,94 +159,15 @@ impl VerifyReport {
         }
     }
 
+    /// Records a warning about one key.
     pub fn record_warning(&mut self, db: i64, key: &[u8], reason: String) {
         self.dbs.entry(db).or_default().warnings += 1;
         if self.warnings.len() < self.max_report {
-            self.warnings.push(Difference {
+            self.warnings.push(Warning {
                 db,
-                key: escape(key, KEY_CHARS),
-                kind: DiffKind::ValueDiffers,
+                key: key.to_vec(),
                 reason,
             });
-        }
-    }
-}
-
-impl fmt::Display for VerifyReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let total = self.total();
-        writeln!(
-            f,
-            "verify: source {} vs target {} (ttl tolerance {} ms), {:.1} s",
-            self.source,
-            self.target,
-            self.ttl_tolerance_ms,
-            self.elapsed.as_secs_f64()
-        )?;
-        writeln!(
-            f,
-            "{:>5} {:>10} {:>10} {:>8} {:>8} {:>6} {:>6} {:>6}",
-            "db", "keys", "identical", "missing", "extra", "type", "value", "ttl"
-        )?;
-        let rows = self.dbs.iter().map(|(db, c)| (db.to_string(), c));
-        let total_row = (self.dbs.len() > 1).then(|| ("all".to_string(), &total));
-        for (db, c) in rows.chain(total_row) {
-            writeln!(
-                f,
-                "{:>5} {:>10} {:>10} {:>8} {:>8} {:>6} {:>6} {:>6}",
-                db,
-                c.compared,
-                c.identical,
-                c.missing_on_target,
-                c.extra_on_target,
-                c.type_differs,
-                c.value_differs,
-                c.ttl_differs
-            )?;
-        }
-        if !self.differences.is_empty() {
-            writeln!(
-                f,
-                "differences (first {} of {}):",
-                self.differences.len(),
-                total.differences()
-            )?;
-            for d in &self.differences {
-                writeln!(
-                    f,
-                    "  db {} \"{}\": {}: {}",
-                    d.db,
-                    d.key,
-                    d.kind.label(),
-                    d.reason
-                )?;
-            }
-        }
-        if !self.warnings.is_empty() {
-            writeln!(
-                f,
-                "warnings (first {} of {}):",
-                self.warnings.len(),
-                total.warnings
-            )?;
-            for w in &self.warnings {
-                writeln!(f, "  db {} \"{}\": {}", w.db, w.key, w.reason)?;
-            }
-        }
-        if self.is_identical() {
-            let dbs = self.dbs.values().filter(|c| c.compared > 0).count();
-            write!(
-                f,
-                "verify: identical ({} keys in {dbs} dbs)",
-                total.compared
-            )
-        } else {
-            write!(
-                f,
-                "verify: {} differences in {} keys",
-                total.differences(),
-                total.keys_differing
-            )
         }
     }
 }
@@ -271,16 +206,13 @@ mod tests {
     }
 
     #[test]
-    fn last_line_names_the_outcome() {
+    fn counts_and_differences_are_recorded_per_db() {
         let mut report = VerifyReport {
-            max_report: 10,
+            max_report: 1,
             ..Default::default()
         };
         report.record_key(0, b"a", Vec::new());
         assert!(report.is_identical());
-        assert!(report
-            .to_string()
-            .ends_with("verify: identical (1 keys in 1 dbs)"));
         report.record_key(
             1,
             b"b",
@@ -289,9 +221,24 @@ mod tests {
                 (DiffKind::TtlDiffers, "ttl 5 vs none".into()),
             ],
         );
-        let text = report.to_string();
+        report.record_key(1, b"c", vec![(DiffKind::ExtraOnTarget, "x".into())]);
         assert!(!report.is_identical());
-        assert!(text.contains("db 1 \"b\": value differs: string length 1 vs 2"));
-        assert!(text.ends_with("verify: 2 differences in 1 keys"));
+        let db1 = report.dbs[&1];
+        assert_eq!(
+            (db1.compared, db1.keys_differing, db1.differences()),
+            (1, 2, 3),
+            "an extra key is not a compared source key"
+        );
+        assert_eq!(report.total().identical, 1);
+        assert_eq!(
+            report.differences,
+            [Difference {
+                db: 1,
+                key: b"b".to_vec(),
+                kind: DiffKind::ValueDiffers,
+                reason: "string length 1 vs 2".into(),
+            }],
+            "only the first max_report differences are kept"
+        );
     }
 }

@@ -1,12 +1,12 @@
-//! A throwaway server for the oracle tests (free loopback port, temp dir, no persistence,
-//! killed on drop) and just enough RESP2 to talk to it.
+//! [`RespClient`]: just enough RESP2 to talk to a test server without the `redis` crate (the
+//! crates that decode what servers write check it against the server's own replies).
 
-use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::TcpStream;
+use std::time::Duration;
+
+/// How long a reply may take (a big `DEBUG RELOAD` or `DUMP` takes a while).
+const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A RESP2 reply.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,6 +19,7 @@ pub enum Reply {
 }
 
 impl Reply {
+    /// A string reply's bytes (an integer as its decimal text).
     pub fn bytes(&self) -> Vec<u8> {
         match self {
             Reply::Bulk(Some(b)) => b.clone(),
@@ -32,6 +33,7 @@ impl Reply {
         String::from_utf8(self.bytes()).expect("UTF-8 reply")
     }
 
+    /// An integer reply, or a string one holding an integer.
     pub fn int(&self) -> i64 {
         match self {
             Reply::Int(n) => *n,
@@ -59,75 +61,33 @@ impl Reply {
             .map(|pair| &pair[1])
     }
 
+    /// [`Reply::field`] that panics when the name is absent.
     pub fn get(&self, name: &str) -> &Reply {
         self.field(name)
             .unwrap_or_else(|| panic!("no {name:?} in {self:?}"))
     }
 }
 
-pub struct Server {
-    child: Child,
-    dir: PathBuf,
+/// One connection to a server on loopback.
+pub struct RespClient {
     reader: BufReader<TcpStream>,
 }
 
-impl Server {
-    /// Starts `binary` with the standard options and `extra` ones.
-    pub fn start(binary: &Path, extra: &[&str]) -> Server {
-        for attempt in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("a free port")
-                .port();
-            assert_ne!(port, 6379);
-            let dir = std::env::temp_dir().join(format!(
-                "slotstream-elements-{}-{port}-{attempt}",
-                std::process::id()
-            ));
-            fs::create_dir_all(&dir).expect("temp dir");
-            let log = File::create(dir.join("server.log")).expect("server.log");
-            let mut child = Command::new(binary)
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no", "--dir"])
-                .arg(&dir)
-                .args(extra)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().expect("log handle"))
-                .stderr(log)
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot run {}: {e}", binary.display()));
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while Instant::now() < deadline {
-                if child.try_wait().ok().flatten().is_some() {
-                    break; // exited: most likely the port was taken meanwhile
-                }
-                if let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) {
-                    stream
-                        .set_read_timeout(Some(Duration::from_secs(60)))
-                        .expect("timeout");
-                    let mut server = Server {
-                        child,
-                        dir,
-                        reader: BufReader::new(stream),
-                    };
-                    match server.try_command(&[b"PING"]) {
-                        Some(Reply::Status(s)) if s == "PONG" => return server,
-                        _ => panic!("{} did not answer PING", binary.display()),
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-            let log = fs::read_to_string(dir.join("server.log")).unwrap_or_default();
-            eprintln!("{} did not start on port {port}:\n{log}", binary.display());
-            let _ = fs::remove_dir_all(&dir);
+impl RespClient {
+    /// Connects to `127.0.0.1:port`.
+    pub fn connect(port: u16) -> RespClient {
+        let stream = TcpStream::connect(("127.0.0.1", port))
+            .unwrap_or_else(|err| panic!("connect to 127.0.0.1:{port}: {err}"));
+        stream
+            .set_read_timeout(Some(READ_TIMEOUT))
+            .expect("set a read timeout");
+        RespClient {
+            reader: BufReader::new(stream),
         }
-        panic!("could not start {}", binary.display());
     }
 
-    /// Sends a command; `None` if the connection broke (e.g. while still loading).
-    fn try_command(&mut self, args: &[&[u8]]) -> Option<Reply> {
+    /// Sends a command; `None` if the connection broke (e.g. while the server was loading).
+    pub fn try_command(&mut self, args: &[&[u8]]) -> Option<Reply> {
         let mut request = format!("*{}\r\n", args.len()).into_bytes();
         for arg in args {
             request.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
@@ -138,7 +98,7 @@ impl Server {
         read_reply(&mut self.reader)
     }
 
-    /// Sends a command and returns its reply, errors included.
+    /// Sends a command and returns its reply, error replies included.
     pub fn raw(&mut self, args: &[&[u8]]) -> Reply {
         self.try_command(args)
             .expect("connection to the server lost")
@@ -177,6 +137,9 @@ fn read_line(reader: &mut impl BufRead) -> Option<String> {
 
 fn read_reply(reader: &mut impl BufRead) -> Option<Reply> {
     let line = read_line(reader)?;
+    if line.is_empty() {
+        return None;
+    }
     let (kind, rest) = line.split_at(1);
     Some(match kind {
         "+" => Reply::Status(rest.to_owned()),
@@ -205,12 +168,4 @@ fn read_reply(reader: &mut impl BufRead) -> Option<Reply> {
         }
         _ => return None,
     })
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = fs::remove_dir_all(&self.dir);
-    }
 }

@@ -1,8 +1,10 @@
 //! Reading values: element counts, small values of many keys in one pipeline, big values page by page.
 
-use super::keyspace::{KeyType, Side};
+use crate::error::VerifyError;
+use crate::reply::{bulk_list, int_of, is_wrong_type};
+use crate::side::{KeyType, Side};
 use redis::aio::MultiplexedConnection;
-use redis::{RedisError, RedisResult, Value};
+use redis::{RedisResult, Value};
 
 /// Strings up to this many bytes are read in the shared pipeline; longer ones on their own.
 const SMALL_STRING_BYTES: u64 = 1 << 20;
@@ -69,7 +71,7 @@ pub async fn lengths(
     side: &Side,
     conn: &mut MultiplexedConnection,
     keys: &[(&[u8], &KeyType)],
-) -> anyhow::Result<Vec<Option<u64>>> {
+) -> Result<Vec<Option<u64>>, VerifyError> {
     let mut pipe = redis::pipe();
     pipe.ignore_errors();
     let mut asked = 0;
@@ -104,7 +106,7 @@ pub async fn read_small(
     side: &Side,
     conn: &mut MultiplexedConnection,
     keys: &[(&[u8], &KeyType)],
-) -> anyhow::Result<Vec<Content>> {
+) -> Result<Vec<Content>, VerifyError> {
     let mut pipe = redis::pipe();
     pipe.ignore_errors();
     for (key, kind) in keys {
@@ -164,7 +166,7 @@ pub async fn read_big(
     conn: &mut MultiplexedConnection,
     key: &[u8],
     kind: &KeyType,
-) -> anyhow::Result<Content> {
+) -> Result<Content, VerifyError> {
     let flat = match kind {
         KeyType::String => {
             let value: RedisResult<Option<Vec<u8>>> =
@@ -265,11 +267,6 @@ async fn read_scan(
     }
 }
 
-/// `WRONGTYPE`: the key was replaced by one of another type while being read.
-pub fn is_wrong_type(err: &RedisError) -> bool {
-    err.code() == Some("WRONGTYPE")
-}
-
 fn sorted_set(mut members: Vec<Vec<u8>>) -> Content {
     members.sort_unstable();
     members.dedup();
@@ -290,85 +287,4 @@ fn sorted_pairs(flat: Vec<Vec<u8>>) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
     pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     pairs.dedup_by(|a, b| a.0 == b.0);
     Some(pairs)
-}
-
-/// An array of bulk strings as byte vectors; `None` for any other shape.
-pub fn bulk_list(reply: Value) -> Option<Vec<Vec<u8>>> {
-    match reply {
-        Value::Array(items) => items.into_iter().map(bytes_of).collect(),
-        _ => None,
-    }
-}
-
-/// A string-like reply as bytes.
-pub fn bytes_of(reply: Value) -> Option<Vec<u8>> {
-    match reply {
-        Value::BulkString(bytes) => Some(bytes),
-        Value::SimpleString(text) => Some(text.into_bytes()),
-        Value::Int(n) => Some(n.to_string().into_bytes()),
-        Value::Okay => Some(b"OK".to_vec()),
-        _ => None,
-    }
-}
-
-/// An integer reply, or a string holding one.
-pub fn int_of(reply: &Value) -> Option<i64> {
-    match reply {
-        Value::Int(n) => Some(*n),
-        Value::BulkString(bytes) => std::str::from_utf8(bytes).ok()?.parse().ok(),
-        Value::SimpleString(text) => text.parse().ok(),
-        _ => None,
-    }
-}
-
-/// A scalar reply as text for reports (`nil` for a null reply).
-pub fn text_of(reply: &Value) -> String {
-    match reply {
-        Value::Nil => "nil".to_string(),
-        Value::Int(n) => n.to_string(),
-        Value::BulkString(bytes) => String::from_utf8_lossy(bytes).into_owned(),
-        Value::SimpleString(text) => text.clone(),
-        Value::Okay => "OK".to_string(),
-        Value::Double(x) => x.to_string(),
-        Value::Boolean(b) => b.to_string(),
-        Value::ServerError(err) => format!("error: {err}"),
-        other => format!("{other:?}"),
-    }
-}
-
-/// A key/value reply (a flat RESP2 array or a RESP3 map) as pairs.
-pub fn map_of(reply: Value) -> Vec<(String, Value)> {
-    match reply {
-        Value::Array(items) => {
-            let mut pairs = Vec::with_capacity(items.len() / 2);
-            let mut items = items.into_iter();
-            while let (Some(name), Some(value)) = (items.next(), items.next()) {
-                pairs.push((text_of(&name), value));
-            }
-            pairs
-        }
-        Value::Map(pairs) => pairs
-            .into_iter()
-            .map(|(name, value)| (text_of(&name), value))
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-pub fn list_of_maps(reply: Value) -> Vec<Vec<(String, Value)>> {
-    match reply {
-        Value::Array(items) => items.into_iter().map(map_of).collect(),
-        _ => Vec::new(),
-    }
-}
-
-pub fn field<'a>(map: &'a [(String, Value)], name: &str) -> Option<&'a Value> {
-    map.iter().find(|(n, _)| n == name).map(|(_, value)| value)
-}
-
-pub fn scalar_fields(map: &[(String, Value)], names: &[&str]) -> Vec<(String, String)> {
-    names
-        .iter()
-        .filter_map(|name| field(map, name).map(|value| (name.to_string(), text_of(value))))
-        .collect()
 }

@@ -1,11 +1,16 @@
-//! The two servers: connecting and what each supports, finding the databases that hold keys,
-//! SCAN pages and per-key metadata.
+//! [`Side`]: one of the two servers being compared, and everything verify reads of its keyspace
+//! as a whole: connecting and what the server supports, the databases that hold keys, SCAN
+//! pages, and each key's type and expiry. Values are read by the modules above it, through a
+//! connection a `Side` opened. (A cluster would be another kind of side: it would hide its
+//! nodes behind these same calls.)
 
-use super::field_ttl;
-use super::value::{int_of, text_of};
-use anyhow::anyhow;
+use crate::error::{Role, VerifyError};
+use crate::reply::{int_of, is_unknown_command, is_wrong_type, text_of};
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, ConnectionInfo, ErrorKind, RedisError, Value};
+use redis::{
+    AsyncConnectionConfig, Client, ConnectionInfo, ErrorKind, RedisError, RedisResult, Value,
+};
+use slotstream_schemas::{now_ms, BOOKKEEPING_PREFIX};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -22,7 +27,8 @@ pub enum KeyType {
     ZSet,
     Hash,
     Stream,
-    /// A module type (`ReJSON-RL`, `MBbloom--`, ...), compared by [`super::compare`]'s module table.
+    /// A module type (`ReJSON-RL`, `MBbloom--`, ...), compared by its module's reader command
+    /// or its `DUMP` payload.
     Other(String),
 }
 
@@ -64,8 +70,8 @@ pub struct KeyMeta {
 
 /// One of the two servers being compared.
 pub struct Side {
-    /// `source` or `target`, used in every error message.
-    pub role: &'static str,
+    /// Source or target, named in every error.
+    pub role: Role,
     /// `host:port`, never the password.
     pub addr: String,
     info: ConnectionInfo,
@@ -80,12 +86,8 @@ pub struct Side {
 
 impl Side {
     /// Connects once to check the address and the credentials, and reads the server version.
-    pub async fn connect(role: &'static str, url: &str) -> anyhow::Result<Self> {
-        let client = Client::open(url).map_err(|err| {
-            anyhow!(
-                "the {role} URL is not valid ({err}); expected redis://[user:password@]host:port"
-            )
-        })?;
+    pub async fn connect(role: Role, url: &str) -> Result<Self, VerifyError> {
+        let client = Client::open(url).map_err(|error| VerifyError::InvalidUrl { role, error })?;
         let info = client.get_connection_info().clone();
         let addr = info.addr().to_string();
         let mut side = Side {
@@ -112,11 +114,11 @@ impl Side {
         side.version = version.to_string();
         side.has_pexpiretime = major >= 7;
         side.has_xinfo_full = major >= 6;
-        side.has_field_ttls = field_ttl::supported(&mut conn)
+        side.has_field_ttls = has_field_ttls(&mut conn)
             .await
             .map_err(|err| side.explain(err))?;
         tracing::info!(
-            role,
+            role = %role,
             addr = %side.addr,
             version = %side.version,
             field_ttls = side.has_field_ttls,
@@ -127,7 +129,7 @@ impl Side {
 
     /// A connection with db `db` selected. Responses have no timeout: a 50 MB string or a page
     /// of a million-field hash may take a while to arrive, and a dead peer still fails the read.
-    pub async fn open(&self, db: i64) -> anyhow::Result<MultiplexedConnection> {
+    pub async fn open(&self, db: i64) -> Result<MultiplexedConnection, VerifyError> {
         let settings = self.info.redis_settings().clone().set_db(db);
         let info = self.info.clone().set_redis_settings(settings);
         let client = Client::open(info).map_err(|err| self.explain(err))?;
@@ -141,16 +143,26 @@ impl Side {
     }
 
     /// Turns a Redis error into one that names this side, its address and what to check.
-    pub fn explain(&self, err: RedisError) -> anyhow::Error {
-        let (role, addr) = (self.role, &self.addr);
-        let auth = err.kind() == ErrorKind::AuthenticationFailed
-            || matches!(err.code(), Some("NOAUTH" | "WRONGPASS"));
+    pub fn explain(&self, error: RedisError) -> VerifyError {
+        let (role, addr) = (self.role, self.addr.clone());
+        let auth = error.kind() == ErrorKind::AuthenticationFailed
+            || matches!(error.code(), Some("NOAUTH" | "WRONGPASS"));
         if auth {
-            anyhow!("{role} {addr}: authentication failed ({err}); check the user and password in the --{role} URL")
-        } else if err.is_connection_refusal() || err.is_io_error() || err.is_timeout() {
-            anyhow!("cannot reach the {role} at {addr} ({err}); check that the server is running and that --{role} has the right host and port")
+            VerifyError::Authentication { role, addr, error }
+        } else if error.is_connection_refusal() || error.is_io_error() || error.is_timeout() {
+            VerifyError::Unreachable { role, addr, error }
         } else {
-            anyhow!("{role} {addr}: {err}")
+            VerifyError::Server { role, addr, error }
+        }
+    }
+
+    /// A reply of a shape `command` never gives (`reply` shown as debug text).
+    pub fn unexpected(&self, command: &'static str, reply: &dyn std::fmt::Debug) -> VerifyError {
+        VerifyError::UnexpectedReply {
+            role: self.role,
+            addr: self.addr.clone(),
+            command,
+            reply: format!("{reply:?}"),
         }
     }
 
@@ -158,7 +170,7 @@ impl Side {
     pub async fn dbs_with_keys(
         &self,
         conn: &mut MultiplexedConnection,
-    ) -> anyhow::Result<BTreeSet<i64>> {
+    ) -> Result<BTreeSet<i64>, VerifyError> {
         let keyspace: String = redis::cmd("INFO")
             .arg("keyspace")
             .query_async(conn)
@@ -175,7 +187,7 @@ impl Side {
         &self,
         conn: &mut MultiplexedConnection,
         cursor: u64,
-    ) -> anyhow::Result<(u64, Vec<Vec<u8>>)> {
+    ) -> Result<(u64, Vec<Vec<u8>>), VerifyError> {
         let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
             .arg(cursor)
             .arg("COUNT")
@@ -191,7 +203,7 @@ impl Side {
         &self,
         conn: &mut MultiplexedConnection,
         keys: &[Vec<u8>],
-    ) -> anyhow::Result<Vec<KeyMeta>> {
+    ) -> Result<Vec<KeyMeta>, VerifyError> {
         let mut pipe = redis::pipe();
         let expiry = if self.has_pexpiretime {
             "PEXPIRETIME"
@@ -210,14 +222,7 @@ impl Side {
             .chunks(2)
             .map(|pair| {
                 let kind = KeyType::parse(&text_of(&pair[0]));
-                let raw = int_of(&pair[1]).ok_or_else(|| {
-                    anyhow!(
-                        "{} {}: unexpected {expiry} reply {:?}",
-                        self.role,
-                        self.addr,
-                        pair[1]
-                    )
-                })?;
+                let raw = int_of(&pair[1]).ok_or_else(|| self.unexpected(expiry, &pair[1]))?;
                 let expire_at = match raw {
                     ms if ms < 0 => None,
                     ms if self.has_pexpiretime => Some(ms),
@@ -233,7 +238,7 @@ impl Side {
         &self,
         conn: &mut MultiplexedConnection,
         keys: &[Vec<u8>],
-    ) -> anyhow::Result<Vec<bool>> {
+    ) -> Result<Vec<bool>, VerifyError> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
@@ -249,11 +254,28 @@ impl Side {
     }
 }
 
+/// Whether the server has hash field TTLs: it knows `HPEXPIRETIME`, asked once on a key that need not exist.
+async fn has_field_ttls(conn: &mut MultiplexedConnection) -> RedisResult<bool> {
+    let mut probe = BOOKKEEPING_PREFIX.to_vec();
+    probe.extend_from_slice(b"verify:field-ttl-probe");
+    let reply: RedisResult<Value> = redis::cmd("HPEXPIRETIME")
+        .arg(probe)
+        .arg("FIELDS")
+        .arg(1)
+        .arg("f")
+        .query_async(conn)
+        .await;
+    match reply {
+        Ok(_) => Ok(true),
+        Err(err) if is_wrong_type(&err) => Ok(true),
+        Err(err) if is_unknown_command(&err) => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
 /// The value of `name:value` in an `INFO` section.
 fn info_field<'a>(info: &'a str, name: &str) -> Option<&'a str> {
     info.lines()
         .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
         .map(str::trim)
 }
-
-pub use slotstream_schemas::now_ms;

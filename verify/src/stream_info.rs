@@ -1,21 +1,18 @@
-//! Streams: entries page by page, then the stream's metadata and its consumer groups.
+//! A stream's metadata, consumer groups, consumers and pending entries: read with `XINFO STREAM
+//! FULL` (6.0+) or the commands older servers have, and compared.
 //!
 //! Delivery times are wall-clock values like expiry times, so they are compared with the same
 //! tolerance as TTLs. A consumer's seen and active times are not compared: Redis does not
 //! replicate them (every replica, native ones included, sets its own when it applies a command),
 //! so they differ by however far behind the copy ran.
 
-use super::compare::Outcome;
-use super::keyspace::{now_ms, Side};
-use super::value::{
-    bulk_list, bytes_of, field, int_of, is_wrong_type, list_of_maps, map_of, scalar_fields, text_of,
-};
-use anyhow::anyhow;
+use crate::error::VerifyError;
+use crate::reply::{field, int_of, is_wrong_type, list_of_maps, map_of, scalar_fields, text_of};
+use crate::side::Side;
 use redis::aio::MultiplexedConnection;
 use redis::Value;
+use slotstream_schemas::now_ms;
 
-/// Entries per `XRANGE` page.
-const PAGE: usize = 10_000;
 /// Stream-level `XINFO` fields compared when both sides report them.
 const STREAM_FIELDS: &[&str] = &[
     "length",
@@ -27,8 +24,7 @@ const STREAM_FIELDS: &[&str] = &[
 /// Group-level fields compared when both sides report them.
 const GROUP_FIELDS: &[&str] = &["last-delivered-id", "entries-read", "pel-count"];
 
-type Entry = (Vec<u8>, Vec<Vec<u8>>);
-
+/// An entry of a pending entries list.
 #[derive(Debug)]
 struct Pending {
     id: String,
@@ -38,6 +34,7 @@ struct Pending {
     deliveries: i64,
 }
 
+/// A consumer of a group.
 #[derive(Debug)]
 struct Consumer {
     name: String,
@@ -46,6 +43,7 @@ struct Consumer {
     pending: Option<Vec<Pending>>,
 }
 
+/// A consumer group.
 #[derive(Debug)]
 struct Group {
     name: String,
@@ -54,132 +52,19 @@ struct Group {
     consumers: Vec<Consumer>,
 }
 
+/// What a stream holds besides its entries.
 #[derive(Debug)]
-struct StreamInfo {
+pub struct StreamInfo {
     fields: Vec<(String, String)>,
     groups: Vec<Group>,
 }
 
-/// Compares two streams whose `XLEN` already matched.
-pub async fn compare_stream(
-    sides: (&Side, &Side),
-    conns: (&MultiplexedConnection, &MultiplexedConnection),
-    key: &[u8],
-    tolerance_ms: u64,
-) -> anyhow::Result<Outcome> {
-    let (source, target) = sides;
-    let (mut src, mut tgt) = (conns.0.clone(), conns.1.clone());
-    let mut start = b"-".to_vec();
-    let mut index = 0usize;
-    loop {
-        let (a, b) = tokio::join!(
-            read_entries(source, &mut src, key, &start),
-            read_entries(target, &mut tgt, key, &start)
-        );
-        let (Some(a), Some(b)) = (a?, b?) else {
-            return Ok(Outcome::Vanished);
-        };
-        if let Some(reason) = compare_entries(&a, &b, index) {
-            return Ok(Outcome::Differs(reason));
-        }
-        index += a.len();
-        match a.last() {
-            Some((id, _)) if a.len() == PAGE => start = next_id(id),
-            _ => break,
-        }
-    }
-    let (a, b) = tokio::join!(
-        read_info(source, &mut src, key),
-        read_info(target, &mut tgt, key)
-    );
-    let (Some(a), Some(b)) = (a?, b?) else {
-        return Ok(Outcome::Vanished);
-    };
-    Ok(compare_info(&a, &b, tolerance_ms).map_or(Outcome::Same, Outcome::Differs))
-}
-
-async fn read_entries(
-    side: &Side,
-    conn: &mut MultiplexedConnection,
-    key: &[u8],
-    start: &[u8],
-) -> anyhow::Result<Option<Vec<Entry>>> {
-    let reply: Value = match redis::cmd("XRANGE")
-        .arg(key)
-        .arg(start)
-        .arg("+")
-        .arg("COUNT")
-        .arg(PAGE)
-        .query_async(conn)
-        .await
-    {
-        Ok(reply) => reply,
-        Err(err) if is_wrong_type(&err) => return Ok(None),
-        Err(err) => return Err(side.explain(err)),
-    };
-    let malformed = || anyhow!("{} {}: unexpected XRANGE reply", side.role, side.addr);
-    let Value::Array(entries) = reply else {
-        return Err(malformed());
-    };
-    entries
-        .into_iter()
-        .map(|entry| {
-            let Value::Array(mut parts) = entry else {
-                return Err(malformed());
-            };
-            let fields = parts.pop().and_then(bulk_list).ok_or_else(malformed)?;
-            let id = parts.pop().and_then(bytes_of).ok_or_else(malformed)?;
-            Ok((id, fields))
-        })
-        .collect::<anyhow::Result<_>>()
-        .map(Some)
-}
-
-fn compare_entries(a: &[Entry], b: &[Entry], offset: usize) -> Option<String> {
-    if let Some(at) = a.iter().zip(b).position(|(x, y)| x != y) {
-        let (x, y) = (&a[at], &b[at]);
-        let n = offset + at;
-        return Some(if x.0 != y.0 {
-            format!(
-                "stream entry {n}: id {} vs {}",
-                String::from_utf8_lossy(&x.0),
-                String::from_utf8_lossy(&y.0)
-            )
-        } else {
-            format!(
-                "stream entry {} fields differ",
-                String::from_utf8_lossy(&x.0)
-            )
-        });
-    }
-    (a.len() != b.len()).then(|| {
-        format!(
-            "stream entry count {} vs {}",
-            offset + a.len(),
-            offset + b.len()
-        )
-    })
-}
-
-/// The smallest id after `id` (`ms-seq` → `ms-(seq+1)`), so paging works on servers without
-/// exclusive ranges.
-fn next_id(id: &[u8]) -> Vec<u8> {
-    let text = String::from_utf8_lossy(id);
-    let (ms, seq) = text.split_once('-').unwrap_or((&text, "0"));
-    let (ms, seq): (u64, u64) = (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0));
-    match seq.checked_add(1) {
-        Some(seq) => format!("{ms}-{seq}"),
-        None => format!("{}-0", ms.saturating_add(1)),
-    }
-    .into_bytes()
-}
-
 /// The stream's metadata and groups; `None` when the key is gone.
-async fn read_info(
+pub async fn read_info(
     side: &Side,
     conn: &mut MultiplexedConnection,
     key: &[u8],
-) -> anyhow::Result<Option<StreamInfo>> {
+) -> Result<Option<StreamInfo>, VerifyError> {
     let groups: Value = match redis::cmd("XINFO")
         .arg("GROUPS")
         .arg(key)
@@ -276,7 +161,7 @@ async fn read_info_legacy(
     conn: &mut MultiplexedConnection,
     key: &[u8],
     groups: Vec<Vec<(String, Value)>>,
-) -> anyhow::Result<Option<StreamInfo>> {
+) -> Result<Option<StreamInfo>, VerifyError> {
     let explain = |err| side.explain(err);
     let stream: Value = match redis::cmd("XINFO")
         .arg("STREAM")
@@ -354,7 +239,7 @@ async fn gone_or<T>(
     conn: &mut MultiplexedConnection,
     key: &[u8],
     err: redis::RedisError,
-) -> anyhow::Result<Option<T>> {
+) -> Result<Option<T>, VerifyError> {
     if is_wrong_type(&err) {
         return Ok(None);
     }
@@ -366,7 +251,8 @@ async fn gone_or<T>(
     }
 }
 
-fn compare_info(a: &StreamInfo, b: &StreamInfo, tolerance_ms: u64) -> Option<String> {
+/// The first difference between two streams' metadata and groups.
+pub fn compare_info(a: &StreamInfo, b: &StreamInfo, tolerance_ms: u64) -> Option<String> {
     if let Some(reason) = compare_fields(&a.fields, &b.fields, "stream") {
         return Some(reason);
     }
@@ -473,12 +359,6 @@ fn compare_consumers(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn next_id_steps_the_sequence() {
-        assert_eq!(next_id(b"5-3"), b"5-4");
-        assert_eq!(next_id(format!("5-{}", u64::MAX).as_bytes()), b"6-0");
-    }
 
     #[test]
     fn fields_known_to_one_side_only_are_skipped() {

@@ -1,43 +1,18 @@
-//! Key-by-key comparison of two Redis servers, behind `slotstream verify`.
-//!
-//! For every db that holds keys on either side, the source is SCANned and each batch of keys is
-//! judged in a few pipelines per side: `TYPE` and expiry, then lengths, then the values of small
-//! keys together; big keys, streams and module types are read one at a time, page by page.
-//! When the source has hash field TTLs (Redis 7.4+, Valkey 9+), the expiry of every field of
-//! each hash is read too and compared like key TTLs. A second SCAN over the target finds keys
-//! the source lacks. Keys under the bookkeeping prefix are slotstream's own and are skipped on
-//! both sides.
-//!
-//! A key that is present on one side only, or that disappears while being read, may simply
-//! have expired mid-check: it is judged a second time, and a key gone from both sides by then
-//! is not a difference.
-//!
-//! # Layout
-//! - `keyspace`: connections, databases, SCAN, `TYPE`/expiry and `EXISTS` pipelines.
-//! - `value`: lengths and values of the core types, pipelined or paged.
-//! - `compare`: TTL and content comparison, and module types.
-//! - `field_ttl`: hash field TTLs, read with `HPEXPIRETIME` and compared.
-//! - `stream`: stream entries, groups, consumers and pending entries.
-//! - `report`: counts, the differing keys, and the printed summary.
+//! [`verify`]: walks every database of the source, judging its keys in batches, then the
+//! target for keys the source lacks; the verdicts go into a [`VerifyReport`].
 
-mod compare;
-mod field_ttl;
-mod keyspace;
-mod report;
-mod stream;
-mod value;
-
-use report::DiffKind;
-pub use report::VerifyReport;
-
-use compare::{compare_content, compare_module, compare_ttl, Outcome};
-use field_ttl::{compare_field_ttls, fields_to_check, HashFields};
-use keyspace::{now_ms, KeyType, Side};
+use crate::compare::{compare_content, compare_ttl, Outcome};
+use crate::error::{Role, VerifyError};
+use crate::field_ttl::{compare_field_ttls, fields_to_check, HashFields};
+use crate::module::compare_module;
+use crate::report::{escape, DiffKind, VerifyReport};
+use crate::side::{KeyType, Side};
+use crate::stream;
+use crate::value::{estimated_bytes, is_small, lengths, over_budget, read_big, read_small};
 use redis::aio::MultiplexedConnection;
-use slotstream_schemas::BOOKKEEPING_PREFIX;
+use slotstream_schemas::{now_ms, BOOKKEEPING_PREFIX};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
-use value::{estimated_bytes, is_small, lengths, over_budget, read_big, read_small};
 
 /// Collections with at least this many elements are logged when read.
 const BIG_KEY_ELEMENTS: u64 = 100_000;
@@ -49,18 +24,36 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 /// What to compare and how strictly.
 #[derive(Debug, Clone)]
 pub struct VerifyOptions {
+    /// `redis://[user:password@]host:port` of each side.
     pub source: String,
     pub target: String,
+    /// Largest accepted difference between the two sides' absolute expiry times, in ms.
     pub ttl_tolerance_ms: u64,
+    /// How many differences (and warnings) the report keeps.
     pub max_report: usize,
 }
 
+impl VerifyOptions {
+    pub const DEFAULT_TTL_TOLERANCE_MS: u64 = 2000;
+    pub const DEFAULT_MAX_REPORT: usize = 20;
+
+    /// Source and target with the default tolerance and report size.
+    pub fn new(source: impl Into<String>, target: impl Into<String>) -> VerifyOptions {
+        VerifyOptions {
+            source: source.into(),
+            target: target.into(),
+            ttl_tolerance_ms: Self::DEFAULT_TTL_TOLERANCE_MS,
+            max_report: Self::DEFAULT_MAX_REPORT,
+        }
+    }
+}
+
 /// Compares every key of every database of source and target.
-pub async fn verify(options: &VerifyOptions) -> anyhow::Result<VerifyReport> {
+pub async fn verify(options: &VerifyOptions) -> Result<VerifyReport, VerifyError> {
     let started = Instant::now();
     let (source, target) = tokio::try_join!(
-        Side::connect("source", &options.source),
-        Side::connect("target", &options.target)
+        Side::connect(Role::Source, &options.source),
+        Side::connect(Role::Target, &options.target)
     )?;
     let mut verifier = Verifier {
         report: VerifyReport {
@@ -123,7 +116,7 @@ struct Verifier {
 }
 
 impl Verifier {
-    async fn verify_db(&mut self, db: i64) -> anyhow::Result<()> {
+    async fn verify_db(&mut self, db: i64) -> Result<(), VerifyError> {
         let (mut src, mut tgt) = tokio::try_join!(self.source.open(db), self.target.open(db))?;
         self.report.dbs.entry(db).or_default();
         let mut cursor = 0;
@@ -147,7 +140,7 @@ impl Verifier {
         src: &MultiplexedConnection,
         tgt: &MultiplexedConnection,
         keys: Vec<Vec<u8>>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), VerifyError> {
         if keys.is_empty() {
             return Ok(());
         }
@@ -185,7 +178,7 @@ impl Verifier {
         tgt: &MultiplexedConnection,
         keys: &[Vec<u8>],
         first_pass: bool,
-    ) -> anyhow::Result<Vec<Verdict>> {
+    ) -> Result<Vec<Verdict>, VerifyError> {
         let (mut s, mut t) = (src.clone(), tgt.clone());
         let (src_meta, tgt_meta) = tokio::try_join!(
             self.source.meta(&mut s, keys),
@@ -260,7 +253,7 @@ impl Verifier {
         tgt: &MultiplexedConnection,
         keys: &[Vec<u8>],
         pending: &[Pending],
-    ) -> anyhow::Result<Vec<(Outcome, Option<String>)>> {
+    ) -> Result<Vec<(Outcome, Option<String>)>, VerifyError> {
         let (mut s, mut t) = (src.clone(), tgt.clone());
         let items: Vec<(&[u8], &KeyType)> = pending
             .iter()
@@ -303,27 +296,8 @@ impl Verifier {
                     None
                 }
                 (_, Some(len), Some(_)) => {
-                    let huge = match kind {
-                        KeyType::String => len >= BIG_KEY_BYTES,
-                        _ => len >= BIG_KEY_ELEMENTS,
-                    };
-                    if huge {
-                        let key = report::escape(key, 200);
-                        tracing::info!(%key, kind = kind.name(), len, "verify reads a big key");
-                    }
-                    let (a, b) = tokio::join!(
-                        read_big(&self.source, &mut s, key, kind),
-                        read_big(&self.target, &mut t, key, kind)
-                    );
-                    let (a, b) = (a?, b?);
-                    let outcome = compare_content(&a, &b);
-                    if let Some(fields) = fields_to_check(&self.source, &outcome, a, b) {
-                        let sides = (&self.source, &self.target);
-                        let hash = [(key, fields)];
-                        let diffs =
-                            compare_field_ttls(sides, (src, tgt), &hash, self.tolerance_ms).await?;
-                        field_ttls[i] = diffs.into_iter().next().flatten();
-                    }
+                    let (outcome, field_ttl) = self.compare_big(src, tgt, key, kind, len).await?;
+                    field_ttls[i] = field_ttl;
                     Some(outcome)
                 }
                 _ => Some(Outcome::Vanished),
@@ -340,6 +314,40 @@ impl Verifier {
             .collect())
     }
 
+    /// Reads one key too big for the shared pipeline from both sides, page by page, and
+    /// compares it: the outcome, and the field TTL difference of a hash.
+    async fn compare_big(
+        &self,
+        src: &MultiplexedConnection,
+        tgt: &MultiplexedConnection,
+        key: &[u8],
+        kind: &KeyType,
+        len: u64,
+    ) -> Result<(Outcome, Option<String>), VerifyError> {
+        let huge = match kind {
+            KeyType::String => len >= BIG_KEY_BYTES,
+            _ => len >= BIG_KEY_ELEMENTS,
+        };
+        if huge {
+            let key = escape(key, 200);
+            tracing::info!(%key, kind = kind.name(), len, "verify reads a big key");
+        }
+        let (mut s, mut t) = (src.clone(), tgt.clone());
+        let (a, b) = tokio::join!(
+            read_big(&self.source, &mut s, key, kind),
+            read_big(&self.target, &mut t, key, kind)
+        );
+        let (a, b) = (a?, b?);
+        let outcome = compare_content(&a, &b);
+        let Some(fields) = fields_to_check(&self.source, &outcome, a, b) else {
+            return Ok((outcome, None));
+        };
+        let sides = (&self.source, &self.target);
+        let hash = [(key, fields)];
+        let diffs = compare_field_ttls(sides, (src, tgt), &hash, self.tolerance_ms).await?;
+        Ok((outcome, diffs.into_iter().next().flatten()))
+    }
+
     /// Reads the queued small keys from both sides in one pipeline each and compares them, and
     /// then the field TTLs of the hashes among them.
     async fn flush_small(
@@ -349,7 +357,7 @@ impl Verifier {
         items: &[(&[u8], &KeyType)],
         small: &mut Vec<usize>,
         results: (&mut [Option<Outcome>], &mut [Option<String>]),
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), VerifyError> {
         let (outcomes, field_ttls) = results;
         if small.is_empty() {
             return Ok(());
@@ -386,7 +394,7 @@ impl Verifier {
         db: i64,
         src: &mut MultiplexedConnection,
         tgt: &mut MultiplexedConnection,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), VerifyError> {
         // SCAN may return a key twice; an extra key is reported once.
         let mut reported: HashSet<Vec<u8>> = HashSet::new();
         let mut cursor = 0;

@@ -1,5 +1,8 @@
-//! A real `redis-server` on a free loopback port, in its own temp dir, killed on `Drop`.
+//! [`RedisServer`]: a real `redis-server` (or `valkey-server`) on a free loopback port, in its
+//! own temp dir, killed on `Drop`.
 
+use crate::missing;
+use crate::resp::RespClient;
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -8,16 +11,18 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// The binary used unless a test names one: `SLOTSTREAM_REDIS_SERVER`, else Debian's.
-pub const DEFAULT_BINARY: &str = "/usr/bin/redis-server";
+/// The binary [`RedisServer::start`] runs, looked up on `PATH`.
+pub const DEFAULT_BINARY: &str = "redis-server";
+/// How it is installed on Debian.
+const DEFAULT_INSTALL: &str = "apt-get install redis-server redis-tools, or scripts/test.sh";
 /// Start attempts before giving up (another process may grab the port we picked).
 const ATTEMPTS: usize = 5;
 /// How long a server gets to answer PING.
-const READY_TIMEOUT: Duration = Duration::from_secs(15);
+const READY_TIMEOUT: Duration = Duration::from_secs(20);
 
 static NEXT_DIR: AtomicUsize = AtomicUsize::new(0);
 
-/// A running `redis-server`: no persistence, loopback only, log in its temp dir.
+/// A running server: no persistence, loopback only, log in its temp dir.
 pub struct RedisServer {
     child: Child,
     port: u16,
@@ -26,17 +31,28 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
-    /// Starts the default binary with no extra arguments.
+    /// Starts `redis-server` from `PATH` with no extra arguments.
     pub fn start() -> RedisServer {
         Self::start_with_args(&[])
     }
 
-    /// Starts the default binary with extra arguments, e.g. `&["--requirepass", "secret"]`.
+    /// Starts `redis-server` from `PATH` with extra arguments, e.g. `&["--requirepass", "pw"]`.
+    /// Every end-to-end test needs it, so it is never skipped: without it this panics, naming
+    /// the install command.
     pub fn start_with_args(args: &[&str]) -> RedisServer {
-        let binary = std::env::var_os("SLOTSTREAM_REDIS_SERVER")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_BINARY));
+        let Some(binary) = on_path(DEFAULT_BINARY) else {
+            panic!(
+                "{DEFAULT_BINARY} is not on PATH ({}); install it with `{DEFAULT_INSTALL}`",
+                std::env::var("PATH").unwrap_or_default()
+            );
+        };
         Self::start_binary(binary, args)
+    }
+
+    /// Starts `redis-server` from `PATH` with extra arguments, or returns `None` when it is not
+    /// installed (after a note; in CI it panics instead, see [`crate::missing`]).
+    pub fn try_start(args: &[&str]) -> Option<RedisServer> {
+        Some(Self::start_binary(default_binary()?, args))
     }
 
     /// Starts a given `redis-server` (or `valkey-server`) binary with extra arguments.
@@ -127,6 +143,11 @@ impl RedisServer {
             .unwrap_or_else(|err| panic!("connect to {}: {err}", self.url()))
     }
 
+    /// A connection speaking plain RESP2, for crates that do not use the `redis` crate.
+    pub fn resp(&self) -> RespClient {
+        RespClient::connect(self.port)
+    }
+
     /// The server's working dir (its `--dir`).
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -150,6 +171,24 @@ impl Drop for RedisServer {
             let _ = fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// `redis-server` from `PATH`, or `None` after [`missing::report`] (which panics in CI).
+pub fn default_binary() -> Option<PathBuf> {
+    let found = on_path(DEFAULT_BINARY);
+    if found.is_none() {
+        let path = std::env::var("PATH").unwrap_or_default();
+        missing::report(DEFAULT_BINARY, Path::new(&path), DEFAULT_INSTALL);
+    }
+    found
+}
+
+/// The first executable file called `name` in a `PATH` directory.
+fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
 }
 
 /// A port the kernel just handed out; free again once the listener is dropped.

@@ -1,0 +1,442 @@
+//! A batch: the commands of one round trip to the destination, what each of them concerns (so a
+//! failing reply names its key and database), how an error reply to it is taken, and the log
+//! space its records hold until the destination has them.
+//!
+//! Everything is added through [`Batch::push`], so the commands and what is known about them
+//! cannot drift apart; the replies are judged by [`Batch::outcome`], which needs no server.
+
+use crate::error::is_target_fault;
+use crate::wire::Commands;
+use redis::Value;
+use slotstream_schemas::log::Lease;
+
+/// A batch buffer up to this size is kept for the next batch.
+const KEEP_BUFFER_BYTES: usize = 4 << 20;
+
+/// How an error reply to a command is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replies {
+    /// Any error stops the partition: snapshot writes and bookkeeping.
+    Strict,
+    /// A replicated command: an error that is the command's own outcome is what a replica of
+    /// the source would get too (the source runs a `MULTI` block whole, and a key with a TTL
+    /// can expire on the destination a moment before the source's `DEL` arrives), so it is
+    /// counted and logged, not fatal. Faults of the destination itself stay fatal.
+    Replicated,
+}
+
+/// How big a batch may grow.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Commands per batch.
+    pub commands: usize,
+    /// Bytes per batch; a single bigger record goes alone.
+    pub bytes: usize,
+    /// With a rate limit: writes per batch (every key of an `MSET` counted).
+    pub writes: Option<usize>,
+}
+
+/// What the records of a batch add up to, for checkpoints and counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Data records (keys, functions, commands; a chunked value once, with its last chunk),
+    /// counted into the checkpoint.
+    pub records: u64,
+    /// Live commands.
+    pub commands: u64,
+    /// Snapshot keys written.
+    pub snapshot_keys: u64,
+}
+
+/// Commands `..end` of the batch (from the previous span's end) concern `key` in `db`.
+#[derive(Debug)]
+struct Span {
+    end: usize,
+    db: u32,
+    key: Vec<u8>,
+    replies: Replies,
+}
+
+/// A command the destination refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub db: u32,
+    /// The key the command concerns (or its name, for keyless commands).
+    pub key: Vec<u8>,
+    /// The error reply.
+    pub reply: String,
+}
+
+/// Why a batch did not apply as a whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchFailure {
+    /// A command was refused. `ran_rest`: inside `EXEC`, where the other commands of the
+    /// transaction ran anyway; otherwise nothing of a transaction ran (refused while queuing).
+    Refused { refusal: Refusal, ran_rest: bool },
+    /// `EXEC` did not answer one reply per command: nothing of the transaction ran.
+    Aborted(String),
+}
+
+/// Commands being added for one key; see [`Batch::push`].
+#[must_use = "name the key the commands concern with `concerning`"]
+pub struct Push<'b> {
+    batch: &'b mut Batch,
+    start: usize,
+    replies: Replies,
+}
+
+impl Push<'_> {
+    /// Where the commands are written.
+    pub fn commands(&mut self) -> &mut Commands {
+        &mut self.batch.cmds
+    }
+
+    /// Ends the push: the commands written concern `key` (kept only when there are any; a
+    /// write that joined an open `MSET` added none). Returns how many were added.
+    pub fn concerning(self, key: Vec<u8>) -> usize {
+        let end = self.batch.cmds.len();
+        if end > self.start {
+            self.batch.spans.push(Span {
+                end,
+                db: self.batch.db,
+                key,
+                replies: self.replies,
+            });
+        }
+        end - self.start
+    }
+}
+
+/// The commands of one round trip, and what they concern.
+#[derive(Default)]
+pub struct Batch {
+    cmds: Commands,
+    spans: Vec<Span>,
+    leases: Vec<Lease>,
+    /// The database the batch connection is in after the commands so far.
+    db: u32,
+    pub tally: Tally,
+}
+
+impl Batch {
+    /// Makes the commands pushed next run in `db`.
+    pub fn select(&mut self, db: u32) {
+        if db != self.db {
+            self.command(
+                Replies::Strict,
+                b"<SELECT>".to_vec(),
+                &[&b"SELECT"[..], db.to_string().as_bytes()],
+            );
+            self.db = db;
+        }
+    }
+
+    /// The connection moved to `db` through a command already pushed (a `SELECT` inside a
+    /// replicated `MULTI` block).
+    pub fn moved_to(&mut self, db: u32) {
+        self.db = db;
+    }
+
+    /// The database the commands pushed next run in.
+    pub fn db(&self) -> u32 {
+        self.db
+    }
+
+    /// Starts adding the commands for one key (none, one or many), in the current database:
+    /// write them through [`Push::commands`], then name the key with [`Push::concerning`].
+    pub fn push(&mut self, replies: Replies) -> Push<'_> {
+        let start = self.cmds.len();
+        Push {
+            batch: self,
+            start,
+            replies,
+        }
+    }
+
+    /// Adds one command of plain arguments that concerns `key`.
+    pub fn command<A: AsRef<[u8]>>(&mut self, replies: Replies, key: Vec<u8>, args: &[A]) {
+        let mut push = self.push(replies);
+        push.commands().push(args);
+        push.concerning(key);
+    }
+
+    /// Keeps a record's log space until the batch is applied.
+    pub fn hold(&mut self, lease: Option<Lease>) {
+        self.leases.extend(lease);
+    }
+
+    /// Commands, as the destination sees them.
+    pub fn len(&self) -> usize {
+        self.cmds.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cmds.is_empty()
+    }
+
+    /// Writes, for rate limits: commands, with every key of an `MSET` counted.
+    pub fn writes(&self) -> usize {
+        self.cmds.writes()
+    }
+
+    /// Whether another record may join.
+    pub fn has_room(&self, limits: &Limits) -> bool {
+        self.cmds.len() < limits.commands
+            && self.cmds.byte_len() < limits.bytes
+            && limits.writes.is_none_or(|most| self.cmds.writes() < most)
+    }
+
+    /// The commands in wire form.
+    pub fn bytes(&mut self) -> &[u8] {
+        self.cmds.bytes()
+    }
+
+    /// Empties the batch for the next one (its records are applied or abandoned): frees their
+    /// log space and returns their tally. The buffers are kept, unless one big value grew them.
+    pub fn clear(&mut self) -> Tally {
+        self.cmds.clear(KEEP_BUFFER_BYTES);
+        self.spans.clear();
+        self.leases.clear();
+        std::mem::take(&mut self.tally)
+    }
+
+    /// Judges the replies to the batch (sent inside `MULTI … EXEC` when `transaction`): the
+    /// commands refused as their own outcome, which are counted, or why the batch failed.
+    pub fn outcome(
+        &self,
+        mut replies: Vec<Value>,
+        transaction: bool,
+    ) -> Result<Vec<Refusal>, BatchFailure> {
+        let results = if transaction {
+            let exec = replies.pop().unwrap_or(Value::Nil);
+            // `MULTI`'s reply, then one `QUEUED` (or a refusal) per command.
+            let queued = replies.get(1..).unwrap_or_default();
+            if let Some(index) = queued
+                .iter()
+                .position(|r| matches!(r, Value::ServerError(_)))
+            {
+                return Err(BatchFailure::Refused {
+                    refusal: self.refusal(index, &queued[index]),
+                    ran_rest: false,
+                });
+            }
+            match exec {
+                Value::Array(results) if results.len() == self.cmds.len() => results,
+                other => return Err(BatchFailure::Aborted(format!("{other:?}"))),
+            }
+        } else {
+            replies
+        };
+        let mut refused = Vec::new();
+        for (index, reply) in results.iter().enumerate() {
+            let Value::ServerError(err) = reply else {
+                continue;
+            };
+            let span = self.span_of(index);
+            let accepted = span.is_some_and(|s| s.replies == Replies::Replicated);
+            if !accepted || is_target_fault(err) {
+                return Err(BatchFailure::Refused {
+                    refusal: self.refusal(index, reply),
+                    ran_rest: transaction,
+                });
+            }
+            refused.push(self.refusal(index, reply));
+        }
+        Ok(refused)
+    }
+
+    /// The span command `index` belongs to.
+    fn span_of(&self, index: usize) -> Option<&Span> {
+        let at = self.spans.partition_point(|s| s.end <= index);
+        self.spans.get(at)
+    }
+
+    fn refusal(&self, index: usize, reply: &Value) -> Refusal {
+        let reply = match reply {
+            // As the server sent it (`OOM command not allowed…`): the `redis` crate's display
+            // renames codes (`ResponseError`, `NoPerm`), which operators would not recognise.
+            Value::ServerError(err) => match err.details() {
+                Some(details) => format!("{} {details}", err.code()),
+                None => err.code().to_string(),
+            },
+            other => format!("{other:?}"),
+        };
+        match self.span_of(index) {
+            Some(span) => Refusal {
+                db: span.db,
+                key: span.key.clone(),
+                reply,
+            },
+            None => Refusal {
+                db: self.db,
+                key: b"<unknown command>".to_vec(),
+                reply,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(text: &str) -> Value {
+        let err = redis::parse_redis_value(format!("-{text}\r\n").as_bytes()).unwrap();
+        assert!(matches!(err, Value::ServerError(_)));
+        err
+    }
+
+    fn batch() -> Batch {
+        let mut batch = Batch::default();
+        batch.command(
+            Replies::Strict,
+            b"k1".to_vec(),
+            &[&b"RESTORE"[..], b"k1", b"0", b"x"],
+        );
+        batch.select(3);
+        let mut push = batch.push(Replies::Replicated);
+        push.commands().push(&[&b"INCR"[..], b"n"]);
+        push.commands().push(&[&b"INCR"[..], b"n"]);
+        assert_eq!(push.concerning(b"n".to_vec()), 2);
+        batch
+    }
+
+    #[test]
+    fn every_command_is_known_by_its_key_and_database() {
+        let batch = batch();
+        assert_eq!(batch.len(), 4, "RESTORE, SELECT, INCR, INCR");
+        let replies = vec![Value::Okay, Value::Okay, error("ERR boom"), Value::Okay];
+        let refused = batch.outcome(replies, false).unwrap();
+        assert_eq!(
+            refused,
+            [Refusal {
+                db: 3,
+                key: b"n".to_vec(),
+                reply: "ERR boom".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn refusals_read_as_the_server_sent_them() {
+        let batch = batch();
+        for text in [
+            "OOM command not allowed when used memory > 'maxmemory'.",
+            "NOPERM no",
+            "READONLY You can't write against a read only replica.",
+        ] {
+            let replies = vec![Value::Okay, Value::Okay, Value::Okay, error(text)];
+            let Err(BatchFailure::Refused { refusal, .. }) = batch.outcome(replies, false) else {
+                panic!("accepted {text}")
+            };
+            assert_eq!(refusal.reply, text);
+            assert!(!crate::error::hint_for(&refusal.reply).is_empty(), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_strict_command_refused_fails_the_batch() {
+        let batch = batch();
+        let replies = vec![
+            error("ERR Bad data format"),
+            Value::Okay,
+            Value::Okay,
+            Value::Okay,
+        ];
+        let Err(BatchFailure::Refused { refusal, ran_rest }) = batch.outcome(replies, false) else {
+            panic!("accepted")
+        };
+        assert_eq!((refusal.db, &refusal.key[..]), (0, &b"k1"[..]));
+        assert!(!ran_rest);
+    }
+
+    #[test]
+    fn faults_of_the_destination_are_never_accepted() {
+        let batch = batch();
+        let replies = vec![
+            Value::Okay,
+            Value::Okay,
+            Value::Okay,
+            error("OOM no memory"),
+        ];
+        assert!(matches!(
+            batch.outcome(replies, false),
+            Err(BatchFailure::Refused { .. })
+        ));
+    }
+
+    #[test]
+    fn transactions_are_unpacked() {
+        let batch = batch();
+        let queued = |n| std::iter::repeat_n(Value::Okay, n);
+        // MULTI, four QUEUED, EXEC with one reply per command.
+        let mut replies: Vec<Value> = queued(5).collect();
+        replies.push(Value::Array(vec![
+            Value::Okay,
+            Value::Okay,
+            error("WRONGTYPE Operation against a key holding the wrong kind of value"),
+            Value::Okay,
+        ]));
+        assert_eq!(batch.outcome(replies, true).unwrap().len(), 1);
+
+        // A command refused while queuing: nothing ran.
+        let mut replies: Vec<Value> = queued(3).collect();
+        replies.push(error("ERR unknown command 'INCR'"));
+        replies.push(Value::Okay);
+        replies.push(error("EXECABORT Transaction discarded"));
+        let Err(BatchFailure::Refused { refusal, ran_rest }) = batch.outcome(replies, true) else {
+            panic!("accepted")
+        };
+        assert_eq!(refusal.key, b"n");
+        assert!(!ran_rest);
+
+        // A strict command failing inside EXEC: the rest ran.
+        let mut replies: Vec<Value> = queued(5).collect();
+        replies.push(Value::Array(vec![
+            error("ERR Bad data format"),
+            Value::Okay,
+            Value::Okay,
+            Value::Okay,
+        ]));
+        assert!(matches!(
+            batch.outcome(replies, true),
+            Err(BatchFailure::Refused { ran_rest: true, .. })
+        ));
+
+        let mut replies: Vec<Value> = queued(5).collect();
+        replies.push(Value::Nil);
+        assert!(matches!(
+            batch.outcome(replies, true),
+            Err(BatchFailure::Aborted(_))
+        ));
+    }
+
+    #[test]
+    fn writes_that_join_an_open_mset_add_no_command() {
+        let mut batch = Batch::default();
+        let added: Vec<usize> = (0..3)
+            .map(|i| {
+                let key = format!("k{i}").into_bytes();
+                let mut push = batch.push(Replies::Strict);
+                push.commands().mset_pair(&key, b"v");
+                push.concerning(key)
+            })
+            .collect();
+        assert_eq!(added, [1, 0, 0]);
+        assert_eq!((batch.len(), batch.writes()), (1, 3));
+    }
+
+    #[test]
+    fn clearing_returns_the_tally_and_keeps_the_database() {
+        let mut batch = batch();
+        batch.tally.records = 2;
+        assert_eq!(batch.clear().records, 2);
+        assert!(batch.is_empty());
+        assert_eq!(
+            batch.db(),
+            3,
+            "the connection stays where the batch left it"
+        );
+        assert_eq!(batch.tally, Tally::default());
+    }
+}

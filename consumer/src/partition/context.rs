@@ -1,0 +1,48 @@
+//! What the partition tasks share: the destination, batch limits, counters, barriers and the
+//! settings every record is applied with.
+
+use crate::barrier::Barriers;
+use crate::batch::Limits;
+use crate::config::OnUnsupported;
+use crate::snapshot::SnapshotWriter;
+use crate::stats::ApplyStats;
+use crate::target::{Target, TargetInfo};
+use crate::throttle::Throttle;
+use std::sync::Arc;
+
+pub use slotstream_schemas::log::AppliedHook;
+
+/// Everything a partition task shares with the others.
+pub struct PartitionContext {
+    pub target: Target,
+    pub target_info: TargetInfo,
+    pub limits: Limits,
+    pub stats: Arc<ApplyStats>,
+    /// Name of the log whose checkpoints are kept in the destination; `None`: no checkpoints.
+    pub checkpoint_log: Option<String>,
+    /// End the partition once its snapshot is applied.
+    pub stop_after_snapshot: bool,
+    pub throttle: Option<Throttle>,
+    pub on_applied: Option<AppliedHook>,
+    /// Skip records of epochs before this one (replay of one epoch onwards).
+    pub min_epoch: Option<u64>,
+    pub barriers: Barriers,
+    /// Partition count of the log (for the slot ranges a sweep keeps to).
+    pub partitions: u32,
+    /// Expiry times closer than this are pushed this far ahead (see [`crate::command`]).
+    pub ttl_extension_ms: i64,
+    /// What to do with values the destination cannot hold (see [`crate::rewrite`]).
+    pub on_unsupported: OnUnsupported,
+}
+
+impl PartitionContext {
+    pub(super) fn snapshot_writer(&self) -> SnapshotWriter<'_> {
+        SnapshotWriter {
+            target: &self.target_info,
+            addr: &self.target.addr,
+            extension_ms: self.ttl_extension_ms,
+            on_unsupported: self.on_unsupported,
+            stats: &self.stats,
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! Where a producer may continue from: the replication position whose records are all in the log.
+
+/// Where the producer may continue from: every record before it is in the log (for Kafka:
+/// acknowledged). `produce` keeps it in the data topic's resume topic; `sync` rebuilds it from
+/// the checkpoints in the target.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ResumePoint {
+    /// The source's name in the records.
+    pub source: String,
+    /// Replication id the offset belongs to.
+    pub replid: String,
+    /// Last replication offset whose records are all in the log.
+    pub offset: u64,
+    /// Epoch those records belong to.
+    pub epoch: u64,
+    /// Partition count of the log.
+    pub partitions: u32,
+    /// Database selected in the stream at `offset` (a continued stream does not repeat it).
+    #[serde(default)]
+    pub db: u32,
+}

@@ -1,0 +1,37 @@
+//! Test helpers shared by every crate of the workspace: throwaway servers of every version,
+//! where the servers are installed, a RESP2 client, Kafka brokers, and child processes.
+//!
+//! One rule for a server binary a test needs but cannot find ([`missing`]): with `CI=true` the
+//! test fails, naming the binary, the directory searched and the install command; elsewhere it
+//! prints the same and is skipped. The one exception is `redis-server` on `PATH` for
+//! [`RedisServer::start`]: every end-to-end test needs it, so it always fails without it
+//! ([`RedisServer::try_start`] follows the rule).
+//!
+//! # Layout
+//! - [`server`]: [`RedisServer`], a `redis-server`/`valkey-server` on a free loopback port in
+//!   its own temp dir, stopped on `Drop`.
+//! - [`versions`]: the seven server versions (`SERVERS_DIR`, default the user's cache dir),
+//!   found and started by name.
+//! - [`missing`]: what a test does about a server binary it cannot find (fail in CI, skip
+//!   elsewhere).
+//! - [`resp`]: [`RespClient`] and [`Reply`], plain RESP2 for crates without the `redis` crate.
+//! - [`process`]: [`Proc`], a child process with its stderr in a file, killed with the test.
+//! - `broker` (feature `kafka`): a test broker, external (`SLOTSTREAM_TEST_BROKERS`) or a
+//!   `slotstream dev-broker` process, and unique topic names.
+//! - `kafka` (feature `kafka`): raw clients to create topics, write and read messages.
+
+#![forbid(unsafe_code)]
+
+#[cfg(feature = "kafka")]
+pub mod broker;
+#[cfg(feature = "kafka")]
+pub mod kafka;
+pub mod missing;
+pub mod process;
+pub mod resp;
+pub mod server;
+pub mod versions;
+
+pub use process::Proc;
+pub use resp::{Reply, RespClient};
+pub use server::RedisServer;
