@@ -16,9 +16,10 @@
 
 #![no_main]
 
-use std::io::{BufReader, Read};
+use std::io::BufReader;
 
 use libfuzzer_sys::fuzz_target;
+use slotstream_fuzz::{read_sizes, Chunked};
 use slotstream_producer::config::SourceAddr;
 use slotstream_producer::replica::{read_payload_header, Payload, Transfer, EOF_MARK_LEN};
 use slotstream_rdb::{Entry, RdbReader};
@@ -30,31 +31,6 @@ const LIMIT: usize = 1 << 20;
 const MAX_ERROR_LEN: usize = 2500;
 /// The producer's socket buffer (`ReplicaLink::connect`).
 const SOCKET_BUFFER: usize = 256 << 10;
-
-/// A socket: hands out the stream in reads of alternating sizes, and notes a read asked for
-/// once everything was handed out (a live socket would block there).
-struct Socket<'a> {
-    data: &'a [u8],
-    sizes: [usize; 2],
-    turn: usize,
-    read_after_end: bool,
-}
-
-impl Read for Socket<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.data.is_empty() {
-            self.read_after_end = true;
-            return Ok(0);
-        }
-        let size = self.sizes[self.turn % 2];
-        self.turn += 1;
-        let n = size.min(buf.len()).min(self.data.len());
-        let (now, rest) = self.data.split_at(n);
-        buf[..n].copy_from_slice(now);
-        self.data = rest;
-        Ok(n)
-    }
-}
 
 /// How one run ended.
 #[derive(Debug, PartialEq)]
@@ -73,13 +49,7 @@ fn run(stream: &[u8], sizes: [usize; 2]) -> Outcome {
         username: None,
         password: None,
     };
-    let socket = Socket {
-        data: stream,
-        sizes,
-        turn: 0,
-        read_after_end: false,
-    };
-    let mut reader = BufReader::with_capacity(SOCKET_BUFFER, socket);
+    let mut reader = BufReader::with_capacity(SOCKET_BUFFER, Chunked::new(stream, sizes));
     let mut outcome = Outcome {
         entries: Vec::new(),
         end: None,
@@ -158,15 +128,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&ctrl, stream)) = data.split_first() else {
         return;
     };
-    // ctrl 0: one read; otherwise reads of 1..=16 and 1..=16 * 61 bytes, alternating.
-    let sizes = if ctrl == 0 {
-        [stream.len().max(1); 2]
-    } else {
-        [
-            usize::from(ctrl & 0x0f) + 1,
-            (usize::from(ctrl >> 4) + 1) * 61,
-        ]
-    };
+    let sizes = read_sizes(ctrl, stream.len());
     let whole = run(stream, sizes);
     if let Some(e) = &whole.error {
         assert!(e.len() <= MAX_ERROR_LEN, "error of {} bytes: {e}", e.len());

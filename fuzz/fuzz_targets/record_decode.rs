@@ -13,14 +13,16 @@
 //!   unless the datum used one of Avro's non-canonical spellings (see `Canon`), and `apache-avro`
 //!   writes the same canonical bytes;
 //! - the record's contents (bytes of every string and byte field, plus one per array item) are
-//!   no larger than the datum: no length field makes the decoder hold more than the message.
-//!   Run with `-malloc_limit_mb=32` so that a large allocation fails too. `apache-avro`
-//!   allocates what a length declares before reading it (see `decode_generic`), so its cap is
-//!   set to 16 MiB here, far above what any input of the run can hold.
+//!   no larger than the datum, and the fast path's largest allocation is at most `serde`'s
+//!   1 MiB preallocation cap plus a few times the message: no length field makes it ask for
+//!   more than the message holds. `apache-avro` allocates what a length declares before reading
+//!   it (see `decode_generic`), so its cap is set to 16 MiB here, which `-rss_limit_mb` covers.
 
 #![no_main]
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use apache_avro::schema::Schema;
 use apache_avro::types::Value;
@@ -28,6 +30,56 @@ use apache_avro::writer::datum::GenericDatumWriter;
 use libfuzzer_sys::fuzz_target;
 use slotstream_schemas::codec::{decode_generic, generic_schema, HEADER_LEN, MAGIC};
 use slotstream_schemas::{Codec, CodecError, Record};
+
+/// Records the largest allocation while `TRACKING` is set (the fuzzer runs inputs on one
+/// thread).
+struct Tracking;
+
+static TRACKING: AtomicBool = AtomicBool::new(false);
+static LARGEST: AtomicUsize = AtomicUsize::new(0);
+
+fn note(size: usize) {
+    if TRACKING.load(Ordering::Relaxed) {
+        LARGEST.fetch_max(size, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: every call is passed on unchanged to the system allocator.
+unsafe impl GlobalAlloc for Tracking {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note(new_size);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Tracking = Tracking;
+
+/// What `f` returns and the size of the largest allocation it made.
+fn largest_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    LARGEST.store(0, Ordering::Relaxed);
+    TRACKING.store(true, Ordering::Relaxed);
+    let out = f();
+    TRACKING.store(false, Ordering::Relaxed);
+    (out, LARGEST.load(Ordering::Relaxed))
+}
+
+/// Most the fast path may allocate at once for a message of `len` bytes: `serde` preallocates
+/// a sequence for up to 1 MiB of elements when its length is announced; beyond that, no more
+/// than a few times the message (a decoded record holds no more than the message, in vectors
+/// that may double).
+fn allocation_bound(len: usize) -> usize {
+    (1 << 20) + 64 * len
+}
 
 /// Re-encodes a datum in canonical form while checking it against the schema, independently of
 /// both decoders. The spellings Avro reads but never writes, and that this normalizes:
@@ -261,7 +313,12 @@ fn header_error(e: &CodecError) -> bool {
 
 fn check(message: &[u8]) {
     let codec = Codec::shared().expect("record.avsc parses");
-    let fast = codec.decode(message);
+    let (fast, largest) = largest_allocation(|| codec.decode(message));
+    assert!(
+        largest <= allocation_bound(message.len()),
+        "decoding {} bytes allocated {largest} bytes at once",
+        message.len()
+    );
     let generic = decode_generic(message);
     // Errors render.
     if let Err(e) = &fast {

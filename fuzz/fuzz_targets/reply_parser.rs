@@ -12,6 +12,7 @@
 use libfuzzer_sys::fuzz_target;
 use redis::Value;
 use slotstream_consumer::wire::reply::parse;
+use slotstream_fuzz::{arrive, read_sizes};
 
 /// Replies parsed from the front of `buf` until one is incomplete or the stream fails; returns
 /// how many bytes they took and the error, if the stream failed.
@@ -39,31 +40,16 @@ fuzz_target!(|data: &[u8]| {
     let Some((&ctrl, stream)) = data.split_first() else {
         return;
     };
-    // ctrl 0: one read; otherwise reads of 1..=16 and 1..=16 * 61 bytes, alternating.
-    let sizes = if ctrl == 0 {
-        [stream.len().max(1); 2]
-    } else {
-        [
-            usize::from(ctrl & 0x0f) + 1,
-            (usize::from(ctrl >> 4) + 1) * 61,
-        ]
-    };
+    let sizes = read_sizes(ctrl, stream.len());
 
     // As Wire::read_replies drives it.
     let mut replies = Vec::new();
-    let mut input = Vec::new();
     let mut failed = None;
-    let mut rest = stream;
-    let mut turn = 0;
-    while !rest.is_empty() && failed.is_none() {
-        let n = sizes[turn % 2].min(rest.len());
-        turn += 1;
-        input.extend_from_slice(&rest[..n]);
-        rest = &rest[n..];
-        let (consumed, err) = drain(&input, &mut replies);
-        input.drain(..consumed);
+    arrive(stream, sizes, |input| {
+        let (consumed, err) = drain(input, &mut replies);
         failed = err;
-    }
+        (consumed, failed.is_some())
+    });
 
     // All at once.
     let mut once = Vec::new();
