@@ -156,7 +156,8 @@ pub struct ReplayArgs {
     pub target: String,
     #[command(flatten)]
     pub values: ValueArgs,
-    /// Epoch to rebuild from (default: the newest epoch in the topic).
+    /// Epoch to rebuild from (default: the oldest the topic still holds; each later epoch is
+    /// applied in turn and deletes what its snapshot lacks, so the target ends as the newest).
     #[arg(long)]
     pub epoch: Option<u64>,
 }
@@ -223,10 +224,21 @@ pub struct VerifyArgs {
 /// How values the destination cannot hold are treated.
 #[derive(Debug, Clone, Args)]
 pub struct ValueArgs {
-    /// A value the target cannot hold (a hash with field TTLs on a target without HEXPIRE):
-    /// `fail` stops before writing it, naming the key; `skip-with-warning` leaves it out.
+    /// A value or live command the target cannot hold (a hash with field TTLs, or HEXPIRE, on a
+    /// target without field TTLs): `fail` stops before writing it, naming the key;
+    /// `skip-with-warning` leaves it out.
     #[arg(long, value_enum, default_value_t = OnUnsupported::Fail)]
     pub on_unsupported: OnUnsupported,
+    /// A target that holds keys of its own before the first write: `fail` refuses it (naming
+    /// how many and a few); `overwrite` copies over it and keeps its keys out of every sweep.
+    #[arg(long, value_enum, default_value_t = OnExisting::Fail)]
+    pub on_existing: OnExisting,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnExisting {
+    Fail,
+    Overwrite,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -242,6 +254,10 @@ impl ValueArgs {
         config.on_unsupported = match self.on_unsupported {
             OnUnsupported::Fail => slotstream_consumer::OnUnsupported::Fail,
             OnUnsupported::SkipWithWarning => slotstream_consumer::OnUnsupported::SkipWithWarning,
+        };
+        config.on_existing = match self.on_existing {
+            OnExisting::Fail => slotstream_consumer::OnExisting::Fail,
+            OnExisting::Overwrite => slotstream_consumer::OnExisting::Overwrite,
         };
         config
     }

@@ -138,3 +138,59 @@ fn keys_expired_before_apply_are_skipped() {
         .unwrap();
     assert!((3590..=3600).contains(&ttl), "ttl {ttl}");
 }
+
+/// `sync --snapshot-only` with extra arguments; returns whether it succeeded and its stderr.
+fn sync_with(source: &RedisServer, target: &RedisServer, extra: &[&str]) -> (bool, String) {
+    let output = slotstream()
+        .args(["sync", "--snapshot-only", "--source", &source.url()])
+        .args(["--target", &target.url()])
+        .args(extra)
+        .output()
+        .expect("run slotstream");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_target_with_keys_of_its_own_is_refused_and_kept_intact_or_copied_over_and_kept() {
+    use redis::Commands;
+    let source = RedisServer::start();
+    let target = RedisServer::start();
+    let mut src = source.conn();
+    let mut dst = target.conn();
+    for i in 0..50 {
+        let _: () = src.set(format!("src:{i}"), i).unwrap();
+    }
+    let _: () = dst.set("own:config", "theirs").unwrap();
+    let _: () = dst.hset("own:profile", "name", "kept").unwrap();
+
+    // Refused by default, before any write.
+    let (ok, stderr) = sync_with(&source, &target, &[]);
+    assert!(!ok, "a non-empty target was written to:\n{stderr}");
+    for needle in ["not empty", "2 keys", "own:", "--on-existing overwrite"] {
+        assert!(stderr.contains(needle), "{needle} missing in:\n{stderr}");
+    }
+    let keys: Vec<String> = dst.keys("*").unwrap();
+    assert_eq!(keys.len(), 2, "the refusal wrote something: {keys:?}");
+
+    // Copied over with `overwrite`; then a second full sync (a new epoch, which sweeps) after
+    // the source lost a key keeps the target's own keys and deletes the lost one.
+    let (ok, stderr) = sync_with(&source, &target, &["--on-existing", "overwrite"]);
+    assert!(ok, "{stderr}");
+    let _: () = src.del("src:7").unwrap();
+    let (ok, stderr) = sync_with(&source, &target, &["--on-existing", "overwrite"]);
+    assert!(ok, "{stderr}");
+    assert!(
+        !dst.exists::<_, bool>("src:7").unwrap(),
+        "the sweep kept a key the source deleted"
+    );
+    let config: String = dst.get("own:config").unwrap();
+    let name: String = dst.hget("own:profile", "name").unwrap();
+    assert_eq!((config.as_str(), name.as_str()), ("theirs", "kept"));
+    for i in (0..50).filter(|&i| i != 7) {
+        let value: i64 = dst.get(format!("src:{i}")).unwrap();
+        assert_eq!(value, i);
+    }
+}

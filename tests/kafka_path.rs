@@ -67,8 +67,13 @@ fn kafka_heavy_snapshot_arrives_identical_through_three_processes() {
     let source = RedisServer::start();
     let target = RedisServer::start();
     dataset::write_full(&mut source.conn());
-    dataset::write_big(&mut source.conn());
     if broker.is_external() {
+        // The 50 MB string and the million-field hash go through a broker that keeps what it
+        // is given (tansu, in .ci/kafka-tests.sh). dev-broker keeps about 5 MB per partition,
+        // so with them it passes only while the consumer keeps within 5 MB of the producer,
+        // which a loaded machine does not promise (the consumer then stops on the hole, as
+        // `incremental_kafka_stops_on_records_deleted_before_they_were_applied` shows).
+        dataset::write_big(&mut source.conn());
         // The consumer may start before the producer has created the topic.
         create_topic(broker.bootstrap(), &topic, PARTITIONS);
     }

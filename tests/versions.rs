@@ -427,8 +427,17 @@ fn a_big_value_left_out_stays_out_across_a_restart_in_its_middle_kafka() {
         "a partial hash was written"
     );
     assert_eq!(building_keys(&target), Vec::<String>::new());
+    let part_marks: Vec<String> = redis::cmd("KEYS")
+        .arg("__slotstream:part:*")
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(
+        part_marks,
+        Vec::<String>::new(),
+        "the part mark outlived the value"
+    );
     assert!(
-        log.contains("restarted in a big value being left out"),
+        log.contains("restarted in a big value") && log.contains("left_out=true"),
         "the restart did not land inside the value:\n{log}"
     );
 }

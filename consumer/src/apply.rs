@@ -5,6 +5,7 @@ use crate::batch::Limits;
 use crate::checkpoint::{self, checkpoint_key, Checkpoint};
 use crate::config::TargetConfig;
 use crate::error::ApplyError;
+use crate::existing;
 use crate::partition::{run_partition, AppliedHook, PartitionContext, PartitionSummary};
 use crate::stats::ApplyStats;
 use crate::target::{Target, TargetInfo};
@@ -32,10 +33,16 @@ pub struct RunOptions {
     pub start: Vec<Option<Checkpoint>>,
     /// End each partition once its snapshot is applied.
     pub stop_after_snapshot: bool,
+    /// With `stop_after_snapshot`: only the snapshot of this epoch (or a later one) ends a
+    /// partition, not one its checkpoint already holds (`sync` taking a new snapshot).
+    pub snapshot_epoch: Option<u64>,
     pub throttle: Option<Throttle>,
     pub on_applied: Option<AppliedHook>,
     /// Skip records of epochs before this one.
     pub min_epoch: Option<u64>,
+    /// The name the destination's own keys are looked at and remembered under before the
+    /// first write (when no partition has a checkpoint yet; see [`crate::existing`]).
+    pub existing_log: Option<String>,
 }
 
 impl ApplySummary {
@@ -105,6 +112,36 @@ impl Applier {
             })
     }
 
+    /// Before the first write of `log`: refuses a destination with keys of its own, or
+    /// remembers them, as `--on-existing` says.
+    async fn check_existing(&self, log: &str, partitions: u32) -> Result<(), ApplyError> {
+        let mut conn = self.target.connect().await?;
+        let policy = self.config.on_existing;
+        let checked = existing::check(&mut conn, policy, log, partitions)
+            .await
+            .map_err(|cause| ApplyError::Redis {
+                addr: self.target.addr.clone(),
+                doing: "looking for keys of its own before the first write".into(),
+                cause,
+            })?;
+        match checked {
+            Err(why) => Err(ApplyError::NotEmpty {
+                addr: self.target.addr.clone(),
+                why,
+            }),
+            Ok(found) if found.count > 0 => {
+                tracing::warn!(
+                    keys = found.count,
+                    examples = %found.examples.join(", "),
+                    "the target holds keys of its own: copying over them (--on-existing \
+                     overwrite); they are remembered and no sweep will delete them"
+                );
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+        }
+    }
+
     /// Applies every partition until its log ends (or its snapshot, with
     /// `stop_after_snapshot`). `options.start` holds each partition's checkpoint.
     pub async fn run<R: PartitionReader>(
@@ -113,6 +150,10 @@ impl Applier {
         stats: Arc<ApplyStats>,
         options: RunOptions,
     ) -> Result<ApplySummary, ApplyError> {
+        let first_write = options.start.iter().all(Option::is_none);
+        if let (Some(log), true) = (&options.existing_log, first_write) {
+            self.check_existing(log, readers.len() as u32).await?;
+        }
         let ctx = Arc::new(PartitionContext {
             target: self.target,
             target_info: self.info,
@@ -127,6 +168,7 @@ impl Applier {
             stats,
             checkpoint_log: options.checkpoint_log,
             stop_after_snapshot: options.stop_after_snapshot,
+            snapshot_epoch: options.snapshot_epoch,
             throttle: options.throttle,
             on_applied: options.on_applied,
             min_epoch: options.min_epoch,
@@ -134,6 +176,7 @@ impl Applier {
             partitions: readers.len() as u32,
             ttl_extension_ms: self.config.ttl_extension.as_millis() as i64,
             on_unsupported: self.config.on_unsupported,
+            existing_log: options.existing_log,
         });
         let mut tasks = JoinSet::new();
         for reader in readers {

@@ -13,15 +13,18 @@ use slotstream_schemas::log::Lease;
 /// A batch buffer up to this size is kept for the next batch.
 const KEEP_BUFFER_BYTES: usize = 4 << 20;
 
-/// How an error reply to a command is taken.
+/// How an error reply to a command is taken, and whether applying it again is harmless.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Replies {
-    /// Any error stops the partition: snapshot writes and bookkeeping.
+    /// Our own writes (snapshot keys, functions, big values' parts, bookkeeping): any error
+    /// stops the partition. Applying them again is harmless: they replace what they write, and
+    /// a big value's parts are counted under its temporary key ([`crate::chunk`]).
     Strict,
     /// A replicated command: an error that is the command's own outcome is what a replica of
     /// the source would get too (the source runs a `MULTI` block whole, and a key with a TTL
     /// can expire on the destination a moment before the source's `DEL` arrives), so it is
-    /// counted and logged, not fatal. Faults of the destination itself stay fatal.
+    /// counted and logged, not fatal. Faults of the destination itself stay fatal. Applying it
+    /// again is not harmless (`INCR`, `LPUSH`).
     Replicated,
 }
 
@@ -96,6 +99,7 @@ impl Push<'_> {
     pub fn concerning(self, key: Vec<u8>) -> usize {
         let end = self.batch.cmds.len();
         if end > self.start {
+            self.batch.replicated |= self.replies == Replies::Replicated;
             self.batch.spans.push(Span {
                 end,
                 db: self.batch.db,
@@ -115,6 +119,10 @@ pub struct Batch {
     leases: Vec<Lease>,
     /// The database the batch connection is in after the commands so far.
     db: u32,
+    /// Whether it holds replicated commands, which must not be applied twice.
+    replicated: bool,
+    /// Bookkeeping keys to delete once the checkpoint covering this batch is stored.
+    forget: Vec<Vec<u8>>,
     pub tally: Tally,
 }
 
@@ -179,6 +187,26 @@ impl Batch {
         self.cmds.writes()
     }
 
+    /// Deletes the bookkeeping key `key` once the checkpoint that covers this batch is stored
+    /// (until then, a restart needs it).
+    pub fn delete_when_stored(&mut self, key: Vec<u8>) {
+        self.forget.push(key);
+    }
+
+    /// Adds the deletions asked for with [`Self::delete_when_stored`], to go with the
+    /// checkpoint.
+    pub fn forget_when_stored(&mut self) {
+        for key in std::mem::take(&mut self.forget) {
+            self.command(Replies::Strict, key.clone(), &[&b"DEL"[..], &key]);
+        }
+    }
+
+    /// Whether applying the whole batch a second time is harmless: it holds no replicated
+    /// commands ([`Replies`]).
+    pub fn replayable(&self) -> bool {
+        !self.replicated
+    }
+
     /// Whether another record may join.
     pub fn has_room(&self, limits: &Limits) -> bool {
         self.cmds.len() < limits.commands
@@ -192,11 +220,13 @@ impl Batch {
     }
 
     /// Empties the batch for the next one (its records are applied or abandoned): frees their
-    /// log space and returns their tally. The buffers are kept, unless one big value grew them.
+    /// log space and returns their tally. The buffers are kept, unless one big value grew them;
+    /// deletions waiting for the checkpoint are kept too.
     pub fn clear(&mut self) -> Tally {
         self.cmds.clear(KEEP_BUFFER_BYTES);
         self.spans.clear();
         self.leases.clear();
+        self.replicated = false;
         std::mem::take(&mut self.tally)
     }
 
@@ -409,6 +439,21 @@ mod tests {
             batch.outcome(replies, true),
             Err(BatchFailure::Aborted(_))
         ));
+    }
+
+    #[test]
+    fn a_batch_with_replicated_commands_is_not_replayable() {
+        let mut batch = Batch::default();
+        batch.command(
+            Replies::Strict,
+            b"k".to_vec(),
+            &[&b"RESTORE"[..], b"k", b"0", b"x"],
+        );
+        assert!(batch.replayable());
+        batch.command(Replies::Replicated, b"n".to_vec(), &[&b"INCR"[..], b"n"]);
+        assert!(!batch.replayable());
+        batch.clear();
+        assert!(batch.replayable());
     }
 
     #[test]

@@ -1,8 +1,14 @@
 //! Big values arriving in chunks: each chunk's elements are written under a temporary key in
 //! the value's slot, and the last chunk renames it over the real key. Readers see the old value
 //! until the rename and the whole new one after it, and there is never a moment without one.
-//! The temporary key moves with the partition's checkpoint, so after a restart the chunks not
-//! applied yet are added to it and nothing is written twice.
+//!
+//! Applying a chunk twice must be harmless, like every write of our own ([`Replies::Strict`]):
+//! a batch of them is applied before its checkpoint is stored, and a restart applies it again.
+//! So each chunk also records its number under a second bookkeeping key in the value's slot
+//! (the part mark), in the same transaction as its elements; a restart in the middle of a
+//! value reads the mark and passes over the chunks already there. A first chunk starts the
+//! value afresh (it empties the temporary key), and the mark is deleted with the checkpoint
+//! that covers the value's last chunk.
 
 use crate::batch::{Batch, Replies};
 use crate::error::ApplyError;
@@ -15,11 +21,21 @@ use slotstream_schemas::{SnapshotChunk, BOOKKEEPING_PREFIX};
 
 /// The temporary key a chunked value is built under: bookkeeping, in the same slot as `key`.
 pub fn build_key(key: &[u8]) -> Vec<u8> {
+    bookkeeping_key(b"build:", key)
+}
+
+/// Where the number of the value's last chunk applied is kept, in the same slot as `key`.
+pub fn part_key(key: &[u8]) -> Vec<u8> {
+    bookkeeping_key(b"part:", key)
+}
+
+/// `__slotstream:<kind>{tag}`: a bookkeeping key in `key`'s slot.
+fn bookkeeping_key(kind: &[u8], key: &[u8]) -> Vec<u8> {
     let mut name = BOOKKEEPING_PREFIX.to_vec();
-    name.extend_from_slice(b"build:");
+    name.extend_from_slice(kind);
     let tag = hash_tag(key);
     if tag.is_empty() || tag.contains(&b'}') {
-        // No tag can name this slot: build beside it (standalone targets have no slots).
+        // No tag can name this slot: keep it beside the key (standalone targets have no slots).
         name.extend_from_slice(key);
     } else {
         name.push(b'{');
@@ -37,6 +53,15 @@ fn left_out_mark(key: &[u8]) -> Vec<u8> {
     mark
 }
 
+/// What a previous run left of a value it was applying, as the destination shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Resumed {
+    /// The value is being left out (`--on-unsupported=skip-with-warning`).
+    pub left_out: bool,
+    /// Its chunks up to this number are applied.
+    pub applied_through: Option<u32>,
+}
+
 /// The chunked value whose chunks are arriving, if any.
 #[derive(Debug, Default)]
 pub struct ChunkedValue {
@@ -46,24 +71,23 @@ pub struct ChunkedValue {
 #[derive(Debug)]
 struct InValue {
     key: Vec<u8>,
-    /// Left out (`--on-unsupported=skip-with-warning`): its other chunks are passed over.
-    left_out: bool,
+    resumed: Resumed,
 }
 
 impl ChunkedValue {
     /// Whether `chunk` continues a value this run has not seen begin (a restart in its middle):
-    /// then [`left_out_mark_found`] must tell whether the value is being left out, and
-    /// [`Self::resume`] take the answer, before the chunk is written.
+    /// then [`resume_state`] must tell what a previous run left of it, and [`Self::resume`]
+    /// take the answer, before the chunk is written.
     pub fn resumes_unseen(&self, chunk: &SnapshotChunk) -> bool {
         let continues = self.in_value.as_ref().is_some_and(|v| v.key == chunk.key);
         !chunk.first && !continues
     }
 
     /// Takes up a value whose earlier chunks a previous run applied (or left out).
-    pub fn resume(&mut self, chunk: &SnapshotChunk, left_out: bool) {
+    pub fn resume(&mut self, chunk: &SnapshotChunk, resumed: Resumed) {
         self.in_value = Some(InValue {
             key: chunk.key.clone(),
-            left_out,
+            resumed,
         });
     }
 
@@ -78,19 +102,23 @@ impl ChunkedValue {
         now_ms: i64,
     ) -> Result<Written, ApplyError> {
         if chunk.first {
-            self.in_value = Some(InValue {
-                key: chunk.key.clone(),
-                left_out: false,
-            });
+            self.resume(&chunk, Resumed::default());
         }
-        let building = build_key(&chunk.key);
-        let left_out = self.in_value.as_ref().is_some_and(|v| v.left_out);
+        let resumed = self
+            .in_value
+            .as_ref()
+            .map(|v| v.resumed)
+            .unwrap_or_default();
         if chunk.last {
             self.in_value = None;
         }
-        if left_out {
-            return Ok(pass_over(batch, chunk, &building));
+        if resumed.applied_through.is_some_and(|seq| chunk.seq <= seq) {
+            return Ok(already_applied(batch, &chunk));
         }
+        if resumed.left_out {
+            return Ok(pass_over(batch, chunk));
+        }
+        let building = build_key(&chunk.key);
         let expired = chunk.expire_ms.is_some_and(|at| at <= now_ms);
         let part = Part {
             rdb_type: chunk.rdb_type,
@@ -107,92 +135,113 @@ impl ChunkedValue {
             )
         };
         let mut push = batch.push(Replies::Strict);
-        let written = writer.rewrite(
-            push.commands(),
-            db,
-            &chunk.key,
-            &building,
-            &part,
-            now_ms,
-            what,
-        )?;
-        let (last, key) = (chunk.last, chunk.key);
-        if written == Written::LeftOut {
-            if last {
-                push.commands().push(&[&b"DEL"[..], &building]);
-                push.concerning(key);
-                batch.tally.records += 1;
-            } else {
+        let cmds = push.commands();
+        let written = writer.rewrite(cmds, db, &chunk.key, &building, &part, now_ms, what)?;
+        let done = match written {
+            Written::LeftOut if chunk.last => {
+                cmds.push(&[&b"DEL"[..], &building]);
+                Written::LeftOut
+            }
+            Written::LeftOut => {
                 // Leave a mark, so a restart in the middle of the value passes over it too.
                 if let Some(value) = &mut self.in_value {
-                    value.left_out = true;
+                    value.resumed.left_out = true;
                 }
-                let mark = left_out_mark(&key);
-                push.commands().push(&[&b"SET"[..], &building, &mark]);
-                push.concerning(key);
+                cmds.push(&[&b"SET"[..], &building, &left_out_mark(&chunk.key)]);
+                Written::LeftOut
             }
-            return Ok(Written::LeftOut);
-        }
-        if !last {
-            push.concerning(key);
-            return Ok(Written::Yes);
-        }
-        if expired {
-            push.commands().push(&[&b"DEL"[..], &building]);
-        } else {
-            // Never a missing key: the last chunk holds elements, written in this batch
-            // (fields whose TTL has passed are kept for the TTL extension, like keys).
-            push.commands().push(&[&b"RENAME"[..], &building, &key]);
-        }
-        push.concerning(key);
-        // A value counts once, like a whole key, when its last chunk is applied.
-        batch.tally.records += 1;
-        if expired {
-            return Ok(Written::Expired);
-        }
-        batch.tally.snapshot_keys += 1;
-        Ok(Written::Yes)
+            _ if !chunk.last => Written::Yes,
+            _ if expired => {
+                cmds.push(&[&b"DEL"[..], &building]);
+                Written::Expired
+            }
+            _ => {
+                // Never a missing key: the last chunk holds elements, written in this batch
+                // (fields whose TTL has passed are kept for the TTL extension, like keys).
+                cmds.push(&[&b"RENAME"[..], &building, &chunk.key]);
+                Written::Yes
+            }
+        };
+        mark_part(cmds, &chunk);
+        push.concerning(chunk.key.clone());
+        Ok(finish(batch, &chunk, done))
     }
 }
 
-/// A part of a value being left out: nothing is written but, with the last part, the removal of
-/// the mark under its temporary key (the value counts as one record then).
-fn pass_over(batch: &mut Batch, chunk: SnapshotChunk, building: &[u8]) -> Written {
+/// `SET <part mark> <seq>`: this chunk is applied.
+fn mark_part(cmds: &mut crate::wire::Commands, chunk: &SnapshotChunk) {
+    let seq = chunk.seq.to_string();
+    cmds.push(&[&b"SET"[..], &part_key(&chunk.key), seq.as_bytes()]);
+}
+
+/// After a chunk's commands: with the last one, the value counts once (like a whole key) and
+/// its part mark goes with the checkpoint.
+fn finish(batch: &mut Batch, chunk: &SnapshotChunk, written: Written) -> Written {
     if chunk.last {
-        batch.command(Replies::Strict, chunk.key, &[&b"DEL"[..], building]);
+        batch.delete_when_stored(part_key(&chunk.key));
         batch.tally.records += 1;
+        if written == Written::Yes {
+            batch.tally.snapshot_keys += 1;
+        }
     }
-    Written::LeftOut
+    written
 }
 
-/// Whether the temporary key of `key` in `db` holds the mark of a value being left out.
-pub async fn left_out_mark_found(
+/// A chunk a previous run applied (its checkpoint was not stored yet when it stopped).
+fn already_applied(batch: &mut Batch, chunk: &SnapshotChunk) -> Written {
+    finish(batch, chunk, Written::Yes)
+}
+
+/// A part of a value being left out: nothing is written but its part mark and, with the last
+/// part, the removal of the left-out mark under its temporary key.
+fn pass_over(batch: &mut Batch, chunk: SnapshotChunk) -> Written {
+    let mut push = batch.push(Replies::Strict);
+    if chunk.last {
+        push.commands().push(&[&b"DEL"[..], &build_key(&chunk.key)]);
+    }
+    mark_part(push.commands(), &chunk);
+    push.concerning(chunk.key.clone());
+    finish(batch, &chunk, Written::LeftOut)
+}
+
+/// What a previous run left of `key`'s value in `db`: whether it is being left out (the mark
+/// under its temporary key) and which of its chunks are applied (its part mark).
+pub async fn resume_state(
     conn: &mut MultiplexedConnection,
     db: u32,
     key: &[u8],
-) -> Result<bool, redis::RedisError> {
+) -> Result<Resumed, redis::RedisError> {
     let building = build_key(key);
-    let (kind,): (String,) = redis::pipe()
+    let (kind, part): (String, Option<String>) = redis::pipe()
         .cmd("SELECT")
         .arg(db)
         .ignore()
         .cmd("TYPE")
         .arg(&building)
+        .cmd("GET")
+        .arg(part_key(key))
         .query_async(conn)
         .await?;
-    if kind != "string" {
-        return Ok(false);
-    }
-    let held: Option<Vec<u8>> = redis::cmd("GET").arg(&building).query_async(conn).await?;
-    let found = held == Some(left_out_mark(key));
-    if found {
+    let left_out = kind == "string"
+        && redis::cmd("GET")
+            .arg(&building)
+            .query_async::<Option<Vec<u8>>>(conn)
+            .await?
+            == Some(left_out_mark(key));
+    let resumed = Resumed {
+        left_out,
+        applied_through: part.and_then(|p| p.parse().ok()),
+    };
+    if resumed != Resumed::default() {
         tracing::info!(
             db,
             key = %show_key(key),
-            "restarted in a big value being left out: its other chunks are passed over"
+            left_out,
+            applied_through = resumed.applied_through,
+            "restarted in a big value: passing over what an earlier run applied"
         );
     }
-    Ok(found)
+    Ok(resumed)
 }
 
 #[cfg(test)]
@@ -201,7 +250,7 @@ mod tests {
     use slotstream_schemas::slot::key_slot;
 
     #[test]
-    fn the_building_key_is_in_the_value_slot() {
+    fn the_bookkeeping_keys_are_in_the_value_slot() {
         for key in [
             &b"plain"[..],
             b"{user:1}:cart",
@@ -210,11 +259,13 @@ mod tests {
             b"x{}y",
             b"\x00\xff",
         ] {
-            let building = build_key(key);
-            assert!(building.starts_with(BOOKKEEPING_PREFIX));
-            if !hash_tag(key).is_empty() && !hash_tag(key).contains(&b'}') {
-                assert_eq!(key_slot(&building), key_slot(key), "{key:?}");
+            for bookkeeping in [build_key(key), part_key(key)] {
+                assert!(bookkeeping.starts_with(BOOKKEEPING_PREFIX));
+                if !hash_tag(key).is_empty() && !hash_tag(key).contains(&b'}') {
+                    assert_eq!(key_slot(&bookkeeping), key_slot(key), "{key:?}");
+                }
             }
+            assert_ne!(build_key(key), part_key(key));
         }
     }
 }

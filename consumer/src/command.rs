@@ -1,41 +1,123 @@
-//! Live commands as the destination gets them: the source's arguments, sent as they are, except
-//! that an absolute expiry about to pass is pushed a little into the future (TTL extension).
+//! Live commands as the destination gets them: the source's arguments, with relative expiries
+//! made absolute, an absolute expiry about to pass pushed a little into the future (TTL
+//! extension), and, for an older destination, in the forms it knows ([`crate::compat`]); one no
+//! older form expresses stops the partition or is left out, as `--on-unsupported` says.
 //!
-//! Why: a replica never expires keys itself, it waits for its primary's `DEL`. The destination
-//! is a primary and expires keys on its own clock; applying a command a few milliseconds after
-//! the source ran it, it could expire a key the source still had (and then, say, a `RENAME` of it
-//! fails there and nowhere else). Keeping such keys alive for `extension` more milliseconds lets
-//! the source's own `DEL` for them, which always follows in the stream, remove them in order.
-//! Expiry times further away than that are left exactly as the source set them.
+//! Why the extension: a replica never expires keys itself, it waits for its primary's `DEL`. The
+//! destination is a primary and expires keys on its own clock; applying a command a few
+//! milliseconds after the source ran it, it could expire a key the source still had (and then,
+//! say, a `RENAME` of it fails there and nowhere else). Keeping such keys alive for `extension`
+//! more milliseconds lets the source's own `DEL` for them, which always follows in the stream,
+//! remove them in order. Expiry times further away than that are left exactly as the source set
+//! them.
 
+use crate::compat::{adapt, Adapted, Dialect, Unsupported};
+use crate::config::OnUnsupported;
+use crate::error::{ApplyError, UnsupportedCommand};
+use crate::stats::ApplyStats;
+use crate::target::TargetInfo;
 use crate::wire::Commands;
+use slotstream_schemas::display::show_key;
 use slotstream_schemas::name::Name;
 use slotstream_schemas::Command;
+use std::sync::atomic::Ordering;
 
-/// Writes the command to send into `out`; returns the name to show in errors (its first key,
-/// or its name).
-///
-/// `ran_ms` is when the source ran it (the record's capture time): relative expiries, which
-/// sources before Redis 7.0 replicate as they were given, count from then, not from whenever
-/// the destination applies them.
-///
-/// A destination older than Redis 6.2 has no `SET … PXAT`: there the absolute time becomes a
-/// `PX` counted from now (`has_pxat` false).
-pub fn write_command(
-    out: &mut Commands,
-    command: Command,
-    ran_ms: i64,
-    now_ms: i64,
-    extension_ms: i64,
-    has_pxat: bool,
-) -> Vec<u8> {
-    let mut args: Vec<Vec<u8>> = command.args.into_iter().map(|a| a.0).collect();
-    absolute_expiry(&mut args, ran_ms);
-    extend_expiry(&mut args, now_ms + extension_ms);
-    if !has_pxat {
-        relative_set_expiry(&mut args, now_ms);
+/// Live commands left out after which only every this many is warned about.
+const WARN_EVERY: u64 = 10_000;
+
+/// Writes live commands for one destination.
+pub struct LiveWriter<'a> {
+    pub target: &'a TargetInfo,
+    /// The destination's address and the partition, for errors.
+    pub addr: &'a str,
+    pub partition: u32,
+    /// Expiry times closer than this are pushed this far ahead.
+    pub extension_ms: i64,
+    pub on_unsupported: OnUnsupported,
+    pub stats: &'a ApplyStats,
+}
+
+/// What became of a live command; each names the key its commands concern (its first key, or
+/// its name).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Live {
+    /// Its commands are written.
+    Written(Vec<u8>),
+    /// Left out, as `--on-unsupported=skip-with-warning` says (warned and counted).
+    LeftOut(Vec<u8>),
+}
+
+impl LiveWriter<'_> {
+    /// Writes what to send for `command` (run in `db`) into `out`.
+    ///
+    /// `ran_ms` is when the source ran it (the record's capture time): relative expiries, which
+    /// sources before Redis 7.0 replicate as they were given, count from then, not from whenever
+    /// the destination applies them.
+    pub fn write(
+        &self,
+        out: &mut Commands,
+        command: Command,
+        db: u32,
+        ran_ms: i64,
+        now_ms: i64,
+    ) -> Result<Live, ApplyError> {
+        let mut args: Vec<Vec<u8>> = command.args.into_iter().map(|a| a.0).collect();
+        absolute_expiry(&mut args, ran_ms);
+        extend_expiry(&mut args, now_ms + self.extension_ms);
+        match adapt(&mut args, Dialect::of(self.target), now_ms, out) {
+            Ok(Adapted::AsIs) => out.push(&args),
+            Ok(Adapted::Written) => {}
+            Err(unsupported) => {
+                let name = Name::of_command(&args);
+                return self.unsupported(name, db, key_of(args), unsupported);
+            }
+        }
+        Ok(Live::Written(key_of(args)))
     }
-    out.push(&args);
+
+    /// Stops (the default) or leaves the command out with a warning, as `--on-unsupported` says.
+    fn unsupported(
+        &self,
+        name: Name,
+        db: u32,
+        key: Vec<u8>,
+        unsupported: Unsupported,
+    ) -> Result<Live, ApplyError> {
+        let Unsupported { what, needs } = unsupported;
+        match self.on_unsupported {
+            OnUnsupported::Fail => Err(ApplyError::Unsupported(Box::new(UnsupportedCommand {
+                addr: self.addr.to_string(),
+                version: self.target.version.clone(),
+                partition: self.partition,
+                db,
+                key: show_key(&key),
+                command: format!("{name:?}"),
+                what,
+                needs,
+            }))),
+            OnUnsupported::SkipWithWarning => {
+                self.stats.left_out.fetch_add(1, Ordering::Relaxed);
+                let before = self.stats.left_out_commands.fetch_add(1, Ordering::Relaxed);
+                if before < 20 || (before + 1).is_multiple_of(WARN_EVERY) {
+                    tracing::warn!(
+                        partition = self.partition,
+                        db,
+                        key = %show_key(&key),
+                        command = ?name,
+                        target = %self.target.version,
+                        left_out_so_far = before + 1,
+                        "live command left out: {what} need {needs} (after the first 20, one \
+                         in {WARN_EVERY} is logged)"
+                    );
+                }
+                Ok(Live::LeftOut(key))
+            }
+        }
+    }
+}
+
+/// The name to show for a command: its first key, or its name.
+fn key_of(mut args: Vec<Vec<u8>>) -> Vec<u8> {
     if args.len() > 1 {
         args.swap_remove(1)
     } else {
@@ -149,30 +231,6 @@ pub fn extend_expiry(args: &mut [Vec<u8>], floor_ms: i64) {
     }
 }
 
-/// `SET … PXAT|EXAT t` as `SET … PX (t - now)` (at least 1 ms), for servers before 6.2.
-pub fn relative_set_expiry(args: &mut [Vec<u8>], now_ms: i64) {
-    if Name::of_command(args) != b"SET" {
-        return;
-    }
-    let mut i = 3;
-    while i + 1 < args.len() {
-        let option = Name::of(&args[i]);
-        if option == b"PXAT" || option == b"EXAT" {
-            if let Some(at) = decimal::<i64>(&args[i + 1]) {
-                let at_ms = if option == b"EXAT" {
-                    at.saturating_mul(1000)
-                } else {
-                    at
-                };
-                args[i] = b"PX".to_vec();
-                args[i + 1] = at_ms.saturating_sub(now_ms).max(1).to_string().into_bytes();
-            }
-            i += 1;
-        }
-        i += 1;
-    }
-}
-
 /// Raises a time argument (seconds when `seconds`, else ms) to `floor_ms`, rewritten in ms.
 /// Returns whether it changed. Non-positive times mean "delete now" and are kept.
 fn raise(arg: &mut Vec<u8>, seconds: bool, floor_ms: i64) -> bool {
@@ -224,16 +282,102 @@ mod tests {
     }
 
     #[test]
-    fn absolute_set_expiry_becomes_relative_for_old_servers() {
-        let mut set = args(&["SET", "k", "v", "PXAT", "5000", "NX"]);
-        relative_set_expiry(&mut set, 1000);
-        assert_eq!(set, args(&["SET", "k", "v", "PX", "4000", "NX"]));
-        let mut past = args(&["SET", "k", "v", "EXAT", "1"]);
-        relative_set_expiry(&mut past, 9000);
-        assert_eq!(past, args(&["SET", "k", "v", "PX", "1"]));
-        let mut other = args(&["PEXPIREAT", "k", "5000"]);
-        relative_set_expiry(&mut other, 1000);
-        assert_eq!(other, args(&["PEXPIREAT", "k", "5000"]));
+    fn what_no_older_form_expresses_stops_or_is_left_out_as_asked() {
+        use crate::target::parse_info;
+        use slotstream_schemas::retry::{Retry, Retryable};
+        let target = parse_info("redis_version:7.0.15\r\n");
+        let stats = ApplyStats::default();
+        let writer = |on_unsupported| LiveWriter {
+            target: &target,
+            addr: "t:1",
+            partition: 3,
+            extension_ms: 0,
+            on_unsupported,
+            stats: &stats,
+        };
+        let hexpire = || Command {
+            args: args(&["HPEXPIREAT", "h", "5000", "FIELDS", "1", "f"])
+                .into_iter()
+                .map(slotstream_schemas::Element)
+                .collect(),
+        };
+        let mut out = Commands::default();
+        let err = writer(OnUnsupported::Fail)
+            .write(&mut out, hexpire(), 2, 0, 1000)
+            .unwrap_err();
+        let text = err.to_string();
+        for part in [
+            "HPEXPIREAT",
+            "redis 7.0.15",
+            "\"h\" (db 2, partition 3)",
+            "hash field TTLs need Redis 7.4+",
+            "--on-unsupported=skip-with-warning",
+        ] {
+            assert!(text.contains(part), "{part} is not in: {text}");
+        }
+        assert_eq!(err.retry(), Retry::Fatal);
+        assert!(out.is_empty());
+
+        let skipped = writer(OnUnsupported::SkipWithWarning)
+            .write(&mut out, hexpire(), 2, 0, 1000)
+            .unwrap();
+        assert_eq!(skipped, Live::LeftOut(b"h".to_vec()));
+        assert!(out.is_empty());
+        assert_eq!(stats.left_out(), 1);
+
+        let persist = Command {
+            args: args(&["HPERSIST", "h", "FIELDS", "1", "f"])
+                .into_iter()
+                .map(slotstream_schemas::Element)
+                .collect(),
+        };
+        let written = writer(OnUnsupported::Fail)
+            .write(&mut out, persist, 2, 0, 1000)
+            .unwrap();
+        assert_eq!(written, Live::Written(b"h".to_vec()));
+        assert!(
+            out.is_empty(),
+            "nothing to persist where fields have no TTLs"
+        );
+    }
+
+    #[test]
+    fn commands_are_written_in_the_destinations_forms() {
+        use crate::target::parse_info;
+        let target = parse_info("redis_version:5.0.10\r\n");
+        let stats = ApplyStats::default();
+        let writer = LiveWriter {
+            target: &target,
+            addr: "t:1",
+            partition: 0,
+            extension_ms: 10_000,
+            on_unsupported: OnUnsupported::Fail,
+            stats: &stats,
+        };
+        let command = |parts: &[&str]| Command {
+            args: args(parts)
+                .into_iter()
+                .map(slotstream_schemas::Element)
+                .collect(),
+        };
+        let mut out = Commands::default();
+        // Relative from when it ran, pushed past the extension, relative again for 5.0.
+        for (given, key) in [
+            (&["SET", "k", "v", "EX", "1"][..], "k"),
+            (&["LPOP", "l", "2"], "l"),
+        ] {
+            let written = writer
+                .write(&mut out, command(given), 0, 1_000, 5_000)
+                .unwrap();
+            assert_eq!(written, Live::Written(key.as_bytes().to_vec()));
+        }
+        assert_eq!(
+            crate::wire::decode(&mut out),
+            [
+                args(&["SET", "k", "v", "PX", "10000"]),
+                args(&["LTRIM", "l", "2", "-1"])
+            ]
+        );
     }
 
     #[test]

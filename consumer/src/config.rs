@@ -21,6 +21,8 @@ pub struct TargetConfig {
     pub ttl_extension: Duration,
     /// What to do with values the destination cannot hold (hash field TTLs on an old target).
     pub on_unsupported: OnUnsupported,
+    /// What to do with a destination that holds keys of its own before the first write.
+    pub on_existing: OnExisting,
 }
 
 impl TargetConfig {
@@ -33,12 +35,13 @@ impl TargetConfig {
             response_timeout: Duration::from_secs(300),
             ttl_extension: Duration::from_secs(10),
             on_unsupported: OnUnsupported::default(),
+            on_existing: OnExisting::default(),
         }
     }
 }
 
-/// What to do with a value the destination cannot hold as it is (hash field TTLs on a target
-/// without them, a function library on a target without functions).
+/// What to do with a value or a live command the destination cannot hold as it is (hash field
+/// TTLs on a target without them, a function library on a target without functions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OnUnsupported {
     /// Stop before writing it, naming it.
@@ -46,4 +49,15 @@ pub enum OnUnsupported {
     Fail,
     /// Leave it out, with a warning that names it.
     SkipWithWarning,
+}
+
+/// What to do with a destination that holds keys of its own before slotstream first writes
+/// into it (see [`crate::existing`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnExisting {
+    /// Refuse it before any write, naming how many keys and a few of them.
+    #[default]
+    Fail,
+    /// Copy over it; its keys are remembered and no sweep ever deletes them.
+    Overwrite,
 }

@@ -40,6 +40,12 @@ pub enum ApplyError {
     #[error("target {addr} cannot take this snapshot: {why}")]
     Incompatible { addr: String, why: String },
 
+    #[error("target {addr} is not empty: {why}")]
+    NotEmpty { addr: String, why: String },
+
+    #[error(transparent)]
+    Unsupported(Box<UnsupportedCommand>),
+
     #[error("partition {partition}: {what}")]
     Log { partition: u32, what: String },
 
@@ -49,6 +55,26 @@ pub enum ApplyError {
         #[source]
         cause: LogError,
     },
+}
+
+/// A live command no form the destination knows can express, with
+/// `--on-unsupported=fail`.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "target {addr} ({version}) cannot apply the live command {command} on key {key} (db {db}, \
+     partition {partition}): {what} need {needs}; nothing of its batch was written. Use such a \
+     target, or pass --on-unsupported=skip-with-warning to leave such commands out (each is \
+     logged and counted as left out)"
+)]
+pub struct UnsupportedCommand {
+    pub addr: String,
+    pub version: String,
+    pub partition: u32,
+    pub db: u32,
+    pub key: String,
+    pub command: String,
+    pub what: &'static str,
+    pub needs: &'static str,
 }
 
 impl Retryable for ApplyError {
@@ -76,6 +102,8 @@ impl Retryable for ApplyError {
             ApplyError::Read { cause, .. } => cause.retry(),
             ApplyError::BadUrl { .. }
             | ApplyError::Incompatible { .. }
+            | ApplyError::NotEmpty { .. }
+            | ApplyError::Unsupported(_)
             | ApplyError::Log { .. } => Retry::Fatal,
         }
     }

@@ -27,11 +27,15 @@
 //! - [`restore`]: `RESTORE` and `FUNCTION LOAD` commands.
 //! - [`rewrite`]: a value as plain commands, for a destination that cannot `RESTORE` its format.
 //! - [`chunk`]: big values in parts, built under a temporary key and renamed into place.
-//! - [`command`]: live commands as the destination gets them (expiry rewriting).
+//! - [`command`]: live commands as the destination gets them (expiry rewriting), and what
+//!   `--on-unsupported` says for those it cannot take.
+//! - [`compat`]: live commands in the forms an older destination knows.
 //!
 //! Around them:
 //! - [`precheck`]: before a snapshot's first write, whether the destination can take it all.
 //! - [`sweep`]: after a new epoch's snapshot, delete the keys it did not contain.
+//! - [`existing`]: keys the destination held before the first write: refused, or kept out of
+//!   every sweep.
 //! - [`throttle`]: ops/s and bytes/s limits.
 //! - [`stats`]: live counters for progress reporting.
 //! - [`error`]: the apply error type, which says whether a retry can help.
@@ -48,8 +52,10 @@ pub mod batch;
 pub mod checkpoint;
 pub mod chunk;
 pub mod command;
+pub mod compat;
 pub mod config;
 pub mod error;
+pub mod existing;
 pub mod partition;
 pub mod plan;
 pub mod position;
@@ -64,6 +70,6 @@ pub mod throttle;
 pub mod wire;
 
 pub use apply::{Applier, ApplySummary, RunOptions};
-pub use config::{OnUnsupported, TargetConfig};
+pub use config::{OnExisting, OnUnsupported, TargetConfig};
 pub use error::ApplyError;
 pub use stats::ApplyStats;

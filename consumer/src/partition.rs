@@ -17,14 +17,15 @@ pub use context::{AppliedHook, PartitionContext};
 use crate::barrier::{self, Arrival, BarrierId, Turn};
 use crate::batch::{Batch, Replies, Tally};
 use crate::checkpoint::{self, Checkpoint};
-use crate::chunk::{left_out_mark_found, ChunkedValue};
-use crate::command::{selected_db, swapped_with_db0, write_command};
+use crate::chunk::{resume_state, ChunkedValue};
+use crate::command::{selected_db, swapped_with_db0, Live, LiveWriter};
 use crate::error::{with_causes, ApplyError};
+use crate::existing;
 use crate::position::Positions;
 use crate::precheck;
 use crate::snapshot::Written;
 use crate::sweep::{self, SeenKeys};
-use commit::{Before, Committer};
+use commit::Committer;
 use slotstream_schemas::log::{Delivery, PartitionReader};
 pub(crate) use slotstream_schemas::now_ms;
 use slotstream_schemas::{Barrier, Body, EpochBegin, Record, SnapshotChunk};
@@ -104,6 +105,9 @@ struct Lane {
     replid: Option<String>,
     /// Keys of the snapshot being applied, when it must be swept at its end.
     seen: Option<SeenKeys>,
+    /// Before the first snapshot is applied: keys the destination held of its own, remembered
+    /// so no sweep deletes them; one the snapshot writes over becomes the source's.
+    own_keys: Option<SeenKeys>,
     chunked: ChunkedValue,
     summary: PartitionSummary,
 }
@@ -131,6 +135,20 @@ impl Lane {
             None => None,
         };
         let wire = ctx.target.wire().await?;
+        let own_keys = match (&ctx.existing_log, start) {
+            (Some(log), None) => {
+                let mut own = SeenKeys::default();
+                existing::load(&mut conn, log, partition, |db, key| own.insert(db, key))
+                    .await
+                    .map_err(|cause| ApplyError::Redis {
+                        addr: ctx.target.addr.clone(),
+                        doing: format!("reading the keys the target held (partition {partition})"),
+                        cause,
+                    })?;
+                (!own.is_empty()).then_some(own)
+            }
+            _ => None,
+        };
         Ok(Lane {
             partition,
             link: Committer {
@@ -148,6 +166,7 @@ impl Lane {
             seen: start
                 .filter(|c| !c.snapshot_done && c.sweep_from.is_some())
                 .map(|_| SeenKeys::default()),
+            own_keys,
             chunked: ChunkedValue::default(),
             summary: PartitionSummary {
                 partition,
@@ -159,7 +178,10 @@ impl Lane {
     }
 
     fn done(&self) -> bool {
-        self.ctx.stop_after_snapshot && self.summary.snapshot_done
+        let wanted = self.ctx.snapshot_epoch.unwrap_or(0);
+        self.ctx.stop_after_snapshot
+            && self.summary.snapshot_done
+            && self.summary.epoch.is_some_and(|epoch| epoch >= wanted)
     }
 
     /// Adds a record to the batch, or handles a control record (flushing first so it takes
@@ -180,6 +202,7 @@ impl Lane {
         let mut next = self
             .positions
             .after(record.epoch, record.position, record.db, log_offset);
+        self.claim(&record);
         let Record {
             db,
             epoch,
@@ -205,8 +228,13 @@ impl Lane {
                     .function(&mut self.batch, &function)?;
             }
             Body::Command(command) => {
+                // Our own writes and replicated commands do not share a batch: a batch of the
+                // first may be applied twice, and is committed so (see `partition::commit`).
+                if !self.batch.is_empty() && self.batch.replayable() {
+                    self.flush().await?;
+                }
                 self.batch.select(db);
-                self.write_command(command, capture_ms);
+                self.write_command(command, capture_ms)?;
                 self.batch.tally.records += 1;
             }
             Body::EpochBegin(begin) => {
@@ -226,8 +254,8 @@ impl Lane {
     }
 
     /// Adds a part of a big value to the batch. A part that continues a value this run has not
-    /// seen begin (a restart in its middle) first asks the destination whether the value is
-    /// being left out.
+    /// seen begin (a restart in its middle) first asks the destination what an earlier run left
+    /// of the value.
     async fn take_chunk(
         &mut self,
         db: u32,
@@ -235,10 +263,10 @@ impl Lane {
         now: i64,
     ) -> Result<(), ApplyError> {
         if self.chunked.resumes_unseen(&chunk) {
-            let left_out = left_out_mark_found(&mut self.link.conn, db, &chunk.key)
+            let resumed = resume_state(&mut self.link.conn, db, &chunk.key)
                 .await
-                .map_err(|cause| self.query_failed("reading a big value's mark", cause))?;
-            self.chunked.resume(&chunk, left_out);
+                .map_err(|cause| self.query_failed("reading a big value's marks", cause))?;
+            self.chunked.resume(&chunk, resumed);
         }
         self.batch.select(db);
         let writer = self.ctx.snapshot_writer();
@@ -264,12 +292,38 @@ impl Lane {
         tracing::debug!(partition = self.partition, records, "snapshot applied");
         if let Some(seen) = self.seen.take() {
             self.flush().await?;
-            self.sweep(&seen).await?;
+            self.sweep(seen).await?;
         }
         self.summary.snapshot_done = true;
+        self.own_keys = None;
         next.snapshot_done = true;
         next.sweep_from = None;
         Ok(())
+    }
+
+    /// A key the destination held of its own that the snapshot writes over is the source's
+    /// from then on: it is forgotten in the batch that writes it.
+    fn claim(&mut self, record: &Record) {
+        let (Some(own), Some(log)) = (&self.own_keys, &self.ctx.existing_log) else {
+            return;
+        };
+        let key = match &record.body {
+            Body::SnapshotKey(key) => &key.key,
+            Body::SnapshotChunk(chunk) if chunk.last => &chunk.key,
+            _ => return,
+        };
+        if own.contains(record.db, key) {
+            let back = self.batch.db();
+            let remembered = existing::remembered_key(log, self.partition);
+            let member = existing::member(record.db, key);
+            self.batch.select(0);
+            self.batch.command(
+                Replies::Strict,
+                key.clone(),
+                &[&b"SREM"[..], &remembered, &member],
+            );
+            self.batch.select(back);
+        }
     }
 
     /// A snapshot being swept needs every key it holds, applied now or before a restart.
@@ -309,8 +363,10 @@ impl Lane {
             why,
         })?;
         tracing::debug!(partition = self.partition, epoch, "epoch begins");
-        // A first epoch into a destination never sweeps what was there.
-        if self.positions.applied().is_some_and(|c| c.epoch < epoch) {
+        // After an earlier epoch, applied before or in this run, its keys may be gone from the
+        // source: sweep after this snapshot. A first epoch into a destination never sweeps what
+        // was there.
+        if self.positions.last_taken().is_some_and(|c| c.epoch < epoch) {
             self.seen = Some(SeenKeys::default());
             next.sweep_from = log_offset.or(Some(0));
         }
@@ -321,9 +377,18 @@ impl Lane {
         Ok(())
     }
 
-    /// Deletes the keys of this partition's slots that the epoch's snapshot did not contain.
-    async fn sweep(&mut self, seen: &SeenKeys) -> Result<(), ApplyError> {
+    /// Deletes the keys of this partition's slots that the epoch's snapshot did not contain,
+    /// but those the destination held before slotstream's first write.
+    async fn sweep(&mut self, mut seen: SeenKeys) -> Result<(), ApplyError> {
         let partition = self.partition;
+        if let Some(log) = &self.ctx.existing_log {
+            existing::load(&mut self.link.conn, log, partition, |db, key| {
+                seen.insert(db, key)
+            })
+            .await
+            .map_err(|cause| self.query_failed("reading the keys the target held before", cause))?;
+        }
+        let seen = &seen;
         let deleted = sweep::sweep(&mut self.link.conn, partition, self.ctx.partitions, seen)
             .await
             .map_err(|cause| self.query_failed("deleting keys the new snapshot lacks", cause))?;
@@ -344,19 +409,35 @@ impl Lane {
         }
     }
 
-    /// Adds a live command to the batch, in the database selected last.
-    fn write_command(&mut self, command: slotstream_schemas::Command, ran_ms: i64) {
+    /// Adds a live command to the batch, in the database selected last, in a form the
+    /// destination knows; one it cannot take stops the partition before the batch is sent, or is
+    /// left out, as `--on-unsupported` says ([`LiveWriter`]).
+    fn write_command(
+        &mut self,
+        command: slotstream_schemas::Command,
+        ran_ms: i64,
+    ) -> Result<(), ApplyError> {
+        let ctx = &self.ctx;
+        let live = LiveWriter {
+            target: &ctx.target_info,
+            addr: &ctx.target.addr,
+            partition: self.partition,
+            extension_ms: ctx.ttl_extension_ms,
+            on_unsupported: ctx.on_unsupported,
+            stats: &ctx.stats,
+        };
+        let db = self.batch.db();
         let mut push = self.batch.push(Replies::Replicated);
-        let name = write_command(
-            push.commands(),
-            command,
-            ran_ms,
-            now_ms(),
-            self.ctx.ttl_extension_ms,
-            self.ctx.target_info.at_least(6, 2),
-        );
-        push.concerning(name);
-        self.batch.tally.commands += 1;
+        match live.write(push.commands(), command, db, ran_ms, now_ms())? {
+            Live::Written(key) => {
+                push.concerning(key);
+                self.batch.tally.commands += 1;
+            }
+            Live::LeftOut(key) => {
+                push.concerning(key);
+            }
+        }
+        Ok(())
     }
 
     /// Applies the batch (and moves the checkpoint with it) and checks every reply.
@@ -384,14 +465,7 @@ impl Lane {
 
     /// Commits the batch with the checkpoints of `arrivals` and moves this partition's own.
     async fn commit(&mut self, arrivals: Vec<Arrival>, atomic: bool) -> Result<(), ApplyError> {
-        let before = Before {
-            applied: self.positions.applied(),
-            replid: self.replid.as_deref(),
-        };
-        let tally = self
-            .link
-            .commit(&mut self.batch, &arrivals, atomic, before)
-            .await?;
+        let tally = self.link.commit(&mut self.batch, &arrivals, atomic).await?;
         let own = arrivals
             .iter()
             .find(|a| a.partition == self.partition)
@@ -435,21 +509,10 @@ impl Lane {
             .arrive(id, barrier.partitions.len(), arrival)
         {
             Turn::Apply(arrivals, done) => {
-                self.batch.select(db);
-                for command in barrier.commands {
-                    // A `SELECT` inside a block moves this connection to another db: follow it,
-                    // so the checkpoints and later commands go where they belong.
-                    let selected = selected_db(&command);
-                    let swapped = swapped_with_db0(&command);
-                    self.write_command(command, ran_ms);
-                    if let Some(db) = selected {
-                        self.batch.moved_to(db);
-                    }
-                    if let (Some(db), Some(log)) = (swapped, &self.ctx.checkpoint_log) {
-                        checkpoint::delete_moved(&mut self.batch, log, self.ctx.partitions, db);
-                    }
-                }
-                let result = self.commit(arrivals, true).await;
+                let result = match self.write_barrier(db, ran_ms, barrier.commands) {
+                    Ok(()) => self.commit(arrivals, true).await,
+                    Err(err) => Err(err),
+                };
                 let outcome = result.as_ref().map(|_| ()).map_err(|e| with_causes(e));
                 done.send_replace(Some(outcome));
                 result?;
@@ -467,6 +530,30 @@ impl Lane {
             }
         }
         self.positions.take(next);
+        Ok(())
+    }
+
+    /// Adds a barrier's commands to the batch, from `db`.
+    fn write_barrier(
+        &mut self,
+        db: u32,
+        ran_ms: i64,
+        commands: Vec<slotstream_schemas::Command>,
+    ) -> Result<(), ApplyError> {
+        self.batch.select(db);
+        for command in commands {
+            // A `SELECT` inside a block moves this connection to another db: follow it, so the
+            // checkpoints and later commands go where they belong.
+            let selected = selected_db(&command);
+            let swapped = swapped_with_db0(&command);
+            self.write_command(command, ran_ms)?;
+            if let Some(db) = selected {
+                self.batch.moved_to(db);
+            }
+            if let (Some(db), Some(log)) = (swapped, &self.ctx.checkpoint_log) {
+                checkpoint::delete_moved(&mut self.batch, log, self.ctx.partitions, db);
+            }
+        }
         Ok(())
     }
 

@@ -11,9 +11,11 @@ pub struct ApplyStats {
     pub keys: AtomicU64,
     /// Snapshot keys skipped because they had expired before they could be applied.
     pub expired: AtomicU64,
-    /// Snapshot keys left out because the destination cannot hold them
+    /// Snapshot keys and live commands left out because the destination cannot hold them
     /// (`--on-unsupported=skip-with-warning`).
     pub left_out: AtomicU64,
+    /// Live commands among them: no older form expresses them on the destination.
+    pub left_out_commands: AtomicU64,
     /// Live commands applied.
     pub commands: AtomicU64,
     /// Replicated commands the target answered with an error that is the command's own

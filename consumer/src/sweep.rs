@@ -83,7 +83,7 @@ pub async fn sweep(
 }
 
 /// The databases `INFO keyspace` lists (those holding keys).
-async fn databases_with_keys(
+pub(crate) async fn databases_with_keys(
     conn: &mut MultiplexedConnection,
 ) -> Result<Vec<u32>, redis::RedisError> {
     let info: String = redis::cmd("INFO").arg("keyspace").query_async(conn).await?;

@@ -3,7 +3,9 @@
 
 mod harness;
 
-use harness::{barrier, command, epoch_begin, list_chunk, record, snapshot_end, Harness};
+use harness::{
+    barrier, command, epoch_begin, list_chunk, record, snapshot_end, string_key, Harness,
+};
 use redis::Commands;
 use slotstream_schemas::Record;
 
@@ -157,5 +159,216 @@ async fn a_chunked_value_appears_whole_and_survives_a_restart_in_its_middle() {
     assert!(
         building.is_empty(),
         "the temporary key was renamed into place"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replay_across_epochs_deletes_what_a_later_snapshot_lacks() {
+    // `replay` keeps no checkpoints; an epoch boundary must still sweep.
+    let h = Harness::new(1);
+    let records = vec![
+        (0, record(1, 100, 0, epoch_begin(1, 9))),
+        (0, record(1, 100, 1, string_key("kept", "1", None))),
+        (0, record(1, 100, 2, string_key("gone", "2", None))),
+        (0, record(1, 100, 3, snapshot_end(2))),
+        (0, record(2, 500, 0, epoch_begin(1, 9))),
+        (0, record(2, 500, 1, string_key("kept", "3", None))),
+        (0, record(2, 500, 2, snapshot_end(1))),
+    ];
+    h.replay(&records).await.summary();
+    let mut conn = h.conn();
+    let kept: String = conn.get("kept").unwrap();
+    assert_eq!(kept, "3");
+    assert!(
+        !conn.exists::<_, bool>("gone").unwrap(),
+        "a key the newer snapshot lacks survived the replay"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_right_after_a_snapshot_batch_leaves_it_to_be_applied_again_harmlessly() {
+    let h = Harness::new(1);
+    let key = "big";
+    let records = vec![
+        (0, record(1, 100, 0, epoch_begin(1, 9))),
+        (
+            0,
+            record(1, 100, 1, list_chunk(key, 0, true, false, &items(0..3))),
+        ),
+        (0, record(1, 100, 2, string_key("plain", "p", None))),
+        (
+            0,
+            record(1, 100, 3, list_chunk(key, 1, false, false, &items(3..6))),
+        ),
+        (
+            0,
+            record(1, 100, 4, list_chunk(key, 2, false, true, &items(6..9))),
+        ),
+        (0, record(1, 100, 5, snapshot_end(2))),
+        (0, record(1, 110, 0, command(&["INCR", "n"]))),
+    ];
+    // The first run stops at the first chunk: the checkpoint is there.
+    h.run(&records[..2]).await.summary();
+    assert_eq!(h.checkpoint(0), Some((1, 100, 1)));
+
+    // The second applies the rest of the snapshot and dies right after its EXEC.
+    fail::cfg("commit-after-exec", "return").unwrap();
+    let stopped = h.run(&records[..6]).await;
+    fail::remove("commit-after-exec");
+    let err = stopped.outcome.expect_err("the failpoint stops the run");
+    assert!(err.to_string().contains("failpoint"), "{err}");
+    let mut conn = h.conn();
+    let list: Vec<String> = conn.lrange(key, 0, -1).unwrap();
+    assert_eq!(list, items(0..9), "the batch ran");
+    assert_eq!(
+        h.checkpoint(0),
+        Some((1, 100, 1)),
+        "the checkpoint covers only what was checked"
+    );
+
+    // The restart applies that batch again: nothing doubles.
+    h.run(&records).await.summary();
+    let list: Vec<String> = conn.lrange(key, 0, -1).unwrap();
+    assert_eq!(list, items(0..9), "every element once");
+    let plain: String = conn.get("plain").unwrap();
+    assert_eq!(plain, "p");
+    let n: i64 = conn.get("n").unwrap();
+    assert_eq!(n, 1);
+    let bookkeeping: Vec<String> = conn.keys("__slotstream:*").unwrap();
+    assert_eq!(
+        bookkeeping,
+        ["__slotstream:checkpoint:in-process:0"],
+        "the temporary key and the part mark are gone"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_between_a_snapshot_batch_and_its_checkpoint_loses_nothing() {
+    let h = Harness::new(1);
+    let key = "big";
+    let records = vec![
+        (0, record(1, 100, 0, epoch_begin(1, 9))),
+        (
+            0,
+            record(1, 100, 1, list_chunk(key, 0, true, false, &items(0..3))),
+        ),
+        (
+            0,
+            record(1, 100, 2, list_chunk(key, 1, false, false, &items(3..6))),
+        ),
+        (
+            0,
+            record(1, 100, 3, list_chunk(key, 2, false, true, &items(6..9))),
+        ),
+        (0, record(1, 100, 4, snapshot_end(1))),
+    ];
+    h.run(&records[..2]).await.summary();
+    fail::cfg("commit-between-batch-and-checkpoint", "return").unwrap();
+    let err = h
+        .run(&records)
+        .await
+        .outcome
+        .expect_err("the failpoint stops the run");
+    assert!(err.to_string().contains("failpoint"), "{err}");
+    fail::remove("commit-between-batch-and-checkpoint");
+    let mut conn = h.conn();
+    let part: Option<String> = conn.get(format!("__slotstream:part:{{{key}}}")).unwrap();
+    assert_eq!(
+        part.as_deref(),
+        Some("2"),
+        "the part mark says how far the value got"
+    );
+
+    h.run(&records).await.summary();
+    let list: Vec<String> = conn.lrange(key, 0, -1).unwrap();
+    assert_eq!(
+        list,
+        items(0..9),
+        "the parts an earlier run applied are passed over"
+    );
+    let part: Option<String> = conn.get(format!("__slotstream:part:{{{key}}}")).unwrap();
+    assert_eq!(part, None, "the part mark goes with the checkpoint");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_snapshot_write_leaves_the_checkpoint_before_its_batch() {
+    let h = Harness::new(1);
+    let mut corrupt = string_key("corrupt", "v", None);
+    if let slotstream_schemas::Body::SnapshotKey(key) = &mut corrupt {
+        // A TTL takes it off the MSET path; a bad length makes its RESTORE fail inside EXEC.
+        key.expire_ms = Some(slotstream_schemas::now_ms() + 3_600_000);
+        key.object = vec![0x3f, b'x'];
+    }
+    let records = vec![
+        (0, record(1, 100, 0, epoch_begin(1, 9))),
+        (0, record(1, 100, 1, snapshot_end(0))),
+        (0, record(1, 200, 0, epoch_begin(1, 9))),
+        (0, record(1, 200, 1, string_key("before", "1", None))),
+        (0, record(1, 200, 2, corrupt)),
+        (0, record(1, 200, 3, string_key("after", "2", None))),
+        (0, record(1, 200, 4, snapshot_end(3))),
+    ];
+    h.run(&records[..2]).await.summary();
+    let stored = h.checkpoint(0);
+    let failed = h.run(&records).await;
+    let err = failed
+        .outcome
+        .expect_err("the target refuses the corrupt payload");
+    assert!(err.to_string().contains("corrupt"), "{err}");
+    assert_eq!(
+        h.checkpoint(0),
+        stored,
+        "the checkpoint does not pass a write the target refused"
+    );
+}
+
+/// Two epochs: the second one's snapshot lacks `gone`, which the source deleted in between.
+fn two_epochs() -> Vec<(u32, Record)> {
+    vec![
+        (0, record(1, 100, 0, epoch_begin(1, 9))),
+        (0, record(1, 100, 1, string_key("kept", "1", None))),
+        (0, record(1, 100, 2, string_key("gone", "2", None))),
+        (0, record(1, 100, 3, snapshot_end(2))),
+        (0, record(2, 500, 0, epoch_begin(1, 9))),
+        (0, record(2, 500, 1, string_key("kept", "3", None))),
+        (0, record(2, 500, 2, snapshot_end(1))),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_target_with_keys_of_its_own_is_refused_before_any_write() {
+    let h = Harness::new(1);
+    let mut conn = h.conn();
+    let _: () = conn.set("mine", "own data").unwrap();
+    let run = h.run(&two_epochs()).await;
+    let err = run.outcome.expect_err("a non-empty target is refused");
+    let text = err.to_string();
+    for needle in ["1 keys", "mine", "--on-existing overwrite"] {
+        assert!(text.contains(needle), "{needle} missing in: {text}");
+    }
+    let keys: Vec<String> = conn.keys("*").unwrap();
+    assert_eq!(keys, ["mine"], "nothing was written");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_overwrite_the_keys_of_its_own_survive_every_sweep() {
+    let mut h = Harness::new(1);
+    h.on_existing = slotstream_consumer::OnExisting::Overwrite;
+    let mut conn = h.conn();
+    let _: () = conn.set("mine", "own data").unwrap();
+    let _: () = conn.set("gone", "overwritten by the copy").unwrap();
+    let records = two_epochs();
+    h.run(&records[..4]).await.summary();
+    h.run(&records).await.summary();
+    let mine: String = conn.get("mine").unwrap();
+    assert_eq!(
+        mine, "own data",
+        "the target's own key survived the second epoch's sweep"
+    );
+    let kept: String = conn.get("kept").unwrap();
+    assert_eq!(kept, "3");
+    assert!(
+        !conn.exists::<_, bool>("gone").unwrap(),
+        "a key of its own the copy wrote over is the source's: the source deleted it, so did the sweep"
     );
 }

@@ -36,6 +36,40 @@ pub fn hash_tag(key: &[u8]) -> &[u8] {
     }
 }
 
+/// A short hash tag that hashes to `slot`: a key holding `{tag}` lives in that slot, on
+/// whichever node owns it (per-slot checkpoints use it to share their slot's transactions).
+/// The shortest such tag of lowercase letters and digits, computed once for all slots.
+pub fn slot_tag(slot: u16) -> &'static str {
+    static TAGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let tags = TAGS.get_or_init(|| {
+        const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+        let mut tags = vec![String::new(); usize::from(SLOTS)];
+        let mut missing = usize::from(SLOTS);
+        let mut n: u64 = 0;
+        while missing > 0 {
+            // Base-36 digits of n, for every length in turn: "0".."z", "00".."zz", ...
+            let mut tag = Vec::new();
+            let mut rest = n;
+            loop {
+                tag.push(ALPHABET[(rest % 36) as usize]);
+                rest /= 36;
+                if rest == 0 {
+                    break;
+                }
+                rest -= 1;
+            }
+            let slot = usize::from(key_slot(&tag));
+            if tags[slot].is_empty() {
+                tags[slot] = String::from_utf8_lossy(&tag).into_owned();
+                missing -= 1;
+            }
+            n += 1;
+        }
+        tags
+    });
+    &tags[usize::from(slot & (SLOTS - 1))]
+}
+
 /// The partition that owns `slot` in a topic of `partitions` partitions: `slot * P / 16384`.
 ///
 /// `partitions` must be at least 1. With more partitions than slots, some partitions own no
@@ -63,6 +97,15 @@ pub fn slots_of_partition(partition: u32, partitions: u32) -> Range<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_slot_has_a_short_tag_that_hashes_to_it() {
+        for slot in 0..SLOTS {
+            let tag = slot_tag(slot);
+            assert!(!tag.is_empty() && tag.len() <= 4, "{slot}: {tag:?}");
+            assert_eq!(key_slot(format!("x:{{{tag}}}:y").as_bytes()), slot);
+        }
+    }
     use slotstream_test_support::{RedisServer, Reply};
 
     #[test]

@@ -55,9 +55,11 @@ async fn run_once(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
         checkpoint_log: Some(settings.topic.clone()),
         start: checkpoints,
         stop_after_snapshot: args.snapshot_only,
+        snapshot_epoch: None,
         throttle: Throttle::new(args.max_ops, args.max_bytes),
         on_applied: Some(log.commit_hook()),
         min_epoch: None,
+        existing_log: Some(settings.topic.clone()),
     };
     let applied = tokio::select! {
         applied = applier.run(readers, stats.clone(), options) => applied,

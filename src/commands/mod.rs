@@ -43,7 +43,9 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
 /// the data itself: then a restart would stop again at the same place.
 pub fn apply_failed(err: slotstream_consumer::ApplyError, resume: &str) -> anyhow::Error {
     match err {
-        slotstream_consumer::ApplyError::Incompatible { .. } => {
+        slotstream_consumer::ApplyError::Incompatible { .. }
+        | slotstream_consumer::ApplyError::NotEmpty { .. }
+        | slotstream_consumer::ApplyError::Unsupported(_) => {
             anyhow::Error::new(err).context("apply stopped")
         }
         err => anyhow::Error::new(err).context(format!("apply failed; {resume}")),

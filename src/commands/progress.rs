@@ -76,6 +76,7 @@ fn log_live(apply: &ApplyStats, previous: u64) -> u64 {
         lag_ms_max = lags.values().max().copied().unwrap_or(0),
         lag_ms = %lag.join(" "),
         refused = apply.refused(),
+        left_out = apply.left_out(),
         "live"
     );
     commands

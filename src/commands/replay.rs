@@ -22,6 +22,7 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let progress = Progress::spawn(Arc::new(CaptureStats::default()), stats.clone());
     let options = RunOptions {
         min_epoch: args.epoch,
+        existing_log: Some(format!("replay:{}", settings.topic)),
         ..RunOptions::default()
     };
     let applied = applier.run(readers, stats, options).await;

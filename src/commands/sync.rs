@@ -99,9 +99,12 @@ async fn run_once(args: SyncArgs) -> anyhow::Result<ExitCode> {
     };
     let progress = Progress::spawn(capture_stats.clone(), apply_stats.clone());
     let options = RunOptions {
+        existing_log: Some(log_name.clone()),
         checkpoint_log: Some(log_name),
         start: checkpoints,
         stop_after_snapshot: args.snapshot_only,
+        // A new snapshot ends the run, not the one the checkpoints already hold.
+        snapshot_epoch: args.snapshot_only.then_some(last_epoch + 1),
         ..RunOptions::default()
     };
     let apply = applier.run(readers, apply_stats.clone(), options);

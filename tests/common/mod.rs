@@ -10,6 +10,7 @@
 //! - `versions`: the seven server versions (re-exported), what each can create, and a dataset of
 //!   every type and encoding.
 //! - `workload`: live writes of every kind, for the incremental tests.
+//! - `newer`: live writes of commands newer than an older target knows.
 //! - `follow`: slotstream processes following a live source, and waiting for them to catch up.
 
 #![allow(dead_code)]
@@ -18,6 +19,7 @@ pub mod broker;
 pub mod contents;
 pub mod dataset;
 pub mod follow;
+pub mod newer;
 pub mod versions;
 pub mod workload;
 

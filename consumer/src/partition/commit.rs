@@ -1,10 +1,19 @@
-//! Committing a partition's batch on its connections: one round trip (a `MULTI … EXEC` when
-//! checkpoints move with it), every reply judged by [`Batch::outcome`].
+//! Committing a partition's batch with its checkpoint, so that a record is applied exactly once
+//! whatever fails and whenever the process dies:
+//!
+//! - A batch that holds replicated commands (not harmless to apply twice) goes in one
+//!   `MULTI … EXEC` with its checkpoint: both happen or neither. A replicated command refused
+//!   inside it is its own outcome, counted; the transaction's checkpoint stands.
+//! - A batch of our own writes only (snapshot keys, functions, big values' parts: applying them
+//!   again is harmless, see [`Replies`]) goes in a `MULTI … EXEC` of its own, and its checkpoint
+//!   in a second one, sent only once every reply of the first was checked. A write refused, a
+//!   crash, a lost link: the checkpoint is still before the batch, and a restart applies it
+//!   again. Nothing has to be put back.
 
 use super::PartitionContext;
 use crate::barrier::Arrival;
 use crate::batch::{Batch, BatchFailure, Refusal, Replies, Tally};
-use crate::checkpoint::{self, Checkpoint};
+use crate::checkpoint;
 use crate::error::{hint_for, ApplyError};
 use crate::wire::Wire;
 use redis::aio::MultiplexedConnection;
@@ -27,36 +36,39 @@ pub(super) struct Committer {
     pub checkpoint_key: Option<Vec<u8>>,
 }
 
-/// What the partition held before the batch, to put back after a failure inside `EXEC`.
-pub(super) struct Before<'a> {
-    pub applied: Option<Checkpoint>,
-    pub replid: Option<&'a str>,
-}
-
 impl Committer {
-    /// Sends `batch` with the checkpoints of `arrivals` (one `MULTI/EXEC` when there are
-    /// checkpoints, or when `atomic`), judges every reply, and empties the batch. Returns the
+    /// Sends `batch` with the checkpoints of `arrivals` (one `MULTI/EXEC`, or two as the module
+    /// says; always one when `atomic`), judges every reply, and empties the batch. Returns the
     /// batch's tally.
     pub async fn commit(
         &mut self,
         batch: &mut Batch,
         arrivals: &[Arrival],
         atomic: bool,
-        before: Before<'_>,
     ) -> Result<Tally, ApplyError> {
-        let mut transaction = atomic;
-        for arrival in arrivals {
-            if let Some((key, checkpoint)) = &arrival.checkpoint {
-                batch.select(0);
-                let replid = arrival.replid.as_deref();
-                for cmd in checkpoint::write_commands(key, checkpoint, arrival.records, replid) {
-                    let mut push = batch.push(Replies::Strict);
-                    push.commands().push_cmd(&cmd);
-                    push.concerning(key.clone());
-                }
-                transaction = true;
+        let moves_checkpoints = arrivals.iter().any(|a| a.checkpoint.is_some());
+        if moves_checkpoints && !atomic && batch.replayable() {
+            if !batch.is_empty() {
+                self.send(batch, true).await?;
             }
+            fail::fail_point!("commit-between-batch-and-checkpoint", |_| Err(
+                self.stopped_at("commit-between-batch-and-checkpoint")
+            ));
+            let tally = batch.clear();
+            store_checkpoints(batch, arrivals);
+            batch.forget_when_stored();
+            self.send(batch, true).await?;
+            batch.clear();
+            return Ok(tally);
         }
+        store_checkpoints(batch, arrivals);
+        batch.forget_when_stored();
+        self.send(batch, atomic || moves_checkpoints).await?;
+        Ok(batch.clear())
+    }
+
+    /// One round trip: the batch (inside `MULTI … EXEC` when `transaction`), every reply judged.
+    async fn send(&mut self, batch: &mut Batch, transaction: bool) -> Result<(), ApplyError> {
         let (count, writes) = (batch.len(), batch.writes());
         // What goes on the wire, RESP framing included.
         let body = batch.bytes();
@@ -78,17 +90,14 @@ impl Committer {
                 doing: format!("applying a batch in partition {}", self.partition),
                 cause,
             })?;
-        let outcome = batch.outcome(replies, transaction);
-        // A replicated command refused as its own outcome is part of what the batch did: the
-        // checkpoint the transaction stored stands. Only a refused write of our own leaves the
-        // transaction's checkpoint past a record that did not apply.
-        let failed_in_exec = matches!(&outcome, Err(BatchFailure::Refused { ran_rest: true, .. }));
-        if failed_in_exec {
-            self.restore_checkpoint(&before).await;
-        }
-        let refused = match outcome {
+        fail::fail_point!("commit-after-exec", |_| Err(
+            self.stopped_at("commit-after-exec")
+        ));
+        let refused = match batch.outcome(replies, transaction) {
             Ok(refused) => refused,
-            Err(BatchFailure::Refused { refusal, .. }) => return Err(self.rejected(refusal)),
+            Err(BatchFailure::Refused { refusal, ran_rest }) => {
+                return Err(self.rejected(refusal, ran_rest && !batch.replayable()))
+            }
             Err(BatchFailure::Aborted(reply)) => {
                 return Err(ApplyError::Log {
                     partition: self.partition,
@@ -112,39 +121,57 @@ impl Committer {
             .stats
             .bytes
             .fetch_add(bytes as u64, Ordering::Relaxed);
-        Ok(batch.clear())
+        Ok(())
     }
 
-    /// Writes the last good checkpoint back after a failed transaction (best effort: the
-    /// error being reported matters more).
-    async fn restore_checkpoint(&mut self, before: &Before<'_>) {
-        let Some(key) = &self.checkpoint_key else {
-            return;
-        };
-        let mut pipe = redis::pipe();
-        pipe.cmd("SELECT").arg(0);
-        match &before.applied {
-            Some(applied) => {
-                let [set, _] = checkpoint::write_commands(key, applied, 0, before.replid);
-                pipe.add_command(set);
-            }
-            None => {
-                pipe.cmd("DEL").arg(key);
-            }
-        }
-        if let Err(err) = pipe.query_async::<()>(&mut self.conn).await {
-            tracing::error!(partition = self.partition, %err, "could not put the checkpoint back");
+    /// The error a failpoint set to `return` ends the partition with (tests only).
+    #[cfg_attr(not(feature = "failpoints"), allow(dead_code))]
+    fn stopped_at(&self, failpoint: &str) -> ApplyError {
+        ApplyError::Log {
+            partition: self.partition,
+            what: format!("stopped at failpoint {failpoint}"),
         }
     }
 
-    fn rejected(&self, refusal: Refusal) -> ApplyError {
+    /// The error for a refused command. `stored`: it was refused inside a transaction that
+    /// also stored the checkpoint past it (a batch with replicated commands, where the servers
+    /// refuse our own bookkeeping writes only for faults that abort the whole transaction).
+    fn rejected(&self, refusal: Refusal, stored: bool) -> ApplyError {
+        let Refusal { db, key, reply } = refusal;
+        if stored {
+            return ApplyError::Log {
+                partition: self.partition,
+                what: format!(
+                    "the target refused a write of key {} (db {db}) inside a transaction that \
+                     ran and moved the checkpoint past it: {reply}{}; compare the key with the \
+                     source (slotstream verify) before going on",
+                    show_key(&key),
+                    hint_for(&reply)
+                ),
+            };
+        }
         ApplyError::Rejected {
             addr: self.ctx.target.addr.clone(),
             partition: self.partition,
-            db: refusal.db,
-            key: show_key(&refusal.key),
-            hint: hint_for(&refusal.reply),
-            reply: refusal.reply,
+            db,
+            key: show_key(&key),
+            hint: hint_for(&reply),
+            reply,
+        }
+    }
+}
+
+/// Adds the commands that store the checkpoints of `arrivals` to `batch` (in db 0).
+fn store_checkpoints(batch: &mut Batch, arrivals: &[Arrival]) {
+    for arrival in arrivals {
+        if let Some((key, checkpoint)) = &arrival.checkpoint {
+            batch.select(0);
+            let replid = arrival.replid.as_deref();
+            for cmd in checkpoint::write_commands(key, checkpoint, arrival.records, replid) {
+                let mut push = batch.push(Replies::Strict);
+                push.commands().push_cmd(&cmd);
+                push.concerning(key.clone());
+            }
         }
     }
 }

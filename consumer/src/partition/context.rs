@@ -22,6 +22,8 @@ pub struct PartitionContext {
     pub checkpoint_log: Option<String>,
     /// End the partition once its snapshot is applied.
     pub stop_after_snapshot: bool,
+    /// With `stop_after_snapshot`: the epoch whose snapshot ends the partition (`None`: any).
+    pub snapshot_epoch: Option<u64>,
     pub throttle: Option<Throttle>,
     pub on_applied: Option<AppliedHook>,
     /// Skip records of epochs before this one (replay of one epoch onwards).
@@ -33,6 +35,9 @@ pub struct PartitionContext {
     pub ttl_extension_ms: i64,
     /// What to do with values the destination cannot hold (see [`crate::rewrite`]).
     pub on_unsupported: OnUnsupported,
+    /// Where the destination's own keys are remembered; a sweep keeps them
+    /// (see [`crate::existing`]).
+    pub existing_log: Option<String>,
 }
 
 impl PartitionContext {

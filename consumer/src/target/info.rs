@@ -10,6 +10,9 @@ pub struct TargetInfo {
     pub rdb_version: u16,
     /// The Redis version whose commands it speaks, as (major, minor): Valkey says 7.2.
     pub redis_compat: (u32, u32),
+    /// Valkey's own version, as (major, minor), when the server is Valkey: its commands beyond
+    /// Redis 7.2's (`SET … IFEQ`, `HSETEX`) go by it.
+    pub valkey: Option<(u32, u32)>,
     /// Names of the modules it has loaded (`MODULE LIST`).
     pub modules: Vec<String>,
 }
@@ -35,6 +38,11 @@ impl TargetInfo {
     /// Whether the server speaks Redis `major.minor`'s commands.
     pub fn at_least(&self, major: u32, minor: u32) -> bool {
         self.redis_compat >= (major, minor)
+    }
+
+    /// Whether the server is Valkey `major.minor` or newer.
+    pub fn valkey_at_least(&self, major: u32, minor: u32) -> bool {
+        self.valkey.is_some_and(|version| version >= (major, minor))
     }
 }
 
@@ -68,6 +76,7 @@ pub fn parse_info(text: &str) -> TargetInfo {
         version: format!("{flavour} {version}"),
         rdb_version,
         redis_compat,
+        valkey: (flavour == "valkey").then_some((major, minor)),
         modules: Vec::new(),
     }
 }
@@ -104,5 +113,7 @@ mod tests {
         assert!(valkey9.restores(11) && valkey9.restores(80) && !valkey9.restores(12));
         assert!(valkey8.at_least(6, 2) && !redis5.at_least(6, 2));
         assert!(!redis5.has_field_ttls() && valkey9.has_field_ttls());
+        assert!(valkey9.valkey_at_least(8, 1) && !valkey8.valkey_at_least(9, 0));
+        assert!(!redis74.valkey_at_least(0, 0));
     }
 }

@@ -6,13 +6,14 @@
 #![allow(dead_code)]
 
 use slotstream_consumer::{
-    Applier, ApplyError, ApplyStats, ApplySummary, RunOptions, TargetConfig,
+    Applier, ApplyError, ApplyStats, ApplySummary, OnExisting, RunOptions, TargetConfig,
 };
 use slotstream_schemas::log::LogWriter;
 use slotstream_schemas::memory::{memory_log, MemoryLogConfig};
 use slotstream_schemas::slot::{key_slot, partition_for_slot};
 use slotstream_schemas::{
     Barrier, Body, Command, Element, EpochBegin, Position, Record, SnapshotChunk, SnapshotEnd,
+    SnapshotKey,
 };
 use slotstream_test_support::RedisServer;
 use std::sync::Arc;
@@ -21,6 +22,8 @@ use std::sync::Arc;
 pub struct Harness {
     pub target: RedisServer,
     pub partitions: u32,
+    /// What the runs do with keys the target holds of its own.
+    pub on_existing: OnExisting,
     log: String,
 }
 
@@ -44,6 +47,7 @@ impl Harness {
         Harness {
             target: RedisServer::start(),
             partitions,
+            on_existing: OnExisting::Fail,
             log: "in-process".into(),
         }
     }
@@ -51,6 +55,29 @@ impl Harness {
     /// Applies `records` (each with its partition) as one consumer run: reads the checkpoints
     /// first, then applies until the log ends.
     pub async fn run(&self, records: &[(u32, Record)]) -> Run {
+        self.run_with(records, true).await
+    }
+
+    /// Applies `records` as `replay` does: no checkpoints read or kept.
+    pub async fn replay(&self, records: &[(u32, Record)]) -> Run {
+        self.run_with(records, false).await
+    }
+
+    /// The checkpoint of `partition` as the destination holds it: (epoch, offset, index).
+    pub fn checkpoint(&self, partition: u32) -> Option<(u64, u64, u64)> {
+        let key = format!("__slotstream:checkpoint:{}:{partition}", self.log);
+        let fields: Vec<Option<u64>> = redis::cmd("HMGET")
+            .arg(key)
+            .arg(&["epoch", "offset", "index"])
+            .query(&mut self.conn())
+            .expect("HMGET the checkpoint");
+        match fields[..] {
+            [Some(epoch), Some(offset), Some(index)] => Some((epoch, offset, index)),
+            _ => None,
+        }
+    }
+
+    async fn run_with(&self, records: &[(u32, Record)], checkpoints: bool) -> Run {
         let (mut writer, readers) = memory_log(MemoryLogConfig {
             partitions: self.partitions,
             ..MemoryLogConfig::default()
@@ -60,23 +87,34 @@ impl Harness {
         let records = records.to_vec();
         let feeding = std::thread::spawn(move || {
             for (partition, record) in records {
-                writer
-                    .append(partition, record)
-                    .expect("append to the in-process log");
+                // A run that stops early closes the log under the writer.
+                if writer.append(partition, record).is_err() {
+                    break;
+                }
             }
         });
         let stats = Arc::new(ApplyStats::default());
-        let applier = Applier::connect(&TargetConfig::new(self.target.url()))
+        let mut config = TargetConfig::new(self.target.url());
+        config.on_existing = self.on_existing;
+        let applier = Applier::connect(&config)
             .await
             .expect("connect to the target");
-        let start = applier
-            .load_checkpoints(&self.log, self.partitions)
-            .await
-            .expect("read the checkpoints");
-        let options = RunOptions {
-            checkpoint_log: Some(self.log.clone()),
-            start,
-            ..RunOptions::default()
+        let options = if checkpoints {
+            let start = applier
+                .load_checkpoints(&self.log, self.partitions)
+                .await
+                .expect("read the checkpoints");
+            RunOptions {
+                checkpoint_log: Some(self.log.clone()),
+                existing_log: Some(self.log.clone()),
+                start,
+                ..RunOptions::default()
+            }
+        } else {
+            RunOptions {
+                existing_log: Some(format!("replay:{}", self.log)),
+                ..RunOptions::default()
+            }
         };
         let outcome = applier.run(readers, stats.clone(), options).await;
         feeding.join().expect("the feeding thread");
@@ -151,6 +189,21 @@ pub fn barrier(partitions: &[u32], commands: &[&[&str]]) -> Body {
     Body::Barrier(Barrier {
         partitions: partitions.to_vec(),
         commands: commands.iter().map(|c| command_of(c)).collect(),
+    })
+}
+
+/// A snapshot string key (RDB type 0, raw encoding) with an optional expiry.
+pub fn string_key(key: &str, value: &str, expire_ms: Option<i64>) -> Body {
+    let mut object = rdb_length(value.len());
+    object.extend_from_slice(value.as_bytes());
+    Body::SnapshotKey(SnapshotKey {
+        key: key.as_bytes().to_vec(),
+        rdb_type: 0,
+        object,
+        rdb_version: 9,
+        expire_ms,
+        idle_s: None,
+        freq: None,
     })
 }
 
