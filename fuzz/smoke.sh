@@ -9,21 +9,25 @@
 # stable toolchain take them, so CI needs no nightly. cargo-fuzz is installed when missing.
 #
 # Built without AddressSanitizer: the targets check with assertions (record_decode measures its
-# own allocations) and slotstream's crates forbid unsafe code, while the sanitizer makes the
-# build longer and each input slower (README.md has the figures). Long runs keep it.
+# own allocations) and slotstream's crates forbid unsafe code, while the sanitizer makes each
+# input two to five times slower (README.md has the figures). Long runs keep it.
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds=${FUZZ_SECONDS:-60}
 export RUSTC_BOOTSTRAP=1
 
-command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
+start=$SECONDS
+if ! command -v cargo-fuzz >/dev/null; then
+  cargo install --locked cargo-fuzz
+  echo "smoke: cargo-fuzz installed in $((SECONDS - start)) s"
+fi
 
 # libFuzzer options of every run: an input may not take more memory or time than this.
 options=(-rss_limit_mb=1024 -timeout=10)
 
-start=$SECONDS
+built=$SECONDS
 cargo fuzz build --sanitizer none
-echo "smoke: built in $((SECONDS - start)) s"
+echo "smoke: built in $((SECONDS - built)) s"
 bash seeds.sh corpus
 
 failed=()
@@ -47,7 +51,7 @@ for target in $(cargo fuzz list); do
   rm -f "$log"
 done
 
-echo "smoke: $(cargo fuzz list | wc -l) targets in $((SECONDS - start)) s"
+echo "smoke: $(cargo fuzz list | wc -l) targets, $((SECONDS - start)) s in all"
 if ((${#failed[@]})); then
   echo "smoke: failed: ${failed[*]}"
   exit 1

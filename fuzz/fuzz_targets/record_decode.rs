@@ -14,7 +14,7 @@
 //!   writes the same canonical bytes;
 //! - the record's contents (bytes of every string and byte field, plus one per array item) are
 //!   no larger than the datum, and the fast path's largest allocation is at most `serde`'s
-//!   1 MiB preallocation cap plus a few times the message: no length field makes it ask for
+//!   1 MiB preallocation cap plus 64 bytes per message byte: no length field makes it ask for
 //!   more than the message holds. `apache-avro` allocates what a length declares before reading
 //!   it (see `decode_generic`), so its cap is set to 16 MiB here, which `-rss_limit_mb` covers.
 
@@ -74,9 +74,10 @@ fn largest_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
 }
 
 /// Most the fast path may allocate at once for a message of `len` bytes: `serde` preallocates
-/// a sequence for up to 1 MiB of elements when its length is announced; beyond that, no more
-/// than a few times the message (a decoded record holds no more than the message, in vectors
-/// that may double).
+/// a sequence for up to 1 MiB of elements when its length is announced; beyond that, a vector
+/// holds at most one element per message byte, of at most 24 bytes (an empty `Element` or
+/// `Command` takes one byte of the message), and may grow to twice what it holds: 48 bytes per
+/// message byte, 64 with room to spare.
 fn allocation_bound(len: usize) -> usize {
     (1 << 20) + 64 * len
 }
