@@ -141,7 +141,8 @@ pub struct ConsumeArgs {
     /// Most payload bytes per second written to the target (0: unlimited).
     #[arg(long, default_value_t = 0)]
     pub max_bytes: u64,
-    /// After a dropped link, keep starting again from the saved position for this long.
+    /// After a dropped link, keep starting again from the saved position for this long; a
+    /// topic that does not exist yet is waited for as long.
     #[arg(long, default_value_t = 12 * 3600)]
     pub retry_for_secs: u64,
 }

@@ -8,7 +8,7 @@ use crate::error::ApplyError;
 use crate::existing;
 use crate::partition::{run_partition, AppliedHook, PartitionContext, PartitionSummary};
 use crate::stats::ApplyStats;
-use crate::target::{Target, TargetInfo};
+use crate::target::{SlotMap, Target, TargetInfo, Topology};
 use crate::throttle::Throttle;
 use slotstream_schemas::log::PartitionReader;
 use std::sync::Arc;
@@ -52,6 +52,47 @@ impl ApplySummary {
     }
 }
 
+/// Refuses a cluster destination that cannot take every slot: one in `cluster_state:fail`, or
+/// with slots no primary serves (named as ranges).
+async fn check_cluster(
+    addr: &str,
+    map: &SlotMap,
+    conn: &mut redis::aio::MultiplexedConnection,
+) -> Result<(), ApplyError> {
+    let info: String = redis::cmd("CLUSTER")
+        .arg("INFO")
+        .query_async(conn)
+        .await
+        .map_err(|cause| ApplyError::Redis {
+            addr: addr.to_string(),
+            doing: "CLUSTER INFO".into(),
+            cause,
+        })?;
+    let failing = info.lines().any(|line| line.trim() == "cluster_state:fail");
+    let uncovered = map.uncovered();
+    if !failing && uncovered.is_empty() {
+        return Ok(());
+    }
+    let ranges: Vec<String> = uncovered
+        .iter()
+        .take(10)
+        .map(|r| format!("{}-{}", r.start, r.end - 1))
+        .collect();
+    Err(ApplyError::Incompatible {
+        addr: addr.to_string(),
+        why: format!(
+            "the cluster cannot take every slot (cluster_state {}, slots no primary serves: {}); \
+             fix the cluster (redis-cli --cluster check / fix) before copying into it",
+            if failing { "fail" } else { "ok" },
+            if ranges.is_empty() {
+                "none".to_string()
+            } else {
+                ranges.join(", ")
+            }
+        ),
+    })
+}
+
 /// A destination checked and ready: connections open, version known.
 pub struct Applier {
     target: Target,
@@ -65,6 +106,14 @@ impl Applier {
         let target = Target::new(config)?;
         let mut conn = target.connect().await?;
         let info = target.info(&mut conn).await?;
+        if let Topology::Cluster(map) = &info.topology {
+            check_cluster(&target.addr, map, &mut conn).await?;
+            tracing::info!(
+                target = %target.addr,
+                primaries = map.nodes.len(),
+                "the target is a cluster: each slot's commands go to its primary"
+            );
+        }
         tracing::info!(target = %target.addr, version = %info.version, rdb_version = info.rdb_version, "target ready");
         Ok(Self {
             target,
@@ -83,7 +132,7 @@ impl Applier {
         log: &str,
         partitions: u32,
     ) -> Result<Vec<Option<Checkpoint>>, ApplyError> {
-        let mut conn = self.target.connect().await?;
+        let mut conn = self.target.queries(&self.info.topology).await?;
         let mut checkpoints = Vec::with_capacity(partitions as usize);
         for partition in 0..partitions {
             let key = checkpoint_key(log, partition);
@@ -102,7 +151,7 @@ impl Applier {
 
     /// The replication id stored with partition 0's checkpoint of `log`.
     pub async fn load_replid(&self, log: &str) -> Result<Option<String>, ApplyError> {
-        let mut conn = self.target.connect().await?;
+        let mut conn = self.target.queries(&self.info.topology).await?;
         checkpoint::load_replid(&mut conn, &checkpoint_key(log, 0))
             .await
             .map_err(|cause| ApplyError::Redis {
@@ -115,9 +164,10 @@ impl Applier {
     /// Before the first write of `log`: refuses a destination with keys of its own, or
     /// remembers them, as `--on-existing` says.
     async fn check_existing(&self, log: &str, partitions: u32) -> Result<(), ApplyError> {
-        let mut conn = self.target.connect().await?;
+        let mut nodes = self.target.node_connections(&self.info.topology).await?;
+        let mut store = self.target.queries(&self.info.topology).await?;
         let policy = self.config.on_existing;
-        let checked = existing::check(&mut conn, policy, log, partitions)
+        let checked = existing::check(&mut nodes, &mut store, policy, log, partitions)
             .await
             .map_err(|cause| ApplyError::Redis {
                 addr: self.target.addr.clone(),

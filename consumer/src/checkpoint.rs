@@ -7,7 +7,7 @@
 //! whether the consumer restarts or the producer wrote it twice.
 
 use crate::batch::{Batch, Replies};
-use redis::aio::MultiplexedConnection;
+use redis::aio::ConnectionLike;
 use slotstream_schemas::{Position, BOOKKEEPING_PREFIX};
 
 /// Where a partition stands.
@@ -38,6 +38,31 @@ pub fn checkpoint_key(log: &str, partition: u32) -> Vec<u8> {
     let mut key = BOOKKEEPING_PREFIX.to_vec();
     key.extend_from_slice(format!("checkpoint:{log}:{partition}").as_bytes());
     key
+}
+
+/// On a cluster destination: the key of partition `partition`'s checkpoint for `slot`, which
+/// hashes to that slot, so it commits in the same transaction as the slot's commands and moves
+/// with the slot when the cluster moves it.
+pub fn slot_checkpoint_key(log: &str, partition: u32, slot: u16) -> Vec<u8> {
+    let mut key = checkpoint_key(log, partition);
+    key.extend_from_slice(format!(":{{{}}}", slotstream_schemas::slot::slot_tag(slot)).as_bytes());
+    key
+}
+
+/// The command that stores a slot's checkpoint (position and epoch only; see
+/// [`slot_checkpoint_key`]).
+pub fn write_slot_command(key: &[u8], checkpoint: &Checkpoint) -> redis::Cmd {
+    let mut set = redis::cmd("HSET");
+    set.arg(key)
+        .arg("epoch")
+        .arg(checkpoint.epoch)
+        .arg("offset")
+        .arg(checkpoint.position.offset)
+        .arg("index")
+        .arg(checkpoint.position.index)
+        .arg("log_offset")
+        .arg(checkpoint.log_offset.unwrap_or(-1));
+    set
 }
 
 /// Commands that store `checkpoint` and count `applied` more data records.
@@ -87,9 +112,73 @@ pub fn delete_moved(batch: &mut Batch, log: &str, partitions: u32, db: u32) {
     batch.select(back);
 }
 
+/// Reads the slot checkpoints of `slots` (with [`slot_checkpoint_key`]) that a cluster
+/// destination holds for `partition`.
+pub async fn load_slots<C>(
+    conn: &C,
+    log: &str,
+    partition: u32,
+    slots: std::ops::Range<u16>,
+) -> Result<Vec<(u16, Checkpoint)>, redis::RedisError>
+where
+    C: ConnectionLike + Clone + Send + 'static,
+{
+    // One key per slot, each on its own slot's primary: read a few hundred at a time, each
+    // its own request (a cluster refuses a pipeline across slots).
+    let mut found = Vec::new();
+    let mut reads = tokio::task::JoinSet::new();
+    for slot in slots {
+        let mut conn = conn.clone();
+        let key = slot_checkpoint_key(log, partition, slot);
+        reads.spawn(async move {
+            let fields: Vec<Option<i64>> = redis::cmd("HMGET")
+                .arg(key)
+                .arg(&["epoch", "offset", "index", "log_offset"])
+                .query_async(&mut conn)
+                .await?;
+            Ok::<_, redis::RedisError>((slot, fields))
+        });
+        if reads.len() >= 256 {
+            if let Some(read) = reads.join_next().await {
+                found.extend(slot_checkpoint(read)?);
+            }
+        }
+    }
+    while let Some(read) = reads.join_next().await {
+        found.extend(slot_checkpoint(read)?);
+    }
+    Ok(found)
+}
+
+type SlotRead = Result<Result<(u16, Vec<Option<i64>>), redis::RedisError>, tokio::task::JoinError>;
+
+/// A slot checkpoint read by [`load_slots`], if the slot has one.
+fn slot_checkpoint(read: SlotRead) -> Result<Option<(u16, Checkpoint)>, redis::RedisError> {
+    let (slot, fields) = read.map_err(|join| {
+        redis::RedisError::from((
+            redis::ErrorKind::Io,
+            "reading a slot checkpoint",
+            join.to_string(),
+        ))
+    })??;
+    let [Some(epoch), Some(offset), Some(index), log_offset] = fields[..] else {
+        return Ok(None);
+    };
+    let checkpoint = Checkpoint {
+        epoch: epoch as u64,
+        position: Position {
+            offset: offset as u64,
+            index: index as u64,
+        },
+        log_offset: log_offset.filter(|&o| o >= 0),
+        ..Default::default()
+    };
+    Ok(Some((slot, checkpoint)))
+}
+
 /// Reads a checkpoint; `None` when the partition has none yet. Expects db 0 selected.
 pub async fn load(
-    conn: &mut MultiplexedConnection,
+    conn: &mut (impl ConnectionLike + Send),
     key: &[u8],
 ) -> Result<Option<Checkpoint>, redis::RedisError> {
     let fields: Vec<Option<i64>> = redis::cmd("HMGET")
@@ -124,7 +213,7 @@ pub async fn load(
 
 /// The replication id stored with a partition's checkpoint (set when an epoch begins).
 pub async fn load_replid(
-    conn: &mut MultiplexedConnection,
+    conn: &mut (impl ConnectionLike + Send),
     key: &[u8],
 ) -> Result<Option<String>, redis::RedisError> {
     redis::cmd("HGET")
@@ -136,7 +225,7 @@ pub async fn load_replid(
 
 /// Total data records applied in a partition, as counted inside the checkpoint transactions.
 pub async fn applied_count(
-    conn: &mut MultiplexedConnection,
+    conn: &mut (impl ConnectionLike + Send),
     key: &[u8],
 ) -> Result<u64, redis::RedisError> {
     let count: Option<u64> = redis::cmd("HGET")

@@ -83,7 +83,11 @@ impl Retryable for ApplyError {
             ApplyError::Connect { cause, .. } if refused_credentials(cause) => Retry::Fatal,
             ApplyError::Connect { .. } => Retry::Unreachable,
             ApplyError::Redis { cause, .. } => {
-                if cause.is_io_error() || cause.is_connection_dropped() || cause.is_timeout() {
+                if cause.is_io_error()
+                    || cause.is_connection_dropped()
+                    || cause.is_timeout()
+                    || cause.code().is_some_and(moved)
+                {
                     Retry::Reconnect
                 } else if cause.code().is_some_and(passes) {
                     Retry::Later
@@ -93,7 +97,9 @@ impl Retryable for ApplyError {
             }
             ApplyError::Rejected { reply, .. } => {
                 let code = reply.split(' ').next().unwrap_or_default();
-                if passes(code) {
+                if moved(code) {
+                    Retry::Reconnect
+                } else if passes(code) {
                     Retry::Later
                 } else {
                     Retry::Fatal
@@ -124,6 +130,12 @@ fn passes(code: &str) -> bool {
             | "READONLY"
             | "OOM"
     )
+}
+
+/// Whether a cluster moved the slot elsewhere: the run starts again, reading the slot map
+/// afresh, from the checkpoints (which moved with their slots).
+fn moved(code: &str) -> bool {
+    matches!(code, "MOVED" | "ASK")
 }
 
 /// Whether the server refused the credentials: waiting does not fix a wrong password.
@@ -262,6 +274,8 @@ mod tests {
                 Retry::Later,
             ),
             (rejected("ERR Bad data format"), Retry::Fatal),
+            (rejected("MOVED 3999 127.0.0.1:7002"), Retry::Reconnect),
+            (rejected("CLUSTERDOWN The cluster is down"), Retry::Later),
             (
                 rejected("NOPERM this user has no permissions"),
                 Retry::Fatal,

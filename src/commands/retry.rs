@@ -4,8 +4,10 @@
 //! target's checkpoints, the producer's resume point in Kafka), exactly as a restarted process
 //! would, with a growing pause between attempts and a log line for each; it gives up after the
 //! configured time. A link that cannot be made on the very first attempt is an error at once:
-//! that is a wrong address or a server that is down, which waiting rarely fixes.
+//! that is a wrong address or a server that is down, which waiting rarely fixes. A stop
+//! (SIGTERM) ends the pause between attempts at once.
 
+use crate::shutdown::Shutdown;
 use slotstream_consumer::ApplyError;
 use slotstream_producer::CaptureError;
 use slotstream_schemas::log::LogError;
@@ -37,9 +39,12 @@ pub fn classify(err: &anyhow::Error) -> Retry {
     Retry::Fatal
 }
 
-/// Runs `attempt` until it succeeds, fails for good, or `give_up_after` has passed.
+/// Runs `attempt` until it succeeds, fails for good, `give_up_after` has passed, or `shutdown`
+/// stops it. Each attempt sees the stop itself (and drains); a stop during the pause between
+/// attempts ends the run with success.
 pub async fn with_retries<F, Fut>(
     give_up_after: Duration,
+    shutdown: &Shutdown,
     mut attempt: F,
 ) -> anyhow::Result<ExitCode>
 where
@@ -62,6 +67,10 @@ where
         if !again {
             return Err(err);
         }
+        if shutdown.is_stopping() {
+            tracing::warn!(error = %format!("{err:#}"), "link lost while stopping");
+            return Ok(crate::commands::stopped("instead of reconnecting"));
+        }
         if started.elapsed() >= give_up_after {
             return Err(err.context(format!(
                 "gave up after retrying for {} s (--retry-for-secs)",
@@ -76,12 +85,8 @@ where
             "link lost; starting again from the saved position"
         );
         // A signal ends the wait: stopping must not take until the link comes back.
-        tokio::select! {
-            _ = tokio::time::sleep(pause) => {}
-            _ = crate::commands::shutdown_signal() => {
-                tracing::info!("stopping while waiting to reconnect; the saved position stands");
-                return Ok(ExitCode::SUCCESS);
-            }
+        if shutdown.or_stop(tokio::time::sleep(pause)).await.is_none() {
+            return Ok(crate::commands::stopped("while waiting to reconnect"));
         }
         pause = (pause * 2).min(LONGEST_PAUSE);
     }

@@ -57,6 +57,16 @@ impl RedisServer {
 
     /// Starts a given `redis-server` (or `valkey-server`) binary with extra arguments.
     pub fn start_binary(binary: impl AsRef<Path>, args: &[&str]) -> RedisServer {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        Self::start_binary_with(binary, |_| args.clone())
+    }
+
+    /// Starts a given binary with extra arguments that depend on the port it is given (tried
+    /// again on a fresh port when it does not start), e.g. a cluster bus port of its own.
+    pub fn start_binary_with(
+        binary: impl AsRef<Path>,
+        args_for_port: impl Fn(u16) -> Vec<String>,
+    ) -> RedisServer {
         let binary = binary.as_ref().to_path_buf();
         let dir = unique_dir();
         fs::create_dir_all(&dir).expect("create the server's temp dir");
@@ -70,7 +80,7 @@ impl RedisServer {
                 .args(["--repl-diskless-sync-delay", "0"])
                 .arg("--dir")
                 .arg(&dir)
-                .args(args)
+                .args(args_for_port(port))
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().expect("clone the log handle"))
                 .stderr(log)
@@ -157,6 +167,31 @@ impl RedisServer {
         &self.binary
     }
 
+    /// The server process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Freezes the server (SIGSTOP): connections stay open and nothing is answered, like a
+    /// stalled host. `Drop` still ends it.
+    pub fn pause(&self) {
+        self.signal("STOP");
+    }
+
+    /// Lets a paused server go on (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} {} failed", self.child.id());
+    }
+
     /// The server's log so far.
     pub fn log(&self) -> String {
         fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
@@ -184,7 +219,7 @@ pub fn default_binary() -> Option<PathBuf> {
 }
 
 /// The first executable file called `name` in a `PATH` directory.
-fn on_path(name: &str) -> Option<PathBuf> {
+pub(crate) fn on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join(name))
@@ -192,7 +227,7 @@ fn on_path(name: &str) -> Option<PathBuf> {
 }
 
 /// A port the kernel just handed out; free again once the listener is dropped.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())
