@@ -8,7 +8,7 @@
 //! data.
 
 mod encode;
-mod reply;
+pub mod reply;
 
 #[cfg(test)]
 pub use encode::decode;

@@ -5,7 +5,7 @@ use crate::config::{SourceAddr, SourceConfig};
 use crate::error::CaptureError;
 use crate::follow::Follower;
 use crate::keys::CommandTable;
-use crate::replica::{ReplicaLink, SyncStart, Transfer, EOF_MARK_LEN};
+use crate::replica::{Payload, ReplicaLink, SyncStart, Transfer};
 use crate::snapshot::{stream_snapshot, EpochInfo, SnapshotSummary};
 use crate::source_facts::SourceFacts;
 use crate::standalone::refuse_cluster;
@@ -13,7 +13,7 @@ use crate::stats::CaptureStats;
 use slotstream_rdb::RdbReader;
 use slotstream_schemas::log::LogWriter;
 use slotstream_schemas::resume::ResumePoint;
-use std::io::{BufReader, Read};
+use std::io::BufReader;
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -140,7 +140,7 @@ impl Session {
         };
         let snapshot = stream_snapshot(&mut rdb, log, &info, stats, stop)?;
         let (leftover, payload) = rdb.into_parts();
-        let (reader, pending) = payload.finish(leftover, &transfer, &self.addr)?;
+        let (reader, pending) = payload.finish(leftover, &self.addr)?;
         self.reader = Some(reader);
         self.pending = pending;
         Ok(CaptureSummary {
@@ -226,76 +226,4 @@ pub fn capture_snapshot<W: LogWriter>(
 ) -> Result<CaptureSummary, CaptureError> {
     let mut session = Session::start(config, None)?;
     session.snapshot(epoch, log, stats, stop)
-}
-
-/// The snapshot bytes on the socket: exactly `len` bytes for a sized transfer, or everything up
-/// to the end mark for a diskless one (the RDB's own EOF opcode tells where it ends).
-enum Payload {
-    Sized(std::io::Take<BufReader<TcpStream>>),
-    Eof(BufReader<TcpStream>),
-}
-
-impl Payload {
-    fn new(reader: BufReader<TcpStream>, transfer: &Transfer) -> Self {
-        match transfer {
-            Transfer::Sized(len) => Payload::Sized(reader.take(*len)),
-            Transfer::Eof(_) => Payload::Eof(reader),
-        }
-    }
-
-    /// Checks the transfer ended where the framing says: no bytes left of a sized payload, or
-    /// the end mark right after the RDB.
-    fn finish(
-        self,
-        leftover: Vec<u8>,
-        transfer: &Transfer,
-        addr: &SourceAddr,
-    ) -> Result<(BufReader<TcpStream>, Vec<u8>), CaptureError> {
-        let protocol = |what: String| CaptureError::Protocol {
-            addr: addr.to_string(),
-            what,
-        };
-        match (self, transfer) {
-            (Payload::Sized(take), Transfer::Sized(len)) => {
-                let unread = take.limit() + leftover.len() as u64;
-                if unread != 0 {
-                    return Err(protocol(format!(
-                        "the snapshot ended {unread} bytes before its announced length {len}"
-                    )));
-                }
-                Ok((take.into_inner(), Vec::new()))
-            }
-            (Payload::Eof(mut reader), Transfer::Eof(mark)) => {
-                let mut tail = leftover;
-                if tail.len() < EOF_MARK_LEN {
-                    let mut rest = vec![0; EOF_MARK_LEN - tail.len()];
-                    reader
-                        .read_exact(&mut rest)
-                        .map_err(|cause| CaptureError::Io {
-                            addr: addr.to_string(),
-                            doing: "reading the end mark of the snapshot".into(),
-                            cause,
-                        })?;
-                    tail.extend_from_slice(&rest);
-                }
-                if tail[..EOF_MARK_LEN] != mark[..] {
-                    return Err(protocol(
-                        "the snapshot's end mark does not match its start mark".into(),
-                    ));
-                }
-                // Bytes after the mark are the start of the command stream.
-                Ok((reader, tail.split_off(EOF_MARK_LEN)))
-            }
-            _ => Err(protocol("snapshot framing changed mid-transfer".into())),
-        }
-    }
-}
-
-impl Read for Payload {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Payload::Sized(take) => take.read(buf),
-            Payload::Eof(reader) => reader.read(buf),
-        }
-    }
 }
