@@ -389,3 +389,33 @@ fn live_changes_survive_a_resharding_of_1000_slots() {
     );
     assert!(log.contains("refused=0"), "{log}");
 }
+
+#[test]
+fn live_changes_survive_a_failover_of_a_target_primary() {
+    let mut cluster = Cluster::start(3, 1);
+    let source = RedisServer::start();
+    write_counters(&source, 0);
+    let mut cmd = slotstream();
+    cmd.args(["sync", "--source", &source.url(), "--target"])
+        .arg(cluster.replicas()[1].url());
+    let sync = Proc::spawn(&mut cmd, "sync");
+    wait_identical(&source, &cluster, Duration::from_secs(60), || sync.log());
+    let writing = std::sync::atomic::AtomicBool::new(true);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut round = 1;
+            while writing.load(std::sync::atomic::Ordering::Relaxed) {
+                write_counters(&source, round);
+                round += 1;
+            }
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        // A replica takes over its primary's slots; the old primary becomes its replica.
+        cluster.failover(0);
+        std::thread::sleep(Duration::from_millis(300));
+        writing.store(false, std::sync::atomic::Ordering::Relaxed);
+    });
+    wait_identical(&source, &cluster, Duration::from_secs(90), || sync.log());
+    let log = sync.stop();
+    assert!(log.contains("refused=0"), "{log}");
+}

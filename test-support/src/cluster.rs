@@ -144,6 +144,36 @@ impl Cluster {
         );
     }
 
+    /// Promotes `replica` (an index into [`Cluster::replicas`]) with `CLUSTER FAILOVER`, as an
+    /// operator's planned failover does (no write is lost), and returns once the cluster is
+    /// whole again with it as a primary; [`Cluster::primaries`] then names it.
+    pub fn failover(&mut self, replica: usize) {
+        let node = (0..self.nodes.len())
+            .filter(|i| !self.primaries.contains(i))
+            .nth(replica)
+            .expect("no such replica");
+        let deadline = Instant::now() + READY_TIMEOUT;
+        // A manual failover the primary does not answer in time is dropped: ask again.
+        let mut asked: Option<Instant> = None;
+        while !NodeState::read(&self.nodes[node]).primary {
+            assert!(
+                Instant::now() < deadline,
+                "the replica did not become a primary:\n{}",
+                self.nodes[node].log()
+            );
+            if asked.is_none_or(|at| at.elapsed() > Duration::from_secs(10)) {
+                let _: () = redis::cmd("CLUSTER")
+                    .arg("FAILOVER")
+                    .query(&mut self.nodes[node].conn())
+                    .expect("CLUSTER FAILOVER");
+                asked = Some(Instant::now());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let primaries = self.primaries.len();
+        self.wait_ready(self.nodes.len(), primaries);
+    }
+
     /// Every node, primaries and replicas.
     pub fn nodes(&self) -> &[RedisServer] {
         &self.nodes
