@@ -145,7 +145,8 @@ pub struct ConsumeArgs {
     /// Most payload bytes per second written to the target (0: unlimited).
     #[arg(long, default_value_t = 0)]
     pub max_bytes: u64,
-    /// After a dropped link, keep starting again from the saved position for this long.
+    /// After a dropped link, keep starting again from the saved position for this long; a
+    /// topic that does not exist yet is waited for as long.
     #[arg(long, default_value_t = 12 * 3600)]
     pub retry_for_secs: u64,
 }
@@ -241,6 +242,15 @@ pub struct ValueArgs {
     /// how many and a few); `overwrite` copies over it and keeps its keys out of every sweep.
     #[arg(long, value_enum, default_value_t = OnExisting::Fail)]
     pub on_existing: OnExisting,
+    /// Write source database SRC's keys into destination database DST (repeatable), e.g.
+    /// `--map-db 3=0` for a cluster target, which has db 0 only. Unmapped databases keep their
+    /// number; two mapped onto one share it.
+    #[arg(long = "map-db", value_name = "SRC=DST", value_parser = parse_db_pair)]
+    pub map_db: Vec<(u32, u32)>,
+}
+
+fn parse_db_pair(pair: &str) -> Result<(u32, u32), String> {
+    slotstream_consumer::dbmap::parse_pair(pair).map_err(|bad| bad.to_string())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -267,6 +277,7 @@ impl ValueArgs {
             OnExisting::Fail => slotstream_consumer::OnExisting::Fail,
             OnExisting::Overwrite => slotstream_consumer::OnExisting::Overwrite,
         };
+        config.db_map = self.map_db.iter().copied().collect();
         config
     }
 }

@@ -3,11 +3,14 @@
 //! # Layout
 //! - `cli`: the clap definitions, one struct per subcommand.
 //! - `commands`: one file per subcommand, each a thin driver over the library crates.
+//! - `shutdown`: the one stop token of the process: SIGTERM/SIGINT start a drain, a second
+//!   signal exits at once, a deadline bounds the drain.
 
 #![forbid(unsafe_code)]
 
 mod cli;
 mod commands;
+mod shutdown;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -6,8 +6,10 @@
 mod common;
 
 use common::broker::{
-    consume_cmd, create_topic, produce_cmd, produce_raw, read_all, unique_topic, Broker,
+    consume_cmd, create_topic, produce_cmd, produce_raw, read_all, touch_topic, unique_topic,
+    Broker,
 };
+use common::follow::Proc;
 use common::{assert_same_contents, dataset, slotstream, verify_identical, RedisServer};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
@@ -408,4 +410,54 @@ fn kafka_topic_with_another_partition_count_is_refused() {
         stderr.contains(&format!("--partitions {PARTITIONS}")),
         "{stderr}"
     );
+}
+
+/// Producer and consumer started together (docker-compose, Kubernetes): the consumer may look
+/// before the producer created the topic. It waits, saying so, until `--retry-for-secs`.
+#[test]
+fn kafka_consumer_started_before_its_topic_waits_for_it() {
+    let topic = unique_topic("late");
+    // The dev-broker makes topics only at start (and `--topic NAME` also makes `NAME.resume`):
+    // start it with the resume topic alone. An external broker gets its topics created.
+    let resume = format!("{topic}.resume");
+    let broker = Broker::start(common::SLOTSTREAM, &[(&resume, 1)]);
+    let source = RedisServer::start();
+    let target = RedisServer::start();
+    dataset::write_full(&mut source.conn());
+
+    let gave_up = consume_cmd(&target, &broker, &topic)
+        .args(["--snapshot-only", "--retry-for-secs", "2"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&gave_up.stderr);
+    assert!(!gave_up.status.success(), "{stderr}");
+    assert!(stderr.contains("gave up waiting for the topic"), "{stderr}");
+
+    let mut consume = consume_cmd(&target, &broker, &topic);
+    let mut consumer = Proc::spawn(
+        consume.args(["--snapshot-only", "--retry-for-secs", "120"]),
+        "consume",
+    );
+    std::thread::sleep(Duration::from_secs(7));
+    assert!(
+        consumer.child.try_wait().unwrap().is_none(),
+        "the consumer did not wait for its topic:\n{}",
+        consumer.log()
+    );
+    let waiting = consumer.log().matches("does not exist yet").count();
+    assert!(
+        waiting >= 2,
+        "no repeated note while waiting:\n{}",
+        consumer.log()
+    );
+    let partitions = if broker.is_external() {
+        create_topic(broker.bootstrap(), &topic, PARTITIONS);
+        PARTITIONS
+    } else {
+        touch_topic(broker.bootstrap(), &topic)
+    };
+    run_ok(produce_cmd(&source, &broker, &topic, partitions).arg("--snapshot-only"));
+    let status = consumer.wait_exit(Duration::from_secs(120), "the consumer did not finish");
+    assert!(status.success(), "{}", consumer.log());
+    assert_same_contents(&source.url(), &target.url());
 }

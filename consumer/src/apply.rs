@@ -6,9 +6,11 @@ use crate::checkpoint::{self, checkpoint_key, Checkpoint};
 use crate::config::TargetConfig;
 use crate::error::ApplyError;
 use crate::existing;
-use crate::partition::{run_partition, AppliedHook, PartitionContext, PartitionSummary};
+use crate::partition::{
+    run_partition, AppliedHook, PartitionContext, PartitionSummary, PendingClaim,
+};
 use crate::stats::ApplyStats;
-use crate::target::{Target, TargetInfo};
+use crate::target::{SlotMap, Target, TargetInfo, Topology};
 use crate::throttle::Throttle;
 use slotstream_schemas::log::PartitionReader;
 use std::sync::Arc;
@@ -52,6 +54,47 @@ impl ApplySummary {
     }
 }
 
+/// Refuses a cluster destination that cannot take every slot: one in `cluster_state:fail`, or
+/// with slots no primary serves (named as ranges).
+async fn check_cluster(
+    addr: &str,
+    map: &SlotMap,
+    conn: &mut redis::aio::MultiplexedConnection,
+) -> Result<(), ApplyError> {
+    let info: String = redis::cmd("CLUSTER")
+        .arg("INFO")
+        .query_async(conn)
+        .await
+        .map_err(|cause| ApplyError::Redis {
+            addr: addr.to_string(),
+            doing: "CLUSTER INFO".into(),
+            cause,
+        })?;
+    let failing = info.lines().any(|line| line.trim() == "cluster_state:fail");
+    let uncovered = map.uncovered();
+    if !failing && uncovered.is_empty() {
+        return Ok(());
+    }
+    let ranges: Vec<String> = uncovered
+        .iter()
+        .take(10)
+        .map(|r| format!("{}-{}", r.start, r.end - 1))
+        .collect();
+    Err(ApplyError::Incompatible {
+        addr: addr.to_string(),
+        why: format!(
+            "the cluster cannot take every slot (cluster_state {}, slots no primary serves: {}); \
+             fix the cluster (redis-cli --cluster check / fix) before copying into it",
+            if failing { "fail" } else { "ok" },
+            if ranges.is_empty() {
+                "none".to_string()
+            } else {
+                ranges.join(", ")
+            }
+        ),
+    })
+}
+
 /// A destination checked and ready: connections open, version known.
 pub struct Applier {
     target: Target,
@@ -65,6 +108,14 @@ impl Applier {
         let target = Target::new(config)?;
         let mut conn = target.connect().await?;
         let info = target.info(&mut conn).await?;
+        if let Topology::Cluster(map) = &info.topology {
+            check_cluster(&target.addr, map, &mut conn).await?;
+            tracing::info!(
+                target = %target.addr,
+                primaries = map.nodes.len(),
+                "the target is a cluster: each slot's commands go to its primary"
+            );
+        }
         tracing::info!(target = %target.addr, version = %info.version, rdb_version = info.rdb_version, "target ready");
         Ok(Self {
             target,
@@ -83,7 +134,7 @@ impl Applier {
         log: &str,
         partitions: u32,
     ) -> Result<Vec<Option<Checkpoint>>, ApplyError> {
-        let mut conn = self.target.connect().await?;
+        let mut conn = self.target.queries(&self.info.topology).await?;
         let mut checkpoints = Vec::with_capacity(partitions as usize);
         for partition in 0..partitions {
             let key = checkpoint_key(log, partition);
@@ -102,7 +153,7 @@ impl Applier {
 
     /// The replication id stored with partition 0's checkpoint of `log`.
     pub async fn load_replid(&self, log: &str) -> Result<Option<String>, ApplyError> {
-        let mut conn = self.target.connect().await?;
+        let mut conn = self.target.queries(&self.info.topology).await?;
         checkpoint::load_replid(&mut conn, &checkpoint_key(log, 0))
             .await
             .map_err(|cause| ApplyError::Redis {
@@ -113,29 +164,30 @@ impl Applier {
     }
 
     /// Before the first write of `log` (`first_write`: no checkpoint of it yet): refuses a
-    /// destination with keys of its own, or remembers them, as `--on-existing` says, then
-    /// claims it. Returns whether an earlier run had claimed it already (its keys are
-    /// slotstream's; see [`existing`]).
+    /// destination with keys of its own, or remembers them, as `--on-existing` says. Returns
+    /// whether an earlier run had claimed it already (its keys are slotstream's; see
+    /// [`existing`]), and whether this run is to claim it before its first write.
     async fn check_existing(
         &self,
         log: &str,
         partitions: u32,
         first_write: bool,
-    ) -> Result<bool, ApplyError> {
-        let mut conn = self.target.connect().await?;
+    ) -> Result<(bool, bool), ApplyError> {
+        let mut store = self.target.queries(&self.info.topology).await?;
         let redis_failed = |doing: &str| {
             let addr = self.target.addr.clone();
             let doing = doing.to_string();
             move |cause| ApplyError::Redis { addr, doing, cause }
         };
-        let claimed = existing::claimed(&mut conn, log)
+        let claimed = existing::claimed(&mut store, log)
             .await
             .map_err(redis_failed("reading the claim of an earlier run"))?;
         if claimed || !first_write {
-            return Ok(claimed);
+            return Ok((claimed, false));
         }
+        let mut nodes = self.target.node_connections(&self.info.topology).await?;
         let policy = self.config.on_existing;
-        let checked = existing::check(&mut conn, policy, log, partitions)
+        let checked = existing::check(&mut nodes, &mut store, policy, log, partitions)
             .await
             .map_err(redis_failed(
                 "looking for keys of its own before the first write",
@@ -155,10 +207,7 @@ impl Applier {
             ),
             Ok(_) => {}
         }
-        existing::claim(&mut conn, log)
-            .await
-            .map_err(redis_failed("claiming the target before the first write"))?;
-        Ok(false)
+        Ok((false, true))
     }
 
     /// Applies every partition until its log ends (or its snapshot, with
@@ -170,13 +219,18 @@ impl Applier {
         options: RunOptions,
     ) -> Result<ApplySummary, ApplyError> {
         let first_write = options.start.iter().all(Option::is_none);
-        let claimed_before = match &options.existing_log {
+        let (claimed_before, to_claim) = match &options.existing_log {
             Some(log) => {
                 self.check_existing(log, readers.len() as u32, first_write)
                     .await?
             }
-            None => false,
+            None => (false, false),
         };
+        let claim = options
+            .existing_log
+            .clone()
+            .filter(|_| to_claim)
+            .map(PendingClaim::new);
         let ctx = Arc::new(PartitionContext {
             target: self.target,
             target_info: self.info,
@@ -200,7 +254,9 @@ impl Applier {
             ttl_extension_ms: self.config.ttl_extension.as_millis() as i64,
             on_unsupported: self.config.on_unsupported,
             existing_log: options.existing_log,
+            db_map: self.config.db_map.clone(),
             sweep_unstarted: claimed_before,
+            claim,
         });
         let mut tasks = JoinSet::new();
         for reader in readers {

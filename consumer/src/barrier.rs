@@ -4,6 +4,7 @@
 //! commands and every involved partition's checkpoint commit in one `MULTI/EXEC`.
 
 use crate::checkpoint::Checkpoint;
+use slotstream_schemas::retry::Retry;
 use slotstream_schemas::Position;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -24,8 +25,16 @@ pub struct Arrival {
     pub replid: Option<String>,
 }
 
-/// The outcome every waiting partition learns: `Ok` or the applier's error message.
-pub type Outcome = Option<Result<(), String>>;
+/// The outcome every waiting partition learns: `Ok` or the applier's failure.
+pub type Outcome = Option<Result<(), Failed>>;
+
+/// Why the partition that applied a barrier failed, and whether a new run can help: every
+/// waiting partition fails the same way, so the run is retried (or not) as that failure says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failed {
+    pub why: String,
+    pub retry: Retry,
+}
 
 /// What a partition does at a barrier.
 pub enum Turn {
@@ -68,13 +77,18 @@ impl Barriers {
 }
 
 /// Waits for the partition that applies the barrier to report.
-pub async fn wait(mut outcome: watch::Receiver<Outcome>) -> Result<(), String> {
+pub async fn wait(mut outcome: watch::Receiver<Outcome>) -> Result<(), Failed> {
     loop {
         if let Some(result) = outcome.borrow_and_update().clone() {
             return result;
         }
         if outcome.changed().await.is_err() {
-            return Err("the partition applying the barrier stopped".into());
+            // It ended without a word: its own error, if any, says more; a new run applies the
+            // barrier again from the checkpoints.
+            return Err(Failed {
+                why: "the partition applying the barrier stopped".into(),
+                retry: Retry::Later,
+            });
         }
     }
 }
@@ -134,7 +148,11 @@ mod tests {
         let Turn::Apply(_, done) = barriers.arrive(id, 2, arrival(1)) else {
             panic!()
         };
-        done.send_replace(Some(Err("OOM".into())));
-        assert_eq!(wait(waiting).await, Err("OOM".into()));
+        let oom = Failed {
+            why: "OOM".into(),
+            retry: Retry::Later,
+        };
+        done.send_replace(Some(Err(oom.clone())));
+        assert_eq!(wait(waiting).await, Err(oom));
     }
 }

@@ -183,6 +183,11 @@ impl Batch {
         self.cmds.is_empty()
     }
 
+    /// Bytes of the commands so far.
+    pub fn byte_len(&self) -> usize {
+        self.cmds.byte_len()
+    }
+
     /// Writes, for rate limits: commands, with every key of an `MSET` counted.
     pub fn writes(&self) -> usize {
         self.cmds.writes()
@@ -192,6 +197,29 @@ impl Batch {
     /// that covers this batch is stored (until then, a restart needs it).
     pub fn delete_when_stored(&mut self, key: Vec<u8>) {
         self.forget.push((self.db, key));
+    }
+
+    /// Each command in wire form with the key it concerns (for bookkeeping batches whose
+    /// commands go to different primaries; `SELECT`s are left out).
+    pub fn commands_by_key(&mut self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let wire = self.cmds.bytes().to_vec();
+        let mut out = Vec::new();
+        for (index, command) in crate::wire::split_commands(&wire).into_iter().enumerate() {
+            let Some(span) = self.span_of(index) else {
+                continue;
+            };
+            if span.key == b"<SELECT>" {
+                continue;
+            }
+            out.push((span.key.clone(), command.to_vec()));
+        }
+        out
+    }
+
+    /// The keys [`Self::delete_when_stored`] asked to delete, each with its database, taken
+    /// out of the batch.
+    pub fn take_forgotten(&mut self) -> Vec<(u32, Vec<u8>)> {
+        std::mem::take(&mut self.forget)
     }
 
     /// Adds the deletions asked for with [`Self::delete_when_stored`], to go with the

@@ -7,7 +7,8 @@
 //! whether the consumer restarts or the producer wrote it twice.
 
 use crate::batch::{Batch, Replies};
-use redis::aio::MultiplexedConnection;
+use crate::target::SlotMap;
+use redis::aio::{ConnectionLike, MultiplexedConnection};
 use slotstream_schemas::{Position, BOOKKEEPING_PREFIX};
 
 /// Where a partition stands.
@@ -38,6 +39,31 @@ pub fn checkpoint_key(log: &str, partition: u32) -> Vec<u8> {
     let mut key = BOOKKEEPING_PREFIX.to_vec();
     key.extend_from_slice(format!("checkpoint:{log}:{partition}").as_bytes());
     key
+}
+
+/// On a cluster destination: the key of partition `partition`'s checkpoint for `slot`, which
+/// hashes to that slot, so it commits in the same transaction as the slot's commands and moves
+/// with the slot when the cluster moves it.
+pub fn slot_checkpoint_key(log: &str, partition: u32, slot: u16) -> Vec<u8> {
+    let mut key = checkpoint_key(log, partition);
+    key.extend_from_slice(format!(":{{{}}}", slotstream_schemas::slot::slot_tag(slot)).as_bytes());
+    key
+}
+
+/// The command that stores a slot's checkpoint (position and epoch only; see
+/// [`slot_checkpoint_key`]).
+pub fn write_slot_command(key: &[u8], checkpoint: &Checkpoint) -> redis::Cmd {
+    let mut set = redis::cmd("HSET");
+    set.arg(key)
+        .arg("epoch")
+        .arg(checkpoint.epoch)
+        .arg("offset")
+        .arg(checkpoint.position.offset)
+        .arg("index")
+        .arg(checkpoint.position.index)
+        .arg("log_offset")
+        .arg(checkpoint.log_offset.unwrap_or(-1));
+    set
 }
 
 /// Commands that store `checkpoint` and count `applied` more data records.
@@ -94,9 +120,63 @@ pub fn delete_moved(batch: &mut Batch, log: &str, partitions: u32, db: u32) {
     batch.select(back);
 }
 
+/// On a cluster destination: the slot checkpoints of `partition` among `slots`, read from
+/// the primary that owns each slot (`nodes` in the order of [`SlotMap::nodes`]), one pipeline
+/// per primary. A slot that moved since the map was read fails the read with `MOVED` or
+/// `ASK`, and the caller starts again with a fresh map.
+pub async fn load_slots(
+    nodes: &mut [MultiplexedConnection],
+    map: &SlotMap,
+    log: &str,
+    partition: u32,
+    slots: std::ops::Range<u16>,
+) -> Result<Vec<(u16, Checkpoint)>, redis::RedisError> {
+    let mut found = Vec::new();
+    for (node, conn) in nodes.iter_mut().enumerate() {
+        let owned: Vec<u16> = slots
+            .clone()
+            .filter(|&slot| map.owner(slot) == Some(node))
+            .collect();
+        if owned.is_empty() {
+            continue;
+        }
+        let mut pipe = redis::pipe();
+        for &slot in &owned {
+            pipe.cmd("HMGET")
+                .arg(slot_checkpoint_key(log, partition, slot))
+                .arg(&["epoch", "offset", "index", "log_offset"]);
+        }
+        let replies: Vec<Vec<Option<i64>>> = pipe.query_async(conn).await?;
+        found.extend(
+            owned
+                .into_iter()
+                .zip(replies)
+                .filter_map(|(slot, fields)| slot_checkpoint(slot, &fields)),
+        );
+    }
+    Ok(found)
+}
+
+/// A slot checkpoint from its fields, if the slot has one.
+fn slot_checkpoint(slot: u16, fields: &[Option<i64>]) -> Option<(u16, Checkpoint)> {
+    let [Some(epoch), Some(offset), Some(index), log_offset] = fields[..] else {
+        return None;
+    };
+    let checkpoint = Checkpoint {
+        epoch: epoch as u64,
+        position: Position {
+            offset: offset as u64,
+            index: index as u64,
+        },
+        log_offset: log_offset.filter(|&o| o >= 0),
+        ..Default::default()
+    };
+    Some((slot, checkpoint))
+}
+
 /// Reads a checkpoint; `None` when the partition has none yet. Expects db 0 selected.
 pub async fn load(
-    conn: &mut MultiplexedConnection,
+    conn: &mut (impl ConnectionLike + Send),
     key: &[u8],
 ) -> Result<Option<Checkpoint>, redis::RedisError> {
     let fields: Vec<Option<i64>> = redis::cmd("HMGET")
@@ -131,7 +211,7 @@ pub async fn load(
 
 /// The replication id stored with a partition's checkpoint (set when an epoch begins).
 pub async fn load_replid(
-    conn: &mut MultiplexedConnection,
+    conn: &mut (impl ConnectionLike + Send),
     key: &[u8],
 ) -> Result<Option<String>, redis::RedisError> {
     redis::cmd("HGET")
@@ -143,7 +223,7 @@ pub async fn load_replid(
 
 /// Total data records applied in a partition, as counted inside the checkpoint transactions.
 pub async fn applied_count(
-    conn: &mut MultiplexedConnection,
+    conn: &mut (impl ConnectionLike + Send),
     key: &[u8],
 ) -> Result<u64, redis::RedisError> {
     let count: Option<u64> = redis::cmd("HGET")

@@ -14,7 +14,7 @@ use crate::batch::{Batch, Replies};
 use crate::error::ApplyError;
 use crate::rewrite::Part;
 use crate::snapshot::{SnapshotWriter, Written};
-use redis::aio::MultiplexedConnection;
+use redis::aio::ConnectionLike;
 use slotstream_schemas::display::show_key;
 use slotstream_schemas::slot::hash_tag;
 use slotstream_schemas::{SnapshotChunk, BOOKKEEPING_PREFIX};
@@ -207,27 +207,28 @@ fn pass_over(batch: &mut Batch, chunk: SnapshotChunk) -> Written {
 /// What a previous run left of `key`'s value in `db`: whether it is being left out (the mark
 /// under its temporary key) and which of its chunks are applied (its part mark).
 pub async fn resume_state(
-    conn: &mut MultiplexedConnection,
+    conn: &mut (impl ConnectionLike + Send),
     db: u32,
     key: &[u8],
 ) -> Result<Resumed, redis::RedisError> {
     let building = build_key(key);
-    let (kind, part): (String, Option<String>) = redis::pipe()
-        .cmd("SELECT")
-        .arg(db)
-        .ignore()
-        .cmd("TYPE")
-        .arg(&building)
-        .cmd("GET")
-        .arg(part_key(key))
-        .query_async(conn)
-        .await?;
-    let left_out = kind == "string"
-        && redis::cmd("GET")
-            .arg(&building)
-            .query_async::<Option<Vec<u8>>>(conn)
-            .await?
-            == Some(left_out_mark(key));
+    // The connection is left in db 0 (a cluster has no other).
+    let mut pipe = redis::pipe();
+    if db != 0 {
+        pipe.cmd("SELECT").arg(db).ignore();
+    }
+    pipe.cmd("TYPE").arg(&building);
+    pipe.cmd("GET").arg(part_key(key));
+    let (kind, part): (String, Option<String>) = pipe.query_async(conn).await?;
+    let held: Option<Vec<u8>> = if kind == "string" {
+        redis::cmd("GET").arg(&building).query_async(conn).await?
+    } else {
+        None
+    };
+    if db != 0 {
+        redis::cmd("SELECT").arg(0).query_async::<()>(conn).await?;
+    }
+    let left_out = held == Some(left_out_mark(key));
     let resumed = Resumed {
         left_out,
         applied_through: part.and_then(|p| p.parse().ok()),

@@ -1,6 +1,7 @@
 //! Settings of the apply side: where the destination is, how records are batched, and what to
 //! do with values the destination cannot hold.
 
+use crate::dbmap::DbMap;
 use std::time::Duration;
 
 /// How to reach the destination and how hard to push it.
@@ -23,6 +24,8 @@ pub struct TargetConfig {
     pub on_unsupported: OnUnsupported,
     /// What to do with a destination that holds keys of its own before the first write.
     pub on_existing: OnExisting,
+    /// Which destination database receives each source database (`--map-db`).
+    pub db_map: DbMap,
 }
 
 impl TargetConfig {
@@ -36,6 +39,7 @@ impl TargetConfig {
             ttl_extension: Duration::from_secs(10),
             on_unsupported: OnUnsupported::default(),
             on_existing: OnExisting::default(),
+            db_map: DbMap::default(),
         }
     }
 }

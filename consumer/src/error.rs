@@ -49,6 +49,16 @@ pub enum ApplyError {
     #[error("partition {partition}: {what}")]
     Log { partition: u32, what: String },
 
+    /// The partition that applied a barrier this one waited at failed; `retry` is that
+    /// failure's, so the run is retried as it would be for the partition that failed.
+    #[error("partition {partition}: a barrier at offset {offset} was not applied: {why}")]
+    Barrier {
+        partition: u32,
+        offset: u64,
+        why: String,
+        retry: Retry,
+    },
+
     #[error("partition {partition}: reading the log failed")]
     Read {
         partition: u32,
@@ -83,7 +93,11 @@ impl Retryable for ApplyError {
             ApplyError::Connect { cause, .. } if refused_credentials(cause) => Retry::Fatal,
             ApplyError::Connect { .. } => Retry::Unreachable,
             ApplyError::Redis { cause, .. } => {
-                if cause.is_io_error() || cause.is_connection_dropped() || cause.is_timeout() {
+                if cause.is_io_error()
+                    || cause.is_connection_dropped()
+                    || cause.is_timeout()
+                    || cause.code().is_some_and(moved)
+                {
                     Retry::Reconnect
                 } else if cause.code().is_some_and(passes) {
                     Retry::Later
@@ -93,13 +107,16 @@ impl Retryable for ApplyError {
             }
             ApplyError::Rejected { reply, .. } => {
                 let code = reply.split(' ').next().unwrap_or_default();
-                if passes(code) {
+                if moved(code) {
+                    Retry::Reconnect
+                } else if passes(code) {
                     Retry::Later
                 } else {
                     Retry::Fatal
                 }
             }
             ApplyError::Read { cause, .. } => cause.retry(),
+            ApplyError::Barrier { retry, .. } => *retry,
             ApplyError::BadUrl { .. }
             | ApplyError::Incompatible { .. }
             | ApplyError::NotEmpty { .. }
@@ -124,6 +141,12 @@ fn passes(code: &str) -> bool {
             | "READONLY"
             | "OOM"
     )
+}
+
+/// Whether a cluster moved the slot elsewhere: the run starts again, reading the slot map
+/// afresh, from the checkpoints (which moved with their slots).
+fn moved(code: &str) -> bool {
+    matches!(code, "MOVED" | "ASK")
 }
 
 /// Whether the server refused the credentials: waiting does not fix a wrong password.
@@ -262,6 +285,8 @@ mod tests {
                 Retry::Later,
             ),
             (rejected("ERR Bad data format"), Retry::Fatal),
+            (rejected("MOVED 3999 127.0.0.1:7002"), Retry::Reconnect),
+            (rejected("CLUSTERDOWN The cluster is down"), Retry::Later),
             (
                 rejected("NOPERM this user has no permissions"),
                 Retry::Fatal,

@@ -19,7 +19,7 @@
 
 use crate::config::OnExisting;
 use crate::sweep::databases_with_keys;
-use redis::aio::MultiplexedConnection;
+use redis::aio::{ConnectionLike, MultiplexedConnection};
 use slotstream_schemas::display::show_key;
 use slotstream_schemas::slot::{key_slot, partition_for_slot};
 use slotstream_schemas::BOOKKEEPING_PREFIX;
@@ -68,25 +68,26 @@ pub fn claim_key(log: &str) -> Vec<u8> {
     key
 }
 
-/// Whether an earlier run of `log` claimed the destination.
+/// Whether an earlier run of `log` claimed the destination (`store` is in db 0).
 pub async fn claimed(
-    conn: &mut MultiplexedConnection,
+    store: &mut (impl ConnectionLike + Send),
     log: &str,
 ) -> Result<bool, redis::RedisError> {
-    redis::cmd("SELECT").arg(0).query_async::<()>(conn).await?;
     redis::cmd("EXISTS")
         .arg(claim_key(log))
-        .query_async(conn)
+        .query_async(store)
         .await
 }
 
-/// Claims the destination for `log`, before its first write.
-pub async fn claim(conn: &mut MultiplexedConnection, log: &str) -> Result<(), redis::RedisError> {
-    redis::cmd("SELECT").arg(0).query_async::<()>(conn).await?;
+/// Claims the destination for `log`, before its first write (`store` is in db 0).
+pub async fn claim(
+    store: &mut (impl ConnectionLike + Send),
+    log: &str,
+) -> Result<(), redis::RedisError> {
     redis::cmd("SET")
         .arg(claim_key(log))
         .arg(1)
-        .query_async(conn)
+        .query_async(store)
         .await
 }
 
@@ -97,91 +98,83 @@ pub fn member(db: u32, key: &[u8]) -> Vec<u8> {
     member
 }
 
-/// Looks at the destination before `log`'s first write: refuses it ([`OnExisting::Fail`], the
-/// refusal's text) or remembers its keys per partition ([`OnExisting::Overwrite`]).
+/// Looks at the destination before `log`'s first write, on each of `nodes` (the server, or
+/// every primary of a cluster): refuses it ([`OnExisting::Fail`], the refusal's text) or
+/// remembers its keys per partition through `store` ([`OnExisting::Overwrite`]).
 pub async fn check(
-    conn: &mut MultiplexedConnection,
+    nodes: &mut [MultiplexedConnection],
+    store: &mut (impl ConnectionLike + Send),
     policy: OnExisting,
     log: &str,
     partitions: u32,
 ) -> Result<Result<ExistingKeys, String>, redis::RedisError> {
     let mut found = ExistingKeys::default();
-    for db in databases_with_keys(conn).await? {
-        redis::cmd("SELECT").arg(db).query_async::<()>(conn).await?;
-        let mut cursor: u64 = 0;
-        let mut by_partition: Vec<Vec<Vec<u8>>> = vec![Vec::new(); partitions as usize];
-        loop {
-            let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("COUNT")
-                .arg(PAGE)
-                .query_async(conn)
-                .await?;
-            for key in keys
-                .into_iter()
-                .filter(|k| !k.starts_with(BOOKKEEPING_PREFIX))
-            {
-                found.count += 1;
-                if found.examples.len() < EXAMPLES {
-                    found.examples.push(format!("db {db}: {}", show_key(&key)));
-                }
-                if policy == OnExisting::Overwrite {
+    for conn in nodes.iter_mut() {
+        for db in databases_with_keys(conn).await? {
+            redis::cmd("SELECT").arg(db).query_async::<()>(conn).await?;
+            let mut cursor: u64 = 0;
+            loop {
+                let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("COUNT")
+                    .arg(PAGE)
+                    .query_async(conn)
+                    .await?;
+                let mut by_partition: Vec<Vec<Vec<u8>>> = vec![Vec::new(); partitions as usize];
+                for key in keys
+                    .into_iter()
+                    .filter(|k| !k.starts_with(BOOKKEEPING_PREFIX))
+                {
+                    found.count += 1;
+                    if found.examples.len() < EXAMPLES {
+                        found.examples.push(format!("db {db}: {}", show_key(&key)));
+                    }
                     let partition = partition_for_slot(key_slot(&key), partitions);
                     by_partition[partition as usize].push(member(db, &key));
                 }
+                if policy == OnExisting::Overwrite {
+                    remember(store, log, &by_partition).await?;
+                }
+                if next == 0 || (policy == OnExisting::Fail && found.count > 0) {
+                    break;
+                }
+                cursor = next;
             }
-            if policy == OnExisting::Overwrite {
-                remember(conn, log, db, &mut by_partition).await?;
+            redis::cmd("SELECT").arg(0).query_async::<()>(conn).await?;
+            if policy == OnExisting::Fail && found.count > 0 {
+                return Ok(Err(found.refusal()));
             }
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
-        if policy == OnExisting::Fail && found.count > 0 {
-            break;
         }
     }
-    redis::cmd("SELECT").arg(0).query_async::<()>(conn).await?;
-    Ok(match policy {
-        OnExisting::Fail if found.count > 0 => Err(found.refusal()),
-        _ => Ok(found),
-    })
+    Ok(Ok(found))
 }
 
-/// Adds the keys found so far to each partition's remembered set (in db 0), then goes back to
-/// `db`.
+/// Adds keys found to each partition's remembered set (`store` is in db 0).
 async fn remember(
-    conn: &mut MultiplexedConnection,
+    store: &mut (impl ConnectionLike + Send),
     log: &str,
-    db: u32,
-    by_partition: &mut [Vec<Vec<u8>>],
+    by_partition: &[Vec<Vec<u8>>],
 ) -> Result<(), redis::RedisError> {
-    if by_partition.iter().all(Vec::is_empty) {
-        return Ok(());
-    }
-    let mut pipe = redis::pipe();
-    pipe.cmd("SELECT").arg(0).ignore();
-    for (partition, members) in by_partition.iter_mut().enumerate() {
+    // One command per partition: on a cluster the remembered sets live in different slots.
+    for (partition, members) in by_partition.iter().enumerate() {
         if !members.is_empty() {
-            pipe.cmd("SADD")
+            redis::cmd("SADD")
                 .arg(remembered_key(log, partition as u32))
-                .arg(std::mem::take(members))
-                .ignore();
+                .arg(members)
+                .query_async::<()>(store)
+                .await?;
         }
     }
-    pipe.cmd("SELECT").arg(db).ignore();
-    pipe.query_async::<()>(conn).await
+    Ok(())
 }
 
 /// The keys of `partition` remembered for `log`, as `(db, key)`, read page by page into `add`.
 pub async fn load(
-    conn: &mut MultiplexedConnection,
+    conn: &mut (impl ConnectionLike + Send),
     log: &str,
     partition: u32,
     mut add: impl FnMut(u32, &[u8]),
 ) -> Result<(), redis::RedisError> {
-    redis::cmd("SELECT").arg(0).query_async::<()>(conn).await?;
     let key = remembered_key(log, partition);
     let mut cursor: u64 = 0;
     loop {

@@ -17,6 +17,7 @@
 //!   commits batches.
 //! - [`position`]: the exactly-once rule: what is new, what a batch's checkpoint will be.
 //! - [`batch`]: the commands of one round trip, what each concerns, and the judging of replies.
+//! - [`batches`]: a partition's batches: one, or one per slot on a cluster.
 //! - [`checkpoint`]: per-partition checkpoints kept in the destination, stored with the
 //!   batches they end.
 //! - [`barrier`]: records copied into several partitions, applied once by the last to arrive.
@@ -49,11 +50,13 @@
 pub mod apply;
 pub mod barrier;
 pub mod batch;
+pub mod batches;
 pub mod checkpoint;
 pub mod chunk;
 pub mod command;
 pub mod compat;
 pub mod config;
+pub mod dbmap;
 pub mod error;
 pub mod existing;
 pub mod partition;

@@ -1,34 +1,41 @@
 //! One task per partition: reads the partition's records in order, batches them and applies
-//! them to the destination, one batch at a time so order is kept.
+//! them to the destination, one round trip at a time so order is kept.
 //!
-//! With checkpoints on, every batch is one `MULTI/EXEC` that also moves the partition's
-//! checkpoint, and records the checkpoint covers are skipped ([`crate::position`]).
+//! With checkpoints on, every batch moves the partition's checkpoint, and records the
+//! checkpoint covers are skipped ([`crate::position`]); `partition::commit` says how a batch
+//! and its checkpoint are stored so that nothing is applied twice.
 //!
-//! The pieces: [`Positions`] decides what is new, [`Batch`] holds the commands and what they
-//! concern, [`SnapshotWriter`](crate::snapshot::SnapshotWriter) and [`ChunkedValue`] turn snapshot records into commands,
-//! [`crate::command`] live ones, and [`commit::Committer`] sends a batch and judges the replies.
-//! [`Lane`] routes each record to them and handles the control records.
+//! The pieces: [`Positions`] decides what is new, [`Batches`] hold the commands and what they
+//! concern (one batch, or one per slot on a cluster), [`SnapshotWriter`](crate::snapshot::SnapshotWriter)
+//! and [`ChunkedValue`] turn snapshot records into commands, [`LiveWriter`] live ones, and
+//! `commit::Committer` sends the batches and judges the replies. [`Lane`] routes each record
+//! to them; `epoch` handles the control records, `barrier` the barriers.
 
+mod barrier;
 mod commit;
 mod context;
+mod epoch;
 
-pub use context::{AppliedHook, PartitionContext};
+pub use context::{AppliedHook, PartitionContext, PendingClaim};
 
-use crate::barrier::{self, Arrival, BarrierId, Turn};
-use crate::batch::{Batch, Replies, Tally};
+use crate::barrier::Arrival;
+use crate::batch::{Replies, Tally};
+use crate::batches::Batches;
 use crate::checkpoint::{self, Checkpoint};
 use crate::chunk::{resume_state, ChunkedValue};
-use crate::command::{selected_db, swapped_with_db0, Live, LiveWriter};
-use crate::error::{with_causes, ApplyError};
+use crate::command::{Live, LiveWriter};
+use crate::error::ApplyError;
 use crate::existing;
 use crate::position::Positions;
-use crate::precheck;
 use crate::snapshot::Written;
-use crate::sweep::{self, SeenKeys};
+use crate::sweep::SeenKeys;
+use crate::target::Topology;
 use commit::Committer;
 use slotstream_schemas::log::{Delivery, PartitionReader};
 pub(crate) use slotstream_schemas::now_ms;
-use slotstream_schemas::{Barrier, Body, EpochBegin, Record, SnapshotChunk};
+use slotstream_schemas::slot::slots_of_partition;
+use slotstream_schemas::{Body, Record, SnapshotChunk};
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -63,7 +70,7 @@ pub async fn run_partition<R: PartitionReader>(
     while let Some(delivery) = reader.next().await.map_err(read)? {
         lane.take(delivery).await?;
         // Keep filling the batch while records are ready; apply once none is waiting.
-        while lane.batch.has_room(&ctx.limits) && !lane.done() {
+        while lane.batches.has_room(&ctx.limits) && !lane.done() {
             // Unconstrained: tokio's cooperative budget would end every batch near 128 records.
             match poll_once(tokio::task::unconstrained(reader.next())) {
                 Some(next) => match next.map_err(read)? {
@@ -94,13 +101,16 @@ fn poll_once<F: Future>(future: F) -> Option<F::Output> {
     }
 }
 
-/// A partition being applied: where it stands, the batch being built, and its connections.
+/// A partition being applied: where it stands, the batches being built, and its connections.
 struct Lane {
     partition: u32,
     ctx: Arc<PartitionContext>,
     link: Committer,
-    batch: Batch,
+    batches: Batches,
     positions: Positions,
+    /// On a cluster, after a restart: the slot checkpoints ahead of the partition's (a batch
+    /// whose slots committed but whose partition checkpoint was not stored yet).
+    slots_ahead: HashMap<u16, Checkpoint>,
     /// Replication id of the current epoch, stored with every checkpoint.
     replid: Option<String>,
     /// Keys of the snapshot being applied, when it must be swept at its end.
@@ -119,7 +129,13 @@ impl Lane {
         ctx: Arc<PartitionContext>,
         start: Option<Checkpoint>,
     ) -> Result<Lane, ApplyError> {
-        let mut conn = ctx.target.connect().await?;
+        let topology = &ctx.target_info.topology;
+        let mut conn = ctx.target.queries(topology).await?;
+        let failed = |doing: &str, cause| ApplyError::Redis {
+            addr: ctx.target.addr.clone(),
+            doing: format!("{doing} (partition {partition})"),
+            cause,
+        };
         let checkpoint_key = ctx
             .checkpoint_log
             .as_deref()
@@ -127,40 +143,47 @@ impl Lane {
         let replid = match &checkpoint_key {
             Some(key) => checkpoint::load_replid(&mut conn, key)
                 .await
-                .map_err(|cause| ApplyError::Redis {
-                    addr: ctx.target.addr.clone(),
-                    doing: format!("reading the checkpoint of partition {partition}"),
-                    cause,
-                })?,
+                .map_err(|cause| failed("reading the checkpoint", cause))?,
             None => None,
         };
-        let wire = ctx.target.wire().await?;
+        let cluster = matches!(topology, Topology::Cluster(_));
+        let slots_ahead = match (&ctx.checkpoint_log, start, topology) {
+            (Some(log), Some(start), Topology::Cluster(map)) => {
+                let slots = slots_of_partition(partition, ctx.partitions);
+                let mut nodes = ctx.target.node_connections(topology).await?;
+                checkpoint::load_slots(&mut nodes, map, log, partition, slots)
+                    .await
+                    .map_err(|cause| failed("reading the slot checkpoints", cause))?
+                    .into_iter()
+                    .filter(|(_, at)| !start.covers(at.epoch, at.position))
+                    .collect()
+            }
+            _ => HashMap::new(),
+        };
         let own_keys = match (&ctx.existing_log, start) {
             (Some(log), None) => {
                 let mut own = SeenKeys::default();
                 existing::load(&mut conn, log, partition, |db, key| own.insert(db, key))
                     .await
-                    .map_err(|cause| ApplyError::Redis {
-                        addr: ctx.target.addr.clone(),
-                        doing: format!("reading the keys the target held (partition {partition})"),
-                        cause,
-                    })?;
+                    .map_err(|cause| failed("reading the keys the target held", cause))?;
                 (!own.is_empty()).then_some(own)
             }
             _ => None,
         };
+        let wires = ctx.target.wires(topology).await?;
         Ok(Lane {
             partition,
             link: Committer {
                 partition,
                 ctx: ctx.clone(),
-                wire,
+                wires,
                 conn,
                 checkpoint_key,
             },
+            batches: Batches::new(cluster),
             ctx,
-            batch: Batch::default(),
             positions: Positions::new(start),
+            slots_ahead,
             replid,
             // Restarted in the middle of a snapshot that is swept: reading resumed at its start.
             seen: start
@@ -184,29 +207,43 @@ impl Lane {
             && self.summary.epoch.is_some_and(|epoch| epoch >= wanted)
     }
 
-    /// Adds a record to the batch, or handles a control record (flushing first so it takes
+    /// Whether a record was applied already: by the partition's checkpoint or, on a cluster
+    /// after a restart, by its slot's.
+    fn covered(&self, record: &Record) -> bool {
+        !self.positions.is_new(record.epoch, record.position)
+            || self
+                .slots_ahead
+                .get(&record.slot)
+                .is_some_and(|at| at.covers(record.epoch, record.position))
+    }
+
+    /// Adds a record to the batches, or handles a control record (flushing first so it takes
     /// effect in order).
     async fn take(&mut self, delivery: Delivery) -> Result<(), ApplyError> {
         let Delivery {
-            record,
+            mut record,
             log_offset,
             lease,
         } = delivery;
-        self.batch.hold(lease);
+        self.batches.hold(lease);
+        // From here on `record.db` is the destination's database.
+        let source_db = self.ctx.db_map.record(&mut record);
         self.remember_for_sweep(&record);
         let before_min_epoch = self.ctx.min_epoch.is_some_and(|min| record.epoch < min);
-        if before_min_epoch || !self.positions.is_new(record.epoch, record.position) {
+        if before_min_epoch || self.covered(&record) {
             self.summary.skipped += 1;
             return Ok(());
         }
+        self.check_db(&record)?;
         let mut next = self
             .positions
-            .after(record.epoch, record.position, record.db, log_offset);
+            .after(record.epoch, record.position, source_db, log_offset);
         self.claim(&record);
         let Record {
             db,
             epoch,
             position,
+            slot,
             capture_ms,
             body,
             ..
@@ -214,28 +251,26 @@ impl Lane {
         let now = now_ms();
         match body {
             Body::SnapshotKey(key) => {
-                self.batch.select(db);
-                let written = self
-                    .ctx
-                    .snapshot_writer()
-                    .key(&mut self.batch, db, key, now)?;
+                let writer = self.ctx.snapshot_writer();
+                let written = self.batches.with(slot, |batch| {
+                    batch.select(db);
+                    writer.key(batch, db, key, now)
+                })?;
                 self.count_expired(written);
             }
-            Body::SnapshotChunk(chunk) => self.take_chunk(db, chunk, now).await?,
+            Body::SnapshotChunk(chunk) => self.take_chunk(db, slot, chunk, now).await?,
             Body::Function(function) => {
-                self.ctx
-                    .snapshot_writer()
-                    .function(&mut self.batch, &function)?;
+                let writer = self.ctx.snapshot_writer();
+                self.batches
+                    .with_every_node(|batch| writer.function(batch, &function))?;
             }
             Body::Command(command) => {
                 // Our own writes and replicated commands do not share a batch: a batch of the
                 // first may be applied twice, and is committed so (see `partition::commit`).
-                if !self.batch.is_empty() && self.batch.replayable() {
+                if !self.batches.is_empty() && self.batches.replayable() {
                     self.flush().await?;
                 }
-                self.batch.select(db);
-                self.write_command(command, capture_ms)?;
-                self.batch.tally.records += 1;
+                self.write_command(slot, db, command, capture_ms)?;
             }
             Body::EpochBegin(begin) => {
                 self.begin_epoch(epoch, &begin, log_offset, &mut next)
@@ -244,7 +279,7 @@ impl Lane {
             Body::SnapshotEnd(end) => self.end_snapshot(epoch, end.records, &mut next).await?,
             Body::Barrier(barrier) => {
                 return self
-                    .barrier((epoch, position), db, capture_ms, barrier, next)
+                    .barrier((epoch, position), db, slot, capture_ms, barrier, next)
                     .await;
             }
             Body::Heartbeat(_) => self.ctx.stats.note_lag(self.partition, now - capture_ms),
@@ -253,12 +288,30 @@ impl Lane {
         Ok(())
     }
 
-    /// Adds a part of a big value to the batch. A part that continues a value this run has not
-    /// seen begin (a restart in its middle) first asks the destination what an earlier run left
-    /// of the value.
+    /// A cluster has db 0 only: a record of another database stops the partition before it is
+    /// written.
+    fn check_db(&self, record: &Record) -> Result<(), ApplyError> {
+        if !self.batches.cluster() || record.db == 0 || matches!(record.body, Body::Heartbeat(_)) {
+            return Ok(());
+        }
+        Err(ApplyError::Incompatible {
+            addr: self.ctx.target.addr.clone(),
+            why: format!(
+                "the source has keys in db {}, and a cluster has db 0 only; map it with \
+                 --map-db {}=0 (keys of both databases then share db 0), or copy into a \
+                 standalone target",
+                record.db, record.db
+            ),
+        })
+    }
+
+    /// Adds a part of a big value to the batches. A part that continues a value this run has
+    /// not seen begin (a restart in its middle) first asks the destination what an earlier run
+    /// left of the value.
     async fn take_chunk(
         &mut self,
         db: u32,
+        slot: u16,
         chunk: SnapshotChunk,
         now: i64,
     ) -> Result<(), ApplyError> {
@@ -268,139 +321,13 @@ impl Lane {
                 .map_err(|cause| self.query_failed("reading a big value's marks", cause))?;
             self.chunked.resume(&chunk, resumed);
         }
-        self.batch.select(db);
         let writer = self.ctx.snapshot_writer();
-        let written = self
-            .chunked
-            .write(&mut self.batch, &writer, db, chunk, now)?;
-        self.count_expired(written);
-        Ok(())
-    }
-
-    /// Closes an epoch's snapshot: sweeps when the epoch must, and marks the snapshot done.
-    async fn end_snapshot(
-        &mut self,
-        epoch: u64,
-        records: u64,
-        next: &mut Checkpoint,
-    ) -> Result<(), ApplyError> {
-        if self.summary.epoch != Some(epoch) {
-            return Err(self.log_error(format!(
-                "snapshot end of epoch {epoch} without its beginning"
-            )));
-        }
-        tracing::debug!(partition = self.partition, records, "snapshot applied");
-        if let Some(seen) = self.seen.take() {
-            self.flush().await?;
-            self.sweep(seen).await?;
-        }
-        self.summary.snapshot_done = true;
-        self.own_keys = None;
-        next.snapshot_done = true;
-        next.sweep_from = None;
-        Ok(())
-    }
-
-    /// A key the destination held of its own that the snapshot writes over is the source's
-    /// from then on: it is forgotten in the batch that writes it.
-    fn claim(&mut self, record: &Record) {
-        let (Some(own), Some(log)) = (&self.own_keys, &self.ctx.existing_log) else {
-            return;
-        };
-        let key = match &record.body {
-            Body::SnapshotKey(key) => &key.key,
-            Body::SnapshotChunk(chunk) if chunk.last => &chunk.key,
-            _ => return,
-        };
-        if own.contains(record.db, key) {
-            let back = self.batch.db();
-            let remembered = existing::remembered_key(log, self.partition);
-            let member = existing::member(record.db, key);
-            self.batch.select(0);
-            self.batch.command(
-                Replies::Strict,
-                key.clone(),
-                &[&b"SREM"[..], &remembered, &member],
-            );
-            self.batch.select(back);
-        }
-    }
-
-    /// A snapshot being swept needs every key it holds, applied now or before a restart.
-    fn remember_for_sweep(&mut self, record: &Record) {
-        let Some(seen) = &mut self.seen else {
-            return;
-        };
-        let (key, expire_ms) = match &record.body {
-            Body::SnapshotKey(key) => (&key.key, key.expire_ms),
-            Body::SnapshotChunk(chunk) if chunk.last => (&chunk.key, chunk.expire_ms),
-            _ => return,
-        };
-        if expire_ms.is_none_or(|at| at > now_ms()) {
-            seen.insert(record.db, key);
-        }
-    }
-
-    /// Opens an epoch: checks the destination can take its snapshot, and arranges a sweep at
-    /// its end when an earlier epoch's keys may be gone from the source.
-    async fn begin_epoch(
-        &mut self,
-        epoch: u64,
-        begin: &EpochBegin,
-        log_offset: Option<i64>,
-        next: &mut Checkpoint,
-    ) -> Result<(), ApplyError> {
-        self.flush().await?;
-        let speaks = self.partition == 0;
-        precheck::check_epoch(
-            begin,
-            &self.ctx.target_info,
-            self.ctx.on_unsupported,
-            speaks,
-        )
-        .map_err(|why| ApplyError::Incompatible {
-            addr: self.ctx.target.addr.clone(),
-            why,
+        let chunked = &mut self.chunked;
+        let written = self.batches.with(slot, |batch| {
+            batch.select(db);
+            chunked.write(batch, &writer, db, chunk, now)
         })?;
-        tracing::debug!(partition = self.partition, epoch, "epoch begins");
-        // After an earlier epoch, applied before or in this run, its keys may be gone from the
-        // source: sweep after this snapshot. So too after a run that wrote here and stopped
-        // before its first checkpoint. A first epoch into a destination never sweeps what was
-        // there.
-        let after_earlier_epoch = self.positions.last_taken().is_some_and(|c| c.epoch < epoch);
-        let after_claimed_run = self.ctx.sweep_unstarted && self.positions.last_taken().is_none();
-        if after_earlier_epoch || after_claimed_run {
-            self.seen = Some(SeenKeys::default());
-            next.sweep_from = log_offset.or(Some(0));
-        }
-        self.replid = Some(begin.replid.clone());
-        self.summary.epoch = Some(epoch);
-        self.summary.snapshot_done = false;
-        next.snapshot_done = false;
-        Ok(())
-    }
-
-    /// Deletes the keys of this partition's slots that the epoch's snapshot did not contain,
-    /// but those the destination held before slotstream's first write.
-    async fn sweep(&mut self, mut seen: SeenKeys) -> Result<(), ApplyError> {
-        let partition = self.partition;
-        if let Some(log) = &self.ctx.existing_log {
-            existing::load(&mut self.link.conn, log, partition, |db, key| {
-                seen.insert(db, key)
-            })
-            .await
-            .map_err(|cause| self.query_failed("reading the keys the target held before", cause))?;
-        }
-        let seen = &seen;
-        let deleted = sweep::sweep(&mut self.link.conn, partition, self.ctx.partitions, seen)
-            .await
-            .map_err(|cause| self.query_failed("deleting keys the new snapshot lacks", cause))?;
-        tracing::info!(
-            partition,
-            kept = seen.len(),
-            deleted,
-            "new epoch: deleted the keys its snapshot did not contain"
-        );
+        self.count_expired(written);
         Ok(())
     }
 
@@ -412,69 +339,65 @@ impl Lane {
         }
     }
 
-    /// Adds a live command to the batch, in the database selected last, in a form the
-    /// destination knows; one it cannot take stops the partition before the batch is sent, or is
-    /// left out, as `--on-unsupported` says ([`LiveWriter`]).
+    /// Adds a live command to the batch of `slot`, in database `db`, in a form the destination
+    /// knows; one it cannot take stops the partition before the batch is sent, or is left out,
+    /// as `--on-unsupported` says ([`LiveWriter`]).
     fn write_command(
         &mut self,
+        slot: u16,
+        db: u32,
         command: slotstream_schemas::Command,
         ran_ms: i64,
     ) -> Result<(), ApplyError> {
-        let ctx = &self.ctx;
-        let live = LiveWriter {
-            target: &ctx.target_info,
-            addr: &ctx.target.addr,
-            partition: self.partition,
-            extension_ms: ctx.ttl_extension_ms,
-            on_unsupported: ctx.on_unsupported,
-            stats: &ctx.stats,
-        };
-        let db = self.batch.db();
-        let mut push = self.batch.push(Replies::Replicated);
-        match live.write(push.commands(), command, db, ran_ms, now_ms())? {
-            Live::Written(key) => {
-                push.concerning(key);
-                self.batch.tally.commands += 1;
-            }
-            Live::LeftOut(key) => {
-                push.concerning(key);
-            }
-        }
-        Ok(())
+        let ctx = self.ctx.clone();
+        let live = live_writer(&ctx, self.partition);
+        self.batches.with(slot, |batch| {
+            batch.select(db);
+            push_live(batch, &live, command, ran_ms)?;
+            batch.tally.records += 1;
+            Ok(())
+        })
     }
 
-    /// Applies the batch (and moves the checkpoint with it) and checks every reply.
+    /// Applies the batches (and moves the checkpoint with them) and checks every reply.
     async fn flush(&mut self) -> Result<(), ApplyError> {
+        let records = self.batches.tally().records;
         let own = match (&self.link.checkpoint_key, self.positions.to_store()) {
             (Some(key), Some(pending)) => Arrival {
                 partition: self.partition,
                 checkpoint: Some((key.clone(), pending)),
-                records: self.batch.tally.records,
+                records,
                 replid: self.replid.clone(),
             },
-            _ if self.batch.is_empty() => {
-                self.batch.clear();
+            _ if self.batches.is_empty() => {
+                self.batches.clear();
                 return Ok(());
             }
             _ => Arrival {
                 partition: self.partition,
                 checkpoint: None,
-                records: self.batch.tally.records,
+                records,
                 replid: None,
             },
         };
         self.commit(vec![own], false).await
     }
 
-    /// Commits the batch with the checkpoints of `arrivals` and moves this partition's own.
+    /// Commits the batches with the checkpoints of `arrivals` and moves this partition's own.
     async fn commit(&mut self, arrivals: Vec<Arrival>, atomic: bool) -> Result<(), ApplyError> {
-        let tally = self.link.commit(&mut self.batch, &arrivals, atomic).await?;
+        let tally = self
+            .link
+            .commit(&mut self.batches, &arrivals, atomic)
+            .await?;
         let own = arrivals
             .iter()
             .find(|a| a.partition == self.partition)
             .and_then(|a| a.checkpoint.as_ref());
         if let Some((_, checkpoint)) = own {
             self.positions.stored(*checkpoint);
+            // A slot checkpoint past the partition's still covers records to come.
+            self.slots_ahead
+                .retain(|_, at| !checkpoint.covers(at.epoch, at.position));
             if let (Some(hook), Some(offset)) = (&self.ctx.on_applied, checkpoint.log_offset) {
                 hook(self.partition, offset);
             }
@@ -488,76 +411,6 @@ impl Lane {
         let stats = &self.ctx.stats;
         stats.keys.fetch_add(tally.snapshot_keys, Ordering::Relaxed);
         stats.commands.fetch_add(tally.commands, Ordering::Relaxed);
-    }
-
-    /// Applies a barrier once every involved partition has reached it (see [`crate::barrier`]).
-    async fn barrier(
-        &mut self,
-        id: BarrierId,
-        db: u32,
-        ran_ms: i64,
-        barrier: Barrier,
-        next: Checkpoint,
-    ) -> Result<(), ApplyError> {
-        self.flush().await?;
-        let arrival = Arrival {
-            partition: self.partition,
-            checkpoint: self.link.checkpoint_key.clone().map(|key| (key, next)),
-            records: 1,
-            replid: self.replid.clone(),
-        };
-        match self
-            .ctx
-            .barriers
-            .arrive(id, barrier.partitions.len(), arrival)
-        {
-            Turn::Apply(arrivals, done) => {
-                let result = match self.write_barrier(db, ran_ms, barrier.commands) {
-                    Ok(()) => self.commit(arrivals, true).await,
-                    Err(err) => Err(err),
-                };
-                let outcome = result.as_ref().map(|_| ()).map_err(|e| with_causes(e));
-                done.send_replace(Some(outcome));
-                result?;
-            }
-            Turn::Wait(outcome) => {
-                barrier::wait(outcome).await.map_err(|why| {
-                    self.log_error(format!(
-                        "a barrier at offset {} was not applied: {why}",
-                        id.1.offset
-                    ))
-                })?;
-                if self.link.checkpoint_key.is_some() {
-                    self.positions.stored(next);
-                }
-            }
-        }
-        self.positions.take(next);
-        Ok(())
-    }
-
-    /// Adds a barrier's commands to the batch, from `db`.
-    fn write_barrier(
-        &mut self,
-        db: u32,
-        ran_ms: i64,
-        commands: Vec<slotstream_schemas::Command>,
-    ) -> Result<(), ApplyError> {
-        self.batch.select(db);
-        for command in commands {
-            // A `SELECT` inside a block moves this connection to another db: follow it, so the
-            // checkpoints and later commands go where they belong.
-            let selected = selected_db(&command);
-            let swapped = swapped_with_db0(&command);
-            self.write_command(command, ran_ms)?;
-            if let Some(db) = selected {
-                self.batch.moved_to(db);
-            }
-            if let (Some(db), Some(log)) = (swapped, &self.ctx.checkpoint_log) {
-                checkpoint::delete_moved(&mut self.batch, log, self.ctx.partitions, db);
-            }
-        }
-        Ok(())
     }
 
     fn log_error(&self, what: String) -> ApplyError {
@@ -574,4 +427,37 @@ impl Lane {
             cause,
         }
     }
+}
+
+/// How partition `partition` writes live commands.
+fn live_writer(ctx: &PartitionContext, partition: u32) -> LiveWriter<'_> {
+    LiveWriter {
+        target: &ctx.target_info,
+        addr: &ctx.target.addr,
+        partition,
+        extension_ms: ctx.ttl_extension_ms,
+        on_unsupported: ctx.on_unsupported,
+        stats: &ctx.stats,
+    }
+}
+
+/// Adds one live command to `batch`, in the database selected last.
+fn push_live(
+    batch: &mut crate::batch::Batch,
+    live: &LiveWriter<'_>,
+    command: slotstream_schemas::Command,
+    ran_ms: i64,
+) -> Result<(), ApplyError> {
+    let db = batch.db();
+    let mut push = batch.push(Replies::Replicated);
+    match live.write(push.commands(), command, db, ran_ms, now_ms())? {
+        Live::Written(key) => {
+            push.concerning(key);
+            batch.tally.commands += 1;
+        }
+        Live::LeftOut(key) => {
+            push.concerning(key);
+        }
+    }
+    Ok(())
 }

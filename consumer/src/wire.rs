@@ -8,11 +8,11 @@
 //! data.
 
 mod encode;
-mod reply;
+pub mod reply;
 
 #[cfg(test)]
 pub use encode::decode;
-pub use encode::Commands;
+pub use encode::{split_commands, Commands};
 
 use redis::{RedisError, Value};
 use std::io;
@@ -77,15 +77,30 @@ impl Wire {
         parts: &[&[u8]],
         replies: usize,
     ) -> Result<Vec<Value>, RedisError> {
+        self.send(parts).await?;
+        self.receive(replies).await
+    }
+
+    /// Writes `parts` in order (within the response timeout), without waiting for replies: a
+    /// caller with several connections writes to each before it reads from any.
+    pub async fn send(&mut self, parts: &[&[u8]]) -> Result<(), RedisError> {
         let timeout = self.response_timeout;
         tokio::time::timeout(timeout, async {
             for part in parts {
                 self.stream.write_all(part).await?;
             }
-            self.read_replies(replies).await
+            Ok(())
         })
         .await
-        .map_err(|_| timed_out("waiting for replies"))?
+        .map_err(|_| timed_out("writing"))?
+    }
+
+    /// Reads `replies` replies (within the response timeout).
+    pub async fn receive(&mut self, replies: usize) -> Result<Vec<Value>, RedisError> {
+        let timeout = self.response_timeout;
+        tokio::time::timeout(timeout, self.read_replies(replies))
+            .await
+            .map_err(|_| timed_out("waiting for replies"))?
     }
 
     async fn read_replies(&mut self, count: usize) -> Result<Vec<Value>, RedisError> {

@@ -14,6 +14,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
+use slotstream_fuzz::{arrive, read_sizes};
 use slotstream_producer::command::{parse_frame, Frame, FrameError, FrameParser};
 use slotstream_producer::keys::CommandTable;
 
@@ -64,32 +65,17 @@ fuzz_target!(|data: &[u8]| {
     let Some((&ctrl, stream)) = data.split_first() else {
         return;
     };
-    // ctrl 0: one read; otherwise reads of 1..=16 and 1..=16 * 61 bytes, alternating.
-    let sizes = if ctrl == 0 {
-        [stream.len().max(1); 2]
-    } else {
-        [
-            usize::from(ctrl & 0x0f) + 1,
-            (usize::from(ctrl >> 4) + 1) * 61,
-        ]
-    };
+    let sizes = read_sizes(ctrl, stream.len());
 
     // As follow.rs drives it.
     let mut frames = Vec::new();
     let mut parser = FrameParser::default();
-    let mut pending = Vec::new();
     let mut failed = None;
-    let mut rest = stream;
-    let mut turn = 0;
-    while !rest.is_empty() && failed.is_none() {
-        let n = sizes[turn % 2].min(rest.len());
-        turn += 1;
-        pending.extend_from_slice(&rest[..n]);
-        rest = &rest[n..];
-        let (consumed, err) = drain(&pending, |b| parser.parse(b), &mut frames);
-        pending.drain(..consumed);
+    arrive(stream, sizes, |pending| {
+        let (consumed, err) = drain(pending, |b| parser.parse(b), &mut frames);
         failed = err;
-    }
+        (consumed, failed.is_some())
+    });
 
     // All at once.
     let mut once = Vec::new();

@@ -10,6 +10,7 @@
 use std::io::Read;
 
 use libfuzzer_sys::fuzz_target;
+use slotstream_fuzz::Chunked;
 use slotstream_rdb::{Entry, RdbReader};
 
 /// Object limit for most inputs: far below `DEFAULT_MAX_OBJECT_BYTES`, so no declared length can
@@ -17,25 +18,6 @@ use slotstream_rdb::{Entry, RdbReader};
 const LIMIT: usize = 1 << 20;
 /// Object limit when the control byte's top bit is set, to reach the `ObjectTooLarge` paths.
 const SMALL_LIMIT: usize = 64;
-
-/// Hands out the input in reads of alternating sizes `a` and `b`.
-struct Chunked<'a> {
-    data: &'a [u8],
-    sizes: [usize; 2],
-    turn: usize,
-}
-
-impl Read for Chunked<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let size = self.sizes[self.turn % 2];
-        self.turn += 1;
-        let n = size.min(buf.len()).min(self.data.len());
-        let (now, rest) = self.data.split_at(n);
-        buf[..n].copy_from_slice(now);
-        self.data = rest;
-        Ok(n)
-    }
-}
 
 /// What one run produced: the entries, then the error (`Display` text and key) if any, and the
 /// final position.
@@ -89,11 +71,6 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(position + rest.len() + inner.len(), data.len());
     }
 
-    let chunked = Chunked {
-        data,
-        sizes,
-        turn: 0,
-    };
-    let (pieces, _) = run(chunked, limit);
+    let (pieces, _) = run(Chunked::new(data, sizes), limit);
     assert_eq!(whole, pieces, "the result depends on how the bytes arrive");
 });

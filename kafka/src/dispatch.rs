@@ -55,6 +55,10 @@ const BYTES_PER_PARTITION: usize = 8 << 20;
 /// were applied (retention; the producer writes no transactions and the data topic is not
 /// compacted): the partition stops with an error naming the offsets. Only a partition read from
 /// its beginning may start past offset 0, where the records of older epochs aged out.
+///
+/// Over 80 lines on purpose: it is one poll loop whose every branch (message, parked partition,
+/// hole, end of partition, error) reads and writes the same local state; split up, each part
+/// would take that state as half a dozen `&mut` arguments and the loop would be harder to follow.
 pub(crate) fn dispatch(
     consumer: &BaseConsumer,
     topic: &str,

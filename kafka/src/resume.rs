@@ -107,11 +107,13 @@ mod tests {
             epoch: 2,
             partitions: 16,
             db: 3,
+            snapshot_complete: false,
         };
         assert_eq!(decode(&encode(&point)).unwrap(), point);
         assert!(decode(b"junk").is_err());
-        // Points saved before `db` was kept read as db 0.
+        // Points saved before `db` and `snapshot_complete` were kept read as db 0, complete.
         let old = br#"{"source":"s","replid":"r","offset":1,"epoch":1,"partitions":4}"#;
         assert_eq!(decode(old).unwrap().db, 0);
+        assert!(decode(old).unwrap().snapshot_complete);
     }
 }

@@ -5,16 +5,17 @@ use crate::config::{SourceAddr, SourceConfig};
 use crate::error::CaptureError;
 use crate::follow::Follower;
 use crate::keys::CommandTable;
-use crate::replica::{ReplicaLink, SyncStart, Transfer, EOF_MARK_LEN};
+use crate::replica::{Payload, ReplicaLink, SyncStart, Transfer};
 use crate::snapshot::{stream_snapshot, EpochInfo, SnapshotSummary};
 use crate::source_facts::SourceFacts;
+use crate::standalone::refuse_cluster;
 use crate::stats::CaptureStats;
 use slotstream_rdb::RdbReader;
 use slotstream_schemas::log::LogWriter;
 use slotstream_schemas::resume::ResumePoint;
-use std::io::{BufReader, Read};
+use std::io::BufReader;
 use std::net::TcpStream;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Result of a snapshot capture.
 #[derive(Debug, Clone)]
@@ -52,6 +53,7 @@ impl Session {
     ) -> Result<Self, CaptureError> {
         let addr = SourceAddr::parse(&config.url)?;
         let source_id = config.source_id.clone().unwrap_or_else(|| addr.to_string());
+        check_standalone(config, &addr)?;
         // Read before asking for a full sync, while the source is not yet waiting on a replica.
         let facts = resume.is_none().then(|| read_facts(config, &addr));
         let mut link = ReplicaLink::connect(&addr, config)?;
@@ -98,12 +100,14 @@ impl Session {
         &self.source_id
     }
 
-    /// Streams the snapshot into `log` as epoch `epoch`. Only after a full resync.
+    /// Streams the snapshot into `log` as epoch `epoch`. Only after a full resync. Ends early
+    /// with [`CaptureError::Stopped`] once `stop` is set.
     pub fn snapshot<W: LogWriter>(
         &mut self,
         epoch: u64,
         log: &mut W,
         stats: &CaptureStats,
+        stop: &AtomicBool,
     ) -> Result<CaptureSummary, CaptureError> {
         let transfer = self
             .transfer
@@ -128,14 +132,15 @@ impl Session {
         };
         let info = EpochInfo {
             source: self.source_id.clone(),
+            source_addr: self.addr.to_string(),
             epoch,
             replid: self.replid.clone(),
             offset: self.offset,
             facts,
         };
-        let snapshot = stream_snapshot(&mut rdb, log, &info, stats, &self.addr.to_string())?;
+        let snapshot = stream_snapshot(&mut rdb, log, &info, stats, stop)?;
         let (leftover, payload) = rdb.into_parts();
-        let (reader, pending) = payload.finish(leftover, &transfer, &self.addr)?;
+        let (reader, pending) = payload.finish(leftover, &self.addr)?;
         self.reader = Some(reader);
         self.pending = pending;
         Ok(CaptureSummary {
@@ -181,6 +186,15 @@ fn ordinary_connection(config: &SourceConfig) -> redis::RedisResult<redis::Conne
     Ok(conn)
 }
 
+/// Refuses a cluster node as the source ([`refuse_cluster`]), before the replica link asks for
+/// anything. A source that cannot be reached is left to the replica link to report.
+fn check_standalone(config: &SourceConfig, addr: &SourceAddr) -> Result<(), CaptureError> {
+    match ordinary_connection(config) {
+        Ok(mut conn) => refuse_cluster(&mut conn, &addr.to_string()),
+        Err(_) => Ok(()),
+    }
+}
+
 /// The source's facts for `EpochBegin`; none (with a warning) when they cannot be read, and the
 /// consumer then finds such problems key by key.
 fn read_facts(config: &SourceConfig, addr: &SourceAddr) -> SourceFacts {
@@ -201,85 +215,15 @@ fn read_facts(config: &SourceConfig, addr: &SourceAddr) -> SourceFacts {
     }
 }
 
-/// Takes one full snapshot of the source into `log` (epoch `epoch`), then returns.
+/// Takes one full snapshot of the source into `log` (epoch `epoch`), then returns; stops early
+/// once `stop` is set.
 pub fn capture_snapshot<W: LogWriter>(
     config: &SourceConfig,
     epoch: u64,
     log: &mut W,
     stats: &CaptureStats,
+    stop: &AtomicBool,
 ) -> Result<CaptureSummary, CaptureError> {
     let mut session = Session::start(config, None)?;
-    session.snapshot(epoch, log, stats)
-}
-
-/// The snapshot bytes on the socket: exactly `len` bytes for a sized transfer, or everything up
-/// to the end mark for a diskless one (the RDB's own EOF opcode tells where it ends).
-enum Payload {
-    Sized(std::io::Take<BufReader<TcpStream>>),
-    Eof(BufReader<TcpStream>),
-}
-
-impl Payload {
-    fn new(reader: BufReader<TcpStream>, transfer: &Transfer) -> Self {
-        match transfer {
-            Transfer::Sized(len) => Payload::Sized(reader.take(*len)),
-            Transfer::Eof(_) => Payload::Eof(reader),
-        }
-    }
-
-    /// Checks the transfer ended where the framing says: no bytes left of a sized payload, or
-    /// the end mark right after the RDB.
-    fn finish(
-        self,
-        leftover: Vec<u8>,
-        transfer: &Transfer,
-        addr: &SourceAddr,
-    ) -> Result<(BufReader<TcpStream>, Vec<u8>), CaptureError> {
-        let protocol = |what: String| CaptureError::Protocol {
-            addr: addr.to_string(),
-            what,
-        };
-        match (self, transfer) {
-            (Payload::Sized(take), Transfer::Sized(len)) => {
-                let unread = take.limit() + leftover.len() as u64;
-                if unread != 0 {
-                    return Err(protocol(format!(
-                        "the snapshot ended {unread} bytes before its announced length {len}"
-                    )));
-                }
-                Ok((take.into_inner(), Vec::new()))
-            }
-            (Payload::Eof(mut reader), Transfer::Eof(mark)) => {
-                let mut tail = leftover;
-                if tail.len() < EOF_MARK_LEN {
-                    let mut rest = vec![0; EOF_MARK_LEN - tail.len()];
-                    reader
-                        .read_exact(&mut rest)
-                        .map_err(|cause| CaptureError::Io {
-                            addr: addr.to_string(),
-                            doing: "reading the end mark of the snapshot".into(),
-                            cause,
-                        })?;
-                    tail.extend_from_slice(&rest);
-                }
-                if tail[..EOF_MARK_LEN] != mark[..] {
-                    return Err(protocol(
-                        "the snapshot's end mark does not match its start mark".into(),
-                    ));
-                }
-                // Bytes after the mark are the start of the command stream.
-                Ok((reader, tail.split_off(EOF_MARK_LEN)))
-            }
-            _ => Err(protocol("snapshot framing changed mid-transfer".into())),
-        }
-    }
-}
-
-impl Read for Payload {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Payload::Sized(take) => take.read(buf),
-            Payload::Eof(reader) => reader.read(buf),
-        }
-    }
+    session.snapshot(epoch, log, stats, stop)
 }

@@ -29,6 +29,9 @@ pub enum CaptureError {
         reply: String,
     },
 
+    #[error("source {addr} is not supported: {what}")]
+    Unsupported { addr: String, what: String },
+
     #[error("source {addr} broke the replication protocol: {what}")]
     Protocol { addr: String, what: String },
 
@@ -49,6 +52,11 @@ pub enum CaptureError {
 
     #[error("cannot write to the log")]
     Log(#[from] LogError),
+
+    /// Not a fault: the run was asked to stop (SIGTERM) before `during` ended. What is in the
+    /// log stands; the caller decides what a restart does with it.
+    #[error("stopped on request during {during}")]
+    Stopped { during: &'static str },
 }
 
 impl Retryable for CaptureError {
@@ -82,7 +90,9 @@ impl Retryable for CaptureError {
             CaptureError::BadUrl { .. }
             | CaptureError::Auth { .. }
             | CaptureError::Protocol { .. }
-            | CaptureError::Rdb { .. } => Retry::Fatal,
+            | CaptureError::Unsupported { .. }
+            | CaptureError::Rdb { .. }
+            | CaptureError::Stopped { .. } => Retry::Fatal,
         }
     }
 }
@@ -173,6 +183,19 @@ mod tests {
                 CaptureError::Protocol {
                     addr: "s:1".into(),
                     what: "garbage".into(),
+                },
+                Retry::Fatal,
+            ),
+            (
+                CaptureError::Unsupported {
+                    addr: "s:1".into(),
+                    what: "a cluster node".into(),
+                },
+                Retry::Fatal,
+            ),
+            (
+                CaptureError::Stopped {
+                    during: "the snapshot",
                 },
                 Retry::Fatal,
             ),

@@ -46,58 +46,25 @@ impl Follower {
         log: &mut W,
         mut on_progress: impl FnMut(Progress, &mut W) -> Result<(), CaptureError>,
     ) -> Result<(), CaptureError> {
-        let addr = self.addr.clone();
-        let io = |doing: &str, cause| CaptureError::Io {
-            addr: addr.clone(),
-            doing: doing.to_string(),
-            cause,
-        };
         self.reader
             .get_ref()
             .set_read_timeout(Some(HEARTBEAT_EVERY))
-            .map_err(|e| io("setting up the live link", e))?;
-        let mut last_tick = Instant::now();
-        let mut last_heartbeat = Instant::now();
-        let mut last_data = Instant::now();
+            .map_err(|e| self.io("setting up the live link", e))?;
+        let mut clock = Clock::default();
         let mut reported = None;
         // Parsed bytes are dropped from the front of `pending` in bulk, not per command. A
         // command that has arrived only in part stays there, and `parser` resumes it where it
         // stopped when more arrives instead of parsing it again from its start on every read.
-        let mut consumed = 0;
         let mut parser = FrameParser::default();
         while !stop.load(Ordering::Relaxed) {
-            while let Some(frame) =
-                parser
-                    .parse(&self.pending[consumed..])
-                    .map_err(|e| CaptureError::Protocol {
-                        addr: self.addr.clone(),
-                        what: format!("{e} (replication offset {})", self.offset),
-                    })?
-            {
-                let start = self.offset;
-                self.offset += frame.len as u64;
-                consumed += frame.len;
-                router.command(frame.args, start, self.offset, log)?;
-            }
-            self.pending.drain(..consumed);
-            consumed = 0;
-            if last_heartbeat.elapsed() >= HEARTBEAT_EVERY {
-                last_heartbeat = Instant::now();
+            self.route_pending(&mut parser, router, log)?;
+            if clock.heartbeat_due() {
                 router.heartbeat(router.safe_offset(self.offset), log)?;
             }
-            if last_tick.elapsed() >= ACK_EVERY {
-                last_tick = Instant::now();
-                let ack = format!(
-                    "*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n${}\r\n{}\r\n",
-                    self.offset.to_string().len(),
-                    self.offset
-                );
-                self.writer
-                    .write_all(ack.as_bytes())
-                    .map_err(|e| io("acknowledging the replication offset", e))?;
-                let safe = router.safe_offset(self.offset);
+            if clock.ack_due() {
+                self.acknowledge()?;
                 let progress = Progress {
-                    offset: safe,
+                    offset: router.safe_offset(self.offset),
                     db: router.db(),
                 };
                 if reported != Some(progress) {
@@ -105,28 +72,117 @@ impl Follower {
                     reported = Some(progress);
                 }
             }
-            match self.reader.fill_buf() {
-                Ok([]) => {
-                    return Err(io(
-                        "reading the command stream",
-                        std::io::Error::new(ErrorKind::UnexpectedEof, "the source closed the link"),
-                    ))
-                }
-                Ok(bytes) => {
-                    let len = bytes.len();
-                    self.pending.extend_from_slice(bytes);
-                    self.reader.consume(len);
-                    last_data = Instant::now();
-                }
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    if last_data.elapsed() > self.idle_timeout {
-                        return Err(io("waiting for the command stream", e));
-                    }
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(io("reading the command stream", e)),
+            if self.read_more()? {
+                clock.last_data = Instant::now();
+            } else if clock.last_data.elapsed() > self.idle_timeout {
+                return Err(self.io(
+                    "waiting for the command stream",
+                    std::io::Error::new(ErrorKind::TimedOut, "the source sent nothing"),
+                ));
             }
         }
         Ok(())
     }
+
+    /// Turns every whole frame in `pending` into records, advancing the offset by each.
+    fn route_pending<W: LogWriter>(
+        &mut self,
+        parser: &mut FrameParser,
+        router: &mut Router,
+        log: &mut W,
+    ) -> Result<(), CaptureError> {
+        let mut consumed = 0;
+        while let Some(frame) =
+            parser
+                .parse(&self.pending[consumed..])
+                .map_err(|e| CaptureError::Protocol {
+                    addr: self.addr.clone(),
+                    what: format!("{e} (replication offset {})", self.offset),
+                })?
+        {
+            let start = self.offset;
+            self.offset += frame.len as u64;
+            consumed += frame.len;
+            router.command(frame.args, start, self.offset, log)?;
+        }
+        self.pending.drain(..consumed);
+        Ok(())
+    }
+
+    /// `REPLCONF ACK <offset>`: tells the source how far the stream was read.
+    fn acknowledge(&mut self) -> Result<(), CaptureError> {
+        let ack = format!(
+            "*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n${}\r\n{}\r\n",
+            self.offset.to_string().len(),
+            self.offset
+        );
+        self.writer
+            .write_all(ack.as_bytes())
+            .map_err(|e| self.io("acknowledging the replication offset", e))
+    }
+
+    /// Reads what the source sent within one heartbeat interval into `pending`; false when
+    /// nothing came.
+    fn read_more(&mut self) -> Result<bool, CaptureError> {
+        match self.reader.fill_buf() {
+            Ok([]) => Err(self.io(
+                "reading the command stream",
+                std::io::Error::new(ErrorKind::UnexpectedEof, "the source closed the link"),
+            )),
+            Ok(bytes) => {
+                let len = bytes.len();
+                self.pending.extend_from_slice(bytes);
+                self.reader.consume(len);
+                Ok(true)
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => Ok(false),
+            Err(e) if e.kind() == ErrorKind::Interrupted => Ok(false),
+            Err(e) => Err(self.io("reading the command stream", e)),
+        }
+    }
+
+    fn io(&self, doing: &str, cause: std::io::Error) -> CaptureError {
+        CaptureError::Io {
+            addr: self.addr.clone(),
+            doing: doing.to_string(),
+            cause,
+        }
+    }
+}
+
+/// When the follow loop last sent heartbeats and acknowledgements and last heard the source.
+struct Clock {
+    last_heartbeat: Instant,
+    last_ack: Instant,
+    last_data: Instant,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        let now = Instant::now();
+        Self {
+            last_heartbeat: now,
+            last_ack: now,
+            last_data: now,
+        }
+    }
+}
+
+impl Clock {
+    fn heartbeat_due(&mut self) -> bool {
+        due(&mut self.last_heartbeat, HEARTBEAT_EVERY)
+    }
+
+    fn ack_due(&mut self) -> bool {
+        due(&mut self.last_ack, ACK_EVERY)
+    }
+}
+
+/// True (and `last` reset to now) once `every` has passed since `last`.
+fn due(last: &mut Instant, every: Duration) -> bool {
+    if last.elapsed() < every {
+        return false;
+    }
+    *last = Instant::now();
+    true
 }

@@ -12,6 +12,7 @@
 //! - [`route`]: live commands → records: single slot, split per slot, or barrier.
 //! - [`snapshot`]: RDB entries → `EpochBegin`, `SnapshotKey`…, `SnapshotEnd` records.
 //! - [`source_facts`]: the source's modules and field-TTL hashes, for `EpochBegin`.
+//! - [`standalone`]: the refusal of a cluster node as the source (not supported yet).
 //! - [`capture`]: the driver that runs the above on one socket.
 //! - [`command`]: the replication command stream, parsed incrementally.
 //! - [`follow`]: after the snapshot: ACKs, offsets, the live stream.
@@ -31,6 +32,7 @@ pub mod replica;
 pub mod route;
 pub mod snapshot;
 pub mod source_facts;
+pub mod standalone;
 pub mod stats;
 
 pub use capture::{capture_snapshot, CaptureSummary, Session};

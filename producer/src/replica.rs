@@ -6,6 +6,7 @@
 
 use crate::config::{SourceAddr, SourceConfig};
 use crate::error::CaptureError;
+use slotstream_schemas::display::show_key;
 use slotstream_schemas::resume::ResumePoint;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -143,7 +144,7 @@ impl ReplicaLink {
                 let Some(offset) = offset.filter(|_| replid.len() == 40) else {
                     return Err(self.protocol(format!("malformed PSYNC reply {reply:?}")));
                 };
-                let transfer = self.read_payload_header()?;
+                let transfer = read_payload_header(&mut self.reader, &self.addr)?;
                 Ok(SyncStart::Full {
                     replid,
                     offset,
@@ -159,24 +160,6 @@ impl ReplicaLink {
                 reply: reply.to_string(),
             }),
         }
-    }
-
-    /// Reads `$<len>` or `$EOF:<mark>`, skipping the bare newlines the source sends as
-    /// keepalives while it prepares the snapshot.
-    fn read_payload_header(&mut self) -> Result<Transfer, CaptureError> {
-        let line = self.read_line("waiting for the snapshot")?;
-        let Some(rest) = line.strip_prefix('$') else {
-            return Err(self.protocol(format!("expected a snapshot header, got {line:?}")));
-        };
-        if let Some(mark) = rest.strip_prefix("EOF:") {
-            let mark: [u8; EOF_MARK_LEN] = mark.as_bytes().try_into().map_err(|_| {
-                self.protocol(format!("EOF mark of {} bytes, expected 40", mark.len()))
-            })?;
-            return Ok(Transfer::Eof(mark));
-        }
-        rest.parse::<u64>()
-            .map(Transfer::Sized)
-            .map_err(|_| self.protocol(format!("bad snapshot length {line:?}")))
     }
 
     fn expect_ok(&mut self, args: &[&[u8]]) -> Result<(), CaptureError> {
@@ -203,57 +186,19 @@ impl ReplicaLink {
         self.writer
             .write_all(&frame)
             .map_err(|cause| self.io_error(&doing, cause))?;
-        self.read_line(&format!(
+        let doing = format!(
             "waiting for the reply to {}",
             String::from_utf8_lossy(args[0])
-        ))
-    }
-
-    /// Reads one `\r\n`-terminated line, skipping bare `\n` keepalives.
-    fn read_line(&mut self, doing: &str) -> Result<String, CaptureError> {
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            let read = (&mut self.reader)
-                .take(64 << 10)
-                .read_until(b'\n', &mut line)
-                .map_err(|cause| self.io_error(doing, cause))?;
-            if read == 0 {
-                return Err(self.io_error(
-                    doing,
-                    std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        "the source closed the connection",
-                    ),
-                ));
-            }
-            if line == b"\n" {
-                continue;
-            }
-            if !line.ends_with(b"\r\n") {
-                return Err(self.protocol(format!(
-                    "unterminated reply line {:?}",
-                    String::from_utf8_lossy(&line)
-                )));
-            }
-            line.truncate(line.len() - 2);
-            return Ok(String::from_utf8_lossy(&line).into_owned());
-        }
+        );
+        read_line(&mut self.reader, &self.addr, &doing)
     }
 
     fn io_error(&self, doing: &str, cause: std::io::Error) -> CaptureError {
-        CaptureError::Io {
-            addr: self.addr.to_string(),
-            doing: doing.to_string(),
-            cause,
-        }
+        io_error(&self.addr, doing, cause)
     }
 
     fn protocol(&self, what: String) -> CaptureError {
-        CaptureError::Protocol {
-            addr: self.addr.to_string(),
-            what,
-        }
+        protocol(&self.addr, what)
     }
 
     pub fn addr(&self) -> &SourceAddr {
@@ -263,6 +208,191 @@ impl ReplicaLink {
     /// The buffered read side (it may already hold payload bytes) and a write handle.
     pub fn into_parts(self) -> (BufReader<TcpStream>, TcpStream) {
         (self.reader, self.writer)
+    }
+}
+
+/// Reads `$<len>` or `$EOF:<mark>`, skipping the bare newlines the source sends as keepalives
+/// while it prepares the snapshot. What [`ReplicaLink::handshake`] reads after `+FULLRESYNC`.
+pub fn read_payload_header(
+    reader: &mut impl BufRead,
+    addr: &SourceAddr,
+) -> Result<Transfer, CaptureError> {
+    let line = read_line(reader, addr, "waiting for the snapshot")?;
+    let Some(rest) = line.strip_prefix('$') else {
+        return Err(protocol(
+            addr,
+            format!("expected a snapshot header, got {}", quote(line.as_bytes())),
+        ));
+    };
+    if let Some(mark) = rest.strip_prefix("EOF:") {
+        let mark: [u8; EOF_MARK_LEN] = mark.as_bytes().try_into().map_err(|_| {
+            protocol(
+                addr,
+                format!("EOF mark of {} bytes, expected 40", mark.len()),
+            )
+        })?;
+        return Ok(Transfer::Eof(mark));
+    }
+    rest.parse::<u64>().map(Transfer::Sized).map_err(|_| {
+        protocol(
+            addr,
+            format!("bad snapshot length {}", quote(line.as_bytes())),
+        )
+    })
+}
+
+/// Reads one `\r\n`-terminated line, skipping bare `\n` keepalives.
+fn read_line(
+    reader: &mut impl BufRead,
+    addr: &SourceAddr,
+    doing: &str,
+) -> Result<String, CaptureError> {
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let read = reader
+            .take(64 << 10)
+            .read_until(b'\n', &mut line)
+            .map_err(|cause| io_error(addr, doing, cause))?;
+        if read == 0 {
+            return Err(io_error(
+                addr,
+                doing,
+                std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the source closed the connection",
+                ),
+            ));
+        }
+        if line == b"\n" {
+            continue;
+        }
+        if !line.ends_with(b"\r\n") {
+            return Err(protocol(
+                addr,
+                format!("unterminated reply line {}", quote(&line)),
+            ));
+        }
+        line.truncate(line.len() - 2);
+        return Ok(String::from_utf8_lossy(&line).into_owned());
+    }
+}
+
+/// A line for an error message: its start, escaped, and its length when that was cut.
+fn quote(line: &[u8]) -> String {
+    let shown = show_key(line);
+    if line.len() > 200 {
+        format!("{shown} ({} bytes)", line.len())
+    } else {
+        shown
+    }
+}
+
+fn io_error(addr: &SourceAddr, doing: &str, cause: std::io::Error) -> CaptureError {
+    CaptureError::Io {
+        addr: addr.to_string(),
+        doing: doing.to_string(),
+        cause,
+    }
+}
+
+fn protocol(addr: &SourceAddr, what: String) -> CaptureError {
+    CaptureError::Protocol {
+        addr: addr.to_string(),
+        what,
+    }
+}
+
+/// The snapshot bytes after the header: exactly `len` bytes for a sized transfer, or everything
+/// up to the end mark for a diskless one (the RDB's own EOF opcode tells where it ends). The
+/// RDB parser reads through it; [`Payload::finish`] then checks the framing's end.
+pub struct Payload<R> {
+    framing: Framing<R>,
+    /// Bytes handed to the RDB parser so far.
+    handed: u64,
+}
+
+enum Framing<R> {
+    Sized { take: std::io::Take<R>, len: u64 },
+    Eof { reader: R, mark: [u8; EOF_MARK_LEN] },
+}
+
+impl<R: Read> Payload<R> {
+    pub fn new(reader: R, transfer: &Transfer) -> Self {
+        let framing = match transfer {
+            Transfer::Sized(len) => Framing::Sized {
+                take: reader.take(*len),
+                len: *len,
+            },
+            Transfer::Eof(mark) => Framing::Eof {
+                reader,
+                mark: *mark,
+            },
+        };
+        Payload { framing, handed: 0 }
+    }
+
+    /// Checks the transfer ended where the framing says: no bytes left of a sized payload, or
+    /// the end mark right after the RDB. `leftover` is what the RDB parser read past the RDB.
+    /// Returns the reader and the stream bytes already read past the payload (the start of
+    /// the command stream). Errors name the payload byte where the RDB ended.
+    pub fn finish(
+        self,
+        leftover: Vec<u8>,
+        addr: &SourceAddr,
+    ) -> Result<(R, Vec<u8>), CaptureError> {
+        let rdb_len = self.handed.saturating_sub(leftover.len() as u64);
+        match self.framing {
+            Framing::Sized { take, len } => {
+                let unread = take.limit() + leftover.len() as u64;
+                if unread != 0 {
+                    return Err(protocol(
+                        addr,
+                        format!(
+                            "the snapshot's RDB ended at payload byte {rdb_len}, {unread} bytes \
+                             before its announced length {len}"
+                        ),
+                    ));
+                }
+                Ok((take.into_inner(), Vec::new()))
+            }
+            Framing::Eof { mut reader, mark } => {
+                let mut tail = leftover;
+                if tail.len() < EOF_MARK_LEN {
+                    let mut rest = vec![0; EOF_MARK_LEN - tail.len()];
+                    reader.read_exact(&mut rest).map_err(|cause| {
+                        let doing =
+                            format!("reading the snapshot's end mark at payload byte {rdb_len}");
+                        io_error(addr, &doing, cause)
+                    })?;
+                    tail.extend_from_slice(&rest);
+                }
+                if tail[..EOF_MARK_LEN] != mark[..] {
+                    return Err(protocol(
+                        addr,
+                        format!(
+                            "the snapshot's end mark does not match its start mark: at payload \
+                             byte {rdb_len}, after the RDB, came {} instead of {}",
+                            quote(&tail[..EOF_MARK_LEN]),
+                            quote(&mark)
+                        ),
+                    ));
+                }
+                // Bytes after the mark are the start of the command stream.
+                Ok((reader, tail.split_off(EOF_MARK_LEN)))
+            }
+        }
+    }
+}
+
+impl<R: Read> Read for Payload<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = match &mut self.framing {
+            Framing::Sized { take, .. } => take.read(buf)?,
+            Framing::Eof { reader, .. } => reader.read(buf)?,
+        };
+        self.handed += n as u64;
+        Ok(n)
     }
 }
 

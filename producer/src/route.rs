@@ -9,7 +9,7 @@ use crate::keys::CommandTable;
 use slotstream_schemas::log::LogWriter;
 use slotstream_schemas::name::Name;
 use slotstream_schemas::now_ms;
-use slotstream_schemas::slot::{key_slot, partition_for_slot};
+use slotstream_schemas::slot::{key_slot, partition_for_slot, NO_SLOT};
 use slotstream_schemas::{Barrier, Body, Command, Element, Heartbeat, Position, Record};
 use std::collections::BTreeMap;
 
@@ -199,7 +199,8 @@ impl Router {
                 }
             }
             Route::Barrier(partitions) => {
-                self.write_barrier(partitions, vec![command(args)], db, end, log)?;
+                // A barrier of one command spans slots, or names no key.
+                self.write_barrier(partitions, vec![command(args)], NO_SLOT, db, end, log)?;
             }
         }
         Ok(())
@@ -214,34 +215,50 @@ impl Router {
     ) -> Result<(), CaptureError> {
         let Block { db, commands, .. } = block;
         let mut partitions = Vec::new();
+        // The slots the block's keyed commands name (one: the block fits a cluster's
+        // transaction); `None` once a command spans slots.
+        let mut slots: Vec<u16> = Vec::new();
+        let mut spans_slots = false;
         for args in &commands {
             let name = Name::of_command(args);
             match self.route(&name, args)? {
                 Route::Drop => {}
                 Route::Single { slot } => {
+                    slots.push(slot);
                     partitions.push(partition_for_slot(slot, self.partitions))
                 }
-                Route::Split(parts) => partitions.extend(
-                    parts
-                        .iter()
-                        .map(|(slot, _)| partition_for_slot(*slot, self.partitions)),
-                ),
-                Route::Barrier(all) => partitions.extend(all),
+                Route::Split(parts) => {
+                    for (slot, _) in &parts {
+                        slots.push(*slot);
+                        partitions.push(partition_for_slot(*slot, self.partitions));
+                    }
+                }
+                Route::Barrier(all) => {
+                    spans_slots = true;
+                    partitions.extend(all)
+                }
             }
         }
+        let slot = match &slots[..] {
+            [first, rest @ ..] if !spans_slots && rest.iter().all(|s| s == first) => *first,
+            _ => NO_SLOT,
+        };
         partitions.sort_unstable();
         partitions.dedup();
         if partitions.is_empty() {
             return Ok(());
         }
         let commands = commands.into_iter().map(command).collect();
-        self.write_barrier(partitions, commands, db, end, log)
+        self.write_barrier(partitions, commands, slot, db, end, log)
     }
 
+    /// A barrier copy in each of `partitions`; `slot` is the one slot its keys share, or
+    /// [`NO_SLOT`] (a cluster target applies the first as that slot's transaction).
     fn write_barrier<W: LogWriter>(
         &mut self,
         partitions: Vec<u32>,
         commands: Vec<Command>,
+        slot: u16,
         db: u32,
         end: u64,
         log: &mut W,
@@ -252,7 +269,7 @@ impl Router {
         };
         for &partition in &partitions {
             let body = Body::Barrier(barrier.clone());
-            log.append(partition, self.record(end, 0, 0, db, body))?;
+            log.append(partition, self.record(end, 0, slot, db, body))?;
         }
         Ok(())
     }

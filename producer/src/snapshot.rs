@@ -12,12 +12,14 @@ use slotstream_schemas::{
     Body, EpochBegin, Function, Position, Record, SnapshotChunk, SnapshotEnd, SnapshotKey,
 };
 use std::io::Read;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The epoch a snapshot opens.
 #[derive(Debug, Clone)]
 pub struct EpochInfo {
     pub source: String,
+    /// Where the source is, for errors.
+    pub source_addr: String,
     pub epoch: u64,
     pub replid: String,
     /// Replication offset of the snapshot (from `+FULLRESYNC`).
@@ -37,14 +39,17 @@ pub struct SnapshotSummary {
     pub records_per_partition: Vec<u64>,
 }
 
-/// Reads the whole snapshot from `rdb` and appends its records to `log`.
+/// Reads the whole snapshot from `rdb` and appends its records to `log`. Checks `stop` before
+/// each entry: a stop ends it with [`CaptureError::Stopped`] and no `SnapshotEnd`, so the
+/// epoch stays incomplete and the next run takes a new one.
 pub fn stream_snapshot<R: Read, W: LogWriter>(
     rdb: &mut RdbReader<R>,
     log: &mut W,
     epoch: &EpochInfo,
     stats: &CaptureStats,
-    source_addr: &str,
+    stop: &AtomicBool,
 ) -> Result<SnapshotSummary, CaptureError> {
+    let source_addr = &epoch.source_addr;
     let rdb_error = |cause| CaptureError::Rdb {
         addr: source_addr.to_string(),
         cause,
@@ -64,6 +69,16 @@ pub fn stream_snapshot<R: Read, W: LogWriter>(
         opened: false,
     };
     while let Some(entry) = rdb.next_entry().map_err(rdb_error)? {
+        if stop.load(Ordering::Relaxed) {
+            tracing::info!(
+                keys = writer.summary.keys,
+                read_bytes = rdb.position(),
+                "stopped in the middle of the snapshot"
+            );
+            return Err(CaptureError::Stopped {
+                during: "the snapshot",
+            });
+        }
         stats.rdb_bytes.store(rdb.position(), Ordering::Relaxed);
         match entry {
             Entry::Aux { key, value } => writer.note_aux(&key, &value),

@@ -1,12 +1,16 @@
 //! Inputs found by fuzzing (`fuzz/`) for the command stream parser (target `command_stream`):
 //! each must be refused, not waited on, and a command's header alone must not make it reserve
 //! memory (a tracking allocator, recording only on the thread that asks, measures the largest
-//! allocation). The RDB parser's are in `rdb/tests/fuzz_regressions.rs`.
+//! allocation); and for the snapshot payload's framing (target `eof_framing`). The RDB
+//! parser's are in `rdb/tests/fuzz_regressions.rs`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use slotstream_producer::command::{parse_frame, FrameError, FrameParser};
+use slotstream_producer::config::SourceAddr;
+use slotstream_producer::replica::{read_payload_header, Payload, Transfer};
+use slotstream_rdb::RdbReader;
 
 struct Tracking;
 
@@ -155,4 +159,86 @@ fn a_large_count_alone_reserves_little() {
             "cut at {cut}: an allocation of {largest} bytes"
         );
     }
+}
+
+fn source() -> SourceAddr {
+    SourceAddr::parse("redis://127.0.0.1:1").unwrap()
+}
+
+/// Fuzzing finding (fixed): a snapshot header that is not one quoted all of its line in the
+/// error, up to the 64 KiB a line may take, so one bad byte stream made a log line of 64 KiB.
+/// The error now quotes the start of the line, escaped, and says how long it was.
+#[test]
+fn a_bad_header_line_is_quoted_in_part() {
+    let long = [b'x'; 60_000];
+    let lines = [
+        // No CRLF within the 64 KiB a line may take.
+        [&b"$"[..], &[b'7'; 70_000]].concat(),
+        // Ends in a bare LF.
+        [&b"$EOF:"[..], &long, b"\n"].concat(),
+        // Not a header.
+        [&b"+"[..], &long, b"\r\n"].concat(),
+        // Not a length.
+        [&b"$1"[..], &long, b"\r\n"].concat(),
+        // A mark of the wrong length.
+        [&b"$EOF:"[..], &long, b"\r\n"].concat(),
+    ];
+    for line in lines {
+        let err = read_payload_header(&mut &line[..], &source()).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.len() < 1200,
+            "{} bytes of error for a {}-byte line: {}…",
+            text.len(),
+            line.len(),
+            &text[..200]
+        );
+        assert!(
+            text.contains("source 127.0.0.1:1 broke the replication protocol"),
+            "{text}"
+        );
+    }
+}
+
+/// The smallest RDB: `REDIS0011`, SELECTDB 0, string `k` = `v`, EOF, no checksum (0): 25 bytes.
+const TINY_RDB: &[u8] = b"REDIS0011\xfe\x00\x00\x01k\x01v\xff\0\0\0\0\0\0\0\0";
+
+const MARK: [u8; 40] = *b"0123456789abcdef0123456789abcdef01234567";
+
+/// Reads the RDB at the front of `payload` through the framing of `transfer`, as `capture.rs`
+/// does, and checks the framing's end: the error, if any.
+fn framing_error(payload: &[u8], transfer: Transfer) -> String {
+    let mut rdb = RdbReader::new(Payload::new(payload, &transfer));
+    rdb.read_header().unwrap();
+    while rdb.next_entry().unwrap().is_some() {}
+    let (leftover, payload) = rdb.into_parts();
+    payload.finish(leftover, &source()).unwrap_err().to_string()
+}
+
+/// Fuzzing finding (fixed): when the snapshot's framing did not end where it should, the error
+/// did not say where: a wrong end mark was "the snapshot's end mark does not match its start
+/// mark", with neither its offset nor what came instead. Each now names the payload byte (the
+/// RDB's length) and, for a wrong mark, quotes what was there.
+#[test]
+fn framing_errors_name_the_payload_byte() {
+    let wrong = [
+        TINY_RDB,
+        &b"0123456789abcdef0123456789abcdef0123456X*1\r\n"[..],
+    ]
+    .concat();
+    let text = framing_error(&wrong, Transfer::Eof(MARK));
+    assert!(text.contains("at payload byte 25"), "{text}");
+    assert!(text.contains("0123456X"), "{text}");
+
+    let short_mark = [TINY_RDB, &MARK[..39]].concat();
+    let text = framing_error(&short_mark, Transfer::Eof(MARK));
+    assert!(text.contains("at payload byte 25"), "{text}");
+
+    let sized = [TINY_RDB, b"extra"].concat();
+    let text = framing_error(&sized, Transfer::Sized(30));
+    assert!(text.contains("at payload byte 25"), "{text}");
+    assert!(
+        text.contains("5 bytes before its announced length 30"),
+        "{text}"
+    );
 }

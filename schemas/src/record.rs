@@ -25,7 +25,8 @@ pub struct Record {
     pub position: Position,
     /// Source database number.
     pub db: u32,
-    /// Hash slot of the record's key (0 for records without a key).
+    /// Hash slot of the record's key (0 for records without a key); for a barrier, the one
+    /// slot all its keys share, or `slot::NO_SLOT` (16384) when they span slots or it has none.
     pub slot: u16,
     /// Wall-clock time of capture, in Unix milliseconds.
     pub capture_ms: i64,

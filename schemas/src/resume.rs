@@ -18,4 +18,14 @@ pub struct ResumePoint {
     /// Database selected in the stream at `offset` (a continued stream does not repeat it).
     #[serde(default)]
     pub db: u32,
+    /// False while `epoch`'s snapshot is being written: the point then only claims the epoch
+    /// (a restart cannot continue a snapshot cut short, and takes the next epoch so the
+    /// consumer sweeps what the cut-short one left). Points saved before this field was kept
+    /// read as complete.
+    #[serde(default = "complete")]
+    pub snapshot_complete: bool,
+}
+
+fn complete() -> bool {
+    true
 }

@@ -11,6 +11,10 @@ use std::ops::Range;
 /// Number of hash slots in Redis Cluster.
 pub const SLOTS: u16 = 16384;
 
+/// The slot of a record that has no one slot: a barrier whose keys span slots, or that names
+/// no key. Outside `0..SLOTS`.
+pub const NO_SLOT: u16 = SLOTS;
+
 /// Redis's `crc16` (CRC-16/XMODEM: poly 0x1021, init 0, not reflected), slicing by 16 bytes.
 static CRC16: Crc<u16, Table<16>> = Crc::<u16, Table<16>>::new(&CRC_16_XMODEM);
 

@@ -2,59 +2,63 @@
 //! in the target.
 
 use crate::cli::ConsumeArgs;
-use crate::commands::kafka_settings;
-use crate::commands::progress::{peak_rss_bytes, Progress};
-use crate::commands::retry::Linked;
+use crate::commands::progress::{peak_rss_bytes, Numbers, Progress};
+use crate::commands::retry::Advanced;
+use crate::commands::{apply_progress, kafka_settings, stopped};
+use crate::shutdown::Shutdown;
+use slotstream_consumer::checkpoint::Checkpoint;
 use slotstream_consumer::throttle::Throttle;
 use slotstream_consumer::{Applier, ApplyStats, RunOptions};
-use slotstream_kafka::KafkaLog;
-use slotstream_producer::CaptureStats;
+use slotstream_kafka::{KafkaError, KafkaLog, KafkaSettings};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-pub async fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
+/// How often a consumer waiting for its topic says so.
+const WAITING_NOTE_EVERY: Duration = Duration::from_secs(5);
+/// How often it looks for the topic.
+const TOPIC_POLL_EVERY: Duration = Duration::from_secs(1);
+
+pub async fn run(args: ConsumeArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCode> {
     let give_up_after = std::time::Duration::from_secs(args.retry_for_secs);
-    crate::commands::retry::with_retries(give_up_after, |linked| run_once(args.clone(), linked))
-        .await
+    crate::commands::retry::with_retries(give_up_after, shutdown, |advanced| {
+        run_once(args.clone(), shutdown, advanced)
+    })
+    .await
 }
 
-async fn run_once(args: ConsumeArgs, linked: Linked) -> anyhow::Result<ExitCode> {
+async fn run_once(
+    args: ConsumeArgs,
+    shutdown: &Shutdown,
+    advanced: Advanced,
+) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let settings = kafka_settings(&args.kafka)?;
-    let applier = Applier::connect(&args.values.target_config(&args.target)).await?;
-    let log = KafkaLog::open(&settings, &args.group, false)?;
-    let checkpoints = applier
-        .load_checkpoints(&settings.topic, log.partitions())
-        .await?;
-    for (partition, checkpoint) in checkpoints.iter().enumerate() {
-        if let Some(c) = checkpoint {
-            tracing::info!(
-                partition,
-                epoch = c.epoch,
-                offset = c.position.offset,
-                index = c.position.index,
-                log_offset = c.log_offset,
-                snapshot_done = c.snapshot_done,
-                "resuming after checkpoint"
-            );
-        }
-    }
-    // After the checkpoint; or, in the middle of a snapshot that must be swept, from its
-    // beginning again, to learn every key it holds.
-    let start: Vec<Option<i64>> = checkpoints
-        .iter()
-        .map(|c| match c {
-            Some(c) if !c.snapshot_done && c.sweep_from.is_some() => c.sweep_from,
-            Some(c) => c.log_offset.map(|o| o + 1),
-            None => None,
-        })
-        .collect();
+    let target = args.values.target_config(&args.target);
+    let Some(applier) = shutdown.or_stop(Applier::connect(&target)).await else {
+        return Ok(stopped("before connecting"));
+    };
+    let applier = applier?;
+    let give_up_after = Duration::from_secs(args.retry_for_secs);
+    let Some(log) = open_when_there(&settings, &args.group, give_up_after, shutdown).await? else {
+        return Ok(stopped("while waiting for the topic"));
+    };
+    let loading = applier.load_checkpoints(&settings.topic, log.partitions());
+    let Some(checkpoints) = shutdown.or_stop(loading).await else {
+        return Ok(stopped("before applying anything"));
+    };
+    let checkpoints = checkpoints?;
+    let start = log_offsets(&checkpoints);
     let readers = log.readers(&start)?;
-    // The target answered and the topic is open: every link is made.
-    linked.up();
     let stats = Arc::new(ApplyStats::default());
-    let progress = Progress::spawn(Arc::new(CaptureStats::default()), stats.clone());
+    let progress = Progress::spawn({
+        let stats = stats.clone();
+        move || {
+            let mut numbers = Numbers::default();
+            apply_progress(&stats, &mut numbers);
+            numbers
+        }
+    });
     let options = RunOptions {
         checkpoint_log: Some(settings.topic.clone()),
         start: checkpoints,
@@ -65,15 +69,20 @@ async fn run_once(args: ConsumeArgs, linked: Linked) -> anyhow::Result<ExitCode>
         min_epoch: None,
         existing_log: Some(settings.topic.clone()),
     };
-    let applied = tokio::select! {
-        applied = applier.run(readers, stats.clone(), options) => applied,
-        _ = crate::commands::shutdown_signal() => {
-            progress.stop();
-            tracing::info!("stopping: every applied batch is covered by its checkpoint");
-            return Ok(ExitCode::SUCCESS);
-        }
-    };
+    // Dropped where it waits on a stop: each batch commits with its checkpoint in one
+    // transaction, so what was sent is covered and what was not is read again by a restart.
+    let applied = shutdown
+        .or_stop(applier.run(readers, stats.clone(), options))
+        .await;
     progress.stop();
+    if stats.commands() > 0 {
+        advanced.mark();
+    }
+    let Some(applied) = applied else {
+        return Ok(stopped(
+            "applying: every applied batch is covered by its checkpoint",
+        ));
+    };
     let applied = applied.map_err(|err| {
         crate::commands::apply_failed(err, "restarting resumes after the last checkpoint")
     })?;
@@ -88,4 +97,79 @@ async fn run_once(args: ConsumeArgs, linked: Linked) -> anyhow::Result<ExitCode>
         peak_rss_bytes().map(|b| b >> 20).unwrap_or(0)
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where each partition's reading starts: after its checkpoint; or, in the middle of a
+/// snapshot that must be swept, from its beginning again, to learn every key it holds.
+fn log_offsets(checkpoints: &[Option<Checkpoint>]) -> Vec<Option<i64>> {
+    for (partition, checkpoint) in checkpoints.iter().enumerate() {
+        if let Some(c) = checkpoint {
+            tracing::info!(
+                partition,
+                epoch = c.epoch,
+                offset = c.position.offset,
+                index = c.position.index,
+                log_offset = c.log_offset,
+                snapshot_done = c.snapshot_done,
+                "resuming after checkpoint"
+            );
+        }
+    }
+    checkpoints
+        .iter()
+        .map(|c| match c {
+            Some(c) if !c.snapshot_done && c.sweep_from.is_some() => c.sweep_from,
+            Some(c) => c.log_offset.map(|o| o + 1),
+            None => None,
+        })
+        .collect()
+}
+
+/// Opens the topic, waiting for it to exist: producer and consumer are often started together
+/// (docker-compose, Kubernetes), and the producer creates the topic. Says so every few seconds;
+/// gives up after `give_up_after`. `None` when a stop came first.
+async fn open_when_there(
+    settings: &KafkaSettings,
+    group: &str,
+    give_up_after: Duration,
+    shutdown: &Shutdown,
+) -> anyhow::Result<Option<KafkaLog>> {
+    let started = Instant::now();
+    let mut last_note: Option<Instant> = None;
+    loop {
+        let opening = {
+            let (settings, group) = (settings.clone(), group.to_string());
+            tokio::task::spawn_blocking(move || KafkaLog::open(&settings, &group, false))
+        };
+        let Some(opened) = shutdown.or_stop(opening).await else {
+            return Ok(None);
+        };
+        match opened? {
+            Err(err @ KafkaError::NoTopic { .. }) => {
+                if started.elapsed() >= give_up_after {
+                    return Err(anyhow::Error::new(err).context(format!(
+                        "gave up waiting for the topic after {} s (--retry-for-secs)",
+                        started.elapsed().as_secs()
+                    )));
+                }
+                if last_note.is_none_or(|at| at.elapsed() >= WAITING_NOTE_EVERY) {
+                    tracing::info!(
+                        topic = %settings.topic,
+                        brokers = %settings.brokers,
+                        waited_s = started.elapsed().as_secs(),
+                        "the topic does not exist yet; waiting for the producer to create it"
+                    );
+                    last_note = Some(Instant::now());
+                }
+                if shutdown
+                    .or_stop(tokio::time::sleep(TOPIC_POLL_EVERY))
+                    .await
+                    .is_none()
+                {
+                    return Ok(None);
+                }
+            }
+            opened => return Ok(Some(opened?)),
+        }
+    }
 }

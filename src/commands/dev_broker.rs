@@ -7,20 +7,20 @@
 //! else goes to the log on stderr. Nothing is kept: the data lives in this process only.
 
 use crate::cli::DevBrokerArgs;
+use crate::shutdown::Shutdown;
 use anyhow::Context;
 use slotstream_kafka::topic::resume_topic;
 use slotstream_kafka::DevBroker;
 use std::collections::HashSet;
 use std::io::Write;
 use std::process::ExitCode;
-use tokio::signal::unix::{signal, SignalKind};
 
 /// Partitions of a data topic given as plain `NAME`, the same default as `--partitions`.
 const DEFAULT_PARTITIONS: i32 = 16;
 /// Kafka's limit on a topic name's length.
 const MAX_TOPIC_NAME: usize = 249;
 
-pub async fn run(args: DevBrokerArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: DevBrokerArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
         args.brokers >= 1,
         "--brokers must be at least 1, got {}",
@@ -28,9 +28,8 @@ pub async fn run(args: DevBrokerArgs) -> anyhow::Result<ExitCode> {
     );
     let topics = plan_topics(&args.topics)?;
 
-    // Registered before the address is printed: whoever reads it may signal at once.
-    let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-    let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    // The signals are watched (by `shutdown`) since before the address is printed: whoever
+    // reads it may signal at once.
 
     // Bound to a name, not `_`: the cluster (and its listeners) lives until it is dropped.
     let cluster = DevBroker::start(args.brokers, &topics)?;
@@ -48,11 +47,9 @@ pub async fn run(args: DevBrokerArgs) -> anyhow::Result<ExitCode> {
          (stop it with SIGTERM or Ctrl-C)"
     );
 
-    tokio::select! {
-        _ = terminate.recv() => tracing::info!("SIGTERM received, stopping"),
-        _ = interrupt.recv() => tracing::info!("SIGINT received, stopping"),
-    }
+    shutdown.stopped().await;
     drop(cluster);
+    tracing::info!("dev broker stopped");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -14,25 +14,33 @@ mod sync;
 mod verify;
 
 use crate::cli::Command;
+use crate::shutdown::{Shutdown, DRAIN_DEADLINE};
+use progress::Numbers;
+use slotstream_consumer::ApplyStats;
+use slotstream_producer::CaptureStats;
 use std::process::ExitCode;
 
-/// Runs one subcommand to completion on a fresh Tokio runtime.
+/// Runs one subcommand to completion on a fresh Tokio runtime, with the process's one
+/// [`Shutdown`] watching SIGTERM and SIGINT.
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let outcome = match command {
-        Command::Sync(args) => runtime.block_on(sync::run(args)),
-        Command::Verify(args) => runtime.block_on(verify::run(args)),
-        #[cfg(feature = "kafka")]
-        Command::Produce(args) => runtime.block_on(produce::run(args)),
-        #[cfg(feature = "kafka")]
-        Command::Consume(args) => runtime.block_on(consume::run(args)),
-        #[cfg(feature = "kafka")]
-        Command::Replay(args) => runtime.block_on(replay::run(args)),
-        #[cfg(feature = "kafka")]
-        Command::DevBroker(args) => runtime.block_on(dev_broker::run(args)),
-    };
+    let shutdown = runtime.block_on(async { Shutdown::install(DRAIN_DEADLINE) })?;
+    let outcome = runtime.block_on(async {
+        match command {
+            Command::Sync(args) => sync::run(args, &shutdown).await,
+            Command::Verify(args) => verify::run(args, &shutdown).await,
+            #[cfg(feature = "kafka")]
+            Command::Produce(args) => produce::run(args, &shutdown).await,
+            #[cfg(feature = "kafka")]
+            Command::Consume(args) => consume::run(args, &shutdown).await,
+            #[cfg(feature = "kafka")]
+            Command::Replay(args) => replay::run(args, &shutdown).await,
+            #[cfg(feature = "kafka")]
+            Command::DevBroker(args) => dev_broker::run(args, &shutdown).await,
+        }
+    });
     // A blocking thread still waiting on a dead peer (a broker that is gone) must not keep the
     // process alive once the command has decided to end.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
@@ -83,19 +91,23 @@ pub fn kafka_settings(
     )?)
 }
 
-/// Resolves on SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        }
-        _ => std::future::pending().await,
-    }
+/// The capture side's counters, for the progress line.
+pub fn capture_progress(stats: &CaptureStats, numbers: &mut Numbers) {
+    numbers.keys_read = stats.keys();
+    numbers.rdb_bytes = stats.rdb_bytes();
+    numbers.rdb_total = stats.rdb_total();
+}
+
+/// The apply side's counters, for the progress line.
+pub fn apply_progress(stats: &ApplyStats, numbers: &mut Numbers) {
+    numbers.keys_applied = stats.keys();
+    numbers.commands = stats.commands();
+    numbers.refused = stats.refused();
+    numbers.lags_ms = stats.lags();
+}
+
+/// The log line and exit code of a run that stopped on request before it was done.
+pub fn stopped(what: &str) -> ExitCode {
+    tracing::info!("stopped {what}; the saved position stands");
+    ExitCode::SUCCESS
 }

@@ -2,11 +2,11 @@
 //! resume point says.
 
 use crate::cli::ProduceArgs;
-use crate::commands::kafka_settings;
-use crate::commands::progress::Progress;
-use crate::commands::retry::Linked;
+use crate::commands::progress::{Numbers, Progress};
+use crate::commands::retry::Advanced;
+use crate::commands::{capture_progress, kafka_settings, stopped};
+use crate::shutdown::Shutdown;
 use anyhow::Context;
-use slotstream_consumer::ApplyStats;
 use slotstream_kafka::{load_resume_point, KafkaSettings, KafkaWriter};
 use slotstream_producer::route::Router;
 use slotstream_producer::{CaptureError, CaptureStats, Session, SourceConfig};
@@ -16,41 +16,39 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-pub async fn run(args: ProduceArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: ProduceArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCode> {
     let give_up_after = std::time::Duration::from_secs(args.retry_for_secs);
-    crate::commands::retry::with_retries(give_up_after, |linked| run_once(args.clone(), linked))
-        .await
+    crate::commands::retry::with_retries(give_up_after, shutdown, |advanced| {
+        run_once(args.clone(), shutdown, advanced)
+    })
+    .await
 }
 
-/// How long a stop waits for the capture thread to flush and save its resume point.
-const STOP_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
-
-async fn run_once(args: ProduceArgs, linked: Linked) -> anyhow::Result<ExitCode> {
+/// Runs the capture thread until it ends. A stop reaches it through the shutdown's flag: it
+/// ends at its next record, flushes and saves the resume point. It may be waiting on a broker
+/// that is gone; the shutdown's deadline then exits the process, which is safe: the resume
+/// point only ever names acknowledged records, and the consumer drops what a restart produces
+/// again.
+async fn run_once(
+    args: ProduceArgs,
+    shutdown: &Shutdown,
+    advanced: Advanced,
+) -> anyhow::Result<ExitCode> {
     let settings = kafka_settings(&args.kafka)?;
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = shutdown.flag();
     let capture_stats = Arc::new(CaptureStats::default());
-    let progress = Progress::spawn(capture_stats.clone(), Arc::new(ApplyStats::default()));
-    let mut work = {
-        let stop = stop.clone();
-        tokio::task::spawn_blocking(move || produce(args, settings, &stop, &capture_stats, &linked))
-    };
-    let outcome = tokio::select! {
-        outcome = &mut work => outcome,
-        _ = crate::commands::shutdown_signal() => {
-            tracing::info!("stopping: the resume point is saved at the last acknowledged offset");
-            stop.store(true, Ordering::Relaxed);
-            // The capture thread stops at its next record; it may be waiting on a broker that
-            // is gone. Leaving then is safe: the resume point only ever names acknowledged
-            // records, and the consumer drops what a restart produces again.
-            match tokio::time::timeout(STOP_PATIENCE, &mut work).await {
-                Ok(outcome) => outcome,
-                Err(_) => anyhow::bail!(
-                    "stopped without a final resume point: Kafka did not acknowledge the last                      records within {} s (is the broker up?); a restart resumes from the last                      saved point",
-                    STOP_PATIENCE.as_secs()
-                ),
-            }
+    let progress = Progress::spawn({
+        let stats = capture_stats.clone();
+        move || {
+            let mut numbers = Numbers::default();
+            capture_progress(&stats, &mut numbers);
+            numbers
         }
-    };
+    });
+    let outcome = tokio::task::spawn_blocking(move || {
+        produce(args, settings, &stop, &capture_stats, &advanced)
+    })
+    .await;
     progress.stop();
     outcome.context("the capture thread failed")?
 }
@@ -60,19 +58,22 @@ fn produce(
     settings: KafkaSettings,
     stop: &AtomicBool,
     stats: &CaptureStats,
-    linked: &Linked,
+    advanced: &Advanced,
 ) -> anyhow::Result<ExitCode> {
     let mut writer =
         KafkaWriter::open(&settings, args.partitions)?.with_kind_headers(args.kind_headers);
-    let resume = load_resume_point(&settings)?;
+    let stored = load_resume_point(&settings)?;
+    // A point whose snapshot never finished names no position a source can continue from.
+    let resume = stored.clone().filter(|point| point.snapshot_complete);
     let mut source = SourceConfig::new(&args.source);
     source.chunk_bytes = args.chunk_bytes;
     source.read_timeout = args.source_timeout()?;
     source.source_id = args.source_id.clone();
     let mut session = Session::start(&source, resume.as_ref())?;
-    // Kafka was opened before: every link is made.
-    linked.up();
-    if let Some(point) = &resume {
+    if stop.load(Ordering::Relaxed) {
+        return Ok(stopped("before reading from the source"));
+    }
+    if let Some(point) = &stored {
         anyhow::ensure!(
             point.source == session.source_id(),
             "topic {} is fed by source {:?}, not {:?}; use another topic, or pass --source-id {:?} \
@@ -83,37 +84,28 @@ fn produce(
             point.source
         );
     }
-    let mut point = ResumePoint {
-        source: session.source_id().to_string(),
-        replid: session.replid.clone(),
-        offset: session.offset,
-        epoch: resume.as_ref().map_or(1, |r| r.epoch),
-        partitions: args.partitions,
-        db: resume.as_ref().map_or(0, |r| r.db),
-    };
-    if session.transfer.is_some() {
-        if let Some(previous) = &resume {
-            tracing::warn!(
-                replid = %previous.replid,
-                offset = previous.offset,
-                "the source could not continue from the resume point (its backlog no longer \
-                 holds it, or it has a new replication id): full resync, a new epoch begins"
-            );
-            point.epoch = previous.epoch + 1;
-            point.db = 0;
-        }
-        let summary = session.snapshot(point.epoch, &mut writer, stats)?;
-        writer.save_resume_point(&point)?;
-        println!(
-            "produce: snapshot of {} keys from {} is in topic {} (epoch {})",
-            summary.snapshot.keys, summary.snapshot.source_version, settings.topic, point.epoch
-        );
-    } else {
-        println!(
-            "produce: continuing epoch {} of topic {} from offset {}",
-            point.epoch, settings.topic, point.offset
-        );
-    }
+    let mut point =
+        match resume.filter(|_| session.transfer.is_none()) {
+            Some(mut point) => {
+                // A source that failed over answers `+CONTINUE <new replid>`.
+                point.replid = session.replid.clone();
+                println!(
+                    "produce: continuing epoch {} of topic {} from offset {}",
+                    point.epoch, settings.topic, point.offset
+                );
+                point
+            }
+            None => {
+                let epoch = next_epoch(stored.as_ref());
+                match full_sync(&mut session, epoch, &mut writer, &settings, stats, stop)? {
+                    Some(point) => point,
+                    None => return Ok(stopped(
+                        "in the middle of the snapshot: a restart takes a new full sync as the \
+                         next epoch",
+                    )),
+                }
+            }
+        };
     if args.snapshot_only {
         return Ok(ExitCode::SUCCESS);
     }
@@ -132,9 +124,72 @@ fn produce(
         point.db = progress.db;
         writer
             .save_resume_point(&point)
-            .map_err(|err| CaptureError::Log(err.into()))
+            .map_err(|err| CaptureError::Log(err.into()))?;
+        // Live changes acknowledged: a failure from here on is a new outage.
+        advanced.mark();
+        Ok(())
     })?;
     writer.flush()?;
     writer.save_resume_point(&point)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(stopped(
+        "following the source: the resume point is at the last acknowledged offset",
+    ))
+}
+
+/// The epoch a full sync opens: the first, or one past the stored point's. A stored point whose
+/// snapshot never finished claimed its epoch; taking the next one makes the consumer sweep the
+/// keys the cut-short snapshot left that the source no longer holds.
+fn next_epoch(stored: Option<&ResumePoint>) -> u64 {
+    let Some(previous) = stored else {
+        return 1;
+    };
+    if previous.snapshot_complete {
+        tracing::warn!(
+            replid = %previous.replid,
+            offset = previous.offset,
+            "the source could not continue from the resume point (its backlog no longer \
+             holds it, or it has a new replication id): full resync, a new epoch begins"
+        );
+    } else {
+        tracing::warn!(
+            epoch = previous.epoch,
+            "the last run stopped in the middle of its snapshot, which cannot be continued: \
+             full resync, a new epoch begins"
+        );
+    }
+    previous.epoch + 1
+}
+
+/// Takes the snapshot as `epoch`: claims the epoch in the resume topic before its first record,
+/// and marks it complete once every record of the snapshot is acknowledged. Returns the
+/// complete point, or `None` when a stop cut the snapshot short.
+fn full_sync(
+    session: &mut Session,
+    epoch: u64,
+    writer: &mut KafkaWriter,
+    settings: &KafkaSettings,
+    stats: &CaptureStats,
+    stop: &AtomicBool,
+) -> anyhow::Result<Option<ResumePoint>> {
+    let mut point = ResumePoint {
+        source: session.source_id().to_string(),
+        replid: session.replid.clone(),
+        offset: session.offset,
+        epoch,
+        partitions: writer.partitions(),
+        db: 0,
+        snapshot_complete: false,
+    };
+    writer.save_resume_point(&point)?;
+    let summary = match session.snapshot(epoch, writer, stats, stop) {
+        Err(CaptureError::Stopped { .. }) => return Ok(None),
+        summary => summary?,
+    };
+    point.snapshot_complete = true;
+    writer.save_resume_point(&point)?;
+    println!(
+        "produce: snapshot of {} keys from {} is in topic {} (epoch {epoch})",
+        summary.snapshot.keys, summary.snapshot.source_version, settings.topic
+    );
+    Ok(Some(point))
 }

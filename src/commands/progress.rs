@@ -1,15 +1,35 @@
 //! Progress reporting: while a snapshot moves, a line every few seconds with keys and bytes done
 //! and the rates; after it, a line about every ten seconds with live commands applied and the
 //! lag per partition (apply time minus capture time of its last heartbeat).
+//!
+//! It knows neither side's counters: each command hands it a closure that reads its own into a
+//! [`Numbers`] (a side a command does not run reads as zero).
 
-use slotstream_consumer::ApplyStats;
-use slotstream_producer::CaptureStats;
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 const EVERY: Duration = Duration::from_secs(2);
 /// Live-phase lines come every this many ticks.
 const LIVE_EVERY_TICKS: u64 = 5;
+
+/// What a progress line shows, as the command's counters stand now.
+#[derive(Debug, Clone, Default)]
+pub struct Numbers {
+    /// Snapshot keys read from the source.
+    pub keys_read: u64,
+    /// Snapshot keys written to the target.
+    pub keys_applied: u64,
+    /// Snapshot bytes read, and the snapshot's announced size (0 when unknown).
+    pub rdb_bytes: u64,
+    pub rdb_total: u64,
+    /// Live commands applied, and those the target refused as the command's own outcome.
+    pub commands: u64,
+    pub refused: u64,
+    /// Records left out because the target cannot hold them (`--on-unsupported`).
+    pub left_out: u64,
+    /// Per partition: apply time minus capture time of its last heartbeat, in ms.
+    pub lags_ms: BTreeMap<u32, i64>,
+}
 
 /// A background task that logs progress until stopped.
 pub struct Progress {
@@ -17,7 +37,8 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn spawn(capture: Arc<CaptureStats>, apply: Arc<ApplyStats>) -> Self {
+    /// Logs what `read` returns every few seconds while it changes, and the live line.
+    pub fn spawn(read: impl Fn() -> Numbers + Send + 'static) -> Self {
         let task = tokio::spawn(async move {
             let started = Instant::now();
             let mut ticker = tokio::time::interval(EVERY);
@@ -28,28 +49,29 @@ impl Progress {
             loop {
                 ticker.tick().await;
                 ticks += 1;
-                let now = (capture.keys(), apply.keys());
+                let numbers = read();
+                let now = (numbers.keys_read, numbers.keys_applied);
                 if now == last {
                     if ticks % LIVE_EVERY_TICKS == 0 {
-                        last_commands = log_live(&apply, last_commands);
+                        last_commands = log_live(&numbers, last_commands);
                     }
                     continue;
                 }
                 last = now;
                 let seconds = started.elapsed().as_secs_f64().max(0.001);
-                let read = capture.rdb_bytes();
-                let total = capture.rdb_total();
+                let read = numbers.rdb_bytes;
+                let total = numbers.rdb_total;
                 let percent = if total > 0 {
                     format!("{:.0}%", read as f64 * 100.0 / total as f64)
                 } else {
                     "?".to_string()
                 };
                 tracing::info!(
-                    keys_read = capture.keys(),
-                    keys_applied = apply.keys(),
+                    keys_read = numbers.keys_read,
+                    keys_applied = numbers.keys_applied,
                     read_mb = read >> 20,
                     done = %percent,
-                    keys_per_s = (apply.keys() as f64 / seconds) as u64,
+                    keys_per_s = (numbers.keys_applied as f64 / seconds) as u64,
                     mb_per_s = format!("{:.1}", read as f64 / seconds / 1048576.0),
                     rss_mb = current_rss_bytes().map(|b| b >> 20).unwrap_or(0),
                     "snapshot progress"
@@ -65,9 +87,9 @@ impl Progress {
 }
 
 /// One line about the live phase; returns the command count it reported.
-fn log_live(apply: &ApplyStats, previous: u64) -> u64 {
-    let commands = apply.commands();
-    let lags = apply.lags();
+fn log_live(numbers: &Numbers, previous: u64) -> u64 {
+    let commands = numbers.commands;
+    let lags = &numbers.lags_ms;
     let seconds = (EVERY * LIVE_EVERY_TICKS as u32).as_secs_f64();
     let lag: Vec<String> = lags.iter().map(|(p, ms)| format!("{p}:{ms}")).collect();
     tracing::info!(
@@ -75,8 +97,8 @@ fn log_live(apply: &ApplyStats, previous: u64) -> u64 {
         commands_per_s = ((commands - previous.min(commands)) as f64 / seconds) as u64,
         lag_ms_max = lags.values().max().copied().unwrap_or(0),
         lag_ms = %lag.join(" "),
-        refused = apply.refused(),
-        left_out = apply.left_out(),
+        refused = numbers.refused,
+        left_out = numbers.left_out,
         "live"
     );
     commands

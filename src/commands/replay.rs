@@ -2,31 +2,51 @@
 //! and everything after it, until every partition is read to its end — then exit.
 
 use crate::cli::ReplayArgs;
+use crate::commands::apply_progress;
 use crate::commands::kafka_settings;
-use crate::commands::progress::Progress;
+use crate::commands::progress::{Numbers, Progress};
+use crate::shutdown::Shutdown;
 use anyhow::Context;
 use slotstream_consumer::{Applier, ApplyStats, RunOptions};
 use slotstream_kafka::KafkaLog;
-use slotstream_producer::CaptureStats;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-pub async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: ReplayArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let settings = kafka_settings(&args.kafka)?;
-    let applier = Applier::connect(&args.values.target_config(&args.target)).await?;
+    let target = args.values.target_config(&args.target);
+    let Some(applier) = shutdown.or_stop(Applier::connect(&target)).await else {
+        return Ok(crate::commands::stopped("before the replay began"));
+    };
+    let applier = applier?;
     let log = KafkaLog::open(&settings, "slotstream-replay", true)?;
     let readers = log.readers(&vec![None; log.partitions() as usize])?;
     let stats = Arc::new(ApplyStats::default());
-    let progress = Progress::spawn(Arc::new(CaptureStats::default()), stats.clone());
+    let progress = Progress::spawn({
+        let stats = stats.clone();
+        move || {
+            let mut numbers = Numbers::default();
+            apply_progress(&stats, &mut numbers);
+            numbers
+        }
+    });
     let options = RunOptions {
         min_epoch: args.epoch,
         existing_log: Some(format!("replay:{}", settings.topic)),
         ..RunOptions::default()
     };
-    let applied = applier.run(readers, stats, options).await;
+    // Replay keeps no checkpoints: a stop leaves part of the topic applied, and a new replay
+    // into a fresh target is the way on.
+    let applied = shutdown.or_stop(applier.run(readers, stats, options)).await;
     progress.stop();
+    let Some(applied) = applied else {
+        anyhow::bail!(
+            "replay stopped on request before the end of the topic: the target holds part of \
+             it; replay again into a fresh target"
+        );
+    };
     let applied = applied.context("replay failed")?;
     let newest = applied.partitions.iter().filter_map(|p| p.epoch).max();
     if let Some(wanted) = args.epoch {

@@ -3,11 +3,15 @@
 //! A run that loses its source, Kafka or target connection starts again from durable state (the
 //! target's checkpoints, the producer's resume point in Kafka), exactly as a restarted process
 //! would, with a growing pause between attempts and a log line for each; it gives up once an
-//! outage has lasted the configured time. An outage begins when an attempt that had made every
-//! link ([`Linked::up`]) fails; its pauses start again from the shortest. A link that cannot be
-//! made on the very first attempt is an error at once: that is a wrong address or a server that
-//! is down, which waiting rarely fixes.
+//! outage has lasted the configured time. An outage begins at the run's first failure, and at a
+//! failure of an attempt that had made live progress ([`Advanced::mark`]: applied or produced a
+//! live change) or had been up for a minute; its pauses start again from the shortest.
+//! Attempts that do neither (a snapshot cut short every time, a target out of memory, a
+//! stalled link) are one outage, with growing pauses. A link that cannot be made on the very
+//! first attempt is an error at once: that is a wrong address or a server that is down, which
+//! waiting rarely fixes. A stop (SIGTERM) ends the pause between attempts at once.
 
+use crate::shutdown::Shutdown;
 use slotstream_consumer::ApplyError;
 use slotstream_producer::CaptureError;
 use slotstream_schemas::log::LogError;
@@ -20,6 +24,9 @@ use std::time::{Duration, Instant};
 
 const FIRST_PAUSE: Duration = Duration::from_secs(1);
 const LONGEST_PAUSE: Duration = Duration::from_secs(30);
+/// An attempt up for this long before it failed begins a new outage even without live
+/// progress (an idle source whose link a NAT drops every hour is never given up on).
+const STEADY: Duration = Duration::from_secs(60);
 
 /// What an error means for the run: the answer of the first error in its chain that knows.
 pub fn classify(err: &anyhow::Error) -> Retry {
@@ -41,35 +48,40 @@ pub fn classify(err: &anyhow::Error) -> Retry {
     Retry::Fatal
 }
 
-/// Given to each attempt, which calls [`Linked::up`] once every link it needs is made and it is
-/// under way: a failure after that is a new outage, not more of the last one.
+/// Given to each attempt, which calls [`Advanced::mark`] once it has made live progress (a live
+/// change applied, or produced and acknowledged): a failure after that is a new outage, not
+/// more of the last one.
 #[derive(Debug, Clone, Default)]
-pub struct Linked(Arc<AtomicBool>);
+pub struct Advanced(Arc<AtomicBool>);
 
-impl Linked {
-    pub fn up(&self) {
+impl Advanced {
+    pub fn mark(&self) {
         self.0.store(true, Ordering::Relaxed);
     }
 
-    fn is_up(&self) -> bool {
+    fn is_marked(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
 }
 
-/// Runs `attempt` until it succeeds, fails for good, or an outage has lasted `give_up_after`.
+/// Runs `attempt` until it succeeds, fails for good, an outage has lasted `give_up_after`, or
+/// `shutdown` stops it. Each attempt sees the stop itself (and drains); a stop during the pause
+/// between attempts ends the run with success.
 pub async fn with_retries<F, Fut>(
     give_up_after: Duration,
+    shutdown: &Shutdown,
     mut attempt: F,
 ) -> anyhow::Result<ExitCode>
 where
-    F: FnMut(Linked) -> Fut,
+    F: FnMut(Advanced) -> Fut,
     Fut: Future<Output = anyhow::Result<ExitCode>>,
 {
     let mut outage = Outage::new(Instant::now());
     let mut failures = 0u32;
     loop {
-        let linked = Linked::default();
-        let err = match attempt(linked.clone()).await {
+        let advanced = Advanced::default();
+        let began = Instant::now();
+        let err = match attempt(advanced.clone()).await {
             Ok(code) => return Ok(code),
             Err(err) => err,
         };
@@ -81,8 +93,15 @@ where
         if !again {
             return Err(err);
         }
+        if shutdown.is_stopping() {
+            tracing::warn!(error = %format!("{err:#}"), "link lost while stopping");
+            return Ok(crate::commands::stopped("instead of reconnecting"));
+        }
         let now = Instant::now();
-        let Some(pause) = outage.failed(now, linked.is_up(), give_up_after) else {
+        // A new outage: the run's first failure, or one after live progress or a steady while.
+        let new_outage =
+            failures == 0 || advanced.is_marked() || now.saturating_duration_since(began) >= STEADY;
+        let Some(pause) = outage.failed(now, new_outage, give_up_after) else {
             return Err(err.context(format!(
                 "gave up after retrying for {} s (--retry-for-secs)",
                 outage.lasted(now).as_secs()
@@ -96,12 +115,8 @@ where
             "link lost; starting again from the saved position"
         );
         // A signal ends the wait: stopping must not take until the link comes back.
-        tokio::select! {
-            _ = tokio::time::sleep(pause) => {}
-            _ = crate::commands::shutdown_signal() => {
-                tracing::info!("stopping while waiting to reconnect; the saved position stands");
-                return Ok(ExitCode::SUCCESS);
-            }
+        if shutdown.or_stop(tokio::time::sleep(pause)).await.is_none() {
+            return Ok(crate::commands::stopped("while waiting to reconnect"));
         }
     }
 }
@@ -114,8 +129,7 @@ struct Outage {
 }
 
 impl Outage {
-    /// Before any attempt: the run's start counts as the beginning of an outage, so attempts
-    /// that never make their links give up in time too.
+    /// An outage beginning `now`.
     fn new(now: Instant) -> Outage {
         Outage {
             began: now,
@@ -123,11 +137,15 @@ impl Outage {
         }
     }
 
-    /// An attempt failed at `now` (`linked`: after it had made its links, which begins a new
-    /// outage). Returns the pause before the next attempt, or `None` once the outage has lasted
-    /// `give_up_after`.
-    fn failed(&mut self, now: Instant, linked: bool, give_up_after: Duration) -> Option<Duration> {
-        if linked {
+    /// An attempt failed at `now` (`new_outage`: it begins a new outage, after live progress). Returns the pause before the next attempt, or `None` once the outage has
+    /// lasted `give_up_after`.
+    fn failed(
+        &mut self,
+        now: Instant,
+        new_outage: bool,
+        give_up_after: Duration,
+    ) -> Option<Duration> {
+        if new_outage {
             *self = Outage::new(now);
         }
         let left = give_up_after.checked_sub(self.lasted(now))?;
@@ -214,5 +232,21 @@ mod tests {
             Some(Duration::from_secs(2))
         );
         assert_eq!(outage.failed(at(10), false, window), None);
+    }
+
+    #[test]
+    fn attempts_that_make_no_progress_are_one_outage() {
+        // A target out of memory: every attempt links, then fails within a moment.
+        let start = Instant::now();
+        let window = Duration::from_secs(60);
+        let mut outage = Outage::new(start);
+        let mut at = start;
+        let mut secs = Vec::new();
+        while let Some(pause) = outage.failed(at, false, window) {
+            secs.push(pause.as_secs());
+            at += pause + Duration::from_millis(10);
+        }
+        assert_eq!(secs, [1, 2, 4, 8, 16, 28]);
+        assert!(outage.lasted(at) >= window);
     }
 }

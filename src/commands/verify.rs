@@ -1,6 +1,7 @@
 //! `slotstream verify`: compare source and target, print a summary, exit 1 on any difference.
 
 use crate::cli::VerifyArgs;
+use crate::shutdown::Shutdown;
 use slotstream_verify::{escape, verify, VerifyOptions, VerifyReport};
 use std::fmt::Write;
 use std::process::ExitCode;
@@ -8,14 +9,17 @@ use std::process::ExitCode;
 /// Longest key rendering in the report, in characters.
 const KEY_CHARS: usize = 200;
 
-pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: VerifyArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCode> {
     let options = VerifyOptions {
         source: args.source,
         target: args.target,
         ttl_tolerance_ms: args.ttl_tolerance_ms,
         max_report: args.max_report,
     };
-    let report = verify(&options).await?;
+    let Some(report) = shutdown.or_stop(verify(&options)).await else {
+        anyhow::bail!("verify stopped on request before the comparison finished");
+    };
+    let report = report?;
     println!("{}", render(&report));
     Ok(if report.is_identical() {
         ExitCode::SUCCESS

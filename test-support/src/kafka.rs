@@ -53,6 +53,28 @@ pub fn create_topic(bootstrap: &str, topic: &str, partitions: u32) {
     }
 }
 
+/// Makes `topic` exist on a broker that creates a topic when a producer first asks about it
+/// (the dev-broker: its mock cluster has no `CreateTopics` but creates such a topic, with 4
+/// partitions); returns its partition count. On other brokers use [`create_topic`].
+pub fn touch_topic(bootstrap: &str, topic: &str) -> u32 {
+    let producer: BaseProducer = client_config(bootstrap)
+        .set("allow.auto.create.topics", "true")
+        .create()
+        .expect("create a producer");
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let _ = producer.client().fetch_metadata(Some(topic), PATIENCE);
+        if let Some(count) = partition_count(bootstrap, topic) {
+            return count as u32;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "topic {topic} was not created on first use"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// How many partitions `topic` has, or `None` if the broker does not know it. Lists all topics
 /// rather than asking for this one, so asking never auto-creates it.
 pub fn partition_count(bootstrap: &str, topic: &str) -> Option<i32> {

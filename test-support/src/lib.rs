@@ -10,6 +10,8 @@
 //! # Layout
 //! - [`server`]: [`RedisServer`], a `redis-server`/`valkey-server` on a free loopback port in
 //!   its own temp dir, stopped on `Drop`.
+//! - [`cluster`]: [`Cluster`], a Redis Cluster of throwaway servers (primaries and replicas),
+//!   ready once every node says `cluster_state:ok`, stopped on `Drop`.
 //! - [`versions`]: the seven server versions (`SERVERS_DIR`, default the user's cache dir),
 //!   found and started by name.
 //! - [`missing`]: what a test does about a server binary it cannot find (fail in CI, skip
@@ -25,6 +27,7 @@
 
 #[cfg(feature = "kafka")]
 pub mod broker;
+pub mod cluster;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 pub mod missing;
@@ -34,6 +37,7 @@ pub mod resp;
 pub mod server;
 pub mod versions;
 
+pub use cluster::Cluster;
 pub use process::Proc;
 pub use resp::{Reply, RespClient};
 pub use server::RedisServer;

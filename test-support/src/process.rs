@@ -49,6 +49,16 @@ impl Proc {
         }
     }
 
+    /// Sends the signal `name` (`TERM`, `INT`, `KILL`…) without waiting.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} {} failed", self.child.id());
+    }
+
     /// SIGTERM, then [`Proc::wait_exit`].
     pub fn terminate_within(&mut self, limit: Duration, why: &str) -> ExitStatus {
         let _ = Command::new("kill")

@@ -28,6 +28,9 @@ pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     binary: PathBuf,
+    /// Every argument it was started with, so [`RedisServer::kill_and_restart`] can start it
+    /// again as it was.
+    args: Vec<String>,
 }
 
 impl RedisServer {
@@ -57,6 +60,16 @@ impl RedisServer {
 
     /// Starts a given `redis-server` (or `valkey-server`) binary with extra arguments.
     pub fn start_binary(binary: impl AsRef<Path>, args: &[&str]) -> RedisServer {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        Self::start_binary_with(binary, |_| args.clone())
+    }
+
+    /// Starts a given binary with extra arguments that depend on the port it is given (tried
+    /// again on a fresh port when it does not start), e.g. a cluster bus port of its own.
+    pub fn start_binary_with(
+        binary: impl AsRef<Path>,
+        args_for_port: impl Fn(u16) -> Vec<String>,
+    ) -> RedisServer {
         let binary = binary.as_ref().to_path_buf();
         let dir = unique_dir();
         fs::create_dir_all(&dir).expect("create the server's temp dir");
@@ -64,23 +77,33 @@ impl RedisServer {
         for _ in 0..ATTEMPTS {
             let port = free_port();
             let log = File::create(dir.join("server.log")).expect("create server.log");
-            let child = Command::new(&binary)
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-                .args(["--repl-diskless-sync-delay", "0"])
-                .arg("--dir")
-                .arg(&dir)
-                .args(args)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().expect("clone the log handle"))
-                .stderr(log)
-                .spawn()
-                .unwrap_or_else(|err| panic!("cannot run {}: {err}", binary.display()));
+            let mut args: Vec<String> = [
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--repl-diskless-sync-delay",
+                "0",
+                "--dir",
+            ]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+            args.push(dir.to_string_lossy().into_owned());
+            args.extend(args_for_port(port));
+            let child = spawn(&binary, &args, log);
             let mut server = RedisServer {
                 child,
                 port,
                 dir: dir.clone(),
                 binary: binary.clone(),
+                args,
             };
             if server.wait_ready() {
                 return server;
@@ -157,6 +180,59 @@ impl RedisServer {
         &self.binary
     }
 
+    /// The server process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Freezes the server (SIGSTOP): connections stay open and nothing is answered, like a
+    /// stalled host. `Drop` still ends it.
+    pub fn pause(&self) {
+        self.signal("STOP");
+    }
+
+    /// Lets a paused server go on (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} {} failed", self.child.id());
+    }
+
+    /// Kills the server (SIGKILL, as a crashed host) and starts it again as it was: same port,
+    /// same dir, same arguments, so whatever it persists (`--appendonly yes`) is loaded again.
+    /// Returns once it answers PING.
+    pub fn kill_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let log = fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.join("server.log"))
+            .expect("open server.log");
+        self.child = spawn(&self.binary, &self.args, log);
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the restarted server exited ({status}):\n{}", self.log());
+            }
+            if ping(self.port).is_some_and(|reply| reply.starts_with("+PONG")) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the restarted server did not answer PING:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The server's log so far.
     pub fn log(&self) -> String {
         fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
@@ -173,6 +249,17 @@ impl Drop for RedisServer {
     }
 }
 
+/// Runs `binary` with `args`, its output into `log`.
+fn spawn(binary: &Path, args: &[String], log: File) -> Child {
+    Command::new(binary)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("clone the log handle"))
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|err| panic!("cannot run {}: {err}", binary.display()))
+}
+
 /// `redis-server` from `PATH`, or `None` after [`missing::report`] (which panics in CI).
 pub fn default_binary() -> Option<PathBuf> {
     let found = on_path(DEFAULT_BINARY);
@@ -184,7 +271,7 @@ pub fn default_binary() -> Option<PathBuf> {
 }
 
 /// The first executable file called `name` in a `PATH` directory.
-fn on_path(name: &str) -> Option<PathBuf> {
+pub(crate) fn on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join(name))
@@ -192,7 +279,7 @@ fn on_path(name: &str) -> Option<PathBuf> {
 }
 
 /// A port the kernel just handed out; free again once the listener is dropped.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())

@@ -22,16 +22,20 @@ pub fn source_offset(source: &RedisServer) -> u64 {
         .expect("master_repl_offset")
 }
 
-/// The lowest replication offset the target's checkpoints of `log` cover.
+/// The lowest replication offset the target's checkpoints of `log` cover; `None` while a
+/// partition has none or is in the middle of a snapshot (whose records all carry the offset
+/// the snapshot was taken at).
 pub fn applied_offset(target: &RedisServer, log: &str) -> Option<u64> {
     let mut conn = target.conn();
     (0..PARTITIONS)
         .map(|p| {
-            redis::cmd("HGET")
+            let (offset, done): (Option<u64>, Option<u64>) = redis::cmd("HMGET")
                 .arg(format!("__slotstream:checkpoint:{log}:{p}"))
                 .arg("offset")
-                .query::<Option<u64>>(&mut conn)
-                .unwrap()
+                .arg("snapshot_done")
+                .query(&mut conn)
+                .unwrap();
+            offset.filter(|_| done == Some(1))
         })
         .collect::<Option<Vec<u64>>>()
         .and_then(|offsets| offsets.into_iter().min())

@@ -13,6 +13,8 @@
 //! - `workload`: live writes of every kind, for the incremental tests.
 //! - `newer`: live writes of commands newer than an older target knows.
 //! - `follow`: slotstream processes following a live source, and waiting for them to catch up.
+//! - `keyspace`: db 0 of a server or of a cluster, key by key, to compare the two.
+//! - `interrupt`: big sources, and waiting until a snapshot is partly applied, to interrupt it.
 
 #![allow(dead_code)]
 
@@ -21,6 +23,8 @@ pub mod broker;
 pub mod contents;
 pub mod dataset;
 pub mod follow;
+pub mod interrupt;
+pub mod keyspace;
 pub mod newer;
 pub mod versions;
 pub mod workload;

@@ -12,6 +12,7 @@
 //! has the figures and says what is not covered yet.
 //!
 //! # Layout
+//! - `broker`: the dev-broker frozen (SIGSTOP) for 30 s under live `produce` and `consume`.
 //! - `catch`: holding the target's writes with the big value half-applied, for a kill there.
 //! - `chance`: the seed, its PRNG and the kill count, from the environment or fixed.
 //! - `rig`: source, target, victim processes and what phase a run is in, as the servers show it.
@@ -19,12 +20,16 @@
 //!   live phase.
 //! - `network`: `sync`'s source link through a proxy, cut during the snapshot and live, then
 //!   stalled past `--retry-for-secs`.
+//! - `target`: the destination out of memory under a live `sync`, then crashed and restarted
+//!   from its append-only file.
 //! - `cut_snapshot`: `produce`'s first snapshot cut in its middle while the source deletes what
 //!   was applied: the retry must open a new epoch that sweeps.
 
 #[path = "../common/mod.rs"]
 mod common;
 
+#[cfg(feature = "kafka")]
+mod broker;
 mod catch;
 mod chance;
 #[cfg(feature = "kafka")]
@@ -32,3 +37,4 @@ mod cut_snapshot;
 mod kills;
 mod network;
 mod rig;
+mod target;

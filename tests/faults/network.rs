@@ -11,7 +11,7 @@ use crate::common::workload;
 use crate::common::{assert_same_contents, compare, describe, RedisServer};
 use crate::kills::workload_config;
 use crate::rig::{
-    checkpoints, half_built_values, replica_state, write_snapshot_data, KAFKA_BIG_LIST,
+    checkpoints, half_built_values, replica_state, wait_until, write_snapshot_data, KAFKA_BIG_LIST,
 };
 use slotstream_test_support::proxy::Proxy;
 use std::time::{Duration, Instant};
@@ -22,9 +22,11 @@ fn cuts() -> (usize, usize) {
     let kills = chance::kills();
     ((kills / 7).max(3), (kills / 5).max(4))
 }
-/// Shorter than the test: a window measured from the start of the run, not from the lost link,
-/// would end the run at a later cut.
-const RETRY_FOR_SECS: &str = "8";
+/// Long enough for the cuts of the snapshot, which are one outage (no live progress between
+/// them); the live cuts are each an outage of their own.
+const RETRY_FOR_SECS: &str = "60";
+/// The window of the run that meets a stalled link.
+const STALL_RETRY_FOR_SECS: &str = "4";
 /// A stalled link shows in seconds (the source pings every second).
 const SOURCE_TIMEOUT_SECS: &str = "2";
 /// Each read of the snapshot (up to 16 KiB) waits this long in the proxy: about 1.5 MB take
@@ -60,7 +62,7 @@ fn sync_survives_a_cut_source_link_and_gives_up_on_a_stalled_one() {
     // In the snapshot: a newer epoch than at the last cut shows in the checkpoints, not done.
     let mut epoch_at_cut = 0;
     for cut in 0..snapshot_cuts {
-        wait_until(&mut sync, "a new snapshot under way", || {
+        wait_until(&mut sync, "a new snapshot under way", |_| {
             let (done, epoch) = checkpoints(&target, &log_name);
             epoch > epoch_at_cut && done != Some(true)
         });
@@ -76,7 +78,7 @@ fn sync_survives_a_cut_source_link_and_gives_up_on_a_stalled_one() {
     // Live: every checkpoint done, the replica online on a link made after the last cut.
     for cut in 0..live_cuts {
         let accepted = proxy.accepted();
-        wait_until(&mut sync, "the live phase on a new link", || {
+        wait_until(&mut sync, "the live phase on a new link", |_| {
             proxy.accepted() > accepted
                 && checkpoints(&target, &log_name).0 == Some(true)
                 && replica_state(&source).as_deref() == Some("online")
@@ -114,7 +116,17 @@ fn sync_survives_a_cut_source_link_and_gives_up_on_a_stalled_one() {
         sync.log()
     );
 
-    // A stall: connections stay open, nothing passes, new ones hang too.
+    // A stall: connections stay open, nothing passes, new ones hang too. A run with a short
+    // window meets it.
+    sync.stop();
+    let mut cmd = sync_cmd_from(&proxy.url(), &target);
+    cmd.args(["--retry-for-secs", STALL_RETRY_FOR_SECS])
+        .args(["--source-timeout-secs", SOURCE_TIMEOUT_SECS]);
+    let mut sync = Proc::spawn(&mut cmd, "sync");
+    wait_until(&mut sync, "the live phase again", |_| {
+        replica_state(&source).as_deref() == Some("online")
+    });
+    std::thread::sleep(Duration::from_secs(1));
     proxy.stall();
     let stalled = Instant::now();
     let status = sync.wait_exit(
@@ -152,21 +164,4 @@ fn sync_survives_a_cut_source_link_and_gives_up_on_a_stalled_one() {
         check.doubled,
         started.elapsed()
     );
-}
-
-/// Waits until `ready`, while `sync` runs; panics with its log if it exits or after a generous
-/// liveness bound.
-fn wait_until(sync: &mut Proc, what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !ready() {
-        if let Some(status) = sync.child.try_wait().expect("try_wait") {
-            panic!("sync exited ({status}) waiting for {what}:\n{}", sync.log());
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no {what} after 120 s:\n{}",
-            sync.log()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }

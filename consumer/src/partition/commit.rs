@@ -13,34 +13,69 @@
 use super::PartitionContext;
 use crate::barrier::Arrival;
 use crate::batch::{Batch, BatchFailure, Refusal, Replies, Tally};
-use crate::checkpoint;
+use crate::batches::Batches;
+use crate::checkpoint::{self, Checkpoint};
 use crate::error::{hint_for, ApplyError};
+use crate::existing;
+use crate::target::{Queries, SlotMap, Topology};
 use crate::wire::Wire;
-use redis::aio::MultiplexedConnection;
 use slotstream_schemas::display::show_key;
+use slotstream_schemas::slot::key_slot;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 const MULTI: &[u8] = b"*1\r\n$5\r\nMULTI\r\n";
 const EXEC: &[u8] = b"*1\r\n$4\r\nEXEC\r\n";
 
-/// A partition's connections to the destination: [`Wire`] for batches, a `redis` connection
-/// for the rest.
+/// A partition's connections to the destination: [`Wire`]s for batches (one per primary of a
+/// cluster), [`Queries`] for the rest.
 pub(super) struct Committer {
     pub partition: u32,
     pub ctx: Arc<PartitionContext>,
-    pub wire: Wire,
-    /// For the occasional query (checkpoints, sweeps, marks).
-    pub conn: MultiplexedConnection,
+    /// The server's, or one per primary in the order of [`SlotMap::nodes`].
+    pub wires: Vec<Wire>,
+    /// For the occasional query (checkpoints, marks).
+    pub conn: Queries,
     /// Where this partition's checkpoint is kept; `None`: no checkpoints.
     pub checkpoint_key: Option<Vec<u8>>,
 }
 
 impl Committer {
-    /// Sends `batch` with the checkpoints of `arrivals` (one `MULTI/EXEC`, or two as the module
-    /// says; always one when `atomic`), judges every reply, and empties the batch. Returns the
-    /// batch's tally.
+    /// Sends the batches with the checkpoints of `arrivals` as the module says (on one server,
+    /// always one transaction when `atomic`), judges every reply, and empties the batches.
+    /// Returns the batches' tally.
     pub async fn commit(
+        &mut self,
+        batches: &mut Batches,
+        arrivals: &[Arrival],
+        atomic: bool,
+    ) -> Result<Tally, ApplyError> {
+        let ctx = self.ctx.clone();
+        if let Some(claim) = &ctx.claim {
+            claim
+                .written
+                .get_or_try_init(|| async {
+                    let mut store = ctx.target.queries(&ctx.target_info.topology).await?;
+                    existing::claim(&mut store, &claim.log)
+                        .await
+                        .map_err(|cause| ApplyError::Redis {
+                            addr: ctx.target.addr.clone(),
+                            doing: "claiming the target before the first write".into(),
+                            cause,
+                        })
+                })
+                .await?;
+        }
+        if let Topology::Cluster(map) = &ctx.target_info.topology {
+            return self.commit_slots(map, batches, arrivals).await;
+        }
+        let tally = self.commit_one(batches.one(), arrivals, atomic).await?;
+        batches.clear();
+        Ok(tally)
+    }
+
+    /// [`Self::commit`] on one server.
+    async fn commit_one(
         &mut self,
         batch: &mut Batch,
         arrivals: &[Arrival],
@@ -67,6 +102,155 @@ impl Committer {
         Ok(batch.clear())
     }
 
+    /// On a cluster: each slot's batch as a transaction on its primary (with the slot's
+    /// checkpoint when the batches are not replayable), the commands for every primary on each,
+    /// then the checkpoints of `arrivals`, then the bookkeeping keys the batches let go.
+    async fn commit_slots(
+        &mut self,
+        map: &SlotMap,
+        batches: &mut Batches,
+        arrivals: &[Arrival],
+    ) -> Result<Tally, ApplyError> {
+        let moves = arrivals.iter().any(|a| a.checkpoint.is_some());
+        // Where this partition stands once the batches are applied.
+        let at: Option<Checkpoint> = arrivals
+            .iter()
+            .find(|a| a.partition == self.partition)
+            .and_then(|a| a.checkpoint.as_ref().map(|(_, c)| *c));
+        let with_slot_checkpoints = moves && !batches.replayable();
+        let log = self.ctx.checkpoint_log.clone();
+        let tally = batches.tally();
+        let every_node = batches.every_node();
+        if !every_node.is_empty() {
+            let count = every_node.len();
+            let body = every_node.bytes().to_vec();
+            for replies in self.round_trip_all(&body, count).await? {
+                self.judge(batches.every_node(), replies, true)?;
+            }
+        }
+        let mut forgotten = Vec::new();
+        let mut per_node: Vec<Vec<&mut Batch>> = (0..map.nodes.len()).map(|_| Vec::new()).collect();
+        for (slot, batch) in batches.slots_mut() {
+            if let (true, Some(log), Some(at)) = (with_slot_checkpoints, &log, at) {
+                let key = checkpoint::slot_checkpoint_key(log, self.partition, slot);
+                let mut push = batch.push(Replies::Strict);
+                push.commands()
+                    .push_cmd(&checkpoint::write_slot_command(&key, &at));
+                push.concerning(key);
+            }
+            forgotten.extend(batch.take_forgotten());
+            let node = map.owner(slot).ok_or_else(|| self.uncovered(slot))?;
+            per_node[node].push(batch);
+        }
+        self.send_transactions(map, per_node).await?;
+        fail::fail_point!("commit-between-batch-and-checkpoint", |_| Err(
+            self.stopped_at("commit-between-batch-and-checkpoint")
+        ));
+        let mut bookkeeping = Batch::default();
+        store_checkpoints(&mut bookkeeping, arrivals);
+        for (db, key) in forgotten {
+            bookkeeping.select(db);
+            bookkeeping.command(Replies::Strict, key.clone(), &[&b"DEL"[..], &key]);
+        }
+        self.send_keyed(map, bookkeeping).await?;
+        batches.clear();
+        Ok(tally)
+    }
+
+    /// Sends each node's slot transactions, every node before reading any reply, and judges
+    /// every reply.
+    async fn send_transactions(
+        &mut self,
+        map: &SlotMap,
+        mut per_node: Vec<Vec<&mut Batch>>,
+    ) -> Result<(), ApplyError> {
+        let (writes, bytes) = per_node.iter().flatten().fold((0, 0), |(w, b), batch| {
+            (w + batch.writes(), b + batch.byte_len())
+        });
+        if let Some(throttle) = &self.ctx.throttle {
+            throttle.admit(writes, bytes).await;
+        }
+        for (node, batches) in per_node.iter_mut().enumerate() {
+            let mut parts: Vec<&[u8]> = Vec::with_capacity(batches.len() * 3);
+            for batch in batches.iter_mut() {
+                parts.push(MULTI);
+                parts.push(batch.bytes());
+                parts.push(EXEC);
+            }
+            let sent = self.wires[node].send(&parts).await;
+            sent.map_err(|cause| self.failed(&map.nodes[node].to_string(), cause))?;
+        }
+        for (node, batches) in per_node.iter_mut().enumerate() {
+            for batch in batches.iter_mut() {
+                let received = self.wires[node].receive(batch.len() + 2).await;
+                let replies =
+                    received.map_err(|cause| self.failed(&map.nodes[node].to_string(), cause))?;
+                self.judge(batch, replies, true)?;
+            }
+        }
+        self.ctx
+            .stats
+            .bytes
+            .fetch_add(bytes as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Sends bookkeeping commands (checkpoints, deletions), each as its own transaction to the
+    /// primary of its key's slot, and checks the replies.
+    async fn send_keyed(&mut self, map: &SlotMap, mut batch: Batch) -> Result<(), ApplyError> {
+        for (key, command) in batch.commands_by_key() {
+            let slot = key_slot(&key);
+            let node = map.owner(slot).ok_or_else(|| self.uncovered(slot))?;
+            let replies = self.wires[node]
+                .round_trip(&[MULTI, &command, EXEC], 3)
+                .await;
+            let replies =
+                replies.map_err(|cause| self.failed(&map.nodes[node].to_string(), cause))?;
+            let mut one = Batch::default();
+            let mut push = one.push(Replies::Strict);
+            push.commands().push_raw(&command);
+            push.concerning(key);
+            self.judge(&mut one, replies, true)?;
+        }
+        Ok(())
+    }
+
+    /// The same commands to every primary, as one transaction on each; the replies of each.
+    async fn round_trip_all(
+        &mut self,
+        body: &[u8],
+        count: usize,
+    ) -> Result<Vec<Vec<redis::Value>>, ApplyError> {
+        let failed = |cause| ApplyError::Redis {
+            addr: self.ctx.target.addr.clone(),
+            doing: "sending commands for every primary".into(),
+            cause,
+        };
+        let mut all = Vec::with_capacity(self.wires.len());
+        for wire in &mut self.wires {
+            wire.send(&[MULTI, body, EXEC]).await.map_err(failed)?;
+        }
+        for wire in &mut self.wires {
+            all.push(wire.receive(count + 2).await.map_err(failed)?);
+        }
+        Ok(all)
+    }
+
+    fn uncovered(&self, slot: u16) -> ApplyError {
+        ApplyError::Incompatible {
+            addr: self.ctx.target.addr.clone(),
+            why: format!("no primary of the cluster serves slot {slot}"),
+        }
+    }
+
+    fn failed(&self, addr: &str, cause: redis::RedisError) -> ApplyError {
+        ApplyError::Redis {
+            addr: addr.to_string(),
+            doing: format!("applying a batch in partition {}", self.partition),
+            cause,
+        }
+    }
+
     /// One round trip: the batch (inside `MULTI … EXEC` when `transaction`), every reply judged.
     async fn send(&mut self, batch: &mut Batch, transaction: bool) -> Result<(), ApplyError> {
         let (count, writes) = (batch.len(), batch.writes());
@@ -81,8 +265,7 @@ impl Committer {
         } else {
             (vec![body], count)
         };
-        let replies = self
-            .wire
+        let replies = self.wires[0]
             .round_trip(&parts, replies)
             .await
             .map_err(|cause| ApplyError::Redis {
@@ -90,6 +273,21 @@ impl Committer {
                 doing: format!("applying a batch in partition {}", self.partition),
                 cause,
             })?;
+        self.judge(batch, replies, transaction)?;
+        self.ctx
+            .stats
+            .bytes
+            .fetch_add(bytes as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Judges the replies to `batch`: refused replicated commands counted, a failure an error.
+    fn judge(
+        &self,
+        batch: &mut Batch,
+        replies: Vec<redis::Value>,
+        transaction: bool,
+    ) -> Result<(), ApplyError> {
         fail::fail_point!("commit-after-exec", |_| Err(
             self.stopped_at("commit-after-exec")
         ));
@@ -117,10 +315,6 @@ impl Committer {
                 "a replicated command failed on the target as it may have on the source"
             );
         }
-        self.ctx
-            .stats
-            .bytes
-            .fetch_add(bytes as u64, Ordering::Relaxed);
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 use crate::barrier::Barriers;
 use crate::batch::Limits;
 use crate::config::OnUnsupported;
+use crate::dbmap::DbMap;
 use crate::snapshot::SnapshotWriter;
 use crate::stats::ApplyStats;
 use crate::target::{Target, TargetInfo};
@@ -41,6 +42,27 @@ pub struct PartitionContext {
     /// An earlier run claimed the destination: a partition without a checkpoint may hold keys
     /// it wrote that the source has deleted since, so it sweeps after its first snapshot.
     pub sweep_unstarted: bool,
+    /// The claim this run writes before its first write (it passed the look for keys of the
+    /// destination's own); `None` when there is none to write.
+    pub claim: Option<PendingClaim>,
+    /// Which destination database receives each source database.
+    pub db_map: DbMap,
+}
+
+/// The claim of the destination for a log (see [`crate::existing`]), written once, by
+/// whichever partition commits first, before its batch.
+pub struct PendingClaim {
+    pub log: String,
+    pub written: tokio::sync::OnceCell<()>,
+}
+
+impl PendingClaim {
+    pub fn new(log: String) -> PendingClaim {
+        PendingClaim {
+            log,
+            written: tokio::sync::OnceCell::new(),
+        }
+    }
 }
 
 impl PartitionContext {

@@ -15,6 +15,8 @@ pub struct TargetInfo {
     pub valkey: Option<(u32, u32)>,
     /// Names of the modules it has loaded (`MODULE LIST`).
     pub modules: Vec<String>,
+    /// One server, or a cluster and which primary owns each slot.
+    pub topology: super::Topology,
 }
 
 impl TargetInfo {
@@ -78,6 +80,7 @@ pub fn parse_info(text: &str) -> TargetInfo {
         redis_compat,
         valkey: (flavour == "valkey").then_some((major, minor)),
         modules: Vec::new(),
+        topology: super::Topology::Standalone,
     }
 }
 

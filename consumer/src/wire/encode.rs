@@ -103,6 +103,13 @@ impl Commands {
         self.buf.extend_from_slice(b"\r\n");
     }
 
+    /// Appends one command already in wire form (from [`split_commands`]).
+    pub fn push_raw(&mut self, command: &[u8]) {
+        self.close_group();
+        self.buf.extend_from_slice(command);
+        self.count += 1;
+    }
+
     /// Appends a command built with the `redis` crate (rare commands: checkpoints, `SELECT`).
     pub fn push_cmd(&mut self, cmd: &redis::Cmd) {
         self.close_group();
@@ -178,6 +185,39 @@ fn format_u64(mut value: u64, out: &mut [u8]) -> usize {
     }
 }
 
+/// Splits commands in wire form (as [`Commands`] writes them) into one slice per command. A
+/// malformed tail is left out.
+pub fn split_commands(mut wire: &[u8]) -> Vec<&[u8]> {
+    let mut commands = Vec::new();
+    let whole = wire;
+    let mut start = 0;
+    while !wire.is_empty() {
+        let Some(len) = command_len(wire) else { break };
+        commands.push(&whole[start..start + len]);
+        start += len;
+        wire = &wire[len..];
+    }
+    commands
+}
+
+/// The length of the command at the start of `wire`: `*n`, then `n` bulk strings.
+fn command_len(wire: &[u8]) -> Option<usize> {
+    fn line(wire: &[u8], at: usize, kind: u8) -> Option<(usize, usize)> {
+        if wire.get(at) != Some(&kind) {
+            return None;
+        }
+        let end = at + wire[at..].iter().position(|&b| b == b'\r')?;
+        let n = std::str::from_utf8(&wire[at + 1..end]).ok()?.parse().ok()?;
+        Some((n, end + 2))
+    }
+    let (args, mut at) = line(wire, 0, b'*')?;
+    for _ in 0..args {
+        let (len, body) = line(wire, at, b'$')?;
+        at = body.checked_add(len)?.checked_add(2)?;
+    }
+    (at <= wire.len()).then_some(at)
+}
+
 /// Splits encoded commands back into their arguments (for tests).
 #[cfg(test)]
 pub fn decode(commands: &mut Commands) -> Vec<Vec<Vec<u8>>> {
@@ -214,6 +254,26 @@ pub fn decode(commands: &mut Commands) -> Vec<Vec<Vec<u8>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commands_split_back_one_by_one() {
+        let mut ours = Commands::default();
+        ours.push(&[&b"SET"[..], b"a\r\nb", b"1"]);
+        ours.push(&[&b"DEL"[..], b"x"]);
+        let wire = ours.bytes().to_vec();
+        let parts = split_commands(&wire);
+        assert_eq!(parts.len(), 2);
+        let mut again = Commands::default();
+        for part in &parts {
+            again.push_raw(part);
+        }
+        assert_eq!(again.bytes(), &wire[..]);
+        assert_eq!(
+            split_commands(&wire[..wire.len() - 1]).len(),
+            1,
+            "a cut command is left out"
+        );
+    }
 
     #[test]
     fn encodes_like_the_redis_crate() {

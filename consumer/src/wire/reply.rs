@@ -3,10 +3,19 @@
 
 use redis::{ErrorKind, RedisError, Value};
 
+/// Arrays nested deeper than this are refused: parsing them (and dropping them) recurses once
+/// per level, and no command slotstream sends gets a reply anywhere near as deep.
+const MAX_DEPTH: usize = 128;
+
 /// Parses one reply at the start of `buf`: the reply and the bytes it took, or `None` when
 /// `buf` does not hold all of it yet. Any success is [`Value::Okay`], an error its
 /// [`Value::ServerError`], an array [`Value::Array`] of its elements, a nil [`Value::Nil`].
 pub fn parse(buf: &[u8]) -> Result<Option<(Value, usize)>, RedisError> {
+    parse_nested(buf, 0)
+}
+
+/// [`parse`] inside `depth` arrays.
+fn parse_nested(buf: &[u8], depth: usize) -> Result<Option<(Value, usize)>, RedisError> {
     let Some(line_end) = buf.iter().position(|&b| b == b'\n') else {
         return Ok(None);
     };
@@ -31,10 +40,16 @@ pub fn parse(buf: &[u8]) -> Result<Option<(Value, usize)>, RedisError> {
             if len < 0 {
                 return Ok(Some((Value::Nil, after)));
             }
-            let mut items = Vec::with_capacity(len.min(1024) as usize);
+            if len > 0 && depth == MAX_DEPTH {
+                return Err(bad(&format!(
+                    "a reply nested deeper than {MAX_DEPTH} arrays"
+                )));
+            }
+            // Room for the elements as they arrive: a count alone reserves nothing.
+            let mut items = Vec::new();
             let mut pos = after;
             for _ in 0..len {
-                match parse(&buf[pos..])? {
+                match parse_nested(&buf[pos..], depth + 1)? {
                     Some((item, used)) => {
                         items.push(item);
                         pos += used;

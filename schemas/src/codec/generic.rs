@@ -44,6 +44,14 @@ pub fn generic_schema() -> Result<(&'static Schema, [u8; 8]), CodecError> {
 
 /// Decodes one single-object encoded record into a generic Avro [`Value`], using only
 /// `record.avsc`. Slow next to [`super::Codec::decode`]; meant for tools and cross-checks.
+///
+/// `apache-avro` allocates what a length or count declares before reading what it counts (up
+/// to its process-wide cap, `apache_avro::util::max_allocation_bytes`, 512 MiB unless set), so
+/// a message of a few bytes can ask for hundreds of megabytes (of untouched pages): give it
+/// bytes you trust. [`super::Codec::decode`], which the consumer runs, allocates no more than
+/// the message holds (the `record_decode` fuzz target checks both). It also reads a varint of
+/// more than 64 bits (10 bytes, the last above 1) by dropping the extra bits, where Avro and
+/// the fast path refuse it.
 pub fn decode_generic(bytes: &[u8]) -> Result<Value, CodecError> {
     let generic = generic()?;
     let datum = split_header(bytes, &generic.fingerprint)?;

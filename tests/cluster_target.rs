@@ -1,0 +1,421 @@
+//! A Redis Cluster as the destination: `sync` given any node's URL finds the primaries, sends
+//! each slot's commands to its owner, and keeps a checkpoint per slot, so the snapshot and the
+//! live changes arrive identical and exactly once across kills. Records of other databases and
+//! commands across slots are refused with an error that says so.
+
+mod common;
+
+use common::follow::write_counters;
+use common::keyspace::{self, wait_identical};
+use common::{slotstream, versions, RedisServer};
+use slotstream_test_support::{Cluster, Proc};
+use std::process::Output;
+use std::time::Duration;
+
+/// A source with db 0 holding every type, TTLs, hash-tagged keys and one big list (in chunks).
+fn source_with_data() -> RedisServer {
+    let source = RedisServer::start();
+    write_data(&source);
+    source
+}
+
+fn write_data(source: &RedisServer) {
+    let mut conn = source.conn();
+    let mut pipe = redis::pipe();
+    for i in 0..3000 {
+        pipe.cmd("SET")
+            .arg(format!("string:{i}"))
+            .arg(format!("value-{i}"))
+            .ignore();
+    }
+    for i in 0..300 {
+        pipe.cmd("SET").arg(format!("int:{i}")).arg(i).ignore();
+        pipe.cmd("SET")
+            .arg(format!("ttl:{i}"))
+            .arg("v")
+            .arg("EX")
+            .arg(3600)
+            .ignore();
+        pipe.cmd("RPUSH")
+            .arg(format!("list:{i}"))
+            .arg(&["a", "b", "c"])
+            .ignore();
+        pipe.cmd("SADD")
+            .arg(format!("set:{i}"))
+            .arg(&[1, 2, 3])
+            .ignore();
+        pipe.cmd("ZADD")
+            .arg(format!("zset:{i}"))
+            .arg(&[(1.5, "x"), (2.0, "y")])
+            .ignore();
+        pipe.cmd("HSET")
+            .arg(format!("hash:{i}"))
+            .arg(&[("f", "v"), ("g", "w")])
+            .ignore();
+        pipe.cmd("XADD")
+            .arg(format!("stream:{i}"))
+            .arg("*")
+            .arg(&[("k", "v")])
+            .ignore();
+        pipe.cmd("SET")
+            .arg(format!("{{user:{i}}}:name"))
+            .arg("n")
+            .ignore();
+        pipe.cmd("SET")
+            .arg(format!("{{user:{i}}}:mail"))
+            .arg("m")
+            .ignore();
+    }
+    // Past the 1 MiB chunk size: built under a temporary key in its slot, renamed into place.
+    for round in 0..40 {
+        let items: Vec<String> = (0..1000)
+            .map(|i| format!("item-{round}-{i}-{}", "x".repeat(20)))
+            .collect();
+        pipe.cmd("RPUSH").arg("big:list").arg(items).ignore();
+    }
+    let _: () = pipe.query(&mut conn).unwrap();
+}
+
+fn sync(source: &RedisServer, target: &str, extra: &[&str]) -> Output {
+    slotstream()
+        .args(["sync", "--source", &source.url(), "--target", target])
+        .args(["--retry-for-secs", "0"])
+        .args(extra)
+        .output()
+        .expect("run slotstream")
+}
+
+#[test]
+fn a_snapshot_arrives_identical_in_a_cluster_given_any_node() {
+    let cluster = Cluster::start(3, 1);
+    let source = source_with_data();
+    // A replica's URL works as well as a primary's: the slot map comes from the cluster.
+    let node = cluster.replicas()[0].url();
+    let output = sync(&source, &node, &["--snapshot-only"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let difference = keyspace::difference(
+        &keyspace::of_server(&source),
+        &keyspace::of_cluster(&cluster),
+        2_000,
+    );
+    assert_eq!(difference, None);
+    for primary in cluster.primaries() {
+        let keys: u64 = redis::cmd("DBSIZE").query(&mut primary.conn()).unwrap();
+        assert!(
+            keys > 1000,
+            "the keys did not spread over the primaries ({keys} on one)"
+        );
+    }
+}
+
+/// Snapshot and live changes from `name` into a cluster of `name`: 6.2 has no `CLUSTER SHARDS`
+/// (the slot map comes from `CLUSTER SLOTS`), Valkey 9 is another implementation.
+fn snapshot_and_live_into_a_cluster_of(name: &str) {
+    let Some(binary) = versions::binary(name) else {
+        return;
+    };
+    let cluster = Cluster::start_binary(&binary, 3, 0);
+    let source = RedisServer::start_binary(&binary, &[]);
+    write_data(&source);
+    let target = cluster.primaries()[1].url();
+    let mut cmd = slotstream();
+    cmd.args(["sync", "--source", &source.url(), "--target", &target]);
+    let sync = Proc::spawn(&mut cmd, "sync");
+    wait_identical(&source, &cluster, Duration::from_secs(60), || sync.log());
+    for round in 1..=3 {
+        write_counters(&source, round);
+    }
+    let _: () = redis::cmd("DEL")
+        .arg("big:list")
+        .query(&mut source.conn())
+        .unwrap();
+    wait_identical(&source, &cluster, Duration::from_secs(60), || sync.log());
+    let log = sync.stop();
+    assert!(log.contains("refused=0"), "{log}");
+}
+
+#[test]
+fn a_redis_6_2_cluster_without_cluster_shards_is_a_target() {
+    snapshot_and_live_into_a_cluster_of("redis-6.2.14");
+}
+
+#[test]
+fn a_valkey_9_cluster_is_a_target() {
+    snapshot_and_live_into_a_cluster_of("valkey-9.1.2");
+}
+
+#[test]
+fn live_changes_reach_a_cluster_exactly_once_across_kills() {
+    let cluster = Cluster::start(3, 0);
+    let source = RedisServer::start();
+    write_counters(&source, 0);
+    let target = cluster.primaries()[0].url();
+    let start = || {
+        let mut cmd = slotstream();
+        cmd.args(["sync", "--source", &source.url(), "--target", &target]);
+        Proc::spawn(&mut cmd, "sync")
+    };
+    let mut sync = start();
+    // Live first: the kills below land in the live phase, and each restart continues from the
+    // slot checkpoints instead of copying again.
+    wait_identical(&source, &cluster, Duration::from_secs(60), || sync.log());
+    let mut conn = source.conn();
+    for round in 1..=6 {
+        write_counters(&source, round);
+        // A transaction of one slot, as the cluster can run it.
+        let _: () = redis::pipe()
+            .atomic()
+            .cmd("INCR")
+            .arg("{tx}:a")
+            .cmd("LPUSH")
+            .arg("{tx}:b")
+            .arg(round)
+            .query(&mut conn)
+            .unwrap();
+        let _: () = redis::cmd("SET")
+            .arg(format!("expiring:{round}"))
+            .arg("v")
+            .arg("EX")
+            .arg(3600)
+            .query(&mut conn)
+            .unwrap();
+        let _: () = redis::cmd("DEL")
+            .arg(format!("expiring:{}", round - 1))
+            .query(&mut conn)
+            .unwrap();
+        if round % 2 == 0 {
+            // Mid-stream, as a crash would.
+            sync.kill();
+            sync = start();
+        }
+    }
+    wait_identical(&source, &cluster, Duration::from_secs(60), || sync.log());
+    let log = sync.stop();
+    assert!(log.contains("refused=0"), "{log}");
+    assert!(
+        log.contains("asking the source to continue"),
+        "the last restart copied again instead of continuing: {log}"
+    );
+}
+
+#[test]
+fn a_source_with_other_databases_is_refused_for_a_cluster_unless_mapped() {
+    let cluster = Cluster::start(3, 0);
+    let source = RedisServer::start();
+    let mut conn = source.conn();
+    let _: () = redis::cmd("SELECT").arg(3).query(&mut conn).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("in-db-3")
+        .arg("v")
+        .query(&mut conn)
+        .unwrap();
+    let output = sync(&source, &cluster.primaries()[0].url(), &["--snapshot-only"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("db 3") && stderr.contains("db 0 only"),
+        "{stderr}"
+    );
+    let copied = keyspace::of_cluster(&cluster);
+    assert!(
+        !copied.contains_key(&b"in-db-3"[..]),
+        "a key of db 3 reached the cluster"
+    );
+
+    // Mapped into db 0, db 3 joins db 0's keys, snapshot and live changes alike.
+    let _: () = redis::cmd("SET")
+        .arg("in-db-0")
+        .arg("w")
+        .query(&mut source.conn())
+        .unwrap();
+    let mut cmd = slotstream();
+    cmd.args(["sync", "--source", &source.url(), "--target"])
+        .arg(cluster.primaries()[0].url())
+        .args(["--map-db", "3=0"]);
+    let sync = Proc::spawn(&mut cmd, "sync");
+    let same = || {
+        keyspace::difference(
+            &keyspace::of_server_dbs(&source, &[0, 3]),
+            &keyspace::of_cluster(&cluster),
+            2_000,
+        )
+    };
+    wait_until(
+        || same().is_none(),
+        || format!("{:?}\n{}", same(), sync.log()),
+    );
+    for i in 0..50 {
+        let _: () = redis::cmd("INCR")
+            .arg(format!("live-in-db-3:{}", i % 5))
+            .query(&mut conn)
+            .unwrap();
+    }
+    // A transaction that selects db 3 inside it.
+    let _: () = redis::pipe()
+        .atomic()
+        .cmd("SELECT")
+        .arg(3)
+        .cmd("SET")
+        .arg("{t}:in-tx")
+        .arg("x")
+        .query(&mut source.conn())
+        .unwrap();
+    wait_until(
+        || same().is_none(),
+        || format!("{:?}\n{}", same(), sync.log()),
+    );
+    let log = sync.stop();
+    assert!(log.contains("refused=0"), "{log}");
+}
+
+/// Polls `done` for up to a minute, then panics with `why()`.
+fn wait_until(done: impl Fn() -> bool, why: impl Fn() -> String) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "{}", why());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_command_across_slots_stops_with_an_error_naming_it() {
+    let cluster = Cluster::start(3, 0);
+    let source = RedisServer::start();
+    let _: () = redis::cmd("SET")
+        .arg("a")
+        .arg("1")
+        .query(&mut source.conn())
+        .unwrap();
+    let mut cmd = slotstream();
+    cmd.args([
+        "sync",
+        "--source",
+        &source.url(),
+        "--target",
+        &cluster.primaries()[0].url(),
+    ])
+    .args(["--retry-for-secs", "0"]);
+    let mut sync = Proc::spawn(&mut cmd, "sync");
+    wait_identical(&source, &cluster, Duration::from_secs(30), || sync.log());
+    // `a` and `b` hash to different slots.
+    let _: () = redis::cmd("RENAME")
+        .arg("a")
+        .arg("b")
+        .query(&mut source.conn())
+        .unwrap();
+    let status = sync.wait_exit(Duration::from_secs(30), "sync stops at the RENAME");
+    assert!(!status.success());
+    let log = sync.log();
+    assert!(
+        log.contains("RENAME") && log.contains("across hash slots"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_cluster_with_keys_of_its_own_is_refused_unless_overwrite_keeps_them() {
+    let cluster = Cluster::start(3, 0);
+    let source = RedisServer::start();
+    write_counters(&source, 0);
+    // On whichever primary serves its slot: every primary is looked at.
+    cluster.set("own:key", "theirs");
+    let target = cluster.primaries()[0].url();
+    let refused = sync(&source, &target, &["--snapshot-only"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("keys of its own") && stderr.contains("own:key"),
+        "{stderr}"
+    );
+    let copied = keyspace::of_cluster(&cluster);
+    assert_eq!(copied.len(), 1, "written before the refusal: {copied:?}");
+
+    let output = sync(
+        &source,
+        &target,
+        &["--snapshot-only", "--on-existing", "overwrite"],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let mut expected = keyspace::of_server(&source);
+    let own = keyspace::of_cluster(&cluster)
+        .remove(&b"own:key"[..])
+        .expect("the target's own key is kept");
+    expected.insert(b"own:key".to_vec(), own.clone());
+    assert_eq!(own.value, keyspace::Value::String(b"theirs".to_vec()));
+    let difference = keyspace::difference(&expected, &keyspace::of_cluster(&cluster), 2_000);
+    assert_eq!(difference, None);
+}
+
+#[test]
+fn live_changes_survive_a_resharding_of_1000_slots() {
+    let cluster = Cluster::start(3, 0);
+    let source = RedisServer::start();
+    write_counters(&source, 0);
+    let mut cmd = slotstream();
+    cmd.args(["sync", "--source", &source.url(), "--target"])
+        .arg(cluster.primaries()[2].url());
+    let sync = Proc::spawn(&mut cmd, "sync");
+    wait_identical(&source, &cluster, Duration::from_secs(60), || sync.log());
+    // Slots move key by key (MIGRATE) while the source keeps writing: the slot checkpoints
+    // move with their slots, and a MOVED or ASK starts the apply side again from them.
+    let writing = std::sync::atomic::AtomicBool::new(true);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut round = 1;
+            let mut conn = source.conn();
+            while writing.load(std::sync::atomic::Ordering::Relaxed) {
+                write_counters(&source, round);
+                // Keys over many slots, some of them among those that move.
+                for i in 0..500 {
+                    let _: i64 = redis::cmd("INCR")
+                        .arg(format!("spread:{i}"))
+                        .query(&mut conn)
+                        .unwrap();
+                }
+                round += 1;
+            }
+        });
+        cluster.reshard(0, 1, 1000);
+        writing.store(false, std::sync::atomic::Ordering::Relaxed);
+    });
+    wait_identical(&source, &cluster, Duration::from_secs(90), || sync.log());
+    let log = sync.stop();
+    // The test is only worth something if the apply side met a moved slot.
+    assert!(
+        log.contains("MOVED") || log.contains("ASK"),
+        "no slot moved under the apply side: {log}"
+    );
+    assert!(log.contains("refused=0"), "{log}");
+}
+
+#[test]
+fn live_changes_survive_a_failover_of_a_target_primary() {
+    let mut cluster = Cluster::start(3, 1);
+    let source = RedisServer::start();
+    write_counters(&source, 0);
+    let mut cmd = slotstream();
+    cmd.args(["sync", "--source", &source.url(), "--target"])
+        .arg(cluster.replicas()[1].url());
+    let sync = Proc::spawn(&mut cmd, "sync");
+    wait_identical(&source, &cluster, Duration::from_secs(60), || sync.log());
+    let writing = std::sync::atomic::AtomicBool::new(true);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut round = 1;
+            while writing.load(std::sync::atomic::Ordering::Relaxed) {
+                write_counters(&source, round);
+                round += 1;
+            }
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        // A replica takes over its primary's slots; the old primary becomes its replica.
+        cluster.failover(0);
+        std::thread::sleep(Duration::from_millis(300));
+        writing.store(false, std::sync::atomic::Ordering::Relaxed);
+    });
+    wait_identical(&source, &cluster, Duration::from_secs(90), || sync.log());
+    let log = sync.stop();
+    assert!(log.contains("refused=0"), "{log}");
+}

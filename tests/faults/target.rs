@@ -1,0 +1,138 @@
+//! The destination fails under a live `sync`, with the mixed workload and the ledger running:
+//! it runs out of memory (`maxmemory` with `noeviction`), then it crashes (SIGKILL) and comes
+//! back from its append-only file. Out of memory, `sync` names the cause and what to do and
+//! waits, applying nothing it cannot cover; once memory is raised it goes on. After the crash
+//! the checkpoints come back with the data they were written with (one transaction, one AOF
+//! entry), so the run continues from there. The destination ends identical, with no ledger
+//! write lost or doubled.
+
+use crate::chance::{self, Chance};
+use crate::common::audit::Ledger;
+use crate::common::dataset;
+use crate::common::follow::{sync_cmd, wait_caught_up, Proc};
+use crate::common::workload;
+use crate::common::{assert_same_contents, compare, describe, RedisServer};
+use crate::kills::workload_config;
+use crate::rig::{replica_state, wait_until};
+use std::time::{Duration, Instant};
+
+/// What `sync` says about a target out of memory (consumer/src/error.rs, `hint_for`).
+const OOM_HINT: &str = "the target is out of memory: raise its maxmemory or free space";
+/// What `sync` logs for each lost link.
+const LINK_LOST: &str = "link lost; starting again from the saved position";
+/// Small strings in the snapshot, before the live phase.
+const SNAPSHOT_KEYS: usize = 5_000;
+
+#[test]
+fn sync_survives_a_target_out_of_memory_and_a_crashed_one() {
+    let name = "target-sync";
+    let seed = chance::seed(name);
+    let mut chance = Chance::new(seed);
+    let started = Instant::now();
+    let source = RedisServer::start();
+    // Every write on disk before its reply: a crash loses nothing the target acknowledged.
+    let mut target = RedisServer::start_with_args(&[
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--maxmemory-policy",
+        "noeviction",
+    ]);
+    dataset::write_small_strings(&mut source.conn(), SNAPSHOT_KEYS);
+    let log_name = format!("sync:127.0.0.1:{}", source.port());
+    let writer = workload::spawn(&source.url(), workload_config(seed));
+    let ledger = Ledger::spawn(&source.url());
+    let mut cmd = sync_cmd(&source, &target);
+    cmd.args(["--retry-for-secs", "300"]);
+    let mut sync = Proc::spawn(&mut cmd, "sync");
+    wait_until(&mut sync, "the live phase", |_| is_live(&source));
+
+    // Out of memory: the limit just above what the target uses, so the workload's next writes
+    // are refused.
+    std::thread::sleep(chance.ms(300, 1_500));
+    let used = used_memory(&target);
+    set_maxmemory(&target, used + 64 * 1024);
+    wait_until(&mut sync, "the out-of-memory error in the log", |sync| {
+        sync.log().contains(OOM_HINT)
+    });
+    let refusals_at_limit = sync.log().matches(OOM_HINT).count();
+    // It keeps waiting for memory rather than giving up.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        sync.child.try_wait().expect("try_wait").is_none(),
+        "sync exited with its target out of memory:\n{}",
+        sync.log()
+    );
+    set_maxmemory(&target, 0);
+    eprintln!(
+        "{name}: target out of memory at {used} bytes used, {refusals_at_limit} refusals logged"
+    );
+
+    // A crash of the target: what comes back is what its AOF holds.
+    let lost_before = sync.log().matches(LINK_LOST).count();
+    wait_until(
+        &mut sync,
+        "the live phase after the memory was raised",
+        |sync| is_live(&source) && sync.log().matches(LINK_LOST).count() == lost_before,
+    );
+    std::thread::sleep(chance.ms(300, 1_500));
+    target.kill_and_restart();
+    eprintln!("{name}: target killed and restarted from its AOF");
+    wait_until(&mut sync, "the link to the restarted target lost", |sync| {
+        sync.log().matches(LINK_LOST).count() > lost_before
+    });
+    wait_until(&mut sync, "the live phase after the crash", |_| {
+        is_live(&source)
+    });
+    std::thread::sleep(chance.ms(300, 1_500));
+
+    let counts = ledger.stop();
+    let report = writer.stop_and_wait();
+    wait_caught_up(&source, &target, &log_name, &mut [&mut sync]);
+    let check = counts.check(&target.url());
+    eprintln!("{name}: ledger: {check:?}");
+    let keys = assert_same_contents(&source.url(), &target.url());
+    let verified = compare(&source.url(), &target.url()).expect("verify runs");
+    assert!(verified.is_identical(), "{}", describe(&verified));
+    assert_eq!(
+        (check.lost, check.doubled),
+        (0, 0),
+        "ledger writes lost or doubled: {check:?}\n{}",
+        sync.log()
+    );
+    eprintln!(
+        "{name}: seed {seed}, target out of memory once and crashed once; {} workload \
+         commands, {} ledger writes in {} keys: lost {}, doubled {}; {keys} keys identical; \
+         {:.0?}",
+        report.ops,
+        check.writes,
+        check.keys,
+        check.lost,
+        check.doubled,
+        started.elapsed()
+    );
+}
+
+/// The source's replica (sync) is online: the snapshot is over and commands stream.
+fn is_live(source: &RedisServer) -> bool {
+    replica_state(source).as_deref() == Some("online")
+}
+
+fn used_memory(server: &RedisServer) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("memory")
+        .query(&mut server.conn())
+        .expect("INFO memory");
+    info.lines()
+        .find_map(|line| line.strip_prefix("used_memory:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("used_memory in INFO memory")
+}
+
+fn set_maxmemory(server: &RedisServer, bytes: u64) {
+    let _: () = redis::cmd("CONFIG")
+        .arg(&["SET", "maxmemory", &bytes.to_string()])
+        .query(&mut server.conn())
+        .expect("CONFIG SET maxmemory");
+}
