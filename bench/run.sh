@@ -193,12 +193,12 @@ load_mixed() { # port
 }
 load_small() { redis-cli -p "$1" debug populate "$small_keys" key "$small_bytes" >/dev/null; }
 
-check_target() { # target-port source-keys log what: DBSIZE = keys + one checkpoint per partition
+check_target() { # target-port source-keys log what: DBSIZE = keys + one checkpoint per partition + the claim
   local n c
   n=$(redis-cli -p "$1" dbsize)
-  c=$(redis-cli -p "$1" exists $(for p in $(seq 0 $((partitions - 1))); do echo "__slotstream:checkpoint:$3:$p"; done))
-  [ "$n" = "$(($2 + partitions))" ] && [ "$c" = "$partitions" ] ||
-    die "$4: the target has $n keys ($c of the $partitions checkpoint keys), expected $2 + $partitions"
+  c=$(redis-cli -p "$1" exists $(for p in $(seq 0 $((partitions - 1))); do echo "__slotstream:checkpoint:$3:$p"; done) "__slotstream:claim:$3")
+  [ "$n" = "$(($2 + partitions + 1))" ] && [ "$c" = "$((partitions + 1))" ] ||
+    die "$4: the target has $n keys ($c of the $partitions checkpoint keys and the claim), expected $2 + $partitions + 1"
 }
 
 snap_native() { # id src keys
@@ -309,7 +309,7 @@ snapshot_report() {
     "- **sync**: \`slotstream sync --snapshot-only\` into an empty server, until it exits." \
     "- **dev-broker / tansu / Kafka**: \`slotstream produce --snapshot-only\` and \`slotstream consume --snapshot-only\` started together ($partitions partitions), until both exit. dev-broker and tansu are started empty for each run; on tansu and Kafka the producer creates the topic." \
     "- dev-broker keeps only the newest ~5 MB (or 100,000 batches) of each partition: a consumer that falls further behind stops rather than skip records, and the run is reported as stopped." \
-    "- After each slotstream run the target's \`DBSIZE\` was checked to be the source's + $partitions checkpoint keys." \
+    "- After each slotstream run the target's \`DBSIZE\` was checked to be the source's + $partitions checkpoint keys + the claim (\`__slotstream:claim:<log>\`)." \
     "- mixed: \`bench/gen_mixed.py\` (strings of 8 B–120 KB, some with TTLs; hashes, lists, sets, zsets in small and large encodings; streams with a consumer group), loaded with \`redis-cli --pipe\`; small: \`DEBUG POPULATE\`." "" \
     "| data | way | time | ÷ native | runs (s) |" "|---|---|---|---|---|"
   for id in mixed small; do
