@@ -178,10 +178,13 @@ impl Session {
     }
 }
 
-/// A plain client connection to the source, beside the replication link.
+/// A plain client connection to the source, beside the replication link. Its setup (the
+/// client's handshake) waits no longer than a read would: a stalled source costs an attempt
+/// `--source-timeout-secs`, not the connect timeout for each such connection.
 fn ordinary_connection(config: &SourceConfig) -> redis::RedisResult<redis::Connection> {
     let client = redis::Client::open(config.url.as_str())?;
-    let conn = client.get_connection_with_timeout(config.connect_timeout)?;
+    let timeout = config.connect_timeout.min(config.read_timeout);
+    let conn = client.get_connection_with_timeout(timeout)?;
     conn.set_read_timeout(Some(config.read_timeout))?;
     Ok(conn)
 }
