@@ -33,14 +33,12 @@ fn counter(server: &RedisServer, key: &str) -> Option<i64> {
 }
 
 fn major_version(server: &RedisServer) -> u32 {
-    let info: String = redis::cmd("INFO")
-        .arg("server")
-        .query(&mut server.conn())
-        .expect("INFO server");
-    info.lines()
-        .find_map(|line| line.strip_prefix("redis_version:"))
-        .and_then(|v| v.split('.').next()?.trim().parse().ok())
-        .expect("redis_version in INFO server")
+    let version = server.info_field("server", "redis_version");
+    version
+        .split('.')
+        .next()
+        .and_then(|major| major.parse().ok())
+        .unwrap_or_else(|| panic!("redis_version {version:?} has no major number"))
 }
 
 fn libraries(server: &RedisServer) -> Vec<String> {

@@ -76,17 +76,8 @@ pub fn write_commands(
     applied: u64,
     replid: Option<&str>,
 ) -> [redis::Cmd; 2] {
-    let mut set = redis::cmd("HSET");
-    set.arg(key)
-        .arg("epoch")
-        .arg(checkpoint.epoch)
-        .arg("offset")
-        .arg(checkpoint.position.offset)
-        .arg("index")
-        .arg(checkpoint.position.index)
-        .arg("log_offset")
-        .arg(checkpoint.log_offset.unwrap_or(-1))
-        .arg("snapshot_done")
+    let mut set = write_slot_command(key, checkpoint);
+    set.arg("snapshot_done")
         .arg(u8::from(checkpoint.snapshot_done))
         .arg("db")
         .arg(checkpoint.db)

@@ -219,7 +219,7 @@ mod tests {
     }
 
     #[test]
-    fn a_run_that_never_links_gives_up_from_its_start() {
+    fn an_outage_without_progress_gives_up_from_its_first_failure() {
         let start = Instant::now();
         let mut outage = Outage::new(start);
         let window = Duration::from_secs(10);

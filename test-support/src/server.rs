@@ -171,6 +171,19 @@ impl RedisServer {
         RespClient::connect(self.port)
     }
 
+    /// A field of `INFO <section>` (`used_memory`, `master_replid`, …), trimmed; panics when
+    /// the server does not answer or has no such field.
+    pub fn info_field(&self, section: &str, name: &str) -> String {
+        let info: String = redis::cmd("INFO")
+            .arg(section)
+            .query(&mut self.conn())
+            .unwrap_or_else(|err| panic!("INFO {section} on {}: {err}", self.url()));
+        info.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+            .map(|value| value.trim().to_string())
+            .unwrap_or_else(|| panic!("no {name} in INFO {section} of {}", self.url()))
+    }
+
     /// The server's working dir (its `--dir`).
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -12,14 +12,10 @@ pub const PARTITIONS: u32 = 8;
 
 /// The source's replication offset.
 pub fn source_offset(source: &RedisServer) -> u64 {
-    let info: String = redis::cmd("INFO")
-        .arg("replication")
-        .query(&mut source.conn())
-        .unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix("master_repl_offset:"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("master_repl_offset")
+    source
+        .info_field("replication", "master_repl_offset")
+        .parse()
+        .expect("master_repl_offset is a number")
 }
 
 /// The lowest replication offset the target's checkpoints of `log` cover; `None` while a

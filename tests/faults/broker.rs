@@ -3,10 +3,12 @@
 //! goes on the destination ends identical with no ledger write lost or doubled.
 
 use crate::chance;
+use crate::check::assert_converged;
 use crate::common::audit::Ledger;
 use crate::common::follow::KafkaLink;
+use crate::common::follow::Proc;
 use crate::common::workload;
-use crate::common::{assert_same_contents, compare, describe, RedisServer};
+use crate::common::RedisServer;
 use crate::kills::workload_config;
 use crate::rig::replica_state;
 use std::time::{Duration, Instant};
@@ -53,25 +55,17 @@ fn produce_and_consume_survive_a_broker_frozen_for_30_s() {
     let counts = ledger.stop();
     let report = writer.stop_and_wait();
     link.wait_caught_up(&source, &target);
-    let check = counts.check(&target.url());
-    eprintln!("{name}: ledger: {check:?}");
-    let keys = assert_same_contents(&source.url(), &target.url());
-    let verified = compare(&source.url(), &target.url()).expect("verify runs");
-    assert!(verified.is_identical(), "{}", describe(&verified));
-    let (consumer, producer) = link.stop();
-    assert_eq!(
-        (check.lost, check.doubled),
-        (0, 0),
-        "ledger writes lost or doubled: {check:?}\nconsumer:\n{consumer}\nproducer:\n{producer}"
-    );
+    let converged = assert_converged(name, &source, &target, counts, || {
+        let log = |proc: &Option<Proc>| proc.as_ref().map(Proc::log).unwrap_or_default();
+        format!(
+            "consumer:\n{}\nproducer:\n{}",
+            log(&link.consumer),
+            log(&link.producer)
+        )
+    });
+    link.stop();
     eprintln!(
-        "{name}: seed {seed}, broker frozen {FROZEN:?}; {} workload commands, {} ledger writes \
-         in {} keys: lost {}, doubled {}; {keys} keys identical; {:.0?}",
-        report.ops,
-        check.writes,
-        check.keys,
-        check.lost,
-        check.doubled,
-        started.elapsed()
+        "{name}: seed {seed}, broker frozen {FROZEN:?}; {}",
+        converged.summary(report.ops, started.elapsed())
     );
 }

@@ -10,10 +10,9 @@
 //! behind shows a kill inside the big value), and every phase must have had one.
 
 use crate::chance::{self, Chance};
+use crate::check::assert_converged;
 use crate::common::audit::Ledger;
-use crate::common::describe;
 use crate::common::workload::{self, WorkloadConfig};
-use crate::common::{assert_same_contents, compare};
 use crate::rig::{half_built_values, Phase, Rig, Role};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -98,22 +97,11 @@ pub fn kill_at_random_moments(role: Role, name: &str) -> String {
     let counts = ledger.stop();
     let report = writer.stop_and_wait();
     rig.wait_caught_up();
-    // Printed before the contents are compared, so a failing run says what it lost too.
-    let check = counts.check(&rig.target.url());
-    eprintln!("{name}: ledger: {check:?}");
+    let converged = assert_converged(name, &rig.source, &rig.target, counts, || rig.logs());
     let left = half_built_values(&rig.target);
     assert!(
         left.is_empty(),
         "half-built values left on the target: {left:?}"
-    );
-    let keys = assert_same_contents(&rig.source.url(), &rig.target.url());
-    let verified = compare(&rig.source.url(), &rig.target.url()).expect("verify runs");
-    assert!(verified.is_identical(), "{}", describe(&verified));
-    assert_eq!(
-        (check.lost, check.doubled),
-        (0, 0),
-        "ledger writes lost or doubled: {check:?}\n{}",
-        rig.logs()
     );
     rig.stop();
     for aim in AIMS {
@@ -123,14 +111,8 @@ pub fn kill_at_random_moments(role: Role, name: &str) -> String {
         );
     }
     let summary = format!(
-        "{name}: seed {seed}, {kills} kills of {role:?} at {at_kill:?}; {} workload commands, \
-         {} ledger writes in {} keys: lost {}, doubled {}; {keys} keys identical; {:.0?}",
-        report.ops,
-        check.writes,
-        check.keys,
-        check.lost,
-        check.doubled,
-        started.elapsed()
+        "{name}: seed {seed}, {kills} kills of {role:?} at {at_kill:?}; {}",
+        converged.summary(report.ops, started.elapsed())
     );
     eprintln!("{summary}");
     summary

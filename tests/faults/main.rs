@@ -14,6 +14,7 @@
 //! # Layout
 //! - `broker`: the dev-broker frozen (SIGSTOP) for 30 s under live `produce` and `consume`.
 //! - `catch`: holding the target's writes with the big value half-applied, for a kill there.
+//! - `check`: the end of every test: the ledger, both checkers, the summary line.
 //! - `chance`: the seed, its PRNG and the kill count, from the environment or fixed.
 //! - `rig`: source, target, victim processes and what phase a run is in, as the servers show it.
 //! - `kills`: SIGKILL of `sync`, `produce` and `consume` over the snapshot, a big value and the
@@ -32,6 +33,7 @@ mod common;
 mod broker;
 mod catch;
 mod chance;
+mod check;
 #[cfg(feature = "kafka")]
 mod cut_snapshot;
 mod kills;

@@ -5,10 +5,11 @@
 //! `--retry-for-secs` allows, and the run ends with an error that says it gave up, and on what.
 
 use crate::chance::{self, Chance};
+use crate::check::assert_converged;
 use crate::common::audit::Ledger;
 use crate::common::follow::{sync_cmd_from, wait_caught_up, Proc};
 use crate::common::workload;
-use crate::common::{assert_same_contents, compare, describe, RedisServer};
+use crate::common::RedisServer;
 use crate::kills::workload_config;
 use crate::rig::{
     checkpoints, half_built_values, replica_state, wait_until, write_snapshot_data, KAFKA_BIG_LIST,
@@ -92,21 +93,11 @@ fn sync_survives_a_cut_source_link_and_gives_up_on_a_stalled_one() {
     let report = writer.stop_and_wait();
     wait_caught_up(&source, &target, &log_name, &mut [&mut sync]);
     // Printed before the contents are compared, so a failing run says what it lost too.
-    let check = counts.check(&target.url());
-    eprintln!("{name}: ledger: {check:?}");
+    let converged = assert_converged(name, &source, &target, counts, || sync.log());
     let left = half_built_values(&target);
     assert!(
         left.is_empty(),
         "half-built values left on the target: {left:?}"
-    );
-    let keys = assert_same_contents(&source.url(), &target.url());
-    let verified = compare(&source.url(), &target.url()).expect("verify runs");
-    assert!(verified.is_identical(), "{}", describe(&verified));
-    assert_eq!(
-        (check.lost, check.doubled),
-        (0, 0),
-        "ledger writes lost or doubled: {check:?}\n{}",
-        sync.log()
     );
     let lost_links = sync.log().matches(LINK_LOST).count();
     assert!(
@@ -155,13 +146,7 @@ fn sync_survives_a_cut_source_link_and_gives_up_on_a_stalled_one() {
     eprintln!("{name}: stalled link: {:.0?} to {error}", stalled.elapsed());
     eprintln!(
         "{name}: seed {seed}, {snapshot_cuts} cuts in the snapshot and {live_cuts} live, \
-         {lost_links} lost links survived; {} workload commands, {} ledger writes in {} keys: \
-         lost {}, doubled {}; {keys} keys identical; {:.0?}",
-        report.ops,
-        check.writes,
-        check.keys,
-        check.lost,
-        check.doubled,
-        started.elapsed()
+         {lost_links} lost links survived; {}",
+        converged.summary(report.ops, started.elapsed())
     );
 }

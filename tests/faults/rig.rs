@@ -440,14 +440,7 @@ pub fn half_built_values(target: &RedisServer) -> Vec<String> {
 
 /// The source's replication id.
 pub fn master_replid(source: &RedisServer) -> String {
-    let info: String = redis::cmd("INFO")
-        .arg("replication")
-        .query(&mut source.conn())
-        .expect("INFO replication");
-    info.lines()
-        .find_map(|line| line.strip_prefix("master_replid:"))
-        .map(|id| id.trim().to_string())
-        .expect("master_replid in INFO replication")
+    source.info_field("replication", "master_replid")
 }
 
 /// The state of the source's first replica (`wait_bgsave`, `send_bulk`, `online`), if any.

@@ -7,11 +7,12 @@
 //! write lost or doubled.
 
 use crate::chance::{self, Chance};
+use crate::check::assert_converged;
 use crate::common::audit::Ledger;
 use crate::common::dataset;
 use crate::common::follow::{sync_cmd, wait_caught_up, Proc};
 use crate::common::workload;
-use crate::common::{assert_same_contents, compare, describe, RedisServer};
+use crate::common::RedisServer;
 use crate::kills::workload_config;
 use crate::rig::{replica_state, wait_until};
 use std::time::{Duration, Instant};
@@ -90,27 +91,10 @@ fn sync_survives_a_target_out_of_memory_and_a_crashed_one() {
     let counts = ledger.stop();
     let report = writer.stop_and_wait();
     wait_caught_up(&source, &target, &log_name, &mut [&mut sync]);
-    let check = counts.check(&target.url());
-    eprintln!("{name}: ledger: {check:?}");
-    let keys = assert_same_contents(&source.url(), &target.url());
-    let verified = compare(&source.url(), &target.url()).expect("verify runs");
-    assert!(verified.is_identical(), "{}", describe(&verified));
-    assert_eq!(
-        (check.lost, check.doubled),
-        (0, 0),
-        "ledger writes lost or doubled: {check:?}\n{}",
-        sync.log()
-    );
+    let converged = assert_converged(name, &source, &target, counts, || sync.log());
     eprintln!(
-        "{name}: seed {seed}, target out of memory once and crashed once; {} workload \
-         commands, {} ledger writes in {} keys: lost {}, doubled {}; {keys} keys identical; \
-         {:.0?}",
-        report.ops,
-        check.writes,
-        check.keys,
-        check.lost,
-        check.doubled,
-        started.elapsed()
+        "{name}: seed {seed}, target out of memory once and crashed once; {}",
+        converged.summary(report.ops, started.elapsed())
     );
 }
 
@@ -120,14 +104,10 @@ fn is_live(source: &RedisServer) -> bool {
 }
 
 fn used_memory(server: &RedisServer) -> u64 {
-    let info: String = redis::cmd("INFO")
-        .arg("memory")
-        .query(&mut server.conn())
-        .expect("INFO memory");
-    info.lines()
-        .find_map(|line| line.strip_prefix("used_memory:"))
-        .and_then(|n| n.trim().parse().ok())
-        .expect("used_memory in INFO memory")
+    server
+        .info_field("memory", "used_memory")
+        .parse()
+        .expect("used_memory is a number")
 }
 
 fn set_maxmemory(server: &RedisServer, bytes: u64) {
