@@ -10,7 +10,7 @@ use common::broker::{
     Broker,
 };
 use common::follow::Proc;
-use common::{assert_same_contents, dataset, slotstream, verify_identical, RedisServer};
+use common::{assert_same_contents, dataset, keyspace, slotstream, verify_identical, RedisServer};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -183,7 +183,12 @@ fn kafka_producer_killed_after_snapshot_continues_without_a_second_full_sync() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_for_line(&mut producer, "produce: snapshot");
+    let snapshot = wait_for_line(&mut producer, "produce: snapshot");
+    let epoch = snapshot
+        .rsplit_once("(epoch ")
+        .and_then(|(_, rest)| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("no epoch in: {snapshot}"))
+        .to_string();
     std::thread::sleep(Duration::from_millis(1500)); // an ACK and a resume point or two
     producer.kill().unwrap(); // SIGKILL
     producer.wait().unwrap();
@@ -196,7 +201,7 @@ fn kafka_producer_killed_after_snapshot_continues_without_a_second_full_sync() {
         .unwrap();
     let line = wait_for_line(&mut producer, "produce:");
     assert!(
-        line.contains("continuing epoch 1"),
+        line.contains(&format!("continuing epoch {epoch} ")),
         "expected a continuation, got: {line}"
     );
     producer.kill().unwrap();
@@ -339,6 +344,7 @@ fn kafka_records_decode_with_a_generic_avro_reader_and_the_schema_alone() {
     let messages = read_all(broker.bootstrap(), &topic);
     assert!(!messages.is_empty());
     let mut snapshot_keys = 0;
+    let mut the_epoch = None;
     for (partition, offset, key, value, headers) in &messages {
         let header = |name: &str| {
             headers
@@ -360,8 +366,13 @@ fn kafka_records_decode_with_a_generic_avro_reader_and_the_schema_alone() {
                 .find(|(n, _)| n == name)
                 .map(|(_, v)| v.clone())
         };
-        assert_eq!(field("epoch"), Some(apache_avro::types::Value::Long(1)));
-        assert_eq!(header("slotstream.epoch").as_deref(), Some("1"));
+        // One epoch, the same in the record and in its header.
+        let Some(apache_avro::types::Value::Long(epoch)) = field("epoch") else {
+            panic!("epoch at {partition}@{offset}")
+        };
+        assert!(epoch > 0);
+        assert_eq!(*the_epoch.get_or_insert(epoch), epoch);
+        assert_eq!(header("slotstream.epoch"), Some(epoch.to_string()));
         let Some(apache_avro::types::Value::Int(slot)) = field("slot") else {
             panic!("slot")
         };
@@ -460,4 +471,91 @@ fn kafka_consumer_started_before_its_topic_waits_for_it() {
     let status = consumer.wait_exit(Duration::from_secs(120), "the consumer did not finish");
     assert!(status.success(), "{}", consumer.log());
     assert_same_contents(&source.url(), &target.url());
+}
+
+/// Copies `keys` strings through a topic on one dev-broker, then gives the consumer the same
+/// topic name on a fresh dev-broker, fed by a new producer from a source that now holds
+/// `then_keys` strings: the log the target's checkpoints came from is gone. Returns the
+/// consumer's stderr; asserts it failed and applied nothing from the new log. `None` with an
+/// external broker, which cannot be swapped for a fresh one.
+fn consume_a_replaced_topic(label: &str, keys: usize, then_keys: usize) -> Option<String> {
+    let topic = unique_topic(label);
+    let first = Broker::start(common::SLOTSTREAM, &[(&topic, PARTITIONS)]);
+    if first.is_external() {
+        eprintln!("skipped: an external broker cannot be replaced by a fresh one");
+        return None;
+    }
+    let source = RedisServer::start();
+    let target = RedisServer::start();
+    let mut conn = source.conn();
+    let set = |conn: &mut redis::Connection, n: usize| {
+        let mut pipe = redis::pipe();
+        for i in 0..n {
+            pipe.set(format!("k:{i}"), format!("v{i}")).ignore();
+        }
+        pipe.query::<()>(conn).unwrap();
+    };
+    set(&mut conn, keys);
+    run_ok(produce_cmd(&source, &first, &topic, PARTITIONS).arg("--snapshot-only"));
+    run_ok(consume_cmd(&target, &first, &topic).arg("--snapshot-only"));
+    assert_same_contents(&source.url(), &target.url());
+    let before = keyspace::of_server(&target);
+    drop(first);
+
+    let second = Broker::start(common::SLOTSTREAM, &[(&topic, PARTITIONS)]);
+    redis::cmd("FLUSHALL").query::<()>(&mut conn).unwrap();
+    set(&mut conn, then_keys);
+    run_ok(produce_cmd(&source, &second, &topic, PARTITIONS).arg("--snapshot-only"));
+    // Not `--snapshot-only`: the target's checkpoints say that snapshot is done already.
+    let mut consumer = consume_cmd(&target, &second, &topic)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A liveness bound, not a timing assertion: the consumer should stop within seconds.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while consumer.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = consumer.kill();
+    let output = consumer.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(
+        !output.status.success(),
+        "the consumer took a replaced log:\n{stderr}"
+    );
+    let after = keyspace::of_server(&target);
+    // Bookkeeping (checkpoints, claim) included: not a byte of the new log was applied.
+    assert_eq!(
+        keyspace::difference(&before, &after, 0),
+        None,
+        "the consumer applied records of the replaced log"
+    );
+    Some(stderr)
+}
+
+#[test]
+fn kafka_a_replaced_topic_that_grew_past_the_checkpoints_stops_the_consumer() {
+    // The new log is longer in every partition: reading on from the checkpoints finds records
+    // of the new epoch, whose `EpochBegin` lies behind them.
+    let Some(stderr) = consume_a_replaced_topic("replaced-longer", 200, 5_000) else {
+        return;
+    };
+    assert!(
+        stderr.contains("this is not the log the target's checkpoint came from")
+            && stderr.contains("whose `EpochBegin` this consumer never read"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn kafka_a_replaced_topic_shorter_than_the_checkpoints_stops_the_consumer() {
+    // The new log ends before the checkpoints: the broker sends the consumer back to its start.
+    let Some(stderr) = consume_a_replaced_topic("replaced-shorter", 5_000, 20) else {
+        return;
+    };
+    assert!(
+        stderr.contains("the log went back") && stderr.contains("now ends at offset"),
+        "{stderr}"
+    );
 }

@@ -26,6 +26,9 @@ pub(crate) enum Fetched {
     /// Offsets `from..=to` left the log (retention) before they were read: the target lacks
     /// them, so nothing after them may be applied.
     Lost { from: i64, to: i64 },
+    /// The log went back: offsets before `next` came again, and the partition now ends at
+    /// `end`, short of what was read. It is not the log that was being read.
+    Shrank { next: i64, end: i64 },
 }
 
 impl Fetched {
@@ -33,7 +36,7 @@ impl Fetched {
     pub(crate) fn bytes(&self) -> usize {
         match self {
             Fetched::Message { payload, .. } => payload.len(),
-            Fetched::Lost { .. } => 0,
+            Fetched::Lost { .. } | Fetched::Shrank { .. } => 0,
         }
     }
 }
@@ -51,7 +54,8 @@ const BYTES_PER_PARTITION: usize = 8 << 20;
 ///
 /// It also checks that each partition's offsets arrive without a hole: a message past the next
 /// expected offset makes it fetch again from the expected one, and one before it, a copy, is
-/// dropped. A hole that is still there after that means the broker deleted records before they
+/// dropped (unless the partition now ends before the expected offset: then the log went back,
+/// and the partition stops with an error). A hole that is still there after that means the broker deleted records before they
 /// were applied (retention; the producer writes no transactions and the data topic is not
 /// compacted): the partition stops with an error naming the offsets. Only a partition read from
 /// its beginning may start past offset 0, where the records of older epochs aged out.
@@ -72,6 +76,8 @@ pub(crate) fn dispatch(
     // message read), and whether it has stopped on lost records.
     let mut positioned: Vec<bool> = expected.iter().map(|&next| next > 0).collect();
     let mut lost = vec![false; senders.len()];
+    // Whether an offset that came again was checked against the log's end (once per run of them).
+    let mut rewind_checked = vec![false; senders.len()];
     loop {
         parked.deliver(&senders);
         // A short wait, so parked messages are retried as their partitions drain.
@@ -82,9 +88,23 @@ pub(crate) fn dispatch(
                 let Some(next) = expected.get_mut(partition) else {
                     continue;
                 };
-                if offset < *next || lost[partition] {
+                if lost[partition] {
                     continue;
                 }
+                if offset < *next {
+                    // A copy, unless the log itself went back (it was recreated, or its broker
+                    // lost its data and the consumer's position was reset to its start).
+                    if positioned[partition] && !rewind_checked[partition] {
+                        rewind_checked[partition] = true;
+                        if let Some(end) = shorter_than(consumer, topic, partition, *next) {
+                            lost[partition] = true;
+                            let shrank = Fetched::Shrank { next: *next, end };
+                            parked.route(partition, shrank, &senders);
+                        }
+                    }
+                    continue;
+                }
+                rewind_checked[partition] = false;
                 if offset > *next {
                     if !refetched[partition] {
                         tracing::warn!(
@@ -138,6 +158,19 @@ pub(crate) fn dispatch(
         }
         if senders.iter().all(|s| s.is_closed()) {
             return;
+        }
+    }
+}
+
+/// The partition's end when it is short of `next` (the offset after the last one read); `None`
+/// when it is not, or cannot be read (then the message is taken for a copy, as before).
+fn shorter_than(consumer: &BaseConsumer, topic: &str, partition: usize, next: i64) -> Option<i64> {
+    match consumer.fetch_watermarks(topic, partition as i32, SEEK_TIMEOUT) {
+        Ok((_, end)) if end < next => Some(end),
+        Ok(_) => None,
+        Err(err) => {
+            tracing::warn!(%err, partition, "cannot read the partition's end; going on");
+            None
         }
     }
 }

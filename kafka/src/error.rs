@@ -176,6 +176,40 @@ pub enum KafkaError {
         from: i64,
         to: i64,
     },
+
+    /// The partition ends before offsets already read: the log went back.
+    #[error(
+        "{topic}[{partition}] now ends at offset {end}, but offsets up to {} were read from it \
+         already: the log went back (the topic was deleted and created again, or its broker \
+         lost its data). Nothing from it on was applied. Find out which; to copy afresh, \
+         restart the producer on a new topic and consume that into an emptied target",
+        next - 1
+    )]
+    LogShrank {
+        topic: String,
+        partition: u32,
+        next: i64,
+        end: i64,
+    },
+
+    /// A record out of the epochs' order (see `epoch_order`): the topic is not the log the
+    /// target's checkpoint came from.
+    #[error(
+        "{topic}[{partition}] offset {offset} holds a record of epoch {epoch}, {}, after epoch \
+         {last}: this is not the log the target's checkpoint came from (the topic was deleted \
+         and created again, its broker lost its data, or a second producer writes it). Nothing \
+         from it on was applied. Find out which; to copy afresh, restart the producer on a new \
+         topic and consume that into an emptied target",
+        if *older { "older" } else { "whose `EpochBegin` this consumer never read" }
+    )]
+    NotTheLog {
+        topic: String,
+        partition: u32,
+        offset: i64,
+        epoch: u64,
+        last: u64,
+        older: bool,
+    },
 }
 
 /// What to do about a topic slotstream could not create.
@@ -220,7 +254,9 @@ impl Retryable for KafkaError {
             | KafkaError::Undecodable { .. }
             | KafkaError::DevBroker { .. }
             | KafkaError::DevBrokerTopic { .. }
-            | KafkaError::RecordsLost { .. } => Retry::Fatal,
+            | KafkaError::RecordsLost { .. }
+            | KafkaError::NotTheLog { .. }
+            | KafkaError::LogShrank { .. } => Retry::Fatal,
         }
     }
 }

@@ -26,6 +26,7 @@ mod classify;
 pub mod config;
 pub mod dev_broker;
 mod dispatch;
+mod epoch_order;
 pub mod error;
 pub mod reader;
 pub mod resume;

@@ -49,7 +49,8 @@ async fn run_once(
     };
     let checkpoints = checkpoints?;
     let start = log_offsets(&checkpoints);
-    let readers = log.readers(&start)?;
+    let epochs: Vec<Option<u64>> = checkpoints.iter().map(|c| c.map(|c| c.epoch)).collect();
+    let readers = log.readers(&start, &epochs)?;
     let stats = Arc::new(ApplyStats::default());
     let progress = Progress::spawn({
         let stats = stats.clone();

@@ -136,12 +136,15 @@ fn produce(
     ))
 }
 
-/// The epoch a full sync opens: the first, or one past the stored point's. A stored point whose
-/// snapshot never finished claimed its epoch; taking the next one makes the consumer sweep the
-/// keys the cut-short snapshot left that the source no longer holds.
+/// The epoch a full sync opens: one past the stored point's, or, on a topic without one, the
+/// time in Unix milliseconds. A stored point whose snapshot never finished claimed its epoch;
+/// taking the next one makes the consumer sweep the keys the cut-short snapshot left that the
+/// source no longer holds. A topic whose broker lost everything, resume point included, must
+/// not number an epoch again that a target applied: its consumer would skip that epoch's
+/// records as copies (the Kafka reader's epoch order relies on new epochs being newer).
 fn next_epoch(stored: Option<&ResumePoint>) -> u64 {
     let Some(previous) = stored else {
-        return 1;
+        return first_epoch();
     };
     if previous.snapshot_complete {
         tracing::warn!(
@@ -158,6 +161,13 @@ fn next_epoch(stored: Option<&ResumePoint>) -> u64 {
         );
     }
     previous.epoch + 1
+}
+
+/// A topic's first epoch: the time in Unix milliseconds (at least 1).
+fn first_epoch() -> u64 {
+    u64::try_from(slotstream_schemas::now_ms())
+        .unwrap_or(0)
+        .max(1)
 }
 
 /// Takes the snapshot as `epoch`: claims the epoch in the resume topic before its first record,
