@@ -1,16 +1,18 @@
-# Helpers shared by the benchmark scripts (bench/run.sh, bench/snapshot.sh, bench/lag.sh).
+# Helpers shared by the benchmark scripts (bench/run.sh, bench/snapshot.sh, bench/lag.sh) and the
+# soak (scripts/soak.sh).
 # Source it from a script that runs with `set -euo pipefail` from the repository root:
 #
 #   cd "$(dirname "$0")/.."; . bench/lib.sh; bench_init
 #
 # bench_init makes a scratch directory ($run) and installs an EXIT trap that stops every server
 # started with `start` and every process registered with `track` (and their children), by id.
+# `bench_init NAME keep` names it slotstream-NAME.XXXXXX and keeps it at exit (scripts/soak.sh).
 
 server=${SLOTSTREAM_REDIS_SERVER:-redis-server}
 bin=${SLOTSTREAM_BIN:-target/release/slotstream}
 pids=()
 run=""
-bench_hooks=()      # extra cleanup commands, run first
+bench_hooks=()      # extra cleanup commands, run after the tracked processes are stopped
 . scripts/lib.sh   # DEFAULT_SERVERS_DIR
 tansu_dir=${SERVERS_DIR:-$DEFAULT_SERVERS_DIR}   # where scripts/install-tansu.sh puts tansu
 tansu_runs=0
@@ -18,8 +20,10 @@ tansu_runs=0
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "FATAL: $*"; exit 1; }
 
-bench_init() {
-  run=$(mktemp -d "${TMPDIR:-/tmp}/slotstream-bench.XXXXXX")
+keep_run=""
+bench_init() { # [name [keep]]
+  run=$(mktemp -d "${TMPDIR:-/tmp}/slotstream-${1:-bench}.XXXXXX")
+  keep_run=${2:-}
   trap bench_cleanup EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
@@ -46,25 +50,27 @@ stop_pid() {
 bench_cleanup() {
   local rc=$? h p pid
   set +e
-  for h in "${bench_hooks[@]}"; do eval "$h"; done
   # processes first (they may need their servers to stop cleanly), then the servers
   for ((p = ${#pids[@]} - 1; p >= 0; p--)); do stop_pid "${pids[p]}"; done   # newest first
+  # then the hooks (a tansu whose start was interrupted): a broker stopped before its clients
+  # would hold up their drain
+  for h in "${bench_hooks[@]}"; do eval "$h"; done
   for p in $(cat "$run/ports" 2>/dev/null); do
     pid=$(redis-cli -p "$p" info server 2>/dev/null | tr -d '\r' | sed -n 's/^process_id://p')
     redis-cli -p "$p" shutdown nosave >/dev/null 2>&1
     [ -n "$pid" ] && kill "$pid" 2>/dev/null
   done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  [ -n "$run" ] && rm -rf "$run"
+  [ -n "$run" ] && [ "$keep_run" != keep ] && rm -rf "$run"
   return "$rc"
 }
 
 track() { pids+=("$1"); }
+forget() { local p keep=(); for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done; pids=("${keep[@]}"); }
+running() { [ -e "/proc/$1" ] && [[ "$(ps -o stat= -p "$1")" != Z* ]]; }   # pid: runs (not a zombie)
 untrack() { # pid: stops it and forgets it
-  local p keep=()
   stop_pid "$1"; wait "$1" 2>/dev/null || true
-  for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-  pids=("${keep[@]}")
+  forget "$1"
 }
 
 # Builds the release binary only when it is missing or older than a source file.

@@ -131,8 +131,6 @@ die_log() { # message file...
   for f in "$@"; do [ -f "$f" ] && { echo "--- $f" >&2; tail -30 "$f" >&2; }; done
   exit 1
 }
-running() { [ -e "/proc/$1" ] && [[ "$(ps -o stat= -p "$1")" != Z* ]]; }   # pid: runs (not a zombie)
-forget() { local p keep=(); for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done; pids=("${keep[@]}"); }
 timed() { local f=$1; shift; /usr/bin/time -f %M -o "$f" "$@"; }   # peak RSS (KB) -> $f
 
 kafka_status=""
