@@ -29,6 +29,8 @@ pub struct ApplySummary {
 /// How to run the partitions.
 #[derive(Default)]
 pub struct RunOptions {
+    /// Name of the log the records come from (the topic, or `sync:<source>`), for messages.
+    pub log_name: String,
     /// Keep checkpoints in the destination under this log name (a durable log only).
     pub checkpoint_log: Option<String>,
     /// Each partition's checkpoint at start, by partition number.
@@ -243,6 +245,7 @@ impl Applier {
                     .and_then(|t| t.batch_limit(readers.len() as u32)),
             },
             stats,
+            log_name: options.log_name,
             checkpoint_log: options.checkpoint_log,
             stop_after_snapshot: options.stop_after_snapshot,
             snapshot_epoch: options.snapshot_epoch,

@@ -23,6 +23,8 @@ pub struct Arrival {
     pub records: u64,
     /// Replication id of the partition's epoch, stored with its checkpoint.
     pub replid: Option<String>,
+    /// The source the partition applies, stored with its checkpoint.
+    pub source: Option<String>,
 }
 
 /// The outcome every waiting partition learns: `Ok` or the applier's failure.
@@ -103,6 +105,7 @@ mod tests {
             checkpoint: None,
             records: 0,
             replid: None,
+            source: None,
         }
     }
 

@@ -66,15 +66,24 @@ pub fn write_slot_command(key: &[u8], checkpoint: &Checkpoint) -> redis::Cmd {
     set
 }
 
+/// Where a partition's records come from: the replication id of its epoch and the source id,
+/// each stored with its checkpoint once known.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub replid: Option<String>,
+    pub source: Option<String>,
+}
+
 /// Commands that store `checkpoint` and count `applied` more data records.
 ///
-/// Every field is written each time (with the epoch's replication id when known), so a
-/// checkpoint rewritten right after a replicated `FLUSHALL` or `FLUSHDB` is whole again.
+/// Every field is written each time (with the epoch's replication id and the source when
+/// known), so a checkpoint rewritten right after a replicated `FLUSHALL` or `FLUSHDB` is whole
+/// again.
 pub fn write_commands(
     key: &[u8],
     checkpoint: &Checkpoint,
     applied: u64,
-    replid: Option<&str>,
+    origin: &Origin,
 ) -> [redis::Cmd; 2] {
     let mut set = write_slot_command(key, checkpoint);
     set.arg("snapshot_done")
@@ -83,8 +92,11 @@ pub fn write_commands(
         .arg(checkpoint.db)
         .arg("sweep_from")
         .arg(checkpoint.sweep_from.unwrap_or(-1));
-    if let Some(replid) = replid {
+    if let Some(replid) = &origin.replid {
         set.arg("replid").arg(replid);
+    }
+    if let Some(source) = &origin.source {
+        set.arg("source").arg(source);
     }
     let mut count = redis::cmd("HINCRBY");
     count.arg(key).arg("applied").arg(applied);
@@ -210,6 +222,21 @@ pub async fn load_replid(
         .arg("replid")
         .query_async(conn)
         .await
+}
+
+/// The replication id and source stored with a partition's checkpoint (both `None` without
+/// one; checkpoints written before the source was stored have none).
+pub async fn load_origin(
+    conn: &mut (impl ConnectionLike + Send),
+    key: &[u8],
+) -> Result<Origin, redis::RedisError> {
+    let (replid, source): (Option<String>, Option<String>) = redis::cmd("HMGET")
+        .arg(key)
+        .arg("replid")
+        .arg("source")
+        .query_async(conn)
+        .await?;
+    Ok(Origin { replid, source })
 }
 
 /// Total data records applied in a partition, as counted inside the checkpoint transactions.

@@ -46,6 +46,9 @@ pub enum ApplyError {
     #[error(transparent)]
     Unsupported(Box<UnsupportedCommand>),
 
+    #[error(transparent)]
+    Stray(Box<StrayRecord>),
+
     #[error("partition {partition}: {what}")]
     Log { partition: u32, what: String },
 
@@ -87,6 +90,42 @@ pub struct UnsupportedCommand {
     pub needs: &'static str,
 }
 
+/// A record that cannot follow what its partition applied: another source's, or an older
+/// epoch's after a newer one. Some other writer feeds the log (two producers, or one that lost
+/// its resume point and started its epochs over); applying it would mix two histories.
+#[derive(Debug, thiserror::Error)]
+pub enum StrayRecord {
+    #[error(
+        "the record at {log}[{partition}] offset {offset} comes from source {found:?}, but this \
+         partition applies source {expected:?}; nothing from it on was applied in this \
+         partition. Another producer writes into this topic: stop it and give each source a \
+         topic of its own (if it is the same source under a new address, produce with \
+         --source-id {expected:?})"
+    )]
+    OtherSource {
+        log: String,
+        partition: u32,
+        offset: String,
+        expected: String,
+        found: String,
+    },
+
+    #[error(
+        "the record at {log}[{partition}] offset {offset} is of epoch {found}, older than epoch \
+         {applied} this partition has already reached; nothing from it on was applied in this \
+         partition. A second producer writes into this topic, or the producer lost its resume \
+         point ({log}.resume) and started its epochs over: stop every other producer, and \
+         after a lost resume point produce into a new topic and consume that one"
+    )]
+    OlderEpoch {
+        log: String,
+        partition: u32,
+        offset: String,
+        found: u64,
+        applied: u64,
+    },
+}
+
 impl Retryable for ApplyError {
     fn retry(&self) -> Retry {
         match self {
@@ -121,6 +160,7 @@ impl Retryable for ApplyError {
             | ApplyError::Incompatible { .. }
             | ApplyError::NotEmpty { .. }
             | ApplyError::Unsupported(_)
+            | ApplyError::Stray(_)
             | ApplyError::Log { .. } => Retry::Fatal,
         }
     }

@@ -15,6 +15,7 @@ mod barrier;
 mod commit;
 mod context;
 mod epoch;
+mod lineage;
 
 pub use context::{AppliedHook, PartitionContext, PendingClaim};
 
@@ -113,6 +114,8 @@ struct Lane {
     slots_ahead: HashMap<u16, Checkpoint>,
     /// Replication id of the current epoch, stored with every checkpoint.
     replid: Option<String>,
+    /// The source this partition applies: from its checkpoint, or its first record.
+    source: Option<String>,
     /// Keys of the snapshot being applied, when it must be swept at its end.
     seen: Option<SeenKeys>,
     /// Before the first snapshot is applied: keys the destination held of its own, remembered
@@ -140,11 +143,11 @@ impl Lane {
             .checkpoint_log
             .as_deref()
             .map(|log| checkpoint::checkpoint_key(log, partition));
-        let replid = match &checkpoint_key {
-            Some(key) => checkpoint::load_replid(&mut conn, key)
+        let origin = match &checkpoint_key {
+            Some(key) => checkpoint::load_origin(&mut conn, key)
                 .await
                 .map_err(|cause| failed("reading the checkpoint", cause))?,
-            None => None,
+            None => Default::default(),
         };
         let cluster = matches!(topology, Topology::Cluster(_));
         let slots_ahead = match (&ctx.checkpoint_log, start, topology) {
@@ -184,7 +187,8 @@ impl Lane {
             ctx,
             positions: Positions::new(start),
             slots_ahead,
-            replid,
+            replid: origin.replid,
+            source: origin.source,
             // Restarted in the middle of a snapshot that is swept: reading resumed at its start.
             seen: start
                 .filter(|c| !c.snapshot_done && c.sweep_from.is_some())
@@ -226,6 +230,7 @@ impl Lane {
             lease,
         } = delivery;
         self.batches.hold(lease);
+        self.check_lineage(&record, log_offset)?;
         // From here on `record.db` is the destination's database.
         let source_db = self.ctx.db_map.record(&mut record);
         self.remember_for_sweep(&record);
@@ -368,6 +373,7 @@ impl Lane {
                 checkpoint: Some((key.clone(), pending)),
                 records,
                 replid: self.replid.clone(),
+                source: self.source.clone(),
             },
             _ if self.batches.is_empty() => {
                 self.batches.clear();
@@ -378,6 +384,7 @@ impl Lane {
                 checkpoint: None,
                 records,
                 replid: None,
+                source: None,
             },
         };
         self.commit(vec![own], false).await

@@ -32,7 +32,11 @@ pub enum CaptureError {
     #[error("source {addr} is not supported: {what}")]
     Unsupported { addr: String, what: String },
 
-    #[error("source {addr} broke the replication protocol: {what}")]
+    #[error(
+        "source {addr} broke the replication protocol: {what}; check that --source points at a \
+         Redis or Valkey server and that nothing else (a proxy, another service) answers on \
+         that port"
+    )]
     Protocol { addr: String, what: String },
 
     #[error("lost the link to source {addr} while {doing}{}", silence(.cause))]
@@ -43,7 +47,7 @@ pub enum CaptureError {
         cause: std::io::Error,
     },
 
-    #[error("snapshot from source {addr} is unusable")]
+    #[error("snapshot from source {addr} is unusable{}", stalled(.cause))]
     Rdb {
         addr: String,
         #[source]
@@ -104,6 +108,14 @@ fn silence(cause: &std::io::Error) -> &'static str {
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
             " (nothing came for longer than the read timeout, --source-timeout-secs)"
         }
+        _ => "",
+    }
+}
+
+/// A snapshot whose bytes stopped coming: the read timeout, said as [`silence`] says it.
+fn stalled(cause: &RdbError) -> &'static str {
+    match &cause.kind {
+        RdbErrorKind::Io(io) => silence(io),
         _ => "",
     }
 }

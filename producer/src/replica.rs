@@ -154,11 +154,15 @@ impl ReplicaLink {
             Some("+CONTINUE") => Ok(SyncStart::Continue {
                 replid: words.next().unwrap_or_default().to_string(),
             }),
-            _ => Err(CaptureError::Refused {
+            Some(word) if word.starts_with('-') => Err(CaptureError::Refused {
                 addr: self.addr.to_string(),
                 command: "PSYNC".into(),
                 reply: reply.to_string(),
             }),
+            _ => Err(self.protocol(format!(
+                "unexpected reply to PSYNC {}",
+                quote(reply.as_bytes())
+            ))),
         }
     }
 

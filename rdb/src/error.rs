@@ -79,7 +79,9 @@ impl RdbError {
                  source server (its memory, disk, or a proxy in between)"
             }
             RdbErrorKind::ObjectTooLarge { .. } => {
-                "raise the producer's maximum object size, or remove or split the key on the source"
+                "such a length is most likely corrupt (a Redis string holds at most 512 MB): start \
+                 a new full sync, and if it happens again check the source server and what is \
+                 between it and slotstream; if the key is real, remove or split it on the source"
             }
             RdbErrorKind::Unsupported(_) => {
                 "slotstream cannot carry this content; remove it from the source or sync without it"

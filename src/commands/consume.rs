@@ -61,6 +61,7 @@ async fn run_once(
         }
     });
     let options = RunOptions {
+        log_name: settings.topic.clone(),
         checkpoint_log: Some(settings.topic.clone()),
         start: checkpoints,
         stop_after_snapshot: args.snapshot_only,

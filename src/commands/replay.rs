@@ -34,6 +34,7 @@ pub async fn run(args: ReplayArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCo
         }
     });
     let options = RunOptions {
+        log_name: settings.topic.clone(),
         min_epoch: args.epoch,
         existing_log: Some(format!("replay:{}", settings.topic)),
         ..RunOptions::default()

@@ -100,6 +100,7 @@ async fn run_once(
         }
     });
     let options = RunOptions {
+        log_name: start.log_name.clone(),
         existing_log: Some(start.log_name.clone()),
         checkpoint_log: Some(start.log_name),
         start: start.checkpoints,

@@ -12,6 +12,7 @@
 //!   every type and encoding.
 //! - `workload`: live writes of every kind, for the incremental tests.
 //! - `newer`: live writes of commands newer than an older target knows.
+//! - `stand_in`: a stand-in master that answers the replica handshake and serves bad input.
 //! - `follow`: slotstream processes following a live source, and waiting for them to catch up.
 //! - `keyspace`: db 0 of a server or of a cluster, key by key, to compare the two.
 //! - `interrupt`: big sources, and waiting until a snapshot is partly applied, to interrupt it.
@@ -26,6 +27,7 @@ pub mod follow;
 pub mod interrupt;
 pub mod keyspace;
 pub mod newer;
+pub mod stand_in;
 pub mod versions;
 pub mod workload;
 

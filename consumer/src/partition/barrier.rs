@@ -29,6 +29,7 @@ impl Lane {
             checkpoint: self.link.checkpoint_key.clone().map(|key| (key, next)),
             records: 1,
             replid: self.replid.clone(),
+            source: self.source.clone(),
         };
         match self
             .ctx

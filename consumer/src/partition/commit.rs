@@ -360,8 +360,11 @@ fn store_checkpoints(batch: &mut Batch, arrivals: &[Arrival]) {
     for arrival in arrivals {
         if let Some((key, checkpoint)) = &arrival.checkpoint {
             batch.select(0);
-            let replid = arrival.replid.as_deref();
-            for cmd in checkpoint::write_commands(key, checkpoint, arrival.records, replid) {
+            let origin = checkpoint::Origin {
+                replid: arrival.replid.clone(),
+                source: arrival.source.clone(),
+            };
+            for cmd in checkpoint::write_commands(key, checkpoint, arrival.records, &origin) {
                 let mut push = batch.push(Replies::Strict);
                 push.commands().push_cmd(&cmd);
                 push.concerning(key.clone());

@@ -19,6 +19,8 @@ pub struct PartitionContext {
     pub target_info: TargetInfo,
     pub limits: Limits,
     pub stats: Arc<ApplyStats>,
+    /// Name of the log the records come from (the topic, or `sync:<source>`), for messages.
+    pub log_name: String,
     /// Name of the log whose checkpoints are kept in the destination; `None`: no checkpoints.
     pub checkpoint_log: Option<String>,
     /// End the partition once its snapshot is applied.
