@@ -51,6 +51,16 @@ fn consume_until_it_stops(target: &RedisServer, broker: &Broker, topic: &str) ->
     (status.success(), log)
 }
 
+/// The epoch `produce --snapshot-only` says it wrote: `… (epoch N)`.
+fn epoch_printed(output: &std::process::Output) -> u64 {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout
+        .rsplit_once("(epoch ")
+        .and_then(|(_, rest)| rest.split(')').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no epoch in: {stdout}"))
+}
+
 /// Stores a resume point for `topic` as the producer would, claiming `epoch` with its snapshot
 /// unfinished: the next producer takes a full sync as the epoch after it.
 fn claim_epoch(broker: &Broker, topic: &str, source: &RedisServer, epoch: u64) {
@@ -215,9 +225,11 @@ fn kafka_an_older_epoch_after_a_newer_one_stops_the_consumer() {
     let source = RedisServer::start();
     let target = RedisServer::start();
     dataset::write_small_strings(&mut source.conn(), 300);
-    run_ok(produce_cmd(&source, &broker, &topic, PARTITIONS).arg("--snapshot-only"));
-    // Epoch 2: a producer that finds epoch 1 unfinished takes a new full sync.
-    claim_epoch(&broker, &topic, &source, 1);
+    let first = run_ok(produce_cmd(&source, &broker, &topic, PARTITIONS).arg("--snapshot-only"));
+    let first = epoch_printed(&first);
+    let second = first + 1;
+    // The next epoch: a producer that finds the first unfinished takes a new full sync.
+    claim_epoch(&broker, &topic, &source, first);
     let _: () = redis::cmd("SET")
         .arg("in-epoch-2")
         .arg("x")
@@ -225,7 +237,7 @@ fn kafka_an_older_epoch_after_a_newer_one_stops_the_consumer() {
         .unwrap();
     run_ok(produce_cmd(&source, &broker, &topic, PARTITIONS).arg("--snapshot-only"));
     let mut consumer = Proc::spawn(&mut consume_cmd(&target, &broker, &topic), "consume");
-    wait_for_epoch(&target, &topic, 2, &mut consumer);
+    wait_for_epoch(&target, &topic, second, &mut consumer);
     consumer.terminate_within(Duration::from_secs(30), "the consumer did not stop");
     let before = user_keys(&target);
     assert!(before.contains("in-epoch-2"));
@@ -240,13 +252,12 @@ fn kafka_an_older_epoch_after_a_newer_one_stops_the_consumer() {
         .query(&mut source.conn())
         .unwrap();
     let produced = run_ok(produce_cmd(&source, &broker, &topic, PARTITIONS).arg("--snapshot-only"));
-    let stdout = String::from_utf8_lossy(&produced.stdout);
-    assert!(stdout.contains("(epoch 1)"), "{stdout}");
+    assert_eq!(epoch_printed(&produced), 1);
 
     let (succeeded, log) = consume_until_it_stops(&target, &broker, &topic);
     assert!(!succeeded, "{log}");
     for needle in [
-        "is of epoch 1, older than epoch 2 this partition has already reached",
+        &format!("is of epoch 1, older than epoch {second} this partition has already reached"),
         &format!("{topic}.resume"),
         "produce into a new topic",
     ] {

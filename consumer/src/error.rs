@@ -90,8 +90,8 @@ pub struct UnsupportedCommand {
     pub needs: &'static str,
 }
 
-/// A record that cannot follow what its partition applied: another source's, or an older
-/// epoch's after a newer one. Some other writer feeds the log (two producers, or one that lost
+/// A record that cannot follow what its partition read: another source's, an older epoch's
+/// after a newer one, or a newer epoch's without its `EpochBegin`. Some other writer feeds the log (two producers, or one that lost
 /// its resume point and started its epochs over); applying it would mix two histories.
 #[derive(Debug, thiserror::Error)]
 pub enum StrayRecord {
@@ -118,6 +118,22 @@ pub enum StrayRecord {
          after a lost resume point produce into a new topic and consume that one"
     )]
     OlderEpoch {
+        log: String,
+        partition: u32,
+        offset: String,
+        found: u64,
+        applied: u64,
+    },
+
+    #[error(
+        "the record at {log}[{partition}] offset {offset} is of epoch {found}, newer than epoch \
+         {applied} this partition has reached, but this consumer never read the EpochBegin that \
+         opens it: this is not the log the target's checkpoints came from (the topic was \
+         deleted and created again, or its broker lost its data). Nothing from it on was \
+         applied in this partition. Find out which; to copy afresh, produce into a new topic \
+         and consume that into an emptied target"
+    )]
+    UnannouncedEpoch {
         log: String,
         partition: u32,
         offset: String,

@@ -116,6 +116,8 @@ struct Lane {
     replid: Option<String>,
     /// The source this partition applies: from its checkpoint, or its first record.
     source: Option<String>,
+    /// The newest epoch read in this partition (copies included), from its checkpoint at start.
+    epoch_read: Option<u64>,
     /// Keys of the snapshot being applied, when it must be swept at its end.
     seen: Option<SeenKeys>,
     /// Before the first snapshot is applied: keys the destination held of its own, remembered
@@ -189,6 +191,7 @@ impl Lane {
             slots_ahead,
             replid: origin.replid,
             source: origin.source,
+            epoch_read: start.map(|c| c.epoch),
             // Restarted in the middle of a snapshot that is swept: reading resumed at its start.
             seen: start
                 .filter(|c| !c.snapshot_done && c.sweep_from.is_some())

@@ -191,25 +191,6 @@ pub enum KafkaError {
         next: i64,
         end: i64,
     },
-
-    /// A record out of the epochs' order (see `epoch_order`): the topic is not the log the
-    /// target's checkpoint came from.
-    #[error(
-        "{topic}[{partition}] offset {offset} holds a record of epoch {epoch}, {}, after epoch \
-         {last}: this is not the log the target's checkpoint came from (the topic was deleted \
-         and created again, its broker lost its data, or a second producer writes it). Nothing \
-         from it on was applied. Find out which; to copy afresh, restart the producer on a new \
-         topic and consume that into an emptied target",
-        if *older { "older" } else { "whose `EpochBegin` this consumer never read" }
-    )]
-    NotTheLog {
-        topic: String,
-        partition: u32,
-        offset: i64,
-        epoch: u64,
-        last: u64,
-        older: bool,
-    },
 }
 
 /// What to do about a topic slotstream could not create.
@@ -255,7 +236,6 @@ impl Retryable for KafkaError {
             | KafkaError::DevBroker { .. }
             | KafkaError::DevBrokerTopic { .. }
             | KafkaError::RecordsLost { .. }
-            | KafkaError::NotTheLog { .. }
             | KafkaError::LogShrank { .. } => Retry::Fatal,
         }
     }

@@ -26,7 +26,6 @@ mod classify;
 pub mod config;
 pub mod dev_broker;
 mod dispatch;
-mod epoch_order;
 pub mod error;
 pub mod reader;
 pub mod resume;

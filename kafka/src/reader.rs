@@ -8,7 +8,6 @@
 use crate::admin::{partition_count, METADATA_TIMEOUT};
 use crate::config::{KafkaSettings, CONSUMER_DEFAULTS};
 use crate::dispatch::{dispatch, Fetched, MESSAGES_PER_PARTITION};
-use crate::epoch_order::{Broken, EpochOrder};
 use crate::error::KafkaError;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
@@ -61,16 +60,10 @@ impl KafkaLog {
         self.partitions
     }
 
-    /// One reader per partition, each starting at `start[p]` (`None`: the beginning), after a
-    /// checkpoint of epoch `epochs[p]` (`None`: no checkpoint).
-    pub fn readers(
-        &self,
-        start: &[Option<i64>],
-        epochs: &[Option<u64>],
-    ) -> Result<Vec<KafkaReader>, KafkaError> {
+    /// One reader per partition, each starting at `start[p]` (`None`: the beginning).
+    pub fn readers(&self, start: &[Option<i64>]) -> Result<Vec<KafkaReader>, KafkaError> {
         let codec = Codec::shared().map_err(|cause| KafkaError::Codec { cause })?;
         let start_of = |partition: u32| start.get(partition as usize).copied().flatten();
-        let epoch_of = |partition: u32| epochs.get(partition as usize).copied().flatten();
         let mut assignment = TopicPartitionList::new();
         for partition in 0..self.partitions {
             // Offset 0, not `Beginning`: no offset lookup (which one Kafka-protocol broker,
@@ -111,7 +104,6 @@ impl KafkaLog {
                 fragments: Vec::new(),
                 end,
                 next_offset: start_of(partition).unwrap_or(0),
-                epochs: EpochOrder::starting_at(epoch_of(partition)),
             });
         }
         let expected = (0..self.partitions)
@@ -162,8 +154,6 @@ pub struct KafkaReader {
     end: Option<i64>,
     /// Offset after the last message read.
     next_offset: i64,
-    /// The epochs read so far: a record out of their order stops the reader.
-    epochs: EpochOrder,
 }
 
 impl PartitionReader for KafkaReader {
@@ -236,21 +226,6 @@ impl PartitionReader for KafkaReader {
                 partition: self.partition,
                 offset,
                 cause,
-            })?;
-            self.epochs.check(&record).map_err(|broken| {
-                let (epoch, last) = match broken {
-                    Broken::Older { epoch, last } | Broken::Unannounced { epoch, last } => {
-                        (epoch, last)
-                    }
-                };
-                KafkaError::NotTheLog {
-                    topic: self.topic.clone(),
-                    partition: self.partition,
-                    offset,
-                    epoch,
-                    last,
-                    older: matches!(broken, Broken::Older { .. }),
-                }
             })?;
             return Ok(Some(Delivery {
                 record,

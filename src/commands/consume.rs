@@ -49,8 +49,7 @@ async fn run_once(
     };
     let checkpoints = checkpoints?;
     let start = log_offsets(&checkpoints);
-    let epochs: Vec<Option<u64>> = checkpoints.iter().map(|c| c.map(|c| c.epoch)).collect();
-    let readers = log.readers(&start, &epochs)?;
+    let readers = log.readers(&start)?;
     let stats = Arc::new(ApplyStats::default());
     let progress = Progress::spawn({
         let stats = stats.clone();

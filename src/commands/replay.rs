@@ -22,8 +22,7 @@ pub async fn run(args: ReplayArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCo
     };
     let applier = applier?;
     let log = KafkaLog::open(&settings, "slotstream-replay", true)?;
-    let none = vec![None; log.partitions() as usize];
-    let readers = log.readers(&none, &vec![None; none.len()])?;
+    let readers = log.readers(&vec![None; log.partitions() as usize])?;
     let stats = Arc::new(ApplyStats::default());
     let progress = Progress::spawn({
         let stats = stats.clone();
