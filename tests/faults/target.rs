@@ -5,6 +5,11 @@
 //! the checkpoints come back with the data they were written with (one transaction, one AOF
 //! entry), so the run continues from there. The destination ends identical, with no ledger
 //! write lost or doubled.
+//!
+//! A second test fails the destination over and back: its replica is promoted and the
+//! destination made a replica of it (`READONLY` to `sync`, and its data replaced by the
+//! replica's, which may lack the last writes and their checkpoints alike), then the roles are
+//! swapped back. `sync` waits, reads the checkpoints afresh and goes on from them.
 
 use crate::chance::{self, Chance};
 use crate::check::assert_converged;
@@ -19,6 +24,8 @@ use std::time::{Duration, Instant};
 
 /// What `sync` says about a target out of memory (consumer/src/error.rs, `hint_for`).
 const OOM_HINT: &str = "the target is out of memory: raise its maxmemory or free space";
+/// What `sync` says about a target that is a replica (`hint_for`).
+const READONLY_HINT: &str = "the target is a replica: point --target at its primary";
 /// What `sync` logs for each lost link.
 const LINK_LOST: &str = "link lost; starting again from the saved position";
 /// Small strings in the snapshot, before the live phase.
@@ -96,6 +103,82 @@ fn sync_survives_a_target_out_of_memory_and_a_crashed_one() {
         "{name}: seed {seed}, target out of memory once and crashed once; {}",
         converged.summary(report.ops, started.elapsed())
     );
+}
+
+#[test]
+fn sync_waits_out_a_target_failed_over_to_its_replica_and_back() {
+    let name = "target-readonly";
+    let seed = chance::seed(name);
+    let mut chance = Chance::new(seed);
+    let started = Instant::now();
+    let source = RedisServer::start();
+    let target = RedisServer::start();
+    let standby = RedisServer::start();
+    replicate(&standby, Some(&target));
+    wait_for_link(&standby);
+    dataset::write_small_strings(&mut source.conn(), SNAPSHOT_KEYS);
+    let log_name = format!("sync:127.0.0.1:{}", source.port());
+    let writer = workload::spawn(&source.url(), workload_config(seed));
+    let ledger = Ledger::spawn(&source.url());
+    let mut cmd = sync_cmd(&source, &target);
+    cmd.args(["--retry-for-secs", "300"]);
+    let mut sync = Proc::spawn(&mut cmd, "sync");
+    wait_until(&mut sync, "the live phase", |_| is_live(&source));
+
+    // Over: the standby takes over, the target follows it and refuses writes.
+    std::thread::sleep(chance.ms(300, 1_500));
+    replicate(&standby, None);
+    replicate(&target, Some(&standby));
+    wait_until(&mut sync, "the READONLY refusal in the log", |sync| {
+        sync.log().contains(READONLY_HINT)
+    });
+    wait_for_link(&target);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        sync.child.try_wait().expect("try_wait").is_none(),
+        "sync exited with its target a replica:\n{}",
+        sync.log()
+    );
+    // And back: the target takes over again, the standby follows it.
+    replicate(&target, None);
+    replicate(&standby, Some(&target));
+    eprintln!("{name}: target failed over to its replica and back");
+    let refusals = sync.log().matches(READONLY_HINT).count();
+    wait_until(&mut sync, "the live phase after the failover", |_| {
+        is_live(&source)
+    });
+    std::thread::sleep(chance.ms(300, 1_500));
+
+    let counts = ledger.stop();
+    let report = writer.stop_and_wait();
+    wait_caught_up(&source, &target, &log_name, &mut [&mut sync]);
+    let converged = assert_converged(name, &source, &target, counts, || sync.log());
+    eprintln!(
+        "{name}: seed {seed}, {refusals} READONLY refusals logged; {}",
+        converged.summary(report.ops, started.elapsed())
+    );
+}
+
+/// `REPLICAOF` `primary`, or `REPLICAOF NO ONE` with `None`.
+fn replicate(server: &RedisServer, primary: Option<&RedisServer>) {
+    let mut cmd = redis::cmd("REPLICAOF");
+    match primary {
+        Some(primary) => cmd.arg("127.0.0.1").arg(primary.port()),
+        None => cmd.arg("NO").arg("ONE"),
+    };
+    let _: () = cmd.query(&mut server.conn()).expect("REPLICAOF");
+}
+
+/// Waits until a replica's link to its primary is up (its data loaded).
+fn wait_for_link(replica: &RedisServer) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while replica.info_field("replication", "master_link_status") != "up" {
+        assert!(
+            Instant::now() < deadline,
+            "the replica's link never came up"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// The source's replica (sync) is online: the snapshot is over and commands stream.
