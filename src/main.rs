@@ -16,6 +16,8 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Test builds only (the `failpoints` feature): named points where a test ends the process.
+    slotstream_consumer::failpoints::from_env();
     let cli = cli::Cli::parse();
     commands::init_logging(&cli.log);
     match commands::run(cli.command) {

@@ -59,6 +59,7 @@ pub mod config;
 pub mod dbmap;
 pub mod error;
 pub mod existing;
+pub mod failpoints;
 pub mod partition;
 pub mod plan;
 pub mod position;

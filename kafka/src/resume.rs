@@ -32,6 +32,11 @@ impl KafkaWriter {
                 .key(RESUME_KEY)
                 .payload(&value[..]),
         )?;
+        // A test's kill point (consumer/src/failpoints.rs); a no-op in normal builds.
+        fail::fail_point!("resume-point-unacknowledged", |_| {
+            eprintln!("failpoint resume-point-unacknowledged: ending the process");
+            std::process::abort()
+        });
         self.flush_all()?;
         tracing::debug!(
             offset = point.offset,

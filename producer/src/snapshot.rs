@@ -226,6 +226,11 @@ impl<W: LogWriter> SnapshotWriter<'_, W> {
 
     /// Writes `SnapshotEnd` to every partition, then waits until the log holds everything.
     fn close(&mut self) -> Result<(), CaptureError> {
+        // A test's kill point (consumer/src/failpoints.rs); a no-op in normal builds.
+        fail::fail_point!("snapshot-before-end", |_| {
+            eprintln!("failpoint snapshot-before-end: ending the process");
+            std::process::abort()
+        });
         self.index += 1;
         for partition in 0..self.log.partitions() {
             let records = self.summary.records_per_partition[partition as usize];

@@ -23,6 +23,8 @@
 //!   stalled past `--retry-for-secs`.
 //! - `target`: the destination out of memory under a live `sync`, then crashed and restarted
 //!   from its append-only file.
+//! - `kill_points`: kills at named points (a test build's failpoints): before a snapshot's
+//!   `SnapshotEnd`, with a resume point unacknowledged, after a barrier committed.
 //! - `cut_snapshot`: `produce`'s first snapshot cut in its middle while the source deletes what
 //!   was applied: the retry must open a new epoch that sweeps.
 
@@ -36,6 +38,7 @@ mod chance;
 mod check;
 #[cfg(feature = "kafka")]
 mod cut_snapshot;
+mod kill_points;
 mod kills;
 mod network;
 mod rig;

@@ -41,6 +41,11 @@ impl Lane {
                     Ok(()) => self.commit(arrivals, true).await,
                     Err(err) => Err(err),
                 };
+                if result.is_ok() {
+                    fail::fail_point!("barrier-applied", |_| {
+                        crate::failpoints::kill_here("barrier-applied")
+                    });
+                }
                 let outcome = result.as_ref().map(|_| ()).map_err(|e| Failed {
                     why: with_causes(e),
                     retry: e.retry(),
