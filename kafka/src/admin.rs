@@ -41,6 +41,17 @@ pub(crate) fn ensure_topic(
     let consumer: BaseConsumer = settings.create("metadata client", &[])?;
     match partition_count(&consumer, settings, topic)? {
         Some(count) if count == partitions => Ok(()),
+        // Only partition 0 of a resume topic is read and written: one that a broker created by
+        // itself with its default count (tansu does, when a producer writes to a topic it lost)
+        // serves as well.
+        Some(count) if partitions == 1 && topic == resume_topic(&settings.topic) => {
+            tracing::warn!(
+                topic,
+                count,
+                "the resume topic has more than 1 partition; only partition 0 is used"
+            );
+            Ok(())
+        }
         Some(count) => Err(KafkaError::PartitionCount {
             topic: topic.to_string(),
             count,
