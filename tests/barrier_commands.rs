@@ -1,12 +1,15 @@
 //! Commands without keys that reach every partition (barriers), in a live `sync`: `FLUSHDB` of
 //! db 0, where the checkpoints live; `FLUSHALL`, with `sync` killed right after it;
 //! `FUNCTION LOAD`, `DELETE` and `FLUSH`; `PUBLISH` dropped by default and forwarded with
-//! `--forward-publish`. Every step is checked on the target's contents, and counters written
-//! after each flush show that nothing was applied twice.
+//! `--forward-publish`; `SCRIPT FLUSH` between scripts, on three versions. Every step is
+//! checked on the target's contents, and counters written after each flush show that nothing
+//! was applied twice.
 
 mod common;
 
-use common::follow::{sync_cmd, sync_log, wait_caught_up, write_counters, Proc};
+use common::follow::{
+    assert_nothing_refused, sync_cmd, sync_log, wait_caught_up, write_counters, Proc,
+};
 use common::{assert_same_contents, verify_identical, RedisServer};
 use std::time::Duration;
 
@@ -176,4 +179,45 @@ fn publish_is_dropped_by_default_and_forwarded_when_asked() {
     assert_eq!(heard, "forwarded");
     assert_identical(&source, &target);
     sync.stop();
+}
+
+#[test]
+fn script_flush_between_scripts_applies_each_script_once() {
+    // Whether `SCRIPT FLUSH` reaches the replication stream depends on the version; the scripts
+    // around it reach the target once either way.
+    for version in ["redis-5.0.10", "redis-7.0.15", "valkey-9.1.2"] {
+        eprintln!("{version}: SCRIPT FLUSH between scripts");
+        let (Some(source), Some(target)) = (
+            common::versions::start(version),
+            common::versions::start(version),
+        ) else {
+            continue;
+        };
+        let log = sync_log(&source);
+        let mut sync = Proc::spawn(&mut sync_cmd(&source, &target), "sync");
+        wait_caught_up(&source, &target, &log, &mut [&mut sync]);
+
+        let incr = "return redis.call('INCR', KEYS[1])";
+        let load = |server: &RedisServer| match run(server, &["SCRIPT", "LOAD", incr]) {
+            redis::Value::BulkString(sha) => String::from_utf8_lossy(&sha).into_owned(),
+            other => panic!("SCRIPT LOAD: {other:?}"),
+        };
+        let sha = load(&source);
+        for _ in 0..3 {
+            run(&source, &["EVALSHA", &sha, "1", "scripted"]);
+        }
+        run(&source, &["SCRIPT", "FLUSH"]);
+        let incrby = "return redis.call('INCRBY', KEYS[1], 10)";
+        run(&source, &["EVAL", incrby, "1", "scripted"]);
+        let sha = load(&source);
+        run(&source, &["EVALSHA", &sha, "1", "scripted"]);
+        run(&source, &["SCRIPT", "FLUSH"]);
+        run(&source, &["SET", "marker", "after"]);
+        wait_caught_up(&source, &target, &log, &mut [&mut sync]);
+
+        assert_eq!(counter(&source, "scripted"), Some(14));
+        assert_eq!(counter(&target, "scripted"), Some(14), "{version}");
+        verify_identical(&source, &target);
+        assert_nothing_refused(&sync.stop());
+    }
 }

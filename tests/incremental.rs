@@ -291,6 +291,73 @@ fn incremental_kafka_reconnects_after_dropped_links() {
     assert!(logs.contains("link lost"), "no reconnection logged: {logs}");
 }
 
+/// `produce` away twice: while the source's backlog overflows, then while the source restarts
+/// (a new replication id). Each time the restart cannot continue, opens a new epoch, and its
+/// sweep removes what the source deleted meanwhile.
+#[test]
+#[cfg(feature = "kafka")]
+fn incremental_kafka_producer_away_while_the_backlog_overflows_and_the_source_restarts() {
+    let mut source = RedisServer::start_with_args(&[
+        "--repl-backlog-size",
+        "16kb",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+    ]);
+    let target = RedisServer::start();
+    let mut conn = source.conn();
+    let set = |conn: &mut redis::Connection, prefix: &str, n: usize, size: usize| {
+        let mut pipe = redis::pipe();
+        for i in 0..n {
+            pipe.set(format!("{prefix}:{i}"), "x".repeat(size)).ignore();
+        }
+        pipe.query::<()>(conn).unwrap();
+    };
+    let del = |conn: &mut redis::Connection, prefix: &str, n: usize| {
+        let mut pipe = redis::pipe();
+        for i in 0..n {
+            pipe.del(format!("{prefix}:{i}")).ignore();
+        }
+        pipe.query::<()>(conn).unwrap();
+    };
+    set(&mut conn, "doomed", 1_000, 8);
+    let mut link = KafkaLink::start("away", &source, &target);
+    link.wait_caught_up(&source, &target);
+
+    // Away while the backlog overflows (16 KB; 500 KB written).
+    link.producer.take().unwrap().kill();
+    del(&mut conn, "doomed", 500);
+    set(&mut conn, "fresh", 5_000, 100);
+    link.start_producer(&source);
+    link.wait_caught_up(&source, &target);
+    assert_identical(&source, &target);
+    let producer = link.producer.take().unwrap();
+    let log = producer.stop();
+    assert!(log.contains("could not continue"), "{log}");
+
+    // Away while the source restarts from its AOF: a new replication id.
+    del(&mut conn, "doomed", 1_000);
+    drop(conn);
+    source.kill_and_restart();
+    let mut conn = source.conn();
+    set(&mut conn, "after-restart", 100, 8);
+    link.start_producer(&source);
+    link.wait_caught_up(&source, &target);
+    assert_identical(&source, &target);
+    let (_, log) = link.stop();
+    assert!(log.contains("could not continue"), "{log}");
+    let leftovers: Vec<String> = redis::cmd("KEYS")
+        .arg("doomed:*")
+        .query(&mut target.conn())
+        .unwrap();
+    assert!(
+        leftovers.is_empty(),
+        "deleted keys left: {}",
+        leftovers.len()
+    );
+}
+
 #[test]
 #[cfg(feature = "kafka")]
 fn incremental_kafka_survives_a_broker_outage() {

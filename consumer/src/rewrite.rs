@@ -15,7 +15,7 @@ mod stream;
 use crate::config::OnUnsupported;
 use crate::target::TargetInfo;
 use crate::wire::Commands;
-use slotstream_rdb::elements::{self, Batch, DecodeError, HashField, Kind};
+use slotstream_rdb::elements::{self, Batch, DecodeError, HashField, Kind, StreamMeta};
 use slotstream_schemas::SnapshotKey;
 
 /// Elements written per command.
@@ -89,6 +89,14 @@ pub fn write_part(
             return Ok(Rewritten::Skipped(skipped));
         }
     }
+    // A whole stream: its pending IDs, read ahead, for the ones whose message is gone.
+    let placeholders = if kind == Kind::Stream && part.first && part.last {
+        stream_meta(part)?
+            .map(|meta| stream::Placeholders::of(&meta))
+            .unwrap_or_default()
+    } else {
+        stream::Placeholders::default()
+    };
     let mut writer = Writer {
         out,
         key,
@@ -96,6 +104,7 @@ pub fn write_part(
         count: 0,
         last: part.last,
         field_ttls: Vec::new(),
+        placeholders,
     };
     if part.first {
         writer.command(&[b"DEL", key]);
@@ -120,6 +129,24 @@ pub fn write_part(
         writer.count += 1;
     }
     Ok(Rewritten::Commands(writer.count))
+}
+
+/// A stream's metadata, read ahead of its entries (which are decoded and dropped meanwhile).
+fn stream_meta(part: &Part<'_>) -> Result<Option<StreamMeta>, RewriteError> {
+    let mut found = None;
+    elements::for_each_batch::<DecodeError>(
+        part.rdb_type,
+        part.object,
+        part.rdb_version,
+        ELEMENTS_PER_COMMAND,
+        |batch| {
+            if let Batch::StreamMeta(meta) = batch {
+                found = Some(meta);
+            }
+            Ok(())
+        },
+    )?;
+    Ok(found)
 }
 
 /// For a hash whose fields carry TTLs on a destination without field TTLs: an error
@@ -170,6 +197,8 @@ struct Writer<'a, 'c> {
     last: bool,
     /// Fields with a TTL still in the future, written after every field is set.
     field_ttls: Vec<(Vec<u8>, i64)>,
+    /// A whole stream's pending IDs that may need a placeholder entry.
+    placeholders: stream::Placeholders,
 }
 
 impl Writer<'_, '_> {

@@ -19,6 +19,9 @@ pub struct Features {
     pub modules: bool,
     /// Function libraries (7.0+).
     pub functions: bool,
+    /// Pending entries whose message was deleted: kept only when a stream is written whole (a
+    /// stream sent in parts, past `--chunk-bytes`, loses them: COMPATIBILITY.md).
+    pub pending_of_deleted: bool,
 }
 
 impl Features {
@@ -31,6 +34,7 @@ impl Features {
             create_consumer: at_least("redis-6.2.14"),
             modules: name == MODULES_VERSION,
             functions: at_least("redis-7.0.15"),
+            pending_of_deleted: true,
         }
     }
 
@@ -42,6 +46,7 @@ impl Features {
             create_consumer: a.create_consumer,
             modules: a.modules && b.modules,
             functions: a.functions && b.functions,
+            pending_of_deleted: a.pending_of_deleted && b.pending_of_deleted,
         }
     }
 }
@@ -54,7 +59,8 @@ fn run(conn: &mut Connection, args: &[&str]) {
 }
 
 /// Every type in its compact and its large encoding, TTLs, binary data, two dbs, streams with
-/// deleted entries, groups, consumers and pending entries, an empty stream with a group.
+/// deleted entries, groups, consumers and pending entries (some of deleted messages), an empty
+/// stream with a group.
 pub fn write_dataset(conn: &mut Connection, features: Features) {
     run(conn, &["SET", "s:int", "12345"]);
     run(conn, &["SET", "s:emb", "hello"]);
@@ -215,6 +221,13 @@ fn write_streams(conn: &mut Connection, features: Features) {
             "1700000000000-3",
         ],
     );
+    if features.pending_of_deleted {
+        // Messages deleted while pending: alice's first (before every entry left) and one in
+        // the middle of hers, bob's last.
+        for i in [1, 9, 16] {
+            run(conn, &["XDEL", "x:events", &format!("1700000000000-{i}")]);
+        }
+    }
     run(conn, &["XGROUP", "CREATE", "x:events", "audit", "$"]);
     if features.create_consumer {
         run(

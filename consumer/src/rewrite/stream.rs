@@ -2,18 +2,79 @@
 //! last ID and counters (`XSETID`), consumer groups (`XGROUP CREATE`), consumers and their
 //! pending entries (`XCLAIM … FORCE` with the delivery time and count).
 //!
+//! A pending entry whose message was deleted (by `XDEL`, or trimmed away) cannot be claimed,
+//! since `XCLAIM` ignores IDs it does not find: when the whole stream is written at once, such an
+//! ID gets a placeholder entry in its place in the ID order, is claimed, and the placeholders are
+//! deleted again (their `XDEL` leaves the pending entries, as on the source), after which the
+//! last ID and counters are set once more. A stream written in parts (bigger than
+//! `--chunk-bytes`) has sent its entries before its pending entries arrive, so such pending
+//! entries are still left out there.
+//!
 //! What an older destination cannot express is left out: entries-added, max-deleted-ID and a
-//! group's entries-read need Redis 7.0 (or Valkey). A pending entry whose message was deleted
-//! cannot be re-created by any command (`XCLAIM` ignores IDs it does not find), and a consumer's
-//! seen and active times become the time of the rewrite.
+//! group's entries-read need Redis 7.0 (or Valkey). A consumer's seen and active times become
+//! the time of the rewrite.
 
 use super::Writer;
 use slotstream_rdb::elements::{ConsumerGroup, StreamEntry, StreamId, StreamMeta};
+use std::collections::VecDeque;
 
 /// A group made and dropped again to create an empty stream (`MKSTREAM`) on every version.
 const SCAFFOLD_GROUP: &[u8] = b"__slotstream:empty";
 
+/// The field of a placeholder entry (deleted again before the value is done).
+const PLACEHOLDER_FIELD: &[u8] = b"__slotstream:placeholder";
+
+/// A whole stream's pending IDs, to give a placeholder entry each one the stream lacks.
+#[derive(Debug, Default)]
+pub(super) struct Placeholders {
+    /// Pending IDs not passed yet, in order.
+    pending: VecDeque<StreamId>,
+    /// Placeholder entries written, to delete once they are claimed.
+    written: Vec<StreamId>,
+}
+
+impl Placeholders {
+    /// For a stream whose metadata is `meta`, written whole: every pending ID of every group.
+    pub(super) fn of(meta: &StreamMeta) -> Placeholders {
+        let mut ids: Vec<StreamId> = meta
+            .groups
+            .iter()
+            .flat_map(|group| group.pending.iter().map(|p| p.id))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Placeholders {
+            pending: ids.into(),
+            written: Vec::new(),
+        }
+    }
+}
+
+/// Placeholders for the pending IDs before `next` (all that are left with `None`); a pending ID
+/// equal to `next` is the entry itself.
+fn place_before(w: &mut Writer<'_, '_>, next: Option<StreamId>) {
+    while let Some(&id) = w.placeholders.pending.front() {
+        if next.is_some_and(|next| id > next) {
+            return;
+        }
+        w.placeholders.pending.pop_front();
+        if Some(id) == next {
+            return;
+        }
+        let key = w.key;
+        w.command(&[
+            b"XADD",
+            key,
+            id_text(id).as_bytes(),
+            PLACEHOLDER_FIELD,
+            b"1",
+        ]);
+        w.placeholders.written.push(id);
+    }
+}
+
 pub(super) fn write_entry(w: &mut Writer<'_, '_>, entry: &StreamEntry) {
+    place_before(w, Some(entry.id));
     w.out.command(3 + entry.fields.len() * 2);
     w.out.arg(b"XADD");
     w.out.arg(w.key);
@@ -34,6 +95,8 @@ pub(super) fn create_empty(w: &mut Writer<'_, '_>) {
 }
 
 pub(super) fn write_meta(w: &mut Writer<'_, '_>, meta: &StreamMeta) {
+    // Pending IDs past the last entry: placed before the last ID moves past them.
+    place_before(w, None);
     let key = w.key;
     let counters = w.ctx.target.has_stream_counters();
     let last_id = id_text(meta.last_id);
@@ -53,6 +116,16 @@ pub(super) fn write_meta(w: &mut Writer<'_, '_>, meta: &StreamMeta) {
     for group in &meta.groups {
         write_group(w, group, counters);
     }
+    if w.placeholders.written.is_empty() {
+        return;
+    }
+    // Claimed: the placeholders go, their pending entries stay; then the last ID and counters
+    // once more, since a deletion may have moved the max-deleted ID.
+    let ids: Vec<String> = w.placeholders.written.drain(..).map(id_text).collect();
+    let mut xdel: Vec<&[u8]> = vec![b"XDEL", key];
+    xdel.extend(ids.iter().map(|id| id.as_bytes()));
+    w.command(&xdel);
+    w.command(&refs);
 }
 
 fn write_group(w: &mut Writer<'_, '_>, group: &ConsumerGroup, counters: bool) {
