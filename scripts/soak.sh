@@ -2,8 +2,9 @@
 # The soak: `slotstream produce` and `slotstream consume` through a broker for a long time under a
 # steady write load, with SIGKILLs, watching memory and lag.
 #
-# Starts a source and a target redis-server on free loopback ports (never 6379), a broker (tansu
-# with memory storage by default, or `slotstream dev-broker`), `produce` and `consume`, seeds the
+# Starts a source and a target redis-server on free loopback ports (never 6379), a broker
+# (`slotstream dev-broker` by default, or tansu with memory storage, whose fetches slow down as
+# its in-memory topic grows: over 30 minutes it, not slotstream, sets the lag), `produce` and `consume`, seeds the
 # source with 10,000 keys and waits until the copy is live; then runs scripts/soak_load.py on the
 # source for the duration: a ledger of non-idempotent writes (INCR, LPUSH, RPUSH, APPEND, HINCRBY,
 # ZINCRBY, XADD, a cross-slot MULTI, a cross-slot Lua EVAL; 13 commands a round) and mixed writes
@@ -43,7 +44,7 @@
 #   --sample-every S    seconds between CSV rows (default 10)                 [SOAK_SAMPLE_EVERY]
 #   --rounds-per-s N    ledger rounds a second, 13 commands each (default 50) [SOAK_ROUNDS_PER_S]
 #   --mixed-per-s N     mixed commands a second (default 500)                 [SOAK_MIXED_PER_S]
-#   --broker KIND       tansu (default) or dev                                [SOAK_BROKER]
+#   --broker KIND       dev (default) or tansu                                [SOAK_BROKER]
 #   --catch-up-secs S   how long the target may take to catch up at the end (default 600)
 # environment:
 #   SLOTSTREAM_BIN           slotstream binary (default: target/release/slotstream, built first
@@ -62,7 +63,7 @@ warmup_minutes=${SOAK_WARMUP_MINUTES:-2}
 sample_every=${SOAK_SAMPLE_EVERY:-10}
 rounds_per_s=${SOAK_ROUNDS_PER_S:-50}
 mixed_per_s=${SOAK_MIXED_PER_S:-500}
-broker_kind=${SOAK_BROKER:-tansu}
+broker_kind=${SOAK_BROKER:-dev}
 catch_up_secs=600
 usage() { sed -n '/^# usage:/,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
