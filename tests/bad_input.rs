@@ -10,7 +10,7 @@
 mod common;
 
 use common::stand_in::{resp_command, stand_in_master, stand_in_master_beside, Serve, FULLRESYNC};
-use common::{slotstream, RedisServer};
+use common::{key_count, slotstream, RedisServer};
 use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::process::{Command, Output, Stdio};
@@ -192,17 +192,6 @@ fn user_keys(server: &RedisServer) -> BTreeSet<String> {
         }
     }
     found
-}
-
-/// Every key of the target (all databases, bookkeeping included).
-fn key_count(server: &RedisServer) -> u64 {
-    let mut conn = server.conn();
-    (0..16)
-        .map(|db| {
-            let _: () = redis::cmd("SELECT").arg(db).query(&mut conn).unwrap();
-            redis::cmd("DBSIZE").query::<u64>(&mut conn).unwrap()
-        })
-        .sum()
 }
 
 /// The keys of [`real_rdb`] whose records lie wholly before byte `at` of it: the keys a run

@@ -9,23 +9,11 @@ mod common;
 
 use common::broker::{consume_cmd, produce_cmd, produce_raw, read_all, unique_topic, Broker};
 use common::follow::Proc;
-use common::{dataset, RedisServer};
+use common::{dataset, run_ok, RedisServer};
 use std::collections::BTreeSet;
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 const PARTITIONS: u32 = 4;
-
-fn run_ok(cmd: &mut Command) -> Output {
-    let output = cmd.output().expect("run slotstream");
-    assert!(
-        output.status.success(),
-        "{cmd:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
 
 /// The target's keys in db 0, slotstream's own left out.
 fn user_keys(target: &RedisServer) -> BTreeSet<String> {

@@ -10,23 +10,15 @@ use common::broker::{
     Broker,
 };
 use common::follow::Proc;
-use common::{assert_same_contents, dataset, keyspace, slotstream, verify_identical, RedisServer};
+use common::{
+    assert_same_contents, dataset, key_count, keyspace, run_ok, slotstream, verify_identical,
+    RedisServer,
+};
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 const PARTITIONS: u32 = 8;
-
-fn run_ok(cmd: &mut Command) -> Output {
-    let output = cmd.output().expect("run slotstream");
-    assert!(
-        output.status.success(),
-        "{cmd:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
 
 /// Sum of the `applied` counters the consumer keeps inside its checkpoint transactions.
 fn applied_total(target: &RedisServer, topic: &str) -> u64 {
@@ -40,16 +32,6 @@ fn applied_total(target: &RedisServer, topic: &str) -> u64 {
                 .query(&mut conn)
                 .unwrap();
             applied.unwrap_or(0)
-        })
-        .sum()
-}
-
-fn source_key_count(source: &RedisServer) -> u64 {
-    let mut conn = source.conn();
-    (0..16)
-        .map(|db| {
-            let _: () = redis::cmd("SELECT").arg(db).query(&mut conn).unwrap();
-            redis::cmd("DBSIZE").query::<u64>(&mut conn).unwrap()
         })
         .sum()
 }
@@ -97,7 +79,7 @@ fn kafka_heavy_snapshot_arrives_identical_through_three_processes() {
 
     assert_same_contents(&source.url(), &target.url());
     verify_identical(&source, &target);
-    assert_eq!(applied_total(&target, &topic), source_key_count(&source));
+    assert_eq!(applied_total(&target, &topic), key_count(&source));
     let stdout = String::from_utf8_lossy(&consumed.stdout);
     let peak: u64 = stdout
         .split("peak RSS ")
@@ -130,7 +112,7 @@ fn kafka_consumer_killed_during_snapshot_applies_every_record_once() {
     dataset::write_full(&mut source.conn());
     dataset::write_small_strings(&mut source.conn(), 60_000);
     run_ok(produce_cmd(&source, &broker, &topic, PARTITIONS).arg("--snapshot-only"));
-    let total = source_key_count(&source);
+    let total = key_count(&source);
 
     // Slowed down so the kills land mid-snapshot; killed at three different fill levels.
     for fraction in [0.15, 0.45, 0.75] {

@@ -32,19 +32,31 @@ pub(crate) fn partition_count(
         .filter(|&count| count > 0))
 }
 
-/// Checks that `topic` exists with `partitions` partitions, creating it when missing.
-pub(crate) fn ensure_topic(
+/// Checks that the data topic exists with `partitions` partitions, creating it when missing.
+pub(crate) fn ensure_data_topic(
     settings: &KafkaSettings,
-    topic: &str,
     partitions: u32,
 ) -> Result<(), KafkaError> {
-    let consumer: BaseConsumer = settings.create("metadata client", &[])?;
-    match partition_count(&consumer, settings, topic)? {
+    let topic = &settings.topic;
+    match existing_partitions(settings, topic)? {
         Some(count) if count == partitions => Ok(()),
-        // Only partition 0 of a resume topic is read and written: one that a broker created by
-        // itself with its default count (tansu does, when a producer writes to a topic it lost)
-        // serves as well.
-        Some(count) if partitions == 1 && topic == resume_topic(&settings.topic) => {
+        Some(count) => Err(KafkaError::PartitionCount {
+            topic: topic.clone(),
+            count,
+            partitions,
+        }),
+        None => create_topic(settings, topic, partitions, &[]),
+    }
+}
+
+/// Checks that the resume topic exists, creating it (1 partition, compacted) when missing.
+/// Only its partition 0 is read and written, so one that a broker created by itself with its
+/// default count (tansu does, when a producer writes to a topic it lost) serves as well.
+pub(crate) fn ensure_resume_topic(settings: &KafkaSettings) -> Result<(), KafkaError> {
+    let topic = resume_topic(&settings.topic);
+    match existing_partitions(settings, &topic)? {
+        Some(1) => Ok(()),
+        Some(count) => {
             tracing::warn!(
                 topic,
                 count,
@@ -52,22 +64,28 @@ pub(crate) fn ensure_topic(
             );
             Ok(())
         }
-        Some(count) => Err(KafkaError::PartitionCount {
-            topic: topic.to_string(),
-            count,
-            partitions,
-        }),
-        None => create_topic(settings, topic, partitions),
+        None => create_topic(settings, &topic, 1, &[("cleanup.policy", "compact")]),
     }
 }
 
-/// Creates `topic` with `partitions` partitions (a resume topic compacted), through the Admin
-/// API; a topic created meanwhile by someone else is as good.
-fn create_topic(settings: &KafkaSettings, topic: &str, partitions: u32) -> Result<(), KafkaError> {
+/// The partition count of `topic`, or `None` when it does not exist.
+fn existing_partitions(settings: &KafkaSettings, topic: &str) -> Result<Option<u32>, KafkaError> {
+    let consumer: BaseConsumer = settings.create("metadata client", &[])?;
+    partition_count(&consumer, settings, topic)
+}
+
+/// Creates `topic` with `partitions` partitions and the topic settings `config`, through the
+/// Admin API; a topic created meanwhile by someone else is as good.
+fn create_topic(
+    settings: &KafkaSettings,
+    topic: &str,
+    partitions: u32,
+    config: &[(&str, &str)],
+) -> Result<(), KafkaError> {
     let admin: AdminClient<DefaultClientContext> = settings.create("admin client", &[])?;
     let mut new_topic = NewTopic::new(topic, partitions as i32, TopicReplication::Fixed(-1));
-    if topic == resume_topic(&settings.topic) {
-        new_topic = new_topic.set("cleanup.policy", "compact");
+    for (key, value) in config {
+        new_topic = new_topic.set(key, value);
     }
     let options = AdminOptions::new().operation_timeout(Some(METADATA_TIMEOUT));
     let runtime = tokio::runtime::Builder::new_current_thread()

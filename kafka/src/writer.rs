@@ -6,11 +6,11 @@
 //! acknowledged every record before it. After a crash the producer may produce some records
 //! again; the consumer drops them by position.
 
-use crate::admin::ensure_topic;
+use crate::admin::{ensure_data_topic, ensure_resume_topic};
 use crate::config::{KafkaSettings, PRODUCER_DEFAULTS};
 use crate::error::KafkaError;
 use crate::topic::{
-    fragment_header, kind_name, resume_topic, slot_key, HEADER_EPOCH, HEADER_FRAGMENT, HEADER_KIND,
+    fragment_header, kind_name, slot_key, HEADER_EPOCH, HEADER_FRAGMENT, HEADER_KIND,
     MAX_MESSAGE_BYTES,
 };
 use rdkafka::error::{KafkaError as ClientError, RDKafkaErrorCode};
@@ -79,8 +79,8 @@ impl KafkaWriter {
     /// Connects, checks (or creates) the data and resume topics, and returns a writer.
     pub fn open(settings: &KafkaSettings, partitions: u32) -> Result<Self, KafkaError> {
         let codec = Codec::shared().map_err(|cause| KafkaError::Codec { cause })?;
-        ensure_topic(settings, &settings.topic, partitions)?;
-        ensure_topic(settings, &resume_topic(&settings.topic), 1)?;
+        ensure_data_topic(settings, partitions)?;
+        ensure_resume_topic(settings)?;
         let tracker = DeliveryTracker::default();
         let producer = settings
             .client_config(PRODUCER_DEFAULTS)

@@ -46,6 +46,29 @@ pub fn slotstream() -> Command {
     Command::new(SLOTSTREAM)
 }
 
+/// Runs `cmd` to its end; panics with its output unless it succeeded.
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let output = cmd.output().expect("run slotstream");
+    assert!(
+        output.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// Every key of a server, in all 16 databases (slotstream's bookkeeping included).
+pub fn key_count(server: &RedisServer) -> u64 {
+    let mut conn = server.conn();
+    (0..16)
+        .map(|db| {
+            let _: () = redis::cmd("SELECT").arg(db).query(&mut conn).unwrap();
+            redis::cmd("DBSIZE").query::<u64>(&mut conn).unwrap()
+        })
+        .sum()
+}
+
 /// What one `slotstream verify` run printed, and how it ended.
 #[derive(Debug)]
 pub struct VerifyRun {

@@ -67,21 +67,53 @@ mod kafka {
     use crate::common::broker::produce_cmd;
     use crate::common::follow::{KafkaLink, PARTITIONS};
 
-    #[test]
-    fn produce_killed_between_its_snapshot_and_snapshot_end_takes_a_new_epoch() {
-        let name = "kill-point-snapshot-end";
-        let started = Instant::now();
+    /// A source holding the snapshot's keys, a target, and a consumer of a fresh topic into it.
+    fn consumer_running(name: &str) -> (RedisServer, RedisServer, KafkaLink) {
         let source = RedisServer::start();
         let target = RedisServer::start();
         dataset::write_small_strings(&mut source.conn(), SNAPSHOT_KEYS);
         let mut link = KafkaLink::new(name);
         link.start_consumer(&target);
-        run_to_kill_point(
-            &mut produce_cmd(&source, &link.broker, &link.topic, PARTITIONS),
-            "produce",
-            "snapshot-before-end",
-            "snapshot-before-end=return",
+        (source, target, link)
+    }
+
+    /// `produce` into the link's topic, ended at `point` as `spec` says.
+    fn produce_to_kill_point(source: &RedisServer, link: &KafkaLink, point: &str, spec: &str) {
+        let mut cmd = produce_cmd(source, &link.broker, &link.topic, PARTITIONS);
+        run_to_kill_point(&mut cmd, "produce", point, spec);
+    }
+
+    /// Starts `produce` again, lets the ledger write a second more, and checks the target;
+    /// returns the restarted producer's log.
+    fn restart_and_check(
+        name: &str,
+        started: Instant,
+        what: &str,
+        source: &RedisServer,
+        target: &RedisServer,
+        mut link: KafkaLink,
+        ledger: Ledger,
+    ) -> String {
+        link.start_producer(source);
+        std::thread::sleep(Duration::from_secs(1));
+        let counts = ledger.stop();
+        link.wait_caught_up(source, target);
+        let (consumer, producer) = link.stop();
+        let converged = assert_converged(name, source, target, counts, || consumer);
+        eprintln!(
+            "{name}: {what}; {}",
+            converged.summary(0, started.elapsed())
         );
+        producer
+    }
+
+    #[test]
+    fn produce_killed_between_its_snapshot_and_snapshot_end_takes_a_new_epoch() {
+        let name = "kill-point-snapshot-end";
+        let started = Instant::now();
+        let (source, target, link) = consumer_running(name);
+        let point = "snapshot-before-end";
+        produce_to_kill_point(&source, &link, point, "snapshot-before-end=return");
         // Keys the cut-short snapshot may have applied go away on the source meanwhile: only
         // the next epoch's sweep removes them from the target.
         let mut conn = source.conn();
@@ -92,19 +124,11 @@ mod kafka {
                 .unwrap();
         }
         let ledger = Ledger::spawn(&source.url());
-        link.start_producer(&source);
-        std::thread::sleep(Duration::from_secs(1));
-        let counts = ledger.stop();
-        link.wait_caught_up(&source, &target);
-        let (consumer, producer) = link.stop();
+        let what = "killed before SnapshotEnd";
+        let producer = restart_and_check(name, started, what, &source, &target, link, ledger);
         assert!(
             producer.contains("stopped in the middle of its snapshot"),
             "the restart did not take a new epoch:\n{producer}"
-        );
-        let converged = assert_converged(name, &source, &target, counts, || consumer);
-        eprintln!(
-            "{name}: killed before SnapshotEnd; {}",
-            converged.summary(0, started.elapsed())
         );
     }
 
@@ -112,28 +136,17 @@ mod kafka {
     fn produce_killed_with_its_resume_point_unacknowledged_goes_on_from_the_one_before() {
         let name = "kill-point-resume";
         let started = Instant::now();
-        let source = RedisServer::start();
-        let target = RedisServer::start();
-        dataset::write_small_strings(&mut source.conn(), SNAPSHOT_KEYS);
-        let mut link = KafkaLink::new(name);
-        link.start_consumer(&target);
+        let (source, target, link) = consumer_running(name);
         let ledger = Ledger::spawn(&source.url());
         // The claim of the epoch, the snapshot complete, then live points: killed at a live one.
-        run_to_kill_point(
-            &mut produce_cmd(&source, &link.broker, &link.topic, PARTITIONS),
-            "produce",
-            "resume-point-unacknowledged",
+        let point = "resume-point-unacknowledged";
+        produce_to_kill_point(
+            &source,
+            &link,
+            point,
             "resume-point-unacknowledged=4*off->return",
         );
-        link.start_producer(&source);
-        std::thread::sleep(Duration::from_secs(1));
-        let counts = ledger.stop();
-        link.wait_caught_up(&source, &target);
-        let (consumer, _) = link.stop();
-        let converged = assert_converged(name, &source, &target, counts, || consumer);
-        eprintln!(
-            "{name}: killed with its 5th resume point unacknowledged; {}",
-            converged.summary(0, started.elapsed())
-        );
+        let what = "killed with its 5th resume point unacknowledged";
+        restart_and_check(name, started, what, &source, &target, link, ledger);
     }
 }

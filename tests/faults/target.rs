@@ -16,7 +16,7 @@ use crate::check::assert_converged;
 use crate::common::audit::Ledger;
 use crate::common::dataset;
 use crate::common::follow::{sync_cmd, wait_caught_up, Proc};
-use crate::common::workload;
+use crate::common::workload::{self, Workload};
 use crate::common::RedisServer;
 use crate::kills::workload_config;
 use crate::rig::{replica_state, wait_until};
@@ -34,10 +34,6 @@ const SNAPSHOT_KEYS: usize = 5_000;
 #[test]
 fn sync_survives_a_target_out_of_memory_and_a_crashed_one() {
     let name = "target-sync";
-    let seed = chance::seed(name);
-    let mut chance = Chance::new(seed);
-    let started = Instant::now();
-    let source = RedisServer::start();
     // Every write on disk before its reply: a crash loses nothing the target acknowledged.
     let mut target = RedisServer::start_with_args(&[
         "--appendonly",
@@ -47,21 +43,15 @@ fn sync_survives_a_target_out_of_memory_and_a_crashed_one() {
         "--maxmemory-policy",
         "noeviction",
     ]);
-    dataset::write_small_strings(&mut source.conn(), SNAPSHOT_KEYS);
-    let log_name = format!("sync:127.0.0.1:{}", source.port());
-    let writer = workload::spawn(&source.url(), workload_config(seed));
-    let ledger = Ledger::spawn(&source.url());
-    let mut cmd = sync_cmd(&source, &target);
-    cmd.args(["--retry-for-secs", "300"]);
-    let mut sync = Proc::spawn(&mut cmd, "sync");
-    wait_until(&mut sync, "the live phase", |_| is_live(&source));
+    let mut live = LiveSync::start(name, &target);
+    let (source, sync, chance) = (&live.source, &mut live.sync, &mut live.chance);
 
     // Out of memory: the limit just above what the target uses, so the workload's next writes
     // are refused.
     std::thread::sleep(chance.ms(300, 1_500));
     let used = used_memory(&target);
     set_maxmemory(&target, used + 64 * 1024);
-    wait_until(&mut sync, "the out-of-memory error in the log", |sync| {
+    wait_until(sync, "the out-of-memory error in the log", |sync| {
         sync.log().contains(OOM_HINT)
     });
     let refusals_at_limit = sync.log().matches(OOM_HINT).count();
@@ -79,57 +69,35 @@ fn sync_survives_a_target_out_of_memory_and_a_crashed_one() {
 
     // A crash of the target: what comes back is what its AOF holds.
     let lost_before = sync.log().matches(LINK_LOST).count();
-    wait_until(
-        &mut sync,
-        "the live phase after the memory was raised",
-        |sync| is_live(&source) && sync.log().matches(LINK_LOST).count() == lost_before,
-    );
+    wait_until(sync, "the live phase after the memory was raised", |sync| {
+        is_live(source) && sync.log().matches(LINK_LOST).count() == lost_before
+    });
     std::thread::sleep(chance.ms(300, 1_500));
     target.kill_and_restart();
     eprintln!("{name}: target killed and restarted from its AOF");
-    wait_until(&mut sync, "the link to the restarted target lost", |sync| {
+    wait_until(sync, "the link to the restarted target lost", |sync| {
         sync.log().matches(LINK_LOST).count() > lost_before
     });
-    wait_until(&mut sync, "the live phase after the crash", |_| {
-        is_live(&source)
-    });
+    wait_until(sync, "the live phase after the crash", |_| is_live(source));
     std::thread::sleep(chance.ms(300, 1_500));
-
-    let counts = ledger.stop();
-    let report = writer.stop_and_wait();
-    wait_caught_up(&source, &target, &log_name, &mut [&mut sync]);
-    let converged = assert_converged(name, &source, &target, counts, || sync.log());
-    eprintln!(
-        "{name}: seed {seed}, target out of memory once and crashed once; {}",
-        converged.summary(report.ops, started.elapsed())
-    );
+    live.finish(&target, "target out of memory once and crashed once");
 }
 
 #[test]
 fn sync_waits_out_a_target_failed_over_to_its_replica_and_back() {
     let name = "target-readonly";
-    let seed = chance::seed(name);
-    let mut chance = Chance::new(seed);
-    let started = Instant::now();
-    let source = RedisServer::start();
     let target = RedisServer::start();
     let standby = RedisServer::start();
     replicate(&standby, Some(&target));
     wait_for_link(&standby);
-    dataset::write_small_strings(&mut source.conn(), SNAPSHOT_KEYS);
-    let log_name = format!("sync:127.0.0.1:{}", source.port());
-    let writer = workload::spawn(&source.url(), workload_config(seed));
-    let ledger = Ledger::spawn(&source.url());
-    let mut cmd = sync_cmd(&source, &target);
-    cmd.args(["--retry-for-secs", "300"]);
-    let mut sync = Proc::spawn(&mut cmd, "sync");
-    wait_until(&mut sync, "the live phase", |_| is_live(&source));
+    let mut live = LiveSync::start(name, &target);
+    let (source, sync, chance) = (&live.source, &mut live.sync, &mut live.chance);
 
     // Over: the standby takes over, the target follows it and refuses writes.
     std::thread::sleep(chance.ms(300, 1_500));
     replicate(&standby, None);
     replicate(&target, Some(&standby));
-    wait_until(&mut sync, "the READONLY refusal in the log", |sync| {
+    wait_until(sync, "the READONLY refusal in the log", |sync| {
         sync.log().contains(READONLY_HINT)
     });
     wait_for_link(&target);
@@ -144,19 +112,66 @@ fn sync_waits_out_a_target_failed_over_to_its_replica_and_back() {
     replicate(&standby, Some(&target));
     eprintln!("{name}: target failed over to its replica and back");
     let refusals = sync.log().matches(READONLY_HINT).count();
-    wait_until(&mut sync, "the live phase after the failover", |_| {
-        is_live(&source)
+    wait_until(sync, "the live phase after the failover", |_| {
+        is_live(source)
     });
     std::thread::sleep(chance.ms(300, 1_500));
+    live.finish(&target, &format!("{refusals} READONLY refusals logged"));
+}
 
-    let counts = ledger.stop();
-    let report = writer.stop_and_wait();
-    wait_caught_up(&source, &target, &log_name, &mut [&mut sync]);
-    let converged = assert_converged(name, &source, &target, counts, || sync.log());
-    eprintln!(
-        "{name}: seed {seed}, {refusals} READONLY refusals logged; {}",
-        converged.summary(report.ops, started.elapsed())
-    );
+/// A live `sync` from a fresh source (small strings, then the mixed workload and the ledger)
+/// into a target, past its snapshot; [`LiveSync::finish`] stops the writes and checks the
+/// target.
+struct LiveSync {
+    name: &'static str,
+    seed: u64,
+    chance: Chance,
+    started: Instant,
+    source: RedisServer,
+    writer: Workload,
+    ledger: Ledger,
+    sync: Proc,
+}
+
+impl LiveSync {
+    fn start(name: &'static str, target: &RedisServer) -> LiveSync {
+        let seed = chance::seed(name);
+        let started = Instant::now();
+        let source = RedisServer::start();
+        dataset::write_small_strings(&mut source.conn(), SNAPSHOT_KEYS);
+        let writer = workload::spawn(&source.url(), workload_config(seed));
+        let ledger = Ledger::spawn(&source.url());
+        let mut cmd = sync_cmd(&source, target);
+        cmd.args(["--retry-for-secs", "300"]);
+        let mut sync = Proc::spawn(&mut cmd, "sync");
+        wait_until(&mut sync, "the live phase", |_| is_live(&source));
+        LiveSync {
+            name,
+            seed,
+            chance: Chance::new(seed),
+            started,
+            source,
+            writer,
+            ledger,
+            sync,
+        }
+    }
+
+    /// Stops the writes, waits for the target, checks it; the summary line says `what` happened.
+    fn finish(mut self, target: &RedisServer, what: &str) {
+        let counts = self.ledger.stop();
+        let report = self.writer.stop_and_wait();
+        let log_name = format!("sync:127.0.0.1:{}", self.source.port());
+        wait_caught_up(&self.source, target, &log_name, &mut [&mut self.sync]);
+        let sync = &self.sync;
+        let converged = assert_converged(self.name, &self.source, target, counts, || sync.log());
+        eprintln!(
+            "{}: seed {}, {what}; {}",
+            self.name,
+            self.seed,
+            converged.summary(report.ops, self.started.elapsed())
+        );
+    }
 }
 
 /// `REPLICAOF` `primary`, or `REPLICAOF NO ONE` with `None`.
