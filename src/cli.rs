@@ -225,6 +225,10 @@ pub struct VerifyArgs {
     /// Largest accepted difference between the two sides' absolute expiry times, in ms.
     #[arg(long, default_value_t = slotstream_verify::VerifyOptions::DEFAULT_TTL_TOLERANCE_MS)]
     pub ttl_tolerance_ms: u64,
+    /// The copy's `--ttl-extension-secs`: the target's expiry times are expected that much later
+    /// than the source's. 0 compares them as they are (a target written by something else).
+    #[arg(long, default_value_t = slotstream_consumer::TargetConfig::DEFAULT_TTL_EXTENSION_SECS)]
+    pub ttl_extension_secs: u64,
     /// How many differing keys to print.
     #[arg(long, default_value_t = slotstream_verify::VerifyOptions::DEFAULT_MAX_REPORT)]
     pub max_report: usize,
@@ -247,6 +251,11 @@ pub struct ValueArgs {
     /// number; two mapped onto one share it.
     #[arg(long = "map-db", value_name = "SRC=DST", value_parser = parse_db_pair)]
     pub map_db: Vec<(u32, u32)>,
+    /// Every expiry time is written this many seconds later on the target, so the target (a
+    /// primary, which expires keys on its own clock) keeps a key until the source's own `DEL`
+    /// or renewal of it arrives. Keep it above the copy's lag; `verify` takes the same setting.
+    #[arg(long, default_value_t = slotstream_consumer::TargetConfig::DEFAULT_TTL_EXTENSION_SECS)]
+    pub ttl_extension_secs: u64,
 }
 
 fn parse_db_pair(pair: &str) -> Result<(u32, u32), String> {
@@ -269,6 +278,7 @@ impl ValueArgs {
     /// The destination's settings for `url` with these choices.
     pub fn target_config(&self, url: &str) -> slotstream_consumer::TargetConfig {
         let mut config = slotstream_consumer::TargetConfig::new(url);
+        config.ttl_extension = std::time::Duration::from_secs(self.ttl_extension_secs);
         config.on_unsupported = match self.on_unsupported {
             OnUnsupported::Fail => slotstream_consumer::OnUnsupported::Fail,
             OnUnsupported::SkipWithWarning => slotstream_consumer::OnUnsupported::SkipWithWarning,

@@ -1,7 +1,8 @@
 //! A Redis Cluster as the destination: `sync` given any node's URL finds the primaries, sends
 //! each slot's commands to its owner, and keeps a checkpoint per slot, so the snapshot and the
-//! live changes arrive identical and exactly once across kills. Records of other databases and
-//! commands across slots are refused with an error that says so.
+//! live changes arrive identical and exactly once across kills; commands across slots arrive by
+//! their effect, each step once. Records of other databases, and a command across slots whose
+//! effect is not known, are refused with an error that says so.
 
 mod common;
 
@@ -94,10 +95,9 @@ fn a_snapshot_arrives_identical_in_a_cluster_given_any_node() {
     let output = sync(&source, &node, &["--snapshot-only"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
-    let difference = keyspace::difference(
+    let difference = keyspace::copy_difference(
         &keyspace::of_server(&source),
         &keyspace::of_cluster(&cluster),
-        2_000,
     );
     assert_eq!(difference, None);
     for primary in cluster.primaries() {
@@ -235,10 +235,9 @@ fn a_source_with_other_databases_is_refused_for_a_cluster_unless_mapped() {
         .args(["--map-db", "3=0"]);
     let sync = Proc::spawn(&mut cmd, "sync");
     let same = || {
-        keyspace::difference(
+        keyspace::copy_difference(
             &keyspace::of_server_dbs(&source, &[0, 3]),
             &keyspace::of_cluster(&cluster),
-            2_000,
         )
     };
     wait_until(
@@ -278,38 +277,191 @@ fn wait_until(done: impl Fn() -> bool, why: impl Fn() -> String) {
     }
 }
 
+/// Commands across slots, each of a kind the cluster target takes by its effect, with the keys
+/// of each in different slots (`a`, `b`, `c`… each hash to a slot of their own).
+const ACROSS_SLOTS: &[&[&str]] = &[
+    &["SET", "a", "1", "EX", "3600"],
+    &["RENAME", "a", "b"],
+    &["SET", "c", "2"],
+    &["RENAMENX", "c", "d"],
+    &["COPY", "b", "e"],
+    &["SADD", "s1", "x", "y"],
+    &["SMOVE", "s1", "s2", "x"],
+    &["RPUSH", "l1", "1", "2", "3"],
+    &["LMOVE", "l1", "l2", "LEFT", "RIGHT"],
+    &["RPOPLPUSH", "l1", "l2"],
+    &["SADD", "u1", "p", "q"],
+    &["SUNIONSTORE", "u3", "u1", "s2", "nothing"],
+    &["ZADD", "z1", "1", "m"],
+    &["ZADD", "z2", "2", "m", "3", "n"],
+    &["ZUNIONSTORE", "z3", "2", "z1", "z2", "WEIGHTS", "2", "1"],
+    &["SETBIT", "b1", "3", "1"],
+    &["SETBIT", "b2", "9", "1"],
+    &["BITOP", "OR", "b3", "b1", "b2"],
+    &["PFADD", "h1", "a", "b"],
+    &["PFADD", "h2", "c"],
+    &["PFMERGE", "h3", "h1", "h2"],
+    &["MSET", "m1", "1", "m2", "2"],
+    &["DEL", "m1", "u1", "nothing"],
+];
+
+/// Runs each command of `commands` on the source.
+fn run_all(source: &RedisServer, commands: &[&[&str]]) {
+    let mut conn = source.conn();
+    for args in commands {
+        let _: redis::Value = redis::cmd(args[0])
+            .arg(&args[1..])
+            .query(&mut conn)
+            .unwrap_or_else(|err| panic!("{args:?}: {err}"));
+    }
+}
+
+/// A `MULTI` block and a Lua script whose keys span slots: counters that count twice if a
+/// step is applied twice.
+fn block_and_script_across_slots(source: &RedisServer) {
+    let mut conn = source.conn();
+    let _: () = redis::pipe()
+        .atomic()
+        .cmd("INCR")
+        .arg("n1")
+        .cmd("INCR")
+        .arg("n2")
+        .cmd("LPUSH")
+        .arg("q1")
+        .arg("x")
+        .cmd("RENAME")
+        .arg("q1")
+        .arg("q2")
+        .query(&mut conn)
+        .unwrap();
+    let _: () = redis::cmd("EVAL")
+        .arg("redis.call('INCR', KEYS[1]) redis.call('INCRBY', KEYS[2], 5)")
+        .arg(2)
+        .arg("n1")
+        .arg("n3")
+        .query(&mut conn)
+        .unwrap();
+}
+
 #[test]
-fn a_command_across_slots_stops_with_an_error_naming_it() {
+fn commands_across_slots_reach_a_cluster_by_their_effect() {
     let cluster = Cluster::start(3, 0);
     let source = RedisServer::start();
-    let _: () = redis::cmd("SET")
-        .arg("a")
-        .arg("1")
-        .query(&mut source.conn())
-        .unwrap();
+    let target = cluster.primaries()[0].url();
+    // Keys first: once they are on the cluster, the snapshot is applied and what follows is live.
+    write_counters(&source, 0);
     let mut cmd = slotstream();
-    cmd.args([
-        "sync",
-        "--source",
-        &source.url(),
-        "--target",
-        &cluster.primaries()[0].url(),
-    ])
-    .args(["--retry-for-secs", "0"]);
-    let mut sync = Proc::spawn(&mut cmd, "sync");
-    wait_identical(&source, &cluster, Duration::from_secs(30), || sync.log());
-    // `a` and `b` hash to different slots.
-    let _: () = redis::cmd("RENAME")
-        .arg("a")
-        .arg("b")
-        .query(&mut source.conn())
-        .unwrap();
-    let status = sync.wait_exit(Duration::from_secs(30), "sync stops at the RENAME");
+    cmd.args(["sync", "--source", &source.url(), "--target", &target]);
+    let sync = Proc::spawn(&mut cmd, "sync");
+    wait_identical(&source, &cluster, Duration::from_secs(60), || sync.log());
+    run_all(&source, ACROSS_SLOTS);
+    block_and_script_across_slots(&source);
+    wait_identical(&source, &cluster, Duration::from_secs(60), || sync.log());
+    // What the comparison covered: the keys the moves wrote, and not the ones they emptied.
+    let copied = keyspace::of_cluster(&cluster);
+    for key in [
+        "b", "d", "e", "s2", "l2", "u3", "z3", "b3", "h3", "q2", "n1", "n3",
+    ] {
+        assert!(
+            copied.contains_key(key.as_bytes()),
+            "{key} is not on the cluster"
+        );
+    }
+    for key in ["a", "c", "q1", "m1"] {
+        assert!(
+            !copied.contains_key(key.as_bytes()),
+            "{key} is still on the cluster"
+        );
+    }
+    let held: Vec<Vec<u8>> = cluster
+        .primaries()
+        .iter()
+        .flat_map(|node| -> Vec<Vec<u8>> {
+            redis::cmd("KEYS")
+                .arg("__slotstream:*")
+                .query(&mut node.conn())
+                .unwrap()
+        })
+        .filter(|key| !key.starts_with(b"__slotstream:checkpoint:"))
+        .filter(|key| !key.starts_with(b"__slotstream:claim:"))
+        .collect();
+    assert!(
+        held.iter()
+            .all(|key| !key.starts_with(b"__slotstream:step:")
+                && !key.starts_with(b"__slotstream:input:")),
+        "marks or inputs left behind: {held:?}"
+    );
+    let log = sync.stop();
+    assert!(log.contains("refused=0"), "{log}");
+    assert!(
+        log.contains("sync done keys=") && !log.contains(" commands=0 "),
+        "{log}"
+    );
+
+    // One whose effect is not known stops the copy, naming it.
+    let mut sync = Proc::spawn(cmd.args(["--retry-for-secs", "0"]), "sync");
+    wait_identical(&source, &cluster, Duration::from_secs(60), || sync.log());
+    run_all(
+        &source,
+        &[
+            &["RPUSH", "list", "2", "1"],
+            &["SORT", "list", "STORE", "sorted"],
+        ],
+    );
+    let status = sync.wait_exit(Duration::from_secs(30), "sync stops at the SORT");
     assert!(!status.success());
     let log = sync.log();
     assert!(
-        log.contains("RENAME") && log.contains("across hash slots"),
+        log.contains("SORT across hash slots") && log.contains("by its effect"),
         "{log}"
+    );
+}
+
+/// Killed between two steps of a command across slots (the kill point
+/// `cross-slot-step-applied`), again and again: a restart applies the steps that did not
+/// commit, and none twice.
+#[test]
+fn a_sync_killed_between_the_steps_of_a_command_across_slots_applies_each_once() {
+    let cluster = Cluster::start(3, 0);
+    let source = RedisServer::start();
+    let target = cluster.primaries()[0].url();
+    let start = |kill_at: Option<usize>| {
+        let mut cmd = slotstream();
+        cmd.args(["sync", "--source", &source.url(), "--target", &target]);
+        if let Some(n) = kill_at {
+            cmd.env(
+                "FAILPOINTS",
+                format!("cross-slot-step-applied={n}*off->return"),
+            );
+        }
+        Proc::spawn(&mut cmd, "sync")
+    };
+    write_counters(&source, 0);
+    let sync = start(None);
+    wait_identical(&source, &cluster, Duration::from_secs(60), || sync.log());
+    // A live write, so the restarts below continue from the checkpoints.
+    write_counters(&source, 1);
+    wait_identical(&source, &cluster, Duration::from_secs(60), || sync.log());
+    sync.stop();
+    // Both are held back until the sync that ends at the kill point reads them.
+    run_all(&source, ACROSS_SLOTS);
+    block_and_script_across_slots(&source);
+    for n in [0, 2, 4, 6] {
+        let mut victim = start(Some(n));
+        let status = victim.wait_exit(Duration::from_secs(60), "sync did not reach the kill point");
+        let log = victim.log();
+        assert!(
+            !status.success() && log.contains("failpoint cross-slot-step-applied"),
+            "{status}:\n{log}"
+        );
+    }
+    let sync = start(None);
+    wait_identical(&source, &cluster, Duration::from_secs(60), || sync.log());
+    let log = sync.stop();
+    assert!(log.contains("refused=0"), "{log}");
+    assert!(
+        log.contains("asking the source to continue"),
+        "the last restart copied again instead of continuing: {log}"
     );
 }
 
@@ -344,7 +496,7 @@ fn a_cluster_with_keys_of_its_own_is_refused_unless_overwrite_keeps_them() {
         .expect("the target's own key is kept");
     expected.insert(b"own:key".to_vec(), own.clone());
     assert_eq!(own.value, keyspace::Value::String(b"theirs".to_vec()));
-    let difference = keyspace::difference(&expected, &keyspace::of_cluster(&cluster), 2_000);
+    let difference = keyspace::copy_difference(&expected, &keyspace::of_cluster(&cluster));
     assert_eq!(difference, None);
 }
 

@@ -7,6 +7,11 @@ use common::{assert_same_contents, dataset, slotstream, verify_identical, RedisS
 
 /// Runs a snapshot-only sync and returns its stdout (the summary line).
 fn sync_snapshot(source: &RedisServer, target: &RedisServer) -> String {
+    sync_snapshot_with(source, target, &[])
+}
+
+/// [`sync_snapshot`] with extra arguments.
+fn sync_snapshot_with(source: &RedisServer, target: &RedisServer, extra: &[&str]) -> String {
     let output = slotstream()
         .args([
             "sync",
@@ -16,6 +21,7 @@ fn sync_snapshot(source: &RedisServer, target: &RedisServer) -> String {
             "--target",
             &target.url(),
         ])
+        .args(extra)
         .output()
         .expect("run slotstream");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -121,8 +127,9 @@ fn keys_expired_before_apply_are_skipped() {
         .arg(3600)
         .query(&mut conn)
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(50));
-    let stdout = sync_snapshot(&source, &target);
+    // Expired longer ago than the TTL extension: the target would only delete it again.
+    std::thread::sleep(std::time::Duration::from_millis(1_200));
+    let stdout = sync_snapshot_with(&source, &target, &["--ttl-extension-secs", "1"]);
     // The summary reads `… N keys (M already expired, skipped) …`.
     let skipped = number_after(&stdout, "keys (");
     assert_eq!(skipped, 1, "{stdout}");
@@ -136,7 +143,8 @@ fn keys_expired_before_apply_are_skipped() {
         .arg("kept")
         .query(&mut target_conn)
         .unwrap();
-    assert!((3590..=3600).contains(&ttl), "ttl {ttl}");
+    // The source's TTL and the extension.
+    assert!((3590..=3601).contains(&ttl), "ttl {ttl}");
 }
 
 /// `sync --snapshot-only` with extra arguments; returns whether it succeeded and its stderr.

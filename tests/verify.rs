@@ -10,7 +10,7 @@
 mod common;
 
 use common::dataset::{self, keys, DatasetSummary};
-use common::{assert_same_contents, compare, describe, run_verify, RedisServer};
+use common::{assert_same_contents_with, compare, describe, run_verify, RedisServer};
 use slotstream_verify::{DiffKind, Difference, Role, VerifyError, VerifyReport};
 
 /// Two servers holding the full dataset, written to both at the same time so that TTLs and
@@ -82,7 +82,7 @@ impl Pair {
             "{text}"
         );
         let (source, target) = (self.source.url(), self.target.url());
-        let checked = std::panic::catch_unwind(|| assert_same_contents(&source, &target));
+        let checked = std::panic::catch_unwind(|| assert_same_contents_with(&source, &target, 0));
         assert!(checked.is_err(), "the independent checker missed it: {key}");
         found.reason.clone()
     }
@@ -102,7 +102,7 @@ fn identical_copies_pass() {
     );
     pair.summary.assert_matches(&pair.target.url());
     assert_eq!(
-        assert_same_contents(&pair.source.url(), &pair.target.url()),
+        assert_same_contents_with(&pair.source.url(), &pair.target.url(), 0),
         total
     );
 }
@@ -111,7 +111,11 @@ fn identical_copies_pass() {
 #[test]
 fn command_prints_identical_and_exits_0() {
     let pair = Pair::new();
-    let run = run_verify(&pair.source.url(), &pair.target.url(), &[]);
+    let run = run_verify(
+        &pair.source.url(),
+        &pair.target.url(),
+        &["--ttl-extension-secs", "0"],
+    );
     let total = pair.summary.total();
     assert_eq!(run.code, Some(0), "{}", run.text());
     assert_eq!(
@@ -128,7 +132,7 @@ fn bookkeeping_keys_are_ignored() {
     pair.on_target(0, &[b"SET", b"__slotstream:checkpoint", b"{\"offset\":1}"]);
     let report = pair.report();
     assert!(report.is_identical(), "{}", describe(&report));
-    assert_same_contents(&pair.source.url(), &pair.target.url());
+    assert_same_contents_with(&pair.source.url(), &pair.target.url(), 0);
 }
 
 #[test]
@@ -296,7 +300,11 @@ fn binary_and_empty_keys_are_named() {
         describe(&report)
     );
 
-    let run = run_verify(&pair.source.url(), &pair.target.url(), &[]);
+    let run = run_verify(
+        &pair.source.url(),
+        &pair.target.url(),
+        &["--ttl-extension-secs", "0"],
+    );
     assert_eq!(run.code, Some(1), "{}", run.text());
     assert!(
         run.stdout
@@ -348,7 +356,11 @@ fn unreachable_server_is_named() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.local_addr().expect("addr").port()
     };
-    let run = run_verify(&format!("redis://127.0.0.1:{port}"), &source.url(), &[]);
+    let run = run_verify(
+        &format!("redis://127.0.0.1:{port}"),
+        &source.url(),
+        &["--ttl-extension-secs", "0"],
+    );
     assert_ne!(run.code, Some(0), "{}", run.text());
     assert!(
         run.stderr
@@ -374,7 +386,10 @@ fn big_keys() {
     let report = compare(&source.url(), &target.url()).expect("compare");
     assert!(report.is_identical(), "{}", describe(&report));
     assert_eq!((report.total().compared, report.dbs.len()), (2, 1));
-    assert_eq!(assert_same_contents(&source.url(), &target.url()), 2);
+    assert_eq!(
+        assert_same_contents_with(&source.url(), &target.url(), 0),
+        2
+    );
 
     let _: () = redis::cmd("HSET")
         .arg(keys::BIG_HASH)

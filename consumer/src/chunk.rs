@@ -12,6 +12,7 @@
 
 use crate::batch::{Batch, Replies};
 use crate::error::ApplyError;
+use crate::expiry::passed;
 use crate::rewrite::Part;
 use crate::snapshot::{SnapshotWriter, Written};
 use redis::aio::ConnectionLike;
@@ -119,7 +120,9 @@ impl ChunkedValue {
             return Ok(pass_over(batch, chunk));
         }
         let building = build_key(&chunk.key);
-        let expired = chunk.expire_ms.is_some_and(|at| at <= now_ms);
+        let expired = chunk
+            .expire_ms
+            .is_some_and(|at| passed(at, writer.extension_ms, now_ms));
         let part = Part {
             rdb_type: chunk.rdb_type,
             object: &chunk.object,

@@ -1,19 +1,12 @@
-//! Live commands as the destination gets them: the source's arguments, with relative expiries
-//! made absolute, an absolute expiry about to pass pushed a little into the future (TTL
-//! extension), and, for an older destination, in the forms it knows ([`crate::compat`]); one no
-//! older form expresses stops the partition or is left out, as `--on-unsupported` says.
-//!
-//! Why the extension: a replica never expires keys itself, it waits for its primary's `DEL`. The
-//! destination is a primary and expires keys on its own clock; applying a command a few
-//! milliseconds after the source ran it, it could expire a key the source still had (and then,
-//! say, a `RENAME` of it fails there and nowhere else). Keeping such keys alive for `extension`
-//! more milliseconds lets the source's own `DEL` for them, which always follows in the stream,
-//! remove them in order. Expiry times further away than that are left exactly as the source set
-//! them.
+//! Live commands as the destination gets them: the source's arguments, with expiry times made
+//! absolute and moved by the TTL extension ([`crate::expiry`]), and, for an older destination,
+//! in the forms it knows ([`crate::compat`]); one no older form expresses stops the partition or
+//! is left out, as `--on-unsupported` says.
 
 use crate::compat::{adapt, Adapted, Dialect, Unsupported};
 use crate::config::OnUnsupported;
 use crate::error::{ApplyError, UnsupportedCommand};
+use crate::expiry::{absolute_expiry, extend_expiry};
 use crate::stats::ApplyStats;
 use crate::target::TargetInfo;
 use crate::wire::Commands;
@@ -31,7 +24,7 @@ pub struct LiveWriter<'a> {
     /// The destination's address and the partition, for errors.
     pub addr: &'a str,
     pub partition: u32,
-    /// Expiry times closer than this are pushed this far ahead.
+    /// Every expiry time is moved this much later (see [`crate::expiry`]).
     pub extension_ms: i64,
     pub on_unsupported: OnUnsupported,
     pub stats: &'a ApplyStats,
@@ -62,8 +55,9 @@ impl LiveWriter<'_> {
         now_ms: i64,
     ) -> Result<Live, ApplyError> {
         let mut args: Vec<Vec<u8>> = command.args.into_iter().map(|a| a.0).collect();
+        self.warn_if_later_than_extension(now_ms - ran_ms);
         absolute_expiry(&mut args, ran_ms);
-        extend_expiry(&mut args, now_ms + self.extension_ms);
+        extend_expiry(&mut args, self.extension_ms);
         match adapt(&mut args, Dialect::of(self.target), now_ms, out) {
             Ok(Adapted::AsIs) => out.push(&args),
             Ok(Adapted::Written) => {}
@@ -73,6 +67,33 @@ impl LiveWriter<'_> {
             }
         }
         Ok(Live::Written(key_of(args)))
+    }
+
+    /// Warns (the first time, then one in [`WARN_EVERY`]) when commands apply later after the
+    /// source ran them than the TTL extension: a key the source renewed within that lag of its
+    /// expiry may already be gone on the target.
+    fn warn_if_later_than_extension(&self, late_ms: i64) {
+        if self.extension_ms == 0 || late_ms <= self.extension_ms {
+            return;
+        }
+        let before = self
+            .stats
+            .later_than_extension
+            .fetch_add(1, Ordering::Relaxed);
+        if before.is_multiple_of(WARN_EVERY) {
+            tracing::warn!(
+                partition = self.partition,
+                late_ms,
+                extension_ms = self.extension_ms,
+                so_far = before + 1,
+                "live commands apply {:.1} s after the source ran them, more than the TTL \
+                 extension ({:.1} s): a key the source renewed that close to its expiry may be \
+                 gone on the target already; raise --ttl-extension-secs above the lag (one in \
+                 {WARN_EVERY} is logged)",
+                late_ms as f64 / 1000.0,
+                self.extension_ms as f64 / 1000.0,
+            );
+        }
     }
 
     /// Stops (the default) or leaves the command out with a warning, as `--on-unsupported` says.
@@ -150,106 +171,7 @@ pub fn swapped_with_db0(command: &Command) -> Option<u32> {
     }
 }
 
-/// Rewrites relative expiries as absolute ones counted from `ran_ms`: `EXPIRE`/`PEXPIRE` as
-/// `PEXPIREAT`, `SETEX`/`PSETEX` as `SET … PXAT`, and the `EX`/`PX` options of `SET` and
-/// `GETEX` as `PXAT`. Other commands are left as they are.
-pub fn absolute_expiry(args: &mut Vec<Vec<u8>>, ran_ms: i64) {
-    let name = Name::of_command(args);
-    let at = |arg: &[u8], unit_ms: i64| -> Option<Vec<u8>> {
-        let value: i64 = decimal(arg)?;
-        Some(
-            ran_ms
-                .saturating_add(value.saturating_mul(unit_ms))
-                .to_string()
-                .into_bytes(),
-        )
-    };
-    match name.as_bytes() {
-        b"EXPIRE" | b"PEXPIRE" if args.len() >= 3 => {
-            let unit = if name == b"EXPIRE" { 1000 } else { 1 };
-            if let Some(when) = at(&args[2], unit) {
-                args[0] = b"PEXPIREAT".to_vec();
-                args[2] = when;
-            }
-        }
-        b"SETEX" | b"PSETEX" if args.len() == 4 => {
-            let unit = if name == b"SETEX" { 1000 } else { 1 };
-            if let Some(when) = at(&args[2], unit) {
-                let value = std::mem::take(&mut args[3]);
-                let key = std::mem::take(&mut args[1]);
-                *args = vec![b"SET".to_vec(), key, value, b"PXAT".to_vec(), when];
-            }
-        }
-        b"SET" | b"GETEX" => {
-            let mut i = if name == b"SET" { 3 } else { 2 };
-            while i + 1 < args.len() {
-                let option = Name::of(&args[i]);
-                let unit = match option.as_bytes() {
-                    b"EX" => Some(1000),
-                    b"PX" => Some(1),
-                    _ => None,
-                };
-                if let Some(when) = unit.and_then(|unit| at(&args[i + 1], unit)) {
-                    args[i] = b"PXAT".to_vec();
-                    args[i + 1] = when;
-                }
-                if matches!(option.as_bytes(), b"EX" | b"PX" | b"EXAT" | b"PXAT") {
-                    i += 1;
-                }
-                i += 1;
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Moves absolute expiry times earlier than `floor_ms` to `floor_ms`, in the forms a source
-/// replicates them: `SET … PXAT|EXAT t`, `GETEX … PXAT|EXAT t`, `PEXPIREAT|EXPIREAT key t`.
-pub fn extend_expiry(args: &mut [Vec<u8>], floor_ms: i64) {
-    let name = Name::of_command(args);
-    match name.as_bytes() {
-        b"SET" | b"GETEX" => {
-            let start = if name == b"SET" { 3 } else { 2 };
-            let mut i = start;
-            while i + 1 < args.len() {
-                let option = Name::of(&args[i]);
-                if option == b"PXAT" || option == b"EXAT" {
-                    if raise(&mut args[i + 1], option == b"EXAT", floor_ms) {
-                        args[i] = b"PXAT".to_vec();
-                    }
-                    i += 1;
-                }
-                i += 1;
-            }
-        }
-        b"PEXPIREAT" | b"EXPIREAT"
-            if args.len() >= 3 && raise(&mut args[2], name == b"EXPIREAT", floor_ms) =>
-        {
-            args[0] = b"PEXPIREAT".to_vec();
-        }
-        _ => {}
-    }
-}
-
-/// Raises a time argument (seconds when `seconds`, else ms) to `floor_ms`, rewritten in ms.
-/// Returns whether it changed. Non-positive times mean "delete now" and are kept.
-fn raise(arg: &mut Vec<u8>, seconds: bool, floor_ms: i64) -> bool {
-    let Some(value) = decimal::<i64>(arg) else {
-        return false;
-    };
-    let ms = if seconds {
-        value.saturating_mul(1000)
-    } else {
-        value
-    };
-    if ms <= 0 || ms >= floor_ms {
-        return false;
-    }
-    *arg = floor_ms.to_string().into_bytes();
-    true
-}
-
-/// A decimal argument (a db number, a time).
+/// A decimal argument (a db number).
 fn decimal<T: std::str::FromStr>(arg: &[u8]) -> Option<T> {
     std::str::from_utf8(arg).ok()?.parse().ok()
 }
@@ -260,25 +182,6 @@ mod tests {
 
     fn args(parts: &[&str]) -> Vec<Vec<u8>> {
         parts.iter().map(|p| p.as_bytes().to_vec()).collect()
-    }
-
-    #[test]
-    fn near_expiry_is_pushed_to_the_floor_far_expiry_is_kept() {
-        let mut near = args(&["SET", "k", "v", "PXAT", "1500"]);
-        extend_expiry(&mut near, 2000);
-        assert_eq!(near, args(&["SET", "k", "v", "PXAT", "2000"]));
-
-        let mut far = args(&["SET", "k", "v", "PXAT", "9000"]);
-        extend_expiry(&mut far, 2000);
-        assert_eq!(far, args(&["SET", "k", "v", "PXAT", "9000"]));
-
-        let mut seconds = args(&["EXPIREAT", "k", "1"]);
-        extend_expiry(&mut seconds, 2000);
-        assert_eq!(seconds, args(&["PEXPIREAT", "k", "2000"]));
-
-        let mut getex = args(&["GETEX", "k", "EXAT", "1"]);
-        extend_expiry(&mut getex, 2000);
-        assert_eq!(getex, args(&["GETEX", "k", "PXAT", "2000"]));
     }
 
     #[test]
@@ -361,7 +264,7 @@ mod tests {
                 .collect(),
         };
         let mut out = Commands::default();
-        // Relative from when it ran, pushed past the extension, relative again for 5.0.
+        // Relative from when it ran, moved by the extension, relative again for 5.0.
         for (given, key) in [
             (&["SET", "k", "v", "EX", "1"][..], "k"),
             (&["LPOP", "l", "2"], "l"),
@@ -374,7 +277,7 @@ mod tests {
         assert_eq!(
             crate::wire::decode(&mut out),
             [
-                args(&["SET", "k", "v", "PX", "10000"]),
+                args(&["SET", "k", "v", "PX", "7000"]),
                 args(&["LTRIM", "l", "2", "-1"])
             ]
         );
@@ -405,53 +308,5 @@ mod tests {
         assert_eq!(swapped_with_db0(&command(&["swapdb", "5", "0"])), Some(5));
         assert_eq!(swapped_with_db0(&command(&["SWAPDB", "1", "2"])), None);
         assert_eq!(swapped_with_db0(&command(&["SWAPDB", "0", "0"])), None);
-    }
-
-    #[test]
-    fn relative_expiries_count_from_when_the_source_ran_them() {
-        let cases: &[(&[&str], &[&str])] = &[
-            (&["EXPIRE", "k", "10"], &["PEXPIREAT", "k", "11000"]),
-            (&["pexpire", "k", "250"], &["PEXPIREAT", "k", "1250"]),
-            (
-                &["SETEX", "k", "2", "v"],
-                &["SET", "k", "v", "PXAT", "3000"],
-            ),
-            (
-                &["PSETEX", "k", "5", "v"],
-                &["SET", "k", "v", "PXAT", "1005"],
-            ),
-            (
-                &["SET", "k", "EX", "NX", "EX", "3"],
-                &["SET", "k", "EX", "NX", "PXAT", "4000"],
-            ),
-            (
-                &["SET", "k", "v", "px", "7", "GET"],
-                &["SET", "k", "v", "PXAT", "1007", "GET"],
-            ),
-            (&["GETEX", "k", "EX", "1"], &["GETEX", "k", "PXAT", "2000"]),
-            (
-                &["SET", "k", "v", "PXAT", "5"],
-                &["SET", "k", "v", "PXAT", "5"],
-            ),
-            (&["PEXPIREAT", "k", "5"], &["PEXPIREAT", "k", "5"]),
-            (&["INCR", "k"], &["INCR", "k"]),
-        ];
-        for (given, wanted) in cases {
-            let mut command = args(given);
-            absolute_expiry(&mut command, 1000);
-            assert_eq!(command, args(wanted), "{given:?}");
-        }
-    }
-
-    #[test]
-    fn deletions_and_values_that_look_like_options_are_kept() {
-        let mut delete = args(&["PEXPIREAT", "k", "0"]);
-        extend_expiry(&mut delete, 2000);
-        assert_eq!(delete, args(&["PEXPIREAT", "k", "0"]));
-
-        // The value of a SET is never read as an option.
-        let mut value = args(&["SET", "k", "PXAT", "KEEPTTL"]);
-        extend_expiry(&mut value, 2000);
-        assert_eq!(value, args(&["SET", "k", "PXAT", "KEEPTTL"]));
     }
 }

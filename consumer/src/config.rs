@@ -17,8 +17,8 @@ pub struct TargetConfig {
     pub connect_timeout: Duration,
     /// A reply slower than this fails the batch (a 500 MB RESTORE takes seconds).
     pub response_timeout: Duration,
-    /// Expiry times that would pass sooner than this after apply are pushed to it, so the
-    /// destination never expires a key before the source's own `DEL` arrives.
+    /// Every expiry time is written this much later, so the destination does not expire a key
+    /// before the source's own `DEL` or renewal of it arrives (see [`crate::expiry`]).
     pub ttl_extension: Duration,
     /// What to do with values the destination cannot hold (hash field TTLs on an old target).
     pub on_unsupported: OnUnsupported,
@@ -29,6 +29,9 @@ pub struct TargetConfig {
 }
 
 impl TargetConfig {
+    /// The default of `ttl_extension`, in seconds.
+    pub const DEFAULT_TTL_EXTENSION_SECS: u64 = 10;
+
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -36,7 +39,7 @@ impl TargetConfig {
             batch_bytes: 4 << 20,
             connect_timeout: Duration::from_secs(10),
             response_timeout: Duration::from_secs(300),
-            ttl_extension: Duration::from_secs(10),
+            ttl_extension: Duration::from_secs(Self::DEFAULT_TTL_EXTENSION_SECS),
             on_unsupported: OnUnsupported::default(),
             on_existing: OnExisting::default(),
             db_map: DbMap::default(),

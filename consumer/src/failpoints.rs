@@ -17,6 +17,11 @@ pub const KILL_POINTS: &[(&str, &str)] = &[
         "Kafka writer: a resume point sent, not yet acknowledged",
     ),
     (
+        "cross-slot-step-applied",
+        "consumer, cluster target: one step of a command across slots committed with its mark, \
+         the next not yet sent",
+    ),
+    (
         "barrier-applied",
         "consumer: a barrier and every involved partition's checkpoint committed, the waiting \
          partitions not yet released",

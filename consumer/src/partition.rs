@@ -14,6 +14,7 @@
 mod barrier;
 mod commit;
 mod context;
+mod cross_slot;
 mod epoch;
 mod lineage;
 

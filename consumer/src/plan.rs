@@ -1,6 +1,7 @@
 //! How a snapshot key reaches the destination, decided in one place: skipped (expired), a pair
 //! of a shared `MSET`, a `RESTORE` of its payload, or its value rewritten as commands.
 
+use crate::expiry::passed;
 use crate::target::TargetInfo;
 use slotstream_rdb::elements;
 use slotstream_schemas::SnapshotKey;
@@ -25,12 +26,20 @@ pub enum KeyPlan<'a> {
     Rewrite,
 }
 
-/// Plans `key` for `target` at `now_ms`.
+/// Plans `key` for `target` at `now_ms`, its expiry moved by `extension_ms` on the destination.
 ///
 /// A string that does not decode takes the `RESTORE` path, where the destination reports a bad
 /// value with its own error. `MSET`s span slots: they are for standalone destinations.
-pub fn plan<'a>(key: &'a SnapshotKey, target: &TargetInfo, now_ms: i64) -> KeyPlan<'a> {
-    if key.expire_ms.is_some_and(|at| at <= now_ms) {
+pub fn plan<'a>(
+    key: &'a SnapshotKey,
+    target: &TargetInfo,
+    now_ms: i64,
+    extension_ms: i64,
+) -> KeyPlan<'a> {
+    if key
+        .expire_ms
+        .is_some_and(|at| passed(at, extension_ms, now_ms))
+    {
         return KeyPlan::Expired;
     }
     let plain = key.rdb_type == elements::TYPE_STRING
@@ -84,28 +93,28 @@ mod tests {
 
         let plain = key(elements::TYPE_STRING, string_object(b"hello"), 10);
         assert_eq!(
-            plan(&plain, &redis7, now),
+            plan(&plain, &redis7, now, 0),
             KeyPlan::Mset(Cow::Borrowed(b"hello"))
         );
 
         let mut with_ttl = key(elements::TYPE_STRING, string_object(b"v"), 10);
         with_ttl.expire_ms = Some(now + 60_000);
-        assert_eq!(plan(&with_ttl, &redis7, now), KeyPlan::Restore);
+        assert_eq!(plan(&with_ttl, &redis7, now, 0), KeyPlan::Restore);
 
         let mut with_hint = key(elements::TYPE_STRING, string_object(b"v"), 10);
         with_hint.idle_s = Some(5);
-        assert_eq!(plan(&with_hint, &redis7, now), KeyPlan::Restore);
+        assert_eq!(plan(&with_hint, &redis7, now, 0), KeyPlan::Restore);
 
         let mut gone = key(elements::TYPE_STRING, string_object(b"v"), 10);
         gone.expire_ms = Some(now - 1);
-        assert_eq!(plan(&gone, &redis7, now), KeyPlan::Expired);
+        assert_eq!(plan(&gone, &redis7, now, 0), KeyPlan::Expired);
 
         let newer = key(SET_TYPE, vec![0], 12);
-        assert_eq!(plan(&newer, &redis7, now), KeyPlan::Rewrite);
+        assert_eq!(plan(&newer, &redis7, now, 0), KeyPlan::Rewrite);
         let same = key(SET_TYPE, vec![0], 10);
-        assert_eq!(plan(&same, &redis7, now), KeyPlan::Restore);
+        assert_eq!(plan(&same, &redis7, now, 0), KeyPlan::Restore);
 
         let undecodable = key(elements::TYPE_STRING, vec![0xff], 10);
-        assert_eq!(plan(&undecodable, &redis7, now), KeyPlan::Restore);
+        assert_eq!(plan(&undecodable, &redis7, now, 0), KeyPlan::Restore);
     }
 }

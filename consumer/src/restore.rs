@@ -1,28 +1,29 @@
 //! Turns snapshot records into destination commands: `RESTORE key ttl payload REPLACE ABSTTL`
 //! for keys, `FUNCTION LOAD REPLACE` for function libraries.
 
+use crate::expiry::on_target;
 use crate::wire::Commands;
 use slotstream_rdb::dump::{crc64, FOOTER_LEN};
 use slotstream_schemas::{Function, SnapshotKey};
 
 /// Writes the `RESTORE` for a snapshot key into `out`, or returns `false` when the key expired
-/// before it could be applied (restoring it would only make the destination delete it again).
+/// (its expiry moved by the extension) before it could be applied: restoring it would only make
+/// the destination delete it again.
 ///
 /// The payload (type byte, object, RDB version, CRC64) is written straight into the batch, so
 /// a value is copied once on its way from the record to the socket.
 ///
-/// A key that would expire within `extension_ms` lives that long on the destination, so the
-/// source's own `DEL` removes it (see [`crate::command`]).
+/// Its expiry is written `extension_ms` later (see [`crate::expiry`]).
 pub fn write_restore(
     out: &mut Commands,
     key: &SnapshotKey,
     now_ms: i64,
     extension_ms: i64,
 ) -> bool {
-    if key.expire_ms.is_some_and(|at| at <= now_ms) {
+    let expire_ms = key.expire_ms.map(|at| on_target(at, extension_ms));
+    if expire_ms.is_some_and(|at| at <= now_ms) {
         return false;
     }
-    let expire_ms = key.expire_ms.map(|at| at.max(now_ms + extension_ms));
     // The source records at most one of the two, depending on its eviction policy; the target
     // keeps whichever matches its own policy and ignores the other.
     let hint = match (key.idle_s, key.freq) {
@@ -110,6 +111,16 @@ mod tests {
         assert!(restored(&key(Some(1000)), 1000).is_none());
         assert!(restored(&key(Some(1001)), 1000).is_some());
         assert!(restored(&key(None), 1000).is_some());
+    }
+
+    #[test]
+    fn expiry_moves_by_the_extension_and_is_skipped_only_past_it() {
+        let mut out = Commands::default();
+        assert!(write_restore(&mut out, &key(Some(999)), 1000, 2000));
+        assert_eq!(decode(&mut out).remove(0)[2], b"2999");
+        let mut none = Commands::default();
+        assert!(!write_restore(&mut none, &key(Some(999)), 2999, 2000));
+        assert!(none.is_empty());
     }
 
     #[test]

@@ -13,6 +13,7 @@
 mod stream;
 
 use crate::config::OnUnsupported;
+use crate::expiry::{on_target, passed};
 use crate::target::TargetInfo;
 use crate::wire::Commands;
 use slotstream_rdb::elements::{self, Batch, DecodeError, HashField, Kind, StreamMeta};
@@ -44,7 +45,7 @@ pub enum Rewritten {
 pub struct RewriteContext<'a> {
     pub target: &'a TargetInfo,
     pub now_ms: i64,
-    /// Expiry times closer than this are pushed this far ahead (see [`crate::command`]).
+    /// Every expiry time is written this much later (see [`crate::expiry`]).
     pub extension_ms: i64,
     pub on_unsupported: OnUnsupported,
 }
@@ -121,7 +122,7 @@ pub fn write_part(
     )?;
     writer.field_expiries();
     if let Some(at) = part.expire_ms.filter(|_| part.last) {
-        let at = at.max(ctx.now_ms + ctx.extension_ms);
+        let at = on_target(at, ctx.extension_ms);
         writer.out.command(3);
         writer.out.arg(b"PEXPIREAT");
         writer.out.arg(key);
@@ -254,20 +255,19 @@ impl Writer<'_, '_> {
 
     /// `HSET` of the fields still alive; their TTLs are kept for [`Self::field_expiries`].
     fn hash(&mut self, fields: Vec<HashField>) {
-        let now = self.ctx.now_ms;
+        let (now, extension) = (self.ctx.now_ms, self.ctx.extension_ms);
         let alive: Vec<&HashField> = fields
             .iter()
-            .filter(|f| f.expire_ms.is_none_or(|at| at > now))
+            .filter(|f| f.expire_ms.is_none_or(|at| !passed(at, extension, now)))
             .collect();
         self.keyed(b"HSET", &alive, 2, |out, field| {
             out.arg(&field.field);
             out.arg(&field.value);
         });
-        let floor = now + self.ctx.extension_ms;
         self.field_ttls.extend(
             alive
                 .iter()
-                .filter_map(|f| Some((f.field.clone(), f.expire_ms?.max(floor)))),
+                .filter_map(|f| Some((f.field.clone(), on_target(f.expire_ms?, extension)))),
         );
     }
 

@@ -47,7 +47,7 @@ impl SnapshotWriter<'_> {
         now_ms: i64,
     ) -> Result<Written, ApplyError> {
         let mut push = batch.push(Replies::Strict);
-        let written = match plan(&key, self.target, now_ms) {
+        let written = match plan(&key, self.target, now_ms, self.extension_ms) {
             KeyPlan::Expired => Written::Expired,
             KeyPlan::Mset(value) => {
                 push.commands().mset_pair(&key.key, &value);

@@ -23,6 +23,8 @@ pub struct ApplyStats {
     pub refused: AtomicU64,
     /// Payload bytes written.
     pub bytes: AtomicU64,
+    /// Live commands applied later after the source ran them than the TTL extension.
+    pub later_than_extension: AtomicU64,
     /// Per partition: apply time minus capture time of its last heartbeat, in ms.
     lag_ms: Mutex<BTreeMap<u32, i64>>,
 }

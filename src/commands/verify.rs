@@ -14,6 +14,7 @@ pub async fn run(args: VerifyArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCo
         source: args.source,
         target: args.target,
         ttl_tolerance_ms: args.ttl_tolerance_ms,
+        ttl_extension_ms: args.ttl_extension_secs * 1000,
         max_report: args.max_report,
     };
     let Some(report) = shutdown.or_stop(verify(&options)).await else {
@@ -36,9 +37,10 @@ fn render(report: &VerifyReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "verify: source {} vs target {} (ttl tolerance {} ms), {:.1} s",
+        "verify: source {} vs target {} (ttl extension {} ms, tolerance {} ms), {:.1} s",
         report.source,
         report.target,
+        report.ttl_extension_ms,
         report.ttl_tolerance_ms,
         report.elapsed.as_secs_f64()
     );

@@ -2,7 +2,8 @@
 //! sharing no code with `slotstream verify`.
 //!
 //! `DUMP` payloads differ between servers for hashtable-encoded values (iteration order), so
-//! values are compared by content. TTLs and stream time stamps may differ by up to 2 s.
+//! values are compared by content. TTLs and stream time stamps may differ by up to 2 s; a copy's
+//! expiry times are its TTL extension later than the source's.
 
 use redis::{Connection, Value};
 use std::collections::HashSet;
@@ -10,10 +11,17 @@ use std::collections::HashSet;
 const TOLERANCE_MS: i64 = 2000;
 const PREFIX: &[u8] = b"__slotstream:";
 
-/// Panics, naming the db and key, unless the target holds exactly the source's keys with the
-/// same types, TTLs (±2 s) and values, in every db (keys under `__slotstream:` aside).
-/// Returns how many keys were compared.
+/// Panics, naming the db and key, unless the target, a copy slotstream wrote with the default
+/// TTL extension, holds exactly the source's keys with the same types, TTLs (the extension
+/// later, ±2 s) and values, in every db (keys under `__slotstream:` aside). Returns how many
+/// keys were compared.
 pub fn assert_same_contents(source_url: &str, target_url: &str) -> usize {
+    assert_same_contents_with(source_url, target_url, crate::common::TTL_EXTENSION_MS)
+}
+
+/// [`assert_same_contents`] for a target whose expiry times are `extension_ms` later than the
+/// source's (0: two servers written alike).
+pub fn assert_same_contents_with(source_url: &str, target_url: &str, extension_ms: i64) -> usize {
     let mut src = connect(source_url);
     let mut tgt = connect(target_url);
     let databases: Vec<String> = redis::cmd("CONFIG")
@@ -30,7 +38,7 @@ pub fn assert_same_contents(source_url: &str, target_url: &str) -> usize {
         let source_keys = all_keys(&mut src);
         let ordered: Vec<Vec<u8>> = source_keys.iter().cloned().collect();
         for batch in ordered.chunks(1000) {
-            compare_batch(&mut src, &mut tgt, db, batch);
+            compare_batch(&mut src, &mut tgt, db, batch, extension_ms);
         }
         compared += source_keys.len();
         for key in all_keys(&mut tgt) {
@@ -141,9 +149,15 @@ fn canonical(kind: &str, reply: Value) -> Vec<Vec<u8>> {
     }
 }
 
-fn compare_batch(src: &mut Connection, tgt: &mut Connection, db: i64, keys: &[Vec<u8>]) {
+fn compare_batch(
+    src: &mut Connection,
+    tgt: &mut Connection,
+    db: i64,
+    keys: &[Vec<u8>],
+    extension_ms: i64,
+) {
     // A key with a TTL may expire on the source between the scan and this look: it is gone
-    // there, and the target's copy expires by the same absolute time.
+    // there, and the target's copy is removed by the source's DEL (or expires by itself).
     let a = types_and_ttls(src, keys);
     let (keys, a): (Vec<Vec<u8>>, Vec<(String, i64)>) = keys
         .iter()
@@ -159,8 +173,10 @@ fn compare_batch(src: &mut Connection, tgt: &mut Connection, db: i64, keys: &[Ve
         assert_eq!(kind, other, "{at}: type");
         assert!(
             (*ttl < 0 && *other_ttl < 0 && ttl == other_ttl)
-                || (*ttl >= 0 && *other_ttl >= 0 && (ttl - other_ttl).abs() <= TOLERANCE_MS),
-            "{at}: PTTL {ttl} vs {other_ttl}"
+                || (*ttl >= 0
+                    && *other_ttl >= 0
+                    && (ttl + extension_ms - other_ttl).abs() <= TOLERANCE_MS),
+            "{at}: PTTL {ttl} vs {other_ttl} (the target's should be {extension_ms} ms longer)"
         );
     }
     let kinds: Vec<String> = a.into_iter().map(|(kind, _)| kind).collect();

@@ -137,10 +137,21 @@ pub fn of_cluster(cluster: &Cluster) -> BTreeMap<Vec<u8>, Entry> {
     keys
 }
 
-/// The first difference between two keyspaces (TTLs within `tolerance_ms`), if any.
+/// The first difference between a source's keyspace and its copy's (expiry times the default
+/// TTL extension later, within 2 s), if any.
+pub fn copy_difference(
+    source: &BTreeMap<Vec<u8>, Entry>,
+    target: &BTreeMap<Vec<u8>, Entry>,
+) -> Option<String> {
+    difference(source, target, crate::common::TTL_EXTENSION_MS, 2_000)
+}
+
+/// The first difference between two keyspaces (the target's expiry times `extension_ms` later,
+/// within `tolerance_ms`), if any.
 pub fn difference(
     source: &BTreeMap<Vec<u8>, Entry>,
     target: &BTreeMap<Vec<u8>, Entry>,
+    extension_ms: i64,
     tolerance_ms: i64,
 ) -> Option<String> {
     for (key, want) in source {
@@ -156,7 +167,7 @@ pub fn difference(
         }
         let ttls_agree = match (want.expire_at_ms, got.expire_at_ms) {
             (None, None) => true,
-            (Some(want), Some(got)) => (want - got).abs() <= tolerance_ms,
+            (Some(want), Some(got)) => (want + extension_ms - got).abs() <= tolerance_ms,
             _ => false,
         };
         if !ttls_agree {
@@ -182,7 +193,7 @@ pub fn wait_identical(
 ) {
     let deadline = Instant::now() + within;
     loop {
-        let difference = difference(&of_server(source), &of_cluster(cluster), 2_000);
+        let difference = copy_difference(&of_server(source), &of_cluster(cluster));
         match difference {
             None => return,
             Some(why) if Instant::now() >= deadline => {

@@ -32,11 +32,16 @@ pub mod versions;
 pub mod workload;
 
 #[allow(unused_imports)]
-pub use contents::assert_same_contents;
+pub use contents::{assert_same_contents, assert_same_contents_with};
 pub use slotstream_test_support::RedisServer;
 
 use slotstream_verify::{VerifyError, VerifyOptions, VerifyReport};
 use std::process::{Command, Output};
+
+/// How much later than the source's slotstream writes every expiry time on the target, by
+/// default (`--ttl-extension-secs`).
+pub const TTL_EXTENSION_MS: i64 =
+    slotstream_consumer::TargetConfig::DEFAULT_TTL_EXTENSION_SECS as i64 * 1000;
 
 /// The path of the `slotstream` binary built for this test run.
 pub const SLOTSTREAM: &str = env!("CARGO_BIN_EXE_slotstream");
@@ -106,10 +111,18 @@ pub fn run_verify(source_url: &str, target_url: &str, extra_args: &[&str]) -> Ve
     VerifyRun::from_output(output)
 }
 
-/// Compares two servers with `slotstream_verify` (the library behind `slotstream verify`) and
-/// the command's defaults.
+/// Compares two servers written alike with `slotstream_verify` (the library behind `slotstream
+/// verify`) and its defaults: expiry times compared as they are.
 pub fn compare(source_url: &str, target_url: &str) -> Result<VerifyReport, VerifyError> {
     compare_with(VerifyOptions::new(source_url, target_url))
+}
+
+/// [`compare`] for a copy slotstream wrote: the target's expiry times are expected the default
+/// TTL extension later.
+pub fn compare_copy(source_url: &str, target_url: &str) -> Result<VerifyReport, VerifyError> {
+    let mut options = VerifyOptions::new(source_url, target_url);
+    options.ttl_extension_ms = TTL_EXTENSION_MS as u64;
+    compare_with(options)
 }
 
 /// [`compare`] with other options.
@@ -121,10 +134,10 @@ pub fn compare_with(options: VerifyOptions) -> Result<VerifyReport, VerifyError>
         .block_on(slotstream_verify::verify(&options))
 }
 
-/// Compares two servers with `slotstream_verify` and panics with the differences unless there
-/// are none.
+/// Compares a source and slotstream's copy of it with `slotstream_verify` ([`compare_copy`])
+/// and panics with the differences unless there are none.
 pub fn verify_identical(source: &RedisServer, target: &RedisServer) {
-    let report = compare(&source.url(), &target.url())
+    let report = compare_copy(&source.url(), &target.url())
         .unwrap_or_else(|err| panic!("verify could not compare: {err}"));
     assert!(report.is_identical(), "{}", describe(&report));
 }

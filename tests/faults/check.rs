@@ -3,7 +3,7 @@
 //! the copy is exact, and no ledger write lost or doubled; then the line the test prints.
 
 use crate::common::audit::{LedgerCheck, LedgerCounts};
-use crate::common::{assert_same_contents, compare, describe, RedisServer};
+use crate::common::{assert_same_contents, compare_copy, describe, RedisServer};
 use std::time::Duration;
 
 /// What a converged copy showed.
@@ -38,7 +38,7 @@ pub fn assert_converged(
     let check = counts.check(&target.url());
     eprintln!("{name}: ledger: {check:?}");
     let keys = assert_same_contents(&source.url(), &target.url());
-    let verified = compare(&source.url(), &target.url()).expect("verify runs");
+    let verified = compare_copy(&source.url(), &target.url()).expect("verify runs");
     assert!(verified.is_identical(), "{}", describe(&verified));
     assert_eq!(
         (check.lost, check.doubled),

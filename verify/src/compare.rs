@@ -19,22 +19,41 @@ pub enum Outcome {
     Warning(String),
 }
 
-/// Compares two absolute expiry times (Unix ms). `now` turns them into TTLs for the reason.
+/// How the target's expiry times should relate to the source's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TtlRule {
+    /// The target's expiry is this much later (the copy's TTL extension).
+    pub extension_ms: u64,
+    /// Largest accepted difference from that, in ms.
+    pub tolerance_ms: u64,
+}
+
+/// Compares two absolute expiry times (Unix ms): the target's should be the source's plus the
+/// extension. `now` turns them into TTLs for the reason.
 pub fn compare_ttl(
     source: Option<i64>,
     target: Option<i64>,
-    tolerance_ms: u64,
+    rule: TtlRule,
     now: i64,
 ) -> Option<String> {
     let remaining = |at: Option<i64>| at.map_or("none".to_string(), |at| (at - now).to_string());
+    let expected = |a: i64| a.saturating_add(rule.extension_ms as i64);
     match (source, target) {
         (None, None) => None,
-        (Some(a), Some(b)) if a.abs_diff(b) <= tolerance_ms => None,
-        (Some(a), Some(b)) => Some(format!(
+        (Some(a), Some(b)) if expected(a).abs_diff(b) <= rule.tolerance_ms => None,
+        (Some(a), Some(b)) if rule.extension_ms == 0 => Some(format!(
             "ttl {} vs {} (expiry differs by {} ms)",
             remaining(Some(a)),
             remaining(Some(b)),
             a.abs_diff(b)
+        )),
+        (Some(a), Some(b)) => Some(format!(
+            "ttl {} vs {} (the target's expiry should be the TTL extension, {} ms, later; it \
+             is {} ms later)",
+            remaining(Some(a)),
+            remaining(Some(b)),
+            rule.extension_ms,
+            b - a
         )),
         _ => Some(format!(
             "ttl {} vs {}",
@@ -147,13 +166,29 @@ mod tests {
 
     #[test]
     fn ttl_rules() {
-        assert_eq!(compare_ttl(None, None, 2000, 0), None);
-        assert_eq!(compare_ttl(Some(10_000), Some(11_500), 2000, 0), None);
+        let exact = TtlRule {
+            extension_ms: 0,
+            tolerance_ms: 2000,
+        };
+        assert_eq!(compare_ttl(None, None, exact, 0), None);
+        assert_eq!(compare_ttl(Some(10_000), Some(11_500), exact, 0), None);
         assert_eq!(
-            compare_ttl(Some(1_234_567), None, 2000, 0).as_deref(),
+            compare_ttl(Some(1_234_567), None, exact, 0).as_deref(),
             Some("ttl 1234567 vs none")
         );
-        assert!(compare_ttl(Some(0), Some(60_000), 2000, 0).is_some());
+        assert!(compare_ttl(Some(0), Some(60_000), exact, 0).is_some());
+        let extended = TtlRule {
+            extension_ms: 10_000,
+            ..exact
+        };
+        assert_eq!(compare_ttl(Some(10_000), Some(21_500), extended, 0), None);
+        assert_eq!(
+            compare_ttl(Some(10_000), Some(10_000), extended, 0).as_deref(),
+            Some(
+                "ttl 10000 vs 10000 (the target's expiry should be the TTL extension, 10000 ms, \
+                 later; it is 0 ms later)"
+            )
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! lost it). Only the fields both sides hold are compared: a field on one side only is already
 //! a value difference.
 
-use crate::compare::{compare_ttl, item, Outcome};
+use crate::compare::{compare_ttl, item, Outcome, TtlRule};
 use crate::error::VerifyError;
 use crate::reply::{int_of, is_wrong_type};
 use crate::side::Side;
@@ -63,12 +63,12 @@ fn common(a: Vec<(Vec<u8>, Vec<u8>)>, b: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<Vec<u8>
 }
 
 /// Compares the field TTLs of hashes given with the fields to compare (see
-/// [`fields_to_check`]): a reason per hash, `None` when they agree within `tolerance_ms`.
+/// [`fields_to_check`]): a reason per hash, `None` when they agree as `rule` says.
 pub async fn compare_field_ttls(
     sides: (&Side, &Side),
     conns: (&MultiplexedConnection, &MultiplexedConnection),
     hashes: &[HashFields<'_>],
-    tolerance_ms: u64,
+    rule: TtlRule,
 ) -> Result<Vec<Option<String>>, VerifyError> {
     let (source, target) = sides;
     if !source.has_field_ttls || hashes.is_empty() {
@@ -92,7 +92,7 @@ pub async fn compare_field_ttls(
         .iter()
         .zip(a.iter().zip(&b))
         .map(|((_, fields), (a, b))| {
-            let reason = field_reason(fields, a, b, tolerance_ms, now)?;
+            let reason = field_reason(fields, a, b, rule, now)?;
             Some(format!("{reason}{}", note.unwrap_or_default()))
         })
         .collect())
@@ -103,7 +103,7 @@ fn field_reason(
     fields: &[Vec<u8>],
     source: &[i64],
     target: &[i64],
-    tolerance_ms: u64,
+    rule: TtlRule,
     now: i64,
 ) -> Option<String> {
     let at = |ms: i64| (ms >= 0).then_some(ms);
@@ -112,7 +112,7 @@ fn field_reason(
         .zip(source.iter().zip(target))
         .filter(|(_, (&a, &b))| a != NO_FIELD && b != NO_FIELD)
         .filter_map(|(field, (&a, &b))| {
-            compare_ttl(at(a), at(b), tolerance_ms, now)
+            compare_ttl(at(a), at(b), rule, now)
                 .map(|reason| format!("hash field {} {reason}", item(field)))
         });
     let first = differing.next()?;
@@ -215,17 +215,21 @@ mod tests {
 
     #[test]
     fn field_reasons() {
+        const EXACT: TtlRule = TtlRule {
+            extension_ms: 0,
+            tolerance_ms: 2000,
+        };
         let f = fields(&["a", "b", "c"]);
         assert_eq!(
-            field_reason(&f, &[-1, 5000, -2], &[-1, 6000, 9], 2000, 0),
+            field_reason(&f, &[-1, 5000, -2], &[-1, 6000, 9], EXACT, 0),
             None
         );
         assert_eq!(
-            field_reason(&f, &[-1, 5000, -1], &[-1, -1, -1], 2000, 1000).as_deref(),
+            field_reason(&f, &[-1, 5000, -1], &[-1, -1, -1], EXACT, 1000).as_deref(),
             Some("hash field \"b\" ttl 4000 vs none")
         );
         assert_eq!(
-            field_reason(&f, &[10_000, -1, 100_000], &[20_000, 7, -1], 2000, 0).as_deref(),
+            field_reason(&f, &[10_000, -1, 100_000], &[20_000, 7, -1], EXACT, 0).as_deref(),
             Some("hash field \"a\" ttl 10000 vs 20000 (expiry differs by 10000 ms) (and 2 more fields)")
         );
     }

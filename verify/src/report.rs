@@ -106,6 +106,7 @@ pub struct VerifyReport {
     pub source: String,
     pub target: String,
     pub ttl_tolerance_ms: u64,
+    pub ttl_extension_ms: u64,
     /// Counts per db, for every db that holds keys on either side.
     pub dbs: BTreeMap<i64, DbCounts>,
     /// The first `max_report` differences.

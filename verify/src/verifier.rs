@@ -1,7 +1,7 @@
 //! [`verify`]: walks every database of the source, judging its keys in batches, then the
 //! target for keys the source lacks; the verdicts go into a [`VerifyReport`].
 
-use crate::compare::{compare_content, compare_ttl, Outcome};
+use crate::compare::{compare_content, compare_ttl, Outcome, TtlRule};
 use crate::error::{Role, VerifyError};
 use crate::field_ttl::{compare_field_ttls, fields_to_check, HashFields};
 use crate::module::compare_module;
@@ -27,8 +27,11 @@ pub struct VerifyOptions {
     /// `redis://[user:password@]host:port` of each side.
     pub source: String,
     pub target: String,
-    /// Largest accepted difference between the two sides' absolute expiry times, in ms.
+    /// Largest accepted difference between the two sides' absolute expiry times (the target's
+    /// moved back by `ttl_extension_ms`), in ms.
     pub ttl_tolerance_ms: u64,
+    /// How much later the copy wrote every expiry time on the target (its TTL extension).
+    pub ttl_extension_ms: u64,
     /// How many differences (and warnings) the report keeps.
     pub max_report: usize,
 }
@@ -43,6 +46,7 @@ impl VerifyOptions {
             source: source.into(),
             target: target.into(),
             ttl_tolerance_ms: Self::DEFAULT_TTL_TOLERANCE_MS,
+            ttl_extension_ms: 0,
             max_report: Self::DEFAULT_MAX_REPORT,
         }
     }
@@ -60,10 +64,15 @@ pub async fn verify(options: &VerifyOptions) -> Result<VerifyReport, VerifyError
             source: source.addr.clone(),
             target: target.addr.clone(),
             ttl_tolerance_ms: options.ttl_tolerance_ms,
+            ttl_extension_ms: options.ttl_extension_ms,
             max_report: options.max_report,
             ..Default::default()
         },
         tolerance_ms: options.ttl_tolerance_ms,
+        ttl: TtlRule {
+            extension_ms: options.ttl_extension_ms,
+            tolerance_ms: options.ttl_tolerance_ms,
+        },
         source,
         target,
         last_progress: Instant::now(),
@@ -110,7 +119,10 @@ struct Pending {
 struct Verifier {
     source: Side,
     target: Side,
+    /// For times that are copied as they are (a stream's delivery times).
     tolerance_ms: u64,
+    /// For expiry times, which the copy moves by its TTL extension.
+    ttl: TtlRule,
     report: VerifyReport,
     last_progress: Instant,
 }
@@ -204,7 +216,7 @@ impl Verifier {
                     format!("type {} vs {}", x.name(), y.name()),
                 )),
                 _ => {
-                    let ttl_diff = compare_ttl(a.expire_at, b.expire_at, self.tolerance_ms, now);
+                    let ttl_diff = compare_ttl(a.expire_at, b.expire_at, self.ttl, now);
                     pending.push(Pending {
                         index,
                         kind: a.kind,
@@ -344,7 +356,7 @@ impl Verifier {
         };
         let sides = (&self.source, &self.target);
         let hash = [(key, fields)];
-        let diffs = compare_field_ttls(sides, (src, tgt), &hash, self.tolerance_ms).await?;
+        let diffs = compare_field_ttls(sides, (src, tgt), &hash, self.ttl).await?;
         Ok((outcome, diffs.into_iter().next().flatten()))
     }
 
@@ -381,7 +393,7 @@ impl Verifier {
             return Ok(());
         }
         let sides = (&self.source, &self.target);
-        let diffs = compare_field_ttls(sides, (src, tgt), &hashes, self.tolerance_ms).await?;
+        let diffs = compare_field_ttls(sides, (src, tgt), &hashes, self.ttl).await?;
         for (i, diff) in indexes.into_iter().zip(diffs) {
             field_ttls[i] = diff;
         }

@@ -1,7 +1,7 @@
 //! A partition at a barrier: the last involved partition to arrive applies it for all
 //! ([`crate::barrier`]). On a cluster, a barrier whose keys share one slot is that slot's
-//! transaction, and one without keys (`FLUSHALL`, `SCRIPT`, `FUNCTION`) goes to every primary;
-//! one across slots is refused for now.
+//! transaction, one without keys (`FLUSHALL`, `SCRIPT`, `FUNCTION`) goes to every primary, and
+//! one across slots is applied by its effect, step by step (`partition::cross_slot`).
 
 use super::{live_writer, push_live, Lane};
 use crate::barrier::{self, Arrival, BarrierId, Failed, Turn};
@@ -31,16 +31,25 @@ impl Lane {
             replid: self.replid.clone(),
             source: self.source.clone(),
         };
+        let done_mark = self.done_mark(id, slot, &barrier);
+        if let Some(mark) = &done_mark {
+            if self.marked(mark).await? {
+                // An earlier run applied it and died before this partition's checkpoint moved
+                // past it (others' may have): move it now, without waiting for them.
+                self.commit(vec![arrival], true).await?;
+                self.positions.take(next);
+                return Ok(());
+            }
+        }
         match self
             .ctx
             .barriers
             .arrive(id, barrier.partitions.len(), arrival)
         {
             Turn::Apply(arrivals, done) => {
-                let result = match self.write_barrier(db, slot, ran_ms, barrier.commands) {
-                    Ok(()) => self.commit(arrivals, true).await,
-                    Err(err) => Err(err),
-                };
+                let result = self
+                    .apply_barrier(id, db, slot, ran_ms, barrier.commands, arrivals, done_mark)
+                    .await;
                 if result.is_ok() {
                     fail::fail_point!("barrier-applied", |_| {
                         crate::failpoints::kill_here("barrier-applied")
@@ -71,13 +80,63 @@ impl Lane {
         Ok(())
     }
 
-    /// Adds a barrier's commands to the batches, from `db`.
+    /// On a cluster, where the checkpoints of a barrier's partitions cannot commit in one
+    /// transaction: the key that says the barrier was applied, written before any of them
+    /// moves (with the commands, when they are of one slot), so that a partition arriving at
+    /// it again after a crash neither applies it twice nor waits for partitions that have
+    /// gone past it. `None` elsewhere (one server: one transaction; one partition: nobody to
+    /// wait for; commands without keys, which go to every primary).
+    fn done_mark(&self, id: BarrierId, slot: u16, barrier: &Barrier) -> Option<Vec<u8>> {
+        let log = self.ctx.checkpoint_log.as_deref()?;
+        if !self.batches.cluster()
+            || barrier.partitions.len() < 2
+            || barrier.commands.iter().all(keyless)
+        {
+            return None;
+        }
+        let slot = if slot < SLOTS { slot } else { 0 };
+        Some(super::cross_slot::mark_key(log, id, "done", slot))
+    }
+
+    /// Applies a barrier's commands with the checkpoints of `arrivals`; `done` is written with
+    /// the commands (see [`Self::done_mark`]).
+    #[allow(clippy::too_many_arguments)]
+    async fn apply_barrier(
+        &mut self,
+        id: BarrierId,
+        db: u32,
+        slot: u16,
+        ran_ms: i64,
+        commands: Vec<Command>,
+        arrivals: Vec<Arrival>,
+        done: Option<Vec<u8>>,
+    ) -> Result<(), ApplyError> {
+        let across_slots = slot == NO_SLOT || slot >= SLOTS;
+        if self.batches.cluster() && across_slots && !commands.iter().all(keyless) {
+            let mut marks = self.apply_across_slots(id, ran_ms, commands).await?;
+            if let Some(done) = done {
+                self.set_mark(&done).await?;
+                marks.push(done);
+            }
+            self.commit(arrivals, true).await?;
+            self.forget_marks(marks).await;
+            return Ok(());
+        }
+        self.write_barrier(db, slot, ran_ms, commands, done.as_deref())?;
+        self.commit(arrivals, true).await?;
+        self.forget_marks(done.into_iter().collect()).await;
+        Ok(())
+    }
+
+    /// Adds a barrier's commands to the batches, from `db` (on a cluster: commands of one slot,
+    /// or without keys).
     fn write_barrier(
         &mut self,
         db: u32,
         slot: u16,
         ran_ms: i64,
         commands: Vec<Command>,
+        done: Option<&[u8]>,
     ) -> Result<(), ApplyError> {
         let ctx = self.ctx.clone();
         let live = live_writer(&ctx, self.partition);
@@ -110,20 +169,12 @@ impl Lane {
                 Ok(())
             });
         }
-        if slot == NO_SLOT || slot >= SLOTS {
-            let names: Vec<String> = commands.iter().map(name_of).collect();
-            return Err(ApplyError::Incompatible {
-                addr: self.ctx.target.addr.clone(),
-                why: format!(
-                    "the source ran {} across hash slots, which a cluster target cannot take in \
-                     one transaction; cross-slot commands into a cluster are not supported yet",
-                    names.join(" … ")
-                ),
-            });
-        }
         self.batches.with(slot, |batch| {
             for command in commands {
                 push_live(batch, &live, command, ran_ms)?;
+            }
+            if let Some(done) = done {
+                super::cross_slot::push_mark(batch, done);
             }
             Ok(())
         })

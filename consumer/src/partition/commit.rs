@@ -195,6 +195,22 @@ impl Committer {
         Ok(())
     }
 
+    /// Sends `batch` as one transaction to the primary of `slot`, and judges every reply.
+    pub(super) async fn transaction_in_slot(
+        &mut self,
+        map: &SlotMap,
+        slot: u16,
+        batch: &mut Batch,
+    ) -> Result<(), ApplyError> {
+        let node = map.owner(slot).ok_or_else(|| self.uncovered(slot))?;
+        let count = batch.len();
+        let replies = self.wires[node]
+            .round_trip(&[MULTI, batch.bytes(), EXEC], count + 2)
+            .await;
+        let replies = replies.map_err(|cause| self.failed(&map.nodes[node].to_string(), cause))?;
+        self.judge(batch, replies, true)
+    }
+
     /// Sends bookkeeping commands (checkpoints, deletions), each as its own transaction to the
     /// primary of its key's slot, and checks the replies.
     async fn send_keyed(&mut self, map: &SlotMap, mut batch: Batch) -> Result<(), ApplyError> {
@@ -243,7 +259,7 @@ impl Committer {
         }
     }
 
-    fn failed(&self, addr: &str, cause: redis::RedisError) -> ApplyError {
+    pub(super) fn failed(&self, addr: &str, cause: redis::RedisError) -> ApplyError {
         ApplyError::Redis {
             addr: addr.to_string(),
             doing: format!("applying a batch in partition {}", self.partition),
