@@ -178,6 +178,21 @@ fn plan_one(command: Keyed) -> Result<Vec<Step>, NotByEffect> {
             let last = *keys.last().unwrap_or(&first);
             vec![store_from(args, &keys, last)]
         }
+        b"SORT"
+            if args
+                .iter()
+                .any(|a| matches!(Name::of(a).as_bytes(), b"BY" | b"GET")) =>
+        {
+            return Err(not(
+                "its BY or GET patterns read keys it does not name, in slots no transaction \
+                 can reach",
+            ))
+        }
+        b"SORT" => {
+            // `SORT key … STORE dst`: the key written is the last one.
+            let last = *keys.last().unwrap_or(&first);
+            vec![store_from(args, &keys, last)]
+        }
         _ => return Err(not("no effect of it across slots is known to slotstream")),
     };
     Ok(steps)
@@ -366,8 +381,20 @@ mod tests {
 
     #[test]
     fn what_has_no_known_effect_is_named() {
-        let err = plan(vec![keyed(&["SORT", "a", "STORE", "b"], &[1, 3])]).unwrap_err();
+        let err = plan(vec![keyed(
+            &["SORT", "a", "BY", "w_*", "STORE", "b"],
+            &[1, 5],
+        )])
+        .unwrap_err();
         assert_eq!(err.command, "SORT");
+        assert_eq!(
+            plan(vec![keyed(&["SORT", "a", "DESC", "STORE", "b"], &[1, 4])]).unwrap(),
+            [Step::StoreFrom {
+                slot: slot("b"),
+                command: args(&["SORT", "a", "DESC", "STORE", "b"]),
+                foreign: vec![1],
+            }]
+        );
         let err = plan(vec![keyed(&["COPY", "a", "b", "DB", "2"], &[1, 2])]).unwrap_err();
         assert!(err.why.contains("another database"), "{err:?}");
         let err = plan(vec![keyed(&["FLUSHALL"], &[])]).unwrap_err();

@@ -11,6 +11,7 @@
 use super::{live_writer, push_live, Lane};
 use crate::barrier::BarrierId;
 use crate::batch::{Batch, Replies};
+use crate::config::OnUnsupported;
 use crate::cross_slot::{key_indices, plan, Keyed, Step};
 use crate::error::ApplyError;
 use crate::target::{SlotMap, Topology};
@@ -19,6 +20,7 @@ use slotstream_schemas::display::show_key;
 use slotstream_schemas::name::Name;
 use slotstream_schemas::slot::slot_tag;
 use slotstream_schemas::{Command, Element, BOOKKEEPING_PREFIX};
+use std::sync::atomic::Ordering;
 
 /// How long a step's mark outlives a crash that kept it from being deleted.
 pub const MARK_TTL_MS: i64 = 30 * 24 * 3600 * 1000;
@@ -46,7 +48,25 @@ impl Lane {
             let keys = self.keys_of(&mut node, &args).await?;
             keyed.push(Keyed { args, keys });
         }
-        let steps = plan(keyed).map_err(|not| self.not_by_effect(not.command, not.why))?;
+        let steps = match plan(keyed) {
+            Ok(steps) => steps,
+            Err(not) if self.ctx.on_unsupported == OnUnsupported::SkipWithWarning => {
+                self.ctx.stats.left_out.fetch_add(1, Ordering::Relaxed);
+                self.ctx
+                    .stats
+                    .left_out_commands
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    partition = self.partition,
+                    command = %not.command,
+                    "a command across hash slots left out (--on-unsupported=skip-with-warning): \
+                     {}",
+                    not.why
+                );
+                return Ok(Vec::new());
+            }
+            Err(not) => return Err(self.not_by_effect(not.command, not.why)),
+        };
         let mut marks = Vec::with_capacity(steps.len());
         let log = self.ctx.checkpoint_log.clone().unwrap_or_default();
         for (n, step) in steps.into_iter().enumerate() {
@@ -237,7 +257,8 @@ impl Lane {
             addr: self.ctx.target.addr.clone(),
             why: format!(
                 "the source ran {command} across hash slots, which a cluster target cannot take \
-                 in one transaction, and slotstream cannot apply it by its effect: {why}"
+                 in one transaction, and slotstream cannot apply it by its effect: {why}; \
+                 --on-unsupported=skip-with-warning leaves such commands out"
             ),
         }
     }
