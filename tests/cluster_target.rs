@@ -598,3 +598,42 @@ fn live_changes_survive_a_failover_of_a_target_primary() {
     let log = sync.stop();
     assert!(log.contains("refused=0"), "{log}");
 }
+
+/// Through Kafka (the suite's broker): `consume` into a cluster, SIGKILLed six times while the
+/// source takes counters, a `MULTI` block and a Lua script across slots: every counter, list
+/// and moved key ends as on the source, nothing applied twice.
+#[test]
+fn a_consumer_killed_again_and_again_applies_everything_into_a_cluster_once() {
+    let cluster = Cluster::start(3, 0);
+    let source = RedisServer::start();
+    write_counters(&source, 0);
+    let mut link = common::follow::KafkaLink::new("cluster-consume");
+    link.start_producer(&source);
+    let target = cluster.primaries()[0].url();
+    let start = |link: &common::follow::KafkaLink| {
+        let mut cmd = slotstream();
+        cmd.args(["consume", "--brokers", link.broker.bootstrap()])
+            .args(["--topic", &link.topic, "--target", &target]);
+        Proc::spawn(&mut cmd, "consume")
+    };
+    let mut consumer = start(&link);
+    wait_identical(&source, &cluster, Duration::from_secs(60), || {
+        consumer.log()
+    });
+    for round in 1..=6 {
+        write_counters(&source, round);
+        block_and_script_across_slots(&source);
+        run_all(
+            &source,
+            &[&["SET", "moved:a", "1"], &["RENAME", "moved:a", "moved:b"]],
+        );
+        // Mid-stream, as a crash would.
+        consumer.kill();
+        consumer = start(&link);
+    }
+    wait_identical(&source, &cluster, Duration::from_secs(90), || {
+        consumer.log()
+    });
+    consumer.stop();
+    link.stop();
+}
