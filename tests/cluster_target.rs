@@ -637,3 +637,60 @@ fn a_consumer_killed_again_and_again_applies_everything_into_a_cluster_once() {
     consumer.stop();
     link.stop();
 }
+
+/// The mixed workload (every type, TTLs, `MULTI` blocks, scripts and functions, commands
+/// across slots), db 0 only, into a cluster while `sync` is SIGKILLed five times. The workload
+/// outruns the source's 1 MB backlog, so each restart takes a new epoch whose sweep runs on the
+/// cluster's nodes; the snapshots make the live commands lag seconds behind, so the TTL
+/// extension is raised above that lag (README, Limits). The cluster ends identical.
+#[test]
+fn the_mixed_workload_reaches_a_cluster_identical_across_kills_and_epochs() {
+    use common::workload::{self, WorkloadConfig};
+    const EXTENSION_SECS: i64 = 120;
+    let cluster = Cluster::start(3, 0);
+    let source = RedisServer::start();
+    write_counters(&source, 0);
+    let target = cluster.primaries()[0].url();
+    let start = || {
+        let mut cmd = slotstream();
+        cmd.args(["sync", "--source", &source.url(), "--target", &target])
+            .args(["--ttl-extension-secs", &EXTENSION_SECS.to_string()]);
+        Proc::spawn(&mut cmd, "sync")
+    };
+    let mut sync = start();
+    let same = || {
+        keyspace::difference(
+            &keyspace::of_server(&source),
+            &keyspace::of_cluster(&cluster),
+            EXTENSION_SECS * 1000,
+            2_000,
+        )
+    };
+    wait_until(|| same().is_none(), || sync.log());
+    let config = WorkloadConfig {
+        dbs: vec![0],
+        flushdb_once: false,
+        swapdb_once: false,
+        ..WorkloadConfig::quick()
+    };
+    let writer = workload::spawn(&source.url(), config);
+    let mut epochs = 0;
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(800));
+        sync.kill();
+        epochs += usize::from(sync.log().contains("full resync, epoch"));
+        sync = start();
+    }
+    let report = writer.wait();
+    assert!(report.ops >= 20_000, "{report:?}");
+    common::follow::expire_due_keys(&source);
+    wait_until(
+        || same().is_none(),
+        || format!("{:?}\n{}", same(), sync.log()),
+    );
+    let log = sync.stop();
+    assert!(
+        epochs > 0 || log.contains("full resync, epoch"),
+        "no new epoch: {log}"
+    );
+}

@@ -6,7 +6,7 @@
 use redis::aio::MultiplexedConnection;
 use slotstream_schemas::slot::{key_slot, partition_for_slot};
 use slotstream_schemas::BOOKKEEPING_PREFIX;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
 
 /// Fingerprints of the `(db, key)` pairs a snapshot contained in one partition: 8 bytes a key
@@ -70,8 +70,17 @@ pub async fn sweep(
                 .filter(|key| !seen.contains(db, key))
                 .collect();
             if !stale.is_empty() {
-                let removed: u64 = redis::cmd("UNLINK").arg(stale).query_async(conn).await?;
-                deleted += removed;
+                // One `UNLINK` per slot: a cluster node refuses one across slots.
+                let mut by_slot: BTreeMap<u16, Vec<&Vec<u8>>> = BTreeMap::new();
+                for key in stale {
+                    by_slot.entry(key_slot(key)).or_default().push(key);
+                }
+                let mut pipe = redis::pipe();
+                for keys in by_slot.values() {
+                    pipe.cmd("UNLINK").arg(keys);
+                }
+                let removed: Vec<u64> = pipe.query_async(conn).await?;
+                deleted += removed.iter().sum::<u64>();
             }
             if next == 0 {
                 break;

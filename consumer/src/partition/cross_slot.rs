@@ -119,7 +119,10 @@ impl Lane {
                 }
             }
             Step::CopyValue { src, dst, .. } => {
-                let (payload, expire_at) = self.dumped(&src).await?;
+                let Some((payload, expire_at)) = self.dumped(&src).await? else {
+                    self.refused(&src, "no such key");
+                    return self.mark_only(map, slot, mark).await;
+                };
                 let mut push = batch.push(Replies::Strict);
                 let out = push.commands();
                 out.command(6);
@@ -141,7 +144,10 @@ impl Lane {
                 let end: &[u8] = if from_left { b"0" } else { b"-1" };
                 let element: Option<Vec<u8>> =
                     self.query(&["LINDEX".as_bytes(), &src, end]).await?;
-                let element = element.ok_or_else(|| self.diverged(&src, "an empty list"))?;
+                let Some(element) = element else {
+                    self.refused(&src, "an empty list");
+                    return self.mark_only(map, slot, mark).await;
+                };
                 let push: &[u8] = if to_left { b"LPUSH" } else { b"RPUSH" };
                 batch.command(Replies::Replicated, dst.clone(), &[push, &dst, &element]);
             }
@@ -206,13 +212,35 @@ impl Lane {
         }
     }
 
-    /// `src`'s payload and absolute expiry (ms), read on the destination.
-    async fn dumped(&mut self, src: &[u8]) -> Result<(Vec<u8>, Option<i64>), ApplyError> {
+    /// `src`'s payload and absolute expiry (ms), read on the destination; `None` when it has
+    /// no such key.
+    async fn dumped(&mut self, src: &[u8]) -> Result<Option<(Vec<u8>, Option<i64>)>, ApplyError> {
         let payload: Option<Vec<u8>> = self.query(&["DUMP".as_bytes(), src]).await?;
-        let payload = payload.ok_or_else(|| self.diverged(src, "no such key"))?;
+        let Some(payload) = payload else {
+            return Ok(None);
+        };
         let ttl: i64 = self.query(&["PTTL".as_bytes(), src]).await?;
         let expire_at = (ttl > 0).then(|| super::now_ms() + ttl);
-        Ok((payload, expire_at))
+        Ok(Some((payload, expire_at)))
+    }
+
+    /// A move whose source the destination does not hold (a key it expired a moment before the
+    /// source's command arrived, or a target that diverged): what the command itself would
+    /// have answered on one server (`ERR no such key`), counted as refused, as there.
+    fn refused(&self, src: &[u8], found: &str) {
+        self.ctx.stats.refused.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(
+            partition = self.partition,
+            key = %show_key(src),
+            "a command across slots moves a key the target holds as {found}: refused, counted"
+        );
+    }
+
+    /// The step's mark alone: the step is decided, with nothing to write.
+    async fn mark_only(&mut self, map: &SlotMap, slot: u16, mark: &[u8]) -> Result<(), ApplyError> {
+        let mut batch = Batch::default();
+        push_mark(&mut batch, mark);
+        self.link.transaction_in_slot(map, slot, &mut batch).await
     }
 
     /// Whether a mark exists.
@@ -259,18 +287,6 @@ impl Lane {
                 "the source ran {command} across hash slots, which a cluster target cannot take \
                  in one transaction, and slotstream cannot apply it by its effect: {why}; \
                  --on-unsupported=skip-with-warning leaves such commands out"
-            ),
-        }
-    }
-
-    fn diverged(&self, key: &[u8], found: &str) -> ApplyError {
-        ApplyError::Incompatible {
-            addr: self.ctx.target.addr.clone(),
-            why: format!(
-                "a command across slots moves {} on the source, but the target holds {found} \
-                 there: the target has diverged from the source (written by something else?); \
-                 copy again into an empty target",
-                show_key(key)
             ),
         }
     }
