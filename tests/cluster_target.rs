@@ -694,3 +694,51 @@ fn the_mixed_workload_reaches_a_cluster_identical_across_kills_and_epochs() {
         "no new epoch: {log}"
     );
 }
+
+/// `verify` with a cluster on either side, given any of its nodes: a server against the cluster
+/// it was copied into, and two clusters against each other; a changed value and a key on one
+/// side only are found on each.
+#[test]
+fn verify_compares_a_server_with_a_cluster_and_two_clusters() {
+    let (one, two) = (Cluster::start(3, 0), Cluster::start(3, 0));
+    let source = source_with_data();
+    for cluster in [&one, &two] {
+        let output = sync(&source, &cluster.primaries()[0].url(), &["--snapshot-only"]);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let total = keyspace::of_server(&source).len();
+    let identical = format!("verify: identical ({total} keys");
+    let run = common::run_verify(&source.url(), &one.primaries()[1].url(), &[]);
+    assert_eq!(run.code, Some(0), "{}", run.text());
+    assert!(run.stdout.contains(&identical), "{}", run.text());
+    // Two copies: their expiry times carry the same extension.
+    let clusters = |a: &Cluster, b: &Cluster| {
+        common::run_verify(
+            &a.primaries()[2].url(),
+            &b.primaries()[0].url(),
+            &["--ttl-extension-secs", "0"],
+        )
+    };
+    let run = clusters(&one, &two);
+    assert_eq!(run.code, Some(0), "{}", run.text());
+    assert!(run.stdout.contains(&identical), "{}", run.text());
+
+    one.set("string:7", "changed");
+    one.set("only:on:one", "x");
+    for run in [
+        common::run_verify(&source.url(), &one.primaries()[0].url(), &[]),
+        clusters(&two, &one),
+    ] {
+        assert_eq!(run.code, Some(1), "{}", run.text());
+        for found in [
+            "\"string:7\": value differs",
+            "\"only:on:one\": extra on target",
+        ] {
+            assert!(run.stdout.contains(found), "{found}: {}", run.text());
+        }
+    }
+}

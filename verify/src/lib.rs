@@ -1,4 +1,4 @@
-//! Key-by-key comparison of two Redis servers: the oracle behind `slotstream verify`. [`verify`]
+//! Key-by-key comparison of two Redis servers or clusters: the oracle behind `slotstream verify`. [`verify`]
 //! returns a [`VerifyReport`] (data: counts and the differing keys) and prints nothing.
 //!
 //! For every db that holds keys on either side, the source is SCANned and each batch of keys is
@@ -7,7 +7,8 @@
 //! When the source has hash field TTLs (Redis 7.4+, Valkey 9+), the expiry of every field of
 //! each hash is read too and compared like key TTLs. A second SCAN over the target finds keys
 //! the source lacks. Keys under the bookkeeping prefix are slotstream's own and are skipped on
-//! both sides.
+//! both sides. Either side may be a Redis Cluster given by any node: each primary is SCANned in
+//! turn, and each key is read on the node that holds it.
 //!
 //! A key that is present on one side only, or that disappears while being read, may simply
 //! have expired mid-check: it is judged a second time, and a key gone from both sides by then
@@ -18,8 +19,9 @@
 //! - [`error`]: [`VerifyError`] and [`Role`] (source or target).
 //! - [`report`]: [`VerifyReport`], the counts, differences and warnings; `escape` for bytes.
 //! - `reply`: reading the `redis` crate's replies (strings, integers, maps, error codes).
-//! - `side`: `Side`, one server: connecting, capabilities, databases, SCAN pages, each key's
-//!   type and expiry.
+//! - `nodes`: `Nodes`, the server or a cluster's primaries and which holds each slot.
+//! - `side`: `Side`, one server or cluster: connecting, capabilities, databases, SCAN pages,
+//!   each key's type and expiry.
 //! - `value`: lengths and values of the core types, pipelined or paged, as `Content`.
 //! - `compare`: TTL and content comparison of values already read (pure).
 //! - `field_ttl`: hash field TTLs, read with `HPEXPIRETIME` and compared.
@@ -35,6 +37,7 @@ mod compare;
 pub mod error;
 mod field_ttl;
 mod module;
+mod nodes;
 mod reply;
 pub mod report;
 mod side;

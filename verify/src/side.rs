@@ -1,10 +1,11 @@
-//! [`Side`]: one of the two servers being compared, and everything verify reads of its keyspace
-//! as a whole: connecting and what the server supports, the databases that hold keys, SCAN
-//! pages, and each key's type and expiry. Values are read by the modules above it, through a
-//! connection a `Side` opened. (A cluster would be another kind of side: it would hide its
-//! nodes behind these same calls.)
+//! [`Side`]: one of the two sides being compared (a server, or a Redis Cluster given by any
+//! node), and everything verify reads of its keyspace as a whole: connecting and what the
+//! server supports, its nodes ([`Nodes`]), the databases that hold keys, SCAN pages, and each
+//! key's type and expiry. Values are read by the modules above it, through a connection a
+//! `Side` opened to the node that holds the keys.
 
 use crate::error::{Role, VerifyError};
+use crate::nodes::Nodes;
 use crate::reply::{int_of, is_unknown_command, is_wrong_type, text_of};
 use redis::aio::MultiplexedConnection;
 use redis::{
@@ -82,6 +83,8 @@ pub struct Side {
     /// Hash fields with their own TTLs (`HPEXPIRETIME`): Redis 7.4+, Valkey 9+.
     pub has_field_ttls: bool,
     pub version: String,
+    /// The server, or the cluster's primaries.
+    pub nodes: Nodes,
 }
 
 impl Side {
@@ -98,6 +101,7 @@ impl Side {
             has_xinfo_full: false,
             has_field_ttls: false,
             version: String::new(),
+            nodes: Nodes::default(),
         };
         let mut conn = side.open(0).await?;
         let server: String = redis::cmd("INFO")
@@ -117,11 +121,19 @@ impl Side {
         side.has_field_ttls = has_field_ttls(&mut conn)
             .await
             .map_err(|err| side.explain(err))?;
+        let host = match side.info.addr() {
+            redis::ConnectionAddr::Tcp(host, _) => host.clone(),
+            _ => String::new(),
+        };
+        side.nodes = Nodes::discover(&mut conn, &host)
+            .await
+            .map_err(|err| side.explain(err))?;
         tracing::info!(
             role = %role,
             addr = %side.addr,
             version = %side.version,
             field_ttls = side.has_field_ttls,
+            cluster_primaries = side.nodes.addr(0).map(|_| side.nodes.len()),
             "verify connected"
         );
         Ok(side)
@@ -130,8 +142,25 @@ impl Side {
     /// A connection with db `db` selected. Responses have no timeout: a 50 MB string or a page
     /// of a million-field hash may take a while to arrive, and a dead peer still fails the read.
     pub async fn open(&self, db: i64) -> Result<MultiplexedConnection, VerifyError> {
+        self.open_node(0, db).await
+    }
+
+    /// A connection to every node (one for a server), db `db` selected, in node order.
+    pub async fn open_all(&self, db: i64) -> Result<Vec<MultiplexedConnection>, VerifyError> {
+        let mut conns = Vec::with_capacity(self.nodes.len());
+        for node in 0..self.nodes.len() {
+            conns.push(self.open_node(node, db).await?);
+        }
+        Ok(conns)
+    }
+
+    /// [`Self::open`] on node `node` of a cluster (the server itself otherwise).
+    async fn open_node(&self, node: usize, db: i64) -> Result<MultiplexedConnection, VerifyError> {
         let settings = self.info.redis_settings().clone().set_db(db);
-        let info = self.info.clone().set_redis_settings(settings);
+        let mut info = self.info.clone().set_redis_settings(settings);
+        if let Some((host, port)) = self.nodes.addr(node) {
+            info = info.set_addr(redis::ConnectionAddr::Tcp(host.clone(), *port));
+        }
         let client = Client::open(info).map_err(|err| self.explain(err))?;
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(10)))
@@ -166,20 +195,46 @@ impl Side {
         }
     }
 
-    /// The databases that hold at least one key, from `INFO keyspace`.
-    pub async fn dbs_with_keys(
+    /// The databases that hold at least one key on any node, from `INFO keyspace`.
+    pub async fn dbs_with_keys(&self) -> Result<BTreeSet<i64>, VerifyError> {
+        let mut dbs = BTreeSet::new();
+        for mut conn in self.open_all(0).await? {
+            let keyspace: String = redis::cmd("INFO")
+                .arg("keyspace")
+                .query_async(&mut conn)
+                .await
+                .map_err(|err| self.explain(err))?;
+            dbs.extend(
+                slotstream_schemas::info::keyspace(&keyspace, "keys")
+                    .into_iter()
+                    .map(|(db, _)| i64::from(db)),
+            );
+        }
+        Ok(dbs)
+    }
+
+    /// [`Self::exists`] for keys of any node, each asked where it lives (`conns` in node order).
+    pub async fn exists_anywhere(
         &self,
-        conn: &mut MultiplexedConnection,
-    ) -> Result<BTreeSet<i64>, VerifyError> {
-        let keyspace: String = redis::cmd("INFO")
-            .arg("keyspace")
-            .query_async(conn)
-            .await
-            .map_err(|err| self.explain(err))?;
-        Ok(slotstream_schemas::info::keyspace(&keyspace, "keys")
-            .into_iter()
-            .map(|(db, _)| i64::from(db))
-            .collect())
+        conns: &[MultiplexedConnection],
+        keys: &[Vec<u8>],
+    ) -> Result<Vec<bool>, VerifyError> {
+        let mut found = vec![false; keys.len()];
+        let mut by_node: Vec<(usize, usize)> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, key)| (self.nodes.of_key(key), i))
+            .collect();
+        by_node.sort_unstable();
+        for group in by_node.chunk_by(|a, b| a.0 == b.0) {
+            let node_keys: Vec<Vec<u8>> = group.iter().map(|&(_, i)| keys[i].clone()).collect();
+            let mut conn = conns[group[0].0].clone();
+            let answers = self.exists(&mut conn, &node_keys).await?;
+            for (&(_, i), answer) in group.iter().zip(answers) {
+                found[i] = answer;
+            }
+        }
+        Ok(found)
     }
 
     /// One `SCAN cursor COUNT 1000` call: the next cursor (0 when done) and the keys it returned.

@@ -77,10 +77,9 @@ pub async fn verify(options: &VerifyOptions) -> Result<VerifyReport, VerifyError
         target,
         last_progress: Instant::now(),
     };
-    let (mut src, mut tgt) = tokio::try_join!(verifier.source.open(0), verifier.target.open(0))?;
     let (src_dbs, tgt_dbs) = tokio::try_join!(
-        verifier.source.dbs_with_keys(&mut src),
-        verifier.target.dbs_with_keys(&mut tgt)
+        verifier.source.dbs_with_keys(),
+        verifier.target.dbs_with_keys()
     )?;
     for db in src_dbs.union(&tgt_dbs) {
         verifier.verify_db(*db).await?;
@@ -129,20 +128,29 @@ struct Verifier {
 
 impl Verifier {
     async fn verify_db(&mut self, db: i64) -> Result<(), VerifyError> {
-        let (mut src, mut tgt) = tokio::try_join!(self.source.open(db), self.target.open(db))?;
+        let (srcs, tgts) = tokio::try_join!(self.source.open_all(db), self.target.open_all(db))?;
         self.report.dbs.entry(db).or_default();
-        let mut cursor = 0;
-        loop {
-            let (next, mut keys) = self.source.scan_page(&mut src, cursor).await?;
-            keys.retain(|key| !key.starts_with(BOOKKEEPING_PREFIX));
-            self.check_batch(db, &src, &tgt, keys).await?;
-            self.progress(db);
-            if next == 0 {
-                break;
+        // Each source node in turn; each page's keys read on the target node that holds them.
+        for src in &srcs {
+            let mut scanning = src.clone();
+            let mut cursor = 0;
+            loop {
+                let (next, mut keys) = self.source.scan_page(&mut scanning, cursor).await?;
+                keys.retain(|key| !key.starts_with(BOOKKEEPING_PREFIX));
+                for (node, keys) in self.target.nodes.group(keys) {
+                    self.check_batch(db, src, &tgts[node], keys).await?;
+                }
+                self.progress(db);
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
             }
-            cursor = next;
         }
-        self.find_extra(db, &mut src, &mut tgt).await
+        for tgt in &tgts {
+            self.find_extra(db, &srcs, &mut tgt.clone()).await?;
+        }
+        Ok(())
     }
 
     /// Judges a batch of source keys, and once more those that vanished on the way.
@@ -400,11 +408,11 @@ impl Verifier {
         Ok(())
     }
 
-    /// SCANs the target for keys the source does not have.
+    /// SCANs one target node (`tgt`) for keys the source (`srcs`, in node order) does not have.
     async fn find_extra(
         &mut self,
         db: i64,
-        src: &mut MultiplexedConnection,
+        srcs: &[MultiplexedConnection],
         tgt: &mut MultiplexedConnection,
     ) -> Result<(), VerifyError> {
         // SCAN may return a key twice; an extra key is reported once.
@@ -413,7 +421,7 @@ impl Verifier {
         loop {
             let (next, mut keys) = self.target.scan_page(tgt, cursor).await?;
             keys.retain(|key| !key.starts_with(BOOKKEEPING_PREFIX));
-            let on_source = self.source.exists(src, &keys).await?;
+            let on_source = self.source.exists_anywhere(srcs, &keys).await?;
             let extra: Vec<Vec<u8>> = keys
                 .into_iter()
                 .zip(on_source)
@@ -422,10 +430,10 @@ impl Verifier {
                 .collect();
             if !extra.is_empty() {
                 // Judge once more: a key that expired on the target meanwhile is not extra.
-                let (mut s, mut t) = (src.clone(), tgt.clone());
+                let mut t = tgt.clone();
                 let (on_target, on_source) = tokio::try_join!(
                     self.target.meta(&mut t, &extra),
-                    self.source.exists(&mut s, &extra)
+                    self.source.exists_anywhere(srcs, &extra)
                 )?;
                 for (key, (meta, on_source)) in
                     extra.into_iter().zip(on_target.into_iter().zip(on_source))
