@@ -742,3 +742,54 @@ fn verify_compares_a_server_with_a_cluster_and_two_clusters() {
         }
     }
 }
+
+/// A primary frozen (SIGSTOP) past the cluster's node timeout under live `sync`: the cluster
+/// goes down (`CLUSTERDOWN` on every node), which is waited out and retried; once the primary
+/// is back, the cluster ends identical, nothing lost or applied twice.
+#[test]
+fn live_changes_wait_out_a_cluster_that_is_down() {
+    let cluster = Cluster::start(3, 0);
+    let source = RedisServer::start();
+    write_counters(&source, 0);
+    let mut cmd = slotstream();
+    cmd.args(["sync", "--source", &source.url(), "--target"])
+        .arg(cluster.primaries()[0].url());
+    let sync = Proc::spawn(&mut cmd, "sync");
+    wait_identical(&source, &cluster, Duration::from_secs(60), || sync.log());
+    let frozen = cluster.primaries()[2].pid().to_string();
+    let signal = |name: &str| {
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &frozen])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} {frozen}");
+    };
+    signal("STOP");
+    let state = |node: &RedisServer| -> String {
+        redis::cmd("CLUSTER")
+            .arg("INFO")
+            .query::<String>(&mut node.conn())
+            .unwrap_or_default()
+    };
+    let other = cluster.primaries()[0];
+    wait_until(
+        || state(other).contains("cluster_state:fail"),
+        || state(other),
+    );
+    for round in 1..=3 {
+        write_counters(&source, round);
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    signal("CONT");
+    wait_until(
+        || state(other).contains("cluster_state:ok"),
+        || state(other),
+    );
+    write_counters(&source, 4);
+    wait_identical(&source, &cluster, Duration::from_secs(90), || sync.log());
+    let log = sync.stop();
+    assert!(
+        log.contains("CLUSTERDOWN"),
+        "the outage was not seen: {log}"
+    );
+}

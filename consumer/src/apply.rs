@@ -82,11 +82,11 @@ async fn check_cluster(
         .take(10)
         .map(|r| format!("{}-{}", r.start, r.end - 1))
         .collect();
-    Err(ApplyError::Incompatible {
+    Err(ApplyError::ClusterDown {
         addr: addr.to_string(),
         why: format!(
-            "the cluster cannot take every slot (cluster_state {}, slots no primary serves: {}); \
-             fix the cluster (redis-cli --cluster check / fix) before copying into it",
+            "cluster_state {}, slots no primary serves: {}; fix the cluster (redis-cli \
+             --cluster check / fix) before copying into it",
             if failing { "fail" } else { "ok" },
             if ranges.is_empty() {
                 "none".to_string()

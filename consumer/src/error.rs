@@ -37,8 +37,13 @@ pub enum ApplyError {
         hint: &'static str,
     },
 
-    #[error("target {addr} cannot take this snapshot: {why}")]
+    #[error("target {addr} cannot take this copy: {why}")]
     Incompatible { addr: String, why: String },
+
+    /// A cluster destination that cannot take every slot right now (`cluster_state:fail`,
+    /// slots without a primary): refused before the first write, waited out after it.
+    #[error("target {addr} is a cluster that cannot take every slot: {why}")]
+    ClusterDown { addr: String, why: String },
 
     #[error("target {addr} is not empty: {why}")]
     NotEmpty { addr: String, why: String },
@@ -171,6 +176,8 @@ impl Retryable for ApplyError {
                 }
             }
             ApplyError::Read { cause, .. } => cause.retry(),
+            // Like a server that is down: an error on the first attempt, waited out later.
+            ApplyError::ClusterDown { .. } => Retry::Unreachable,
             ApplyError::Barrier { retry, .. } => *retry,
             ApplyError::BadUrl { .. }
             | ApplyError::Incompatible { .. }
@@ -332,6 +339,13 @@ mod tests {
                 Retry::Fatal,
             ),
             (rejected("OOM command not allowed"), Retry::Later),
+            (
+                ApplyError::ClusterDown {
+                    addr: "t:1".into(),
+                    why: "cluster_state fail".into(),
+                },
+                Retry::Unreachable,
+            ),
             (
                 rejected("READONLY You can't write against a read only replica."),
                 Retry::Later,
