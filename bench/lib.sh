@@ -105,6 +105,26 @@ start() {
   echo "$port" >> "$run/ports"
   echo "$port"
 }
+# Keys over the servers (ports) given, slotstream's bookkeeping (`__slotstream:*`) aside.
+data_keys() {
+  local n=0 p
+  for p in "$@"; do
+    n=$((n + $(redis-cli -p "$p" dbsize) - $(redis-cli -p "$p" --scan --pattern '__slotstream:*' | wc -l)))
+  done
+  echo "$n"
+}
+# Seconds a native replica (a fresh server, stopped after) takes to hold the `keys` keys of `src`.
+native_copy() { # src keys
+  local replica t0 t1
+  replica=$(start)
+  t0=$(now)
+  redis-cli -p "$replica" replicaof 127.0.0.1 "$1" >/dev/null
+  while [ "$(field "$replica" master_link_status)" != "up" ] || \
+        [ "$(redis-cli -p "$replica" dbsize)" != "$2" ]; do sleep 0.01; done
+  t1=$(now)
+  stop_server "$replica"
+  echo "$t1 - $t0" | bc -l
+}
 stop_server() { # port
   redis-cli -p "$1" shutdown nosave >/dev/null 2>&1 || true
   { grep -vx "$1" "$run/ports" || true; } > "$run/ports.new"

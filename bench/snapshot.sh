@@ -21,21 +21,13 @@ echo "source: $keys keys of $value_bytes bytes (dataset ~${rdb_mb} MB), $($serve
 
 native=(); synced=(); kafka=()
 for i in $(seq "$runs"); do
-  replica=$(start)
-  t0=$(now)
-  redis-cli -p "$replica" replicaof 127.0.0.1 "$src" >/dev/null
-  while [ "$(field "$replica" master_link_status)" != "up" ] || \
-        [ "$(redis-cli -p "$replica" dbsize)" != "$keys" ]; do sleep 0.01; done
-  t1=$(now)
-  native+=("$(echo "$t1 - $t0" | bc -l)")
-  stop_server "$replica"
+  native+=("$(native_copy "$src" "$keys")")
 
   target=$(start)
   t0=$(now)
   "$bin" sync --snapshot-only --log warn --source "redis://127.0.0.1:$src" --target "redis://127.0.0.1:$target" > "$run/sync.out"
   t1=$(now)
-  # 16 checkpoint keys (one per partition) besides the data.
-  [ "$(redis-cli -p "$target" dbsize)" = "$((keys + 16))" ] || { echo "target has the wrong key count" >&2; exit 1; }
+  [ "$(data_keys "$target")" = "$keys" ] || die "the target has the wrong key count"
   synced+=("$(echo "$t1 - $t0" | bc -l)")
   rss=$(sed -n 's/.*peak RSS \([0-9]*\) MB.*/\1/p' "$run/sync.out")
   stop_server "$target"
@@ -51,7 +43,7 @@ for i in $(seq "$runs"); do
     --target "redis://127.0.0.1:$target" > "$run/consume.out"
   wait "$producer"
   t1=$(now)
-  [ "$(redis-cli -p "$target" dbsize)" = "$((keys + 16))" ] || { echo "kafka target has the wrong key count" >&2; exit 1; }
+  [ "$(data_keys "$target")" = "$keys" ] || die "the kafka target has the wrong key count"
   kafka+=("$(echo "$t1 - $t0" | bc -l)")
   krss=$(sed -n 's/.*peak RSS \([0-9]*\) MB.*/\1/p' "$run/consume.out")
   untrack "$broker_pid"
