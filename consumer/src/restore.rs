@@ -4,7 +4,9 @@
 use crate::expiry::on_target;
 use crate::wire::Commands;
 use slotstream_rdb::dump::{crc64, FOOTER_LEN};
+use slotstream_rdb::elements::{self, Batch, DecodeError};
 use slotstream_schemas::{Function, SnapshotKey};
+use std::collections::BTreeMap;
 
 /// Writes the `RESTORE` for a snapshot key into `out`, or returns `false` when the key expired
 /// (its expiry moved by the extension) before it could be applied: restoring it would only make
@@ -51,6 +53,50 @@ pub fn write_restore(
         out.arg_int(value);
     }
     true
+}
+
+/// Fields per `HPEXPIREAT` written by [`write_field_expiries`].
+const FIELDS_PER_COMMAND: usize = 1000;
+
+/// After the `RESTORE` of a hash with field TTLs: `HPEXPIREAT` of each field that has one,
+/// `extension_ms` later than in the payload (which the destination restored as it was), so
+/// fields get the TTL extension as keys do. Fields of one expiry time share a command.
+pub fn write_field_expiries(
+    out: &mut Commands,
+    key: &SnapshotKey,
+    extension_ms: i64,
+) -> Result<(), DecodeError> {
+    let mut by_time: BTreeMap<i64, Vec<Vec<u8>>> = BTreeMap::new();
+    elements::for_each_batch::<DecodeError>(
+        key.rdb_type,
+        &key.object,
+        key.rdb_version,
+        FIELDS_PER_COMMAND,
+        |batch| {
+            if let Batch::Hash(fields) = batch {
+                for field in fields {
+                    if let Some(at) = field.expire_ms {
+                        by_time.entry(at).or_default().push(field.field);
+                    }
+                }
+            }
+            Ok(())
+        },
+    )?;
+    for (at, fields) in by_time {
+        for group in fields.chunks(FIELDS_PER_COMMAND) {
+            out.command(5 + group.len());
+            out.arg(b"HPEXPIREAT");
+            out.arg(&key.key);
+            out.arg_int(on_target(at, extension_ms));
+            out.arg(b"FIELDS");
+            out.arg_int(group.len() as i64);
+            for field in group {
+                out.arg(field);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `FUNCTION LOAD REPLACE <code>` for a function library of the snapshot.

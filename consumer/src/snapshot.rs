@@ -6,11 +6,12 @@ use crate::batch::{Batch, Replies};
 use crate::config::OnUnsupported;
 use crate::error::ApplyError;
 use crate::plan::{plan, KeyPlan};
-use crate::restore::{function_command, library_name, write_restore};
+use crate::restore::{function_command, library_name, write_field_expiries, write_restore};
 use crate::rewrite::{write_part, Part, RewriteContext, Rewritten};
 use crate::stats::ApplyStats;
 use crate::target::TargetInfo;
 use crate::wire::Commands;
+use slotstream_rdb::elements::has_field_ttl_type;
 use slotstream_schemas::display::show_key;
 use slotstream_schemas::{Function, SnapshotKey};
 use std::sync::atomic::Ordering;
@@ -31,7 +32,7 @@ pub struct SnapshotWriter<'a> {
     pub target: &'a TargetInfo,
     /// The destination's address, for errors.
     pub addr: &'a str,
-    /// Expiry times closer than this are pushed this far ahead (see [`crate::command`]).
+    /// Every expiry time is written this much later (see [`crate::expiry`]).
     pub extension_ms: i64,
     pub on_unsupported: OnUnsupported,
     pub stats: &'a ApplyStats,
@@ -55,6 +56,17 @@ impl SnapshotWriter<'_> {
             }
             KeyPlan::Restore => {
                 write_restore(push.commands(), &key, now_ms, self.extension_ms);
+                if has_field_ttl_type(key.rdb_type) {
+                    write_field_expiries(push.commands(), &key, self.extension_ms).map_err(
+                        |err| ApplyError::Incompatible {
+                            addr: self.addr.to_string(),
+                            why: format!(
+                                "key {} (db {db}, a hash with field TTLs): {err}",
+                                show_key(&key.key)
+                            ),
+                        },
+                    )?;
+                }
                 Written::Yes
             }
             KeyPlan::Rewrite => {
