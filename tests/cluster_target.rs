@@ -783,8 +783,14 @@ fn live_changes_wait_out_a_cluster_that_is_down() {
     }
     std::thread::sleep(Duration::from_secs(2));
     signal("CONT");
+    // Every node, before this test reads the cluster (the nodes agree one after another).
     wait_until(
-        || state(other).contains("cluster_state:ok"),
+        || {
+            cluster
+                .primaries()
+                .iter()
+                .all(|node| state(node).contains("cluster_state:ok"))
+        },
         || state(other),
     );
     write_counters(&source, 4);
