@@ -10,7 +10,7 @@ use common::follow::write_counters;
 use common::keyspace::{self, wait_identical};
 use common::{slotstream, versions, RedisServer};
 use slotstream_test_support::{Cluster, Proc};
-use std::process::Output;
+use std::process::{Command, Output};
 use std::time::Duration;
 
 /// A source with db 0 holding every type, TTLs, hash-tagged keys and one big list (in chunks).
@@ -77,6 +77,13 @@ fn write_data(source: &RedisServer) {
     let _: () = pipe.query(&mut conn).unwrap();
 }
 
+/// `slotstream sync` from `source` into the cluster node `target`, following live changes.
+fn live_sync(source: &RedisServer, target: &str) -> Command {
+    let mut cmd = slotstream();
+    cmd.args(["sync", "--source", &source.url(), "--target", target]);
+    cmd
+}
+
 fn sync(source: &RedisServer, target: &str, extra: &[&str]) -> Output {
     slotstream()
         .args(["sync", "--source", &source.url(), "--target", target])
@@ -119,8 +126,7 @@ fn snapshot_and_live_into_a_cluster_of(name: &str) {
     let source = RedisServer::start_binary(&binary, &[]);
     write_data(&source);
     let target = cluster.primaries()[1].url();
-    let mut cmd = slotstream();
-    cmd.args(["sync", "--source", &source.url(), "--target", &target]);
+    let mut cmd = live_sync(&source, &target);
     let sync = Proc::spawn(&mut cmd, "sync");
     wait_identical(&source, &cluster, Duration::from_secs(60), || sync.log());
     for round in 1..=3 {
@@ -152,8 +158,7 @@ fn live_changes_reach_a_cluster_exactly_once_across_kills() {
     write_counters(&source, 0);
     let target = cluster.primaries()[0].url();
     let start = || {
-        let mut cmd = slotstream();
-        cmd.args(["sync", "--source", &source.url(), "--target", &target]);
+        let mut cmd = live_sync(&source, &target);
         Proc::spawn(&mut cmd, "sync")
     };
     let mut sync = start();
@@ -229,10 +234,8 @@ fn a_source_with_other_databases_is_refused_for_a_cluster_unless_mapped() {
         .arg("w")
         .query(&mut source.conn())
         .unwrap();
-    let mut cmd = slotstream();
-    cmd.args(["sync", "--source", &source.url(), "--target"])
-        .arg(cluster.primaries()[0].url())
-        .args(["--map-db", "3=0"]);
+    let mut cmd = live_sync(&source, &cluster.primaries()[0].url());
+    cmd.args(["--map-db", "3=0"]);
     let sync = Proc::spawn(&mut cmd, "sync");
     let same = || {
         keyspace::copy_difference(
@@ -351,8 +354,7 @@ fn commands_across_slots_reach_a_cluster_by_their_effect() {
     let target = cluster.primaries()[0].url();
     // Keys first: once they are on the cluster, the snapshot is applied and what follows is live.
     write_counters(&source, 0);
-    let mut cmd = slotstream();
-    cmd.args(["sync", "--source", &source.url(), "--target", &target]);
+    let mut cmd = live_sync(&source, &target);
     let sync = Proc::spawn(&mut cmd, "sync");
     wait_identical(&source, &cluster, Duration::from_secs(60), || sync.log());
     run_all(&source, ACROSS_SLOTS);
@@ -453,8 +455,7 @@ fn a_sync_killed_between_the_steps_of_a_command_across_slots_applies_each_once()
     let source = RedisServer::start();
     let target = cluster.primaries()[0].url();
     let start = |kill_at: Option<usize>| {
-        let mut cmd = slotstream();
-        cmd.args(["sync", "--source", &source.url(), "--target", &target]);
+        let mut cmd = live_sync(&source, &target);
         if let Some(n) = kill_at {
             cmd.env(
                 "FAILPOINTS",
@@ -532,9 +533,7 @@ fn live_changes_survive_a_resharding_of_1000_slots() {
     let cluster = Cluster::start(3, 0);
     let source = RedisServer::start();
     write_counters(&source, 0);
-    let mut cmd = slotstream();
-    cmd.args(["sync", "--source", &source.url(), "--target"])
-        .arg(cluster.primaries()[2].url());
+    let mut cmd = live_sync(&source, &cluster.primaries()[2].url());
     let sync = Proc::spawn(&mut cmd, "sync");
     wait_identical(&source, &cluster, Duration::from_secs(60), || sync.log());
     // Slots move key by key (MIGRATE) while the source keeps writing: the slot checkpoints
@@ -574,9 +573,7 @@ fn live_changes_survive_a_failover_of_a_target_primary() {
     let mut cluster = Cluster::start(3, 1);
     let source = RedisServer::start();
     write_counters(&source, 0);
-    let mut cmd = slotstream();
-    cmd.args(["sync", "--source", &source.url(), "--target"])
-        .arg(cluster.replicas()[1].url());
+    let mut cmd = live_sync(&source, &cluster.replicas()[1].url());
     let sync = Proc::spawn(&mut cmd, "sync");
     wait_identical(&source, &cluster, Duration::from_secs(60), || sync.log());
     let writing = std::sync::atomic::AtomicBool::new(true);
@@ -654,9 +651,8 @@ fn the_mixed_workload_reaches_a_cluster_identical_across_kills_and_epochs() {
     write_counters(&source, 0);
     let target = cluster.primaries()[0].url();
     let start = || {
-        let mut cmd = slotstream();
-        cmd.args(["sync", "--source", &source.url(), "--target", &target])
-            .args(["--ttl-extension-secs", &EXTENSION_SECS.to_string()]);
+        let mut cmd = live_sync(&source, &target);
+        cmd.args(["--ttl-extension-secs", &EXTENSION_SECS.to_string()]);
         Proc::spawn(&mut cmd, "sync")
     };
     let mut sync = start();
@@ -753,9 +749,7 @@ fn live_changes_wait_out_a_cluster_that_is_down() {
     let cluster = Cluster::start(3, 0);
     let source = RedisServer::start();
     write_counters(&source, 0);
-    let mut cmd = slotstream();
-    cmd.args(["sync", "--source", &source.url(), "--target"])
-        .arg(cluster.primaries()[0].url());
+    let mut cmd = live_sync(&source, &cluster.primaries()[0].url());
     let sync = Proc::spawn(&mut cmd, "sync");
     wait_identical(&source, &cluster, Duration::from_secs(60), || sync.log());
     let frozen = cluster.primaries()[2].pid().to_string();
@@ -812,8 +806,7 @@ fn a_new_epoch_sweeps_a_cluster() {
     let source = RedisServer::start_with_args(&["--repl-backlog-size", "16kb"]);
     write_data(&source);
     let target = cluster.primaries()[0].url();
-    let mut cmd = slotstream();
-    cmd.args(["sync", "--source", &source.url(), "--target", &target]);
+    let mut cmd = live_sync(&source, &target);
     let sync = Proc::spawn(&mut cmd, "sync");
     wait_identical(&source, &cluster, Duration::from_secs(60), || sync.log());
     sync.stop();

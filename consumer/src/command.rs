@@ -11,7 +11,7 @@ use crate::stats::ApplyStats;
 use crate::target::TargetInfo;
 use crate::wire::Commands;
 use slotstream_schemas::display::show_key;
-use slotstream_schemas::name::Name;
+use slotstream_schemas::name::{decimal, Name};
 use slotstream_schemas::Command;
 use std::sync::atomic::Ordering;
 
@@ -169,11 +169,6 @@ pub fn swapped_with_db0(command: &Command) -> Option<u32> {
         (0, other) | (other, 0) => Some(other),
         _ => None,
     }
-}
-
-/// A decimal argument (a db number).
-fn decimal<T: std::str::FromStr>(arg: &[u8]) -> Option<T> {
-    std::str::from_utf8(arg).ok()?.parse().ok()
 }
 
 #[cfg(test)]

@@ -19,9 +19,10 @@ mod scripts;
 mod sorted;
 mod streams;
 
+use crate::expiry::write_hpexpireat;
 use crate::target::TargetInfo;
 use crate::wire::Commands;
-use slotstream_schemas::name::Name;
+use slotstream_schemas::name::{decimal, Name};
 
 /// What the destination's command set has, from its version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -330,22 +331,10 @@ fn hsetex(
         out.arg(arg);
     }
     if let Some(at) = at_ms {
-        out.command(5 + n);
-        out.arg(b"HPEXPIREAT");
-        out.arg(key);
-        out.arg_int(at);
-        out.arg(b"FIELDS");
-        out.arg(count);
-        for field in pairs.iter().step_by(2) {
-            out.arg(field);
-        }
+        let fields = pairs.iter().step_by(2).map(Vec::as_slice);
+        write_hpexpireat(out, key, at, fields);
     }
     Ok(Adapted::Written)
-}
-
-/// A decimal argument (a count, a time).
-fn decimal<T: std::str::FromStr>(arg: &[u8]) -> Option<T> {
-    std::str::from_utf8(arg).ok()?.parse().ok()
 }
 
 #[cfg(test)]

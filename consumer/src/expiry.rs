@@ -15,7 +15,8 @@
 //! Every expiry gets the same shift, so `GT`/`LT` conditions compare on the target as they did
 //! on the source.
 
-use slotstream_schemas::name::Name;
+use crate::wire::Commands;
+use slotstream_schemas::name::{decimal, Name};
 
 /// When a source expiry time passes on the destination.
 pub fn on_target(at_ms: i64, extension_ms: i64) -> i64 {
@@ -25,6 +26,25 @@ pub fn on_target(at_ms: i64, extension_ms: i64) -> i64 {
 /// Whether a value with the source expiry time `at_ms` is gone on the destination at `now_ms`.
 pub fn passed(at_ms: i64, extension_ms: i64, now_ms: i64) -> bool {
     on_target(at_ms, extension_ms) <= now_ms
+}
+
+/// Writes `HPEXPIREAT key at FIELDS n field…`: `fields` expire at `at_ms` (a time already as
+/// the destination gets it).
+pub fn write_hpexpireat<'f>(
+    out: &mut Commands,
+    key: &[u8],
+    at_ms: i64,
+    fields: impl ExactSizeIterator<Item = &'f [u8]>,
+) {
+    out.command(5 + fields.len());
+    out.arg(b"HPEXPIREAT");
+    out.arg(key);
+    out.arg_int(at_ms);
+    out.arg(b"FIELDS");
+    out.arg_int(fields.len() as i64);
+    for field in fields {
+        out.arg(field);
+    }
 }
 
 /// Rewrites relative expiries as absolute ones counted from `ran_ms`: `EXPIRE`/`PEXPIRE` as
@@ -167,11 +187,6 @@ fn for_each_option(
 /// Whether `option` is among `args` (case-insensitive).
 fn has_option(args: &[Vec<u8>], option: &[u8]) -> bool {
     args.iter().any(|arg| arg.eq_ignore_ascii_case(option))
-}
-
-/// A decimal argument.
-fn decimal<T: std::str::FromStr>(arg: &[u8]) -> Option<T> {
-    std::str::from_utf8(arg).ok()?.parse().ok()
 }
 
 #[cfg(test)]

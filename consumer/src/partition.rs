@@ -126,6 +126,9 @@ struct Lane {
     own_keys: Option<SeenKeys>,
     chunked: ChunkedValue,
     summary: PartitionSummary,
+    /// On a cluster: a plain connection to one node, for `COMMAND GETKEYS` (opened by the
+    /// first command across slots, then kept).
+    key_lookup: Option<redis::aio::MultiplexedConnection>,
 }
 
 impl Lane {
@@ -199,6 +202,7 @@ impl Lane {
                 .map(|_| SeenKeys::default()),
             own_keys,
             chunked: ChunkedValue::default(),
+            key_lookup: None,
             summary: PartitionSummary {
                 partition,
                 epoch: start.map(|c| c.epoch),

@@ -1,7 +1,7 @@
 //! Turns snapshot records into destination commands: `RESTORE key ttl payload REPLACE ABSTTL`
 //! for keys, `FUNCTION LOAD REPLACE` for function libraries.
 
-use crate::expiry::on_target;
+use crate::expiry::{on_target, write_hpexpireat};
 use crate::wire::Commands;
 use slotstream_rdb::dump::{crc64, FOOTER_LEN};
 use slotstream_rdb::elements::{self, Batch, DecodeError};
@@ -85,15 +85,8 @@ pub fn write_field_expiries(
     )?;
     for (at, fields) in by_time {
         for group in fields.chunks(FIELDS_PER_COMMAND) {
-            out.command(5 + group.len());
-            out.arg(b"HPEXPIREAT");
-            out.arg(&key.key);
-            out.arg_int(on_target(at, extension_ms));
-            out.arg(b"FIELDS");
-            out.arg_int(group.len() as i64);
-            for field in group {
-                out.arg(field);
-            }
+            let at = on_target(at, extension_ms);
+            write_hpexpireat(out, &key.key, at, group.iter().map(Vec::as_slice));
         }
     }
     Ok(())

@@ -13,7 +13,7 @@
 mod stream;
 
 use crate::config::OnUnsupported;
-use crate::expiry::{on_target, passed};
+use crate::expiry::{on_target, passed, write_hpexpireat};
 use crate::target::TargetInfo;
 use crate::wire::Commands;
 use slotstream_rdb::elements::{self, Batch, DecodeError, HashField, Kind, StreamMeta};
@@ -274,13 +274,7 @@ impl Writer<'_, '_> {
     /// `HPEXPIREAT key at FIELDS 1 field` for each field with a TTL.
     fn field_expiries(&mut self) {
         for (field, at) in std::mem::take(&mut self.field_ttls) {
-            self.out.command(6);
-            self.out.arg(b"HPEXPIREAT");
-            self.out.arg(self.key);
-            self.out.arg_int(at);
-            self.out.arg(b"FIELDS");
-            self.out.arg(b"1");
-            self.out.arg(&field);
+            write_hpexpireat(self.out, self.key, at, std::iter::once(field.as_slice()));
             self.count += 1;
         }
     }

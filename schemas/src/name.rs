@@ -1,5 +1,6 @@
 //! A command or option name in upper case, on the stack: matching names is on the hot path of
-//! every live command, and `to_ascii_uppercase` allocated each time.
+//! every live command, and `to_ascii_uppercase` allocated each time. And [`decimal`], a numeric
+//! argument.
 
 /// Longest name kept; longer ones match nothing (no Redis command or option is this long).
 const MAX: usize = 32;
@@ -35,6 +36,11 @@ impl Name {
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..self.len]
     }
+}
+
+/// A command argument read as a decimal number (a db, a count, a time); `None` if it is not one.
+pub fn decimal<T: std::str::FromStr>(arg: &[u8]) -> Option<T> {
+    std::str::from_utf8(arg).ok()?.parse().ok()
 }
 
 impl std::ops::Deref for Name {

@@ -219,6 +219,9 @@ impl Side {
         conns: &[MultiplexedConnection],
         keys: &[Vec<u8>],
     ) -> Result<Vec<bool>, VerifyError> {
+        if self.nodes.len() == 1 {
+            return self.exists(&mut conns[0].clone(), keys).await;
+        }
         let mut found = vec![false; keys.len()];
         let mut by_node: Vec<(usize, usize)> = keys
             .iter()
@@ -227,7 +230,7 @@ impl Side {
             .collect();
         by_node.sort_unstable();
         for group in by_node.chunk_by(|a, b| a.0 == b.0) {
-            let node_keys: Vec<Vec<u8>> = group.iter().map(|&(_, i)| keys[i].clone()).collect();
+            let node_keys: Vec<&Vec<u8>> = group.iter().map(|&(_, i)| &keys[i]).collect();
             let mut conn = conns[group[0].0].clone();
             let answers = self.exists(&mut conn, &node_keys).await?;
             for (&(_, i), answer) in group.iter().zip(answers) {
@@ -289,10 +292,10 @@ impl Side {
     }
 
     /// `EXISTS` for each key, in one pipeline.
-    pub async fn exists(
+    pub async fn exists<K: redis::ToRedisArgs>(
         &self,
         conn: &mut MultiplexedConnection,
-        keys: &[Vec<u8>],
+        keys: &[K],
     ) -> Result<Vec<bool>, VerifyError> {
         if keys.is_empty() {
             return Ok(Vec::new());

@@ -37,7 +37,10 @@ impl Lane {
         let Topology::Cluster(map) = self.ctx.target_info.topology.clone() else {
             return Err(self.not_by_effect("a cluster".into(), "the target is not a cluster"));
         };
-        let mut node = self.ctx.target.connect().await?;
+        let mut node = match self.key_lookup.take() {
+            Some(node) => node,
+            None => self.ctx.target.connect().await?,
+        };
         let mut keyed = Vec::with_capacity(commands.len());
         for command in commands {
             let args: Vec<Vec<u8>> = command.args.into_iter().map(|a| a.0).collect();
@@ -48,6 +51,7 @@ impl Lane {
             let keys = self.keys_of(&mut node, &args).await?;
             keyed.push(Keyed { args, keys });
         }
+        self.key_lookup = Some(node);
         let steps = match plan(keyed) {
             Ok(steps) => steps,
             Err(not) if self.ctx.on_unsupported == OnUnsupported::SkipWithWarning => {
