@@ -18,20 +18,33 @@ pub fn source_offset(source: &RedisServer) -> u64 {
         .expect("master_repl_offset is a number")
 }
 
+/// The replication ids a checkpoint written for `source`'s current history may carry: its own,
+/// and the one it continues (after a failover).
+pub fn source_replids(source: &RedisServer) -> [String; 2] {
+    [
+        source.info_field("replication", "master_replid"),
+        source.info_field("replication", "master_replid2"),
+    ]
+}
+
 /// The lowest replication offset the target's checkpoints of `log` cover; `None` while a
-/// partition has none or is in the middle of a snapshot (whose records all carry the offset
-/// the snapshot was taken at).
-pub fn applied_offset(target: &RedisServer, log: &str) -> Option<u64> {
+/// partition has none, is in the middle of a snapshot (whose records all carry the offset
+/// the snapshot was taken at), or still holds an epoch of another replication history than
+/// `replids` (a restarted source counts from a new id, maybe from a lower offset).
+pub fn applied_offset(target: &RedisServer, log: &str, replids: &[String]) -> Option<u64> {
     let mut conn = target.conn();
     (0..PARTITIONS)
         .map(|p| {
-            let (offset, done): (Option<u64>, Option<u64>) = redis::cmd("HMGET")
-                .arg(format!("__slotstream:checkpoint:{log}:{p}"))
-                .arg("offset")
-                .arg("snapshot_done")
-                .query(&mut conn)
-                .unwrap();
-            offset.filter(|_| done == Some(1))
+            let (offset, done, replid): (Option<u64>, Option<u64>, Option<String>) =
+                redis::cmd("HMGET")
+                    .arg(format!("__slotstream:checkpoint:{log}:{p}"))
+                    .arg("offset")
+                    .arg("snapshot_done")
+                    .arg("replid")
+                    .query(&mut conn)
+                    .unwrap();
+            let same_history = replid.is_none_or(|id| replids.contains(&id));
+            offset.filter(|_| done == Some(1) && same_history)
         })
         .collect::<Option<Vec<u64>>>()
         .and_then(|offsets| offsets.into_iter().min())
@@ -86,9 +99,12 @@ pub fn wait_caught_up(
     std::thread::sleep(Duration::from_millis(1100));
     expire_due_keys(source);
     let wanted = source_offset(source);
+    let replids = source_replids(source);
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
-        if applied_offset(target, log).is_some_and(|o| o >= wanted) && snapshot_done(target, log) {
+        if applied_offset(target, log, &replids).is_some_and(|o| o >= wanted)
+            && snapshot_done(target, log)
+        {
             return;
         }
         for proc in procs.iter_mut() {
@@ -100,7 +116,7 @@ pub fn wait_caught_up(
             let logs: Vec<String> = procs.iter().map(|p| p.log()).collect();
             panic!(
                 "the target did not catch up with offset {wanted} (at {:?}):\n{}",
-                applied_offset(target, log),
+                applied_offset(target, log, &replids),
                 logs.join("\n---\n")
             );
         }
