@@ -13,6 +13,7 @@ use crate::stats::ApplyStats;
 use crate::target::{SlotMap, Target, TargetInfo, Topology};
 use crate::throttle::Throttle;
 use slotstream_schemas::log::PartitionReader;
+use slotstream_schemas::slot::SlotRanges;
 use std::sync::Arc;
 use tokio::task::JoinSet;
 
@@ -47,6 +48,24 @@ pub struct RunOptions {
     /// The name the destination's own keys are looked at and remembered under before the
     /// first write (when no partition has a checkpoint yet; see [`crate::existing`]).
     pub existing_log: Option<String>,
+    /// The claim, when it was decided before this run (by [`Applier::claim`], once for the
+    /// runs of every shard of a cluster source); then `existing_log` is not looked at.
+    pub claim: Option<Claim>,
+    /// The slots this run's records come from (one shard of a cluster source): a sweep keeps
+    /// to them. `None`: every slot.
+    pub slots: Option<SlotRanges>,
+}
+
+/// The destination's claim for a log ([`crate::existing`]), decided before the first write.
+#[derive(Clone)]
+pub struct Claim {
+    /// The log the destination's own keys are remembered under.
+    pub log: String,
+    /// An earlier run had claimed the destination already.
+    pub before: bool,
+    /// The claim still to write before the first write, shared by every run that writes for
+    /// the log; `None` when there is none to write.
+    pub pending: Option<Arc<PendingClaim>>,
 }
 
 impl ApplySummary {
@@ -168,13 +187,13 @@ impl Applier {
     /// Before the first write of `log` (`first_write`: no checkpoint of it yet): refuses a
     /// destination with keys of its own, or remembers them, as `--on-existing` says. Returns
     /// whether an earlier run had claimed it already (its keys are slotstream's; see
-    /// [`existing`]), and whether this run is to claim it before its first write.
-    async fn check_existing(
+    /// [`existing`]), and the claim this run is to write before its first write.
+    pub async fn claim(
         &self,
         log: &str,
         partitions: u32,
         first_write: bool,
-    ) -> Result<(bool, bool), ApplyError> {
+    ) -> Result<Claim, ApplyError> {
         let mut store = self.target.queries(&self.info.topology).await?;
         let redis_failed = |doing: &str| {
             let addr = self.target.addr.clone();
@@ -184,8 +203,13 @@ impl Applier {
         let claimed = existing::claimed(&mut store, log)
             .await
             .map_err(redis_failed("reading the claim of an earlier run"))?;
+        let decided = |pending: bool| Claim {
+            log: log.to_string(),
+            before: claimed,
+            pending: pending.then(|| Arc::new(PendingClaim::new(log.to_string()))),
+        };
         if claimed || !first_write {
-            return Ok((claimed, false));
+            return Ok(decided(false));
         }
         let mut nodes = self.target.node_connections(&self.info.topology).await?;
         let policy = self.config.on_existing;
@@ -209,7 +233,7 @@ impl Applier {
             ),
             Ok(_) => {}
         }
-        Ok((false, true))
+        Ok(decided(true))
     }
 
     /// Applies every partition until its log ends (or its snapshot, with
@@ -221,18 +245,11 @@ impl Applier {
         options: RunOptions,
     ) -> Result<ApplySummary, ApplyError> {
         let first_write = options.start.iter().all(Option::is_none);
-        let (claimed_before, to_claim) = match &options.existing_log {
-            Some(log) => {
-                self.check_existing(log, readers.len() as u32, first_write)
-                    .await?
-            }
-            None => (false, false),
+        let claim = match (options.claim, &options.existing_log) {
+            (Some(claim), _) => Some(claim),
+            (None, Some(log)) => Some(self.claim(log, readers.len() as u32, first_write).await?),
+            (None, None) => None,
         };
-        let claim = options
-            .existing_log
-            .clone()
-            .filter(|_| to_claim)
-            .map(PendingClaim::new);
         let ctx = Arc::new(PartitionContext {
             target: self.target,
             target_info: self.info,
@@ -256,10 +273,11 @@ impl Applier {
             partitions: readers.len() as u32,
             ttl_extension_ms: self.config.ttl_extension.as_millis() as i64,
             on_unsupported: self.config.on_unsupported,
-            existing_log: options.existing_log,
+            existing_log: claim.as_ref().map(|c| c.log.clone()),
             db_map: self.config.db_map.clone(),
-            sweep_unstarted: claimed_before,
-            claim,
+            sweep_unstarted: claim.as_ref().is_some_and(|c| c.before),
+            claim: claim.and_then(|c| c.pending),
+            slots: options.slots,
         });
         let mut tasks = JoinSet::new();
         for reader in readers {

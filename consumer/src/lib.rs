@@ -75,7 +75,7 @@ pub mod target;
 pub mod throttle;
 pub mod wire;
 
-pub use apply::{Applier, ApplySummary, RunOptions};
+pub use apply::{Applier, ApplySummary, Claim, RunOptions};
 pub use config::{OnExisting, OnUnsupported, TargetConfig};
 pub use error::ApplyError;
 pub use stats::ApplyStats;

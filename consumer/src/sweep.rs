@@ -4,7 +4,7 @@
 //! the producer was away).
 
 use redis::aio::MultiplexedConnection;
-use slotstream_schemas::slot::{key_slot, partition_for_slot};
+use slotstream_schemas::slot::{key_slot, partition_for_slot, SlotRanges};
 use slotstream_schemas::BOOKKEEPING_PREFIX;
 use std::collections::{BTreeMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
@@ -44,13 +44,15 @@ impl SeenKeys {
     }
 }
 
-/// Deletes the destination keys of `partition`'s slots that `seen` lacks, in every database
-/// that has keys. Returns how many it deleted. Leaves the connection in an unknown database.
+/// Deletes the destination keys of `partition`'s slots (those of them in `only`, when given:
+/// one shard's) that `seen` lacks, in every database that has keys. Returns how many it
+/// deleted. Leaves the connection in an unknown database.
 pub async fn sweep(
     conn: &mut MultiplexedConnection,
     partition: u32,
     partitions: u32,
     seen: &SeenKeys,
+    only: Option<&SlotRanges>,
 ) -> Result<u64, redis::RedisError> {
     let mut deleted = 0;
     for db in databases_with_keys(conn).await? {
@@ -66,7 +68,11 @@ pub async fn sweep(
             let stale: Vec<&Vec<u8>> = keys
                 .iter()
                 .filter(|key| !key.starts_with(BOOKKEEPING_PREFIX))
-                .filter(|key| partition_for_slot(key_slot(key), partitions) == partition)
+                .filter(|key| {
+                    let slot = key_slot(key);
+                    partition_for_slot(slot, partitions) == partition
+                        && only.is_none_or(|slots| slots.contains(slot))
+                })
                 .filter(|key| !seen.contains(db, key))
                 .collect();
             if !stale.is_empty() {

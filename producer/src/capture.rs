@@ -6,9 +6,9 @@ use crate::error::CaptureError;
 use crate::follow::Follower;
 use crate::keys::CommandTable;
 use crate::replica::{Payload, ReplicaLink, SyncStart, Transfer};
+use crate::shards::is_cluster_node;
 use crate::snapshot::{stream_snapshot, EpochInfo, SnapshotSummary};
 use crate::source_facts::SourceFacts;
-use crate::standalone::refuse_cluster;
 use crate::stats::CaptureStats;
 use slotstream_rdb::RdbReader;
 use slotstream_schemas::log::LogWriter;
@@ -76,6 +76,15 @@ impl Session {
                 } else {
                     replid
                 };
+                if replid != resume.replid {
+                    tracing::info!(
+                        source = %addr,
+                        before = %resume.replid,
+                        now = %replid,
+                        "the source continues the replication history under a new id (a \
+                         failover promoted it): no full sync"
+                    );
+                }
                 tracing::info!(source = %addr, %replid, offset = resume.offset, "continuing");
                 (replid, resume.offset, None)
             }
@@ -157,7 +166,10 @@ impl Session {
             command: "COMMAND".into(),
             reply,
         };
-        let mut conn = ordinary_connection(&self.config).map_err(|e| refused(e.to_string()))?;
+        let mut conn = self
+            .config
+            .client_connection()
+            .map_err(|e| refused(e.to_string()))?;
         CommandTable::load(&mut conn).map_err(|e| refused(e.to_string()))
     }
 
@@ -178,30 +190,43 @@ impl Session {
     }
 }
 
-/// A plain client connection to the source, beside the replication link. Its setup (the
-/// client's handshake) waits no longer than a read would: a stalled source costs an attempt
-/// `--source-timeout-secs`, not the connect timeout for each such connection.
-fn ordinary_connection(config: &SourceConfig) -> redis::RedisResult<redis::Connection> {
-    let client = redis::Client::open(config.url.as_str())?;
-    let timeout = config.connect_timeout.min(config.read_timeout);
-    let conn = client.get_connection_with_timeout(timeout)?;
-    conn.set_read_timeout(Some(config.read_timeout))?;
-    Ok(conn)
-}
-
-/// Refuses a cluster node as the source ([`refuse_cluster`]), before the replica link asks for
-/// anything. A source that cannot be reached is left to the replica link to report.
+/// Refuses a cluster node as the source unless it is captured as one shard of its cluster
+/// (`config.shard`): alone, its snapshot holds only its own slots. A source whose `INFO` cannot
+/// be read is let through: the replica link that follows reports the real fault.
 fn check_standalone(config: &SourceConfig, addr: &SourceAddr) -> Result<(), CaptureError> {
-    match ordinary_connection(config) {
-        Ok(mut conn) => refuse_cluster(&mut conn, &addr.to_string()),
-        Err(_) => Ok(()),
+    if config.shard.is_some() {
+        return Ok(());
     }
+    let Ok(mut conn) = config.client_connection() else {
+        return Ok(());
+    };
+    let info: String = match redis::cmd("INFO").arg("cluster").query(&mut conn) {
+        Ok(info) => info,
+        Err(err) => {
+            tracing::warn!(source = %addr, %err, "cannot read INFO cluster; assuming a standalone source");
+            return Ok(());
+        }
+    };
+    if is_cluster_node(&info) {
+        return Err(CaptureError::Unsupported {
+            addr: addr.to_string(),
+            what: "it is a cluster node (cluster_enabled:1), and cluster sources are not \
+                   supported yet by produce: only this node's slots would be copied. `slotstream \
+                   sync` copies a whole cluster from any of its nodes; for produce, point \
+                   --source at a standalone server"
+                .into(),
+        });
+    }
+    Ok(())
 }
 
 /// The source's facts for `EpochBegin`; none (with a warning) when they cannot be read, and the
 /// consumer then finds such problems key by key.
 fn read_facts(config: &SourceConfig, addr: &SourceAddr) -> SourceFacts {
-    match ordinary_connection(config).and_then(|mut conn| SourceFacts::read(&mut conn)) {
+    match config
+        .client_connection()
+        .and_then(|mut conn| SourceFacts::read(&mut conn))
+    {
         Ok(facts) => {
             tracing::debug!(source = %addr, ?facts, "source modules and field TTLs");
             facts

@@ -2,6 +2,7 @@
 
 use crate::error::CaptureError;
 use slotstream_schemas::display::redact_url;
+use slotstream_schemas::slot::SlotRanges;
 use std::time::Duration;
 
 /// How to reach the source and what to call it in the records.
@@ -21,6 +22,10 @@ pub struct SourceConfig {
     /// Collections that grow past this many bytes are sent as `SnapshotChunk`s of about
     /// this size, so no whole big value is held anywhere.
     pub chunk_bytes: usize,
+    /// The source is one shard of a cluster, captured on purpose (its other shards by other
+    /// links): a cluster node is not refused, and commands that would reach past its slots on
+    /// the target (`FLUSHALL`, `FLUSHDB`, `SWAPDB`) stop the capture.
+    pub shard: Option<SlotRanges>,
 }
 
 impl SourceConfig {
@@ -32,8 +37,44 @@ impl SourceConfig {
             read_timeout: Duration::from_secs(60),
             max_object_bytes: 1 << 30,
             chunk_bytes: slotstream_rdb::DEFAULT_CHUNK_BYTES,
+            shard: None,
         }
     }
+
+    /// A plain client connection to the source, beside the replication link. Its setup (the
+    /// client's handshake) waits no longer than a read would: a stalled source costs an attempt
+    /// `--source-timeout-secs`, not the connect timeout for each such connection.
+    pub fn client_connection(&self) -> redis::RedisResult<redis::Connection> {
+        let client = redis::Client::open(self.url.as_str())?;
+        let timeout = self.connect_timeout.min(self.read_timeout);
+        let conn = client.get_connection_with_timeout(timeout)?;
+        conn.set_read_timeout(Some(self.read_timeout))?;
+        Ok(conn)
+    }
+
+    /// The same settings for another node of the source, `host:port` (a shard's primary): the
+    /// URL keeps its scheme, credentials and path.
+    pub fn for_node(&self, node: &str) -> SourceConfig {
+        let mut config = self.clone();
+        config.url = with_authority(&self.url, node);
+        config
+    }
+}
+
+/// `url` with its `host:port` replaced by `node`.
+fn with_authority(url: &str, node: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let user = authority.rfind('@').map_or("", |at| &authority[..=at]);
+    format!(
+        "{}{user}{node}{}",
+        &url[..scheme_end],
+        &rest[authority_end..]
+    )
 }
 
 /// A parsed source address with credentials.
@@ -98,6 +139,19 @@ mod tests {
         let addr = SourceAddr::parse("redis://:pw@h:1").unwrap();
         assert_eq!(addr.username, None);
         assert_eq!(addr.password.as_deref(), Some("pw"));
+    }
+
+    #[test]
+    fn another_node_keeps_credentials_and_path() {
+        let config = SourceConfig::new("redis://alice:p%40ss@seed:7000/0");
+        assert_eq!(
+            config.for_node("10.0.0.2:7001").url,
+            "redis://alice:p%40ss@10.0.0.2:7001/0"
+        );
+        assert_eq!(
+            SourceConfig::new("redis://h:1").for_node("[::1]:2").url,
+            "redis://[::1]:2"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! - [`route`]: live commands → records: single slot, split per slot, or barrier.
 //! - [`snapshot`]: RDB entries → `EpochBegin`, `SnapshotKey`…, `SnapshotEnd` records.
 //! - [`source_facts`]: the source's modules and field-TTL hashes, for `EpochBegin`.
-//! - [`standalone`]: the refusal of a cluster node as the source (not supported yet).
+//! - [`shards`]: the source's shape: one server, or the shards of a cluster and their slots.
 //! - [`capture`]: the driver that runs the above on one socket.
 //! - [`command`]: the replication command stream, parsed incrementally.
 //! - [`follow`]: after the snapshot: ACKs, offsets, the live stream.
@@ -30,9 +30,9 @@ pub mod follow;
 pub mod keys;
 pub mod replica;
 pub mod route;
+pub mod shards;
 pub mod snapshot;
 pub mod source_facts;
-pub mod standalone;
 pub mod stats;
 
 pub use capture::{capture_snapshot, CaptureSummary, Session};

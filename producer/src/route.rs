@@ -27,6 +27,8 @@ pub struct Router {
     /// An open `MULTI` block, held until its `EXEC`.
     block: Option<Block>,
     addr: String,
+    /// The source is one shard of a cluster ([`Router::of_shard`]).
+    shard: bool,
 }
 
 /// A `MULTI` block being collected.
@@ -69,7 +71,15 @@ impl Router {
             db,
             block: None,
             addr,
+            shard: false,
         }
+    }
+
+    /// Routes the stream of one shard of a cluster: commands that would reach past the shard's
+    /// slots on the target stop the capture ([`Router::command`]).
+    pub fn of_shard(mut self, shard: bool) -> Self {
+        self.shard = shard;
+        self
     }
 
     /// The database the stream has selected.
@@ -115,6 +125,17 @@ impl Router {
                     return Err(self.protocol("EXEC without MULTI"));
                 };
                 return self.write_block(block, end, log);
+            }
+            b"FLUSHALL" | b"FLUSHDB" | b"SWAPDB" if self.shard => {
+                return Err(CaptureError::Unsupported {
+                    addr: self.addr.clone(),
+                    what: format!(
+                        "{} on a shard of a cluster source cannot be applied yet: on the target \
+                         it would reach the keys of the other shards too. Start a new copy \
+                         (with an emptied target) after it",
+                        String::from_utf8_lossy(name.as_bytes())
+                    ),
+                });
             }
             _ => {}
         }

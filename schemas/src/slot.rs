@@ -6,7 +6,7 @@
 //! checkpoint carrying the slot's hash tag) shares a partition and its order.
 
 use crc::{Crc, Table, CRC_16_XMODEM};
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
 
 /// Number of hash slots in Redis Cluster.
 pub const SLOTS: u16 = 16384;
@@ -98,9 +98,107 @@ pub fn slots_of_partition(partition: u32, partitions: u32) -> Range<u16> {
     first(partition)..first(partition + 1)
 }
 
+/// A set of slots as sorted, disjoint, inclusive ranges: what one shard of a cluster serves.
+/// Shown as `0-5460,16000`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlotRanges(Vec<RangeInclusive<u16>>);
+
+impl SlotRanges {
+    /// Every slot.
+    pub fn all() -> SlotRanges {
+        SlotRanges(vec![0..=SLOTS - 1])
+    }
+
+    /// Adds `range`, merging it with those it touches.
+    pub fn push(&mut self, range: RangeInclusive<u16>) {
+        if range.is_empty() {
+            return;
+        }
+        self.0.push(range);
+        self.0.sort_by_key(|r| *r.start());
+        let mut merged: Vec<RangeInclusive<u16>> = Vec::with_capacity(self.0.len());
+        for range in self.0.drain(..) {
+            match merged.last_mut() {
+                Some(last) if u32::from(*range.start()) <= u32::from(*last.end()) + 1 => {
+                    *last = *last.start()..=(*last.end()).max(*range.end());
+                }
+                _ => merged.push(range),
+            }
+        }
+        self.0 = merged;
+    }
+
+    /// Adds every range of `other`.
+    pub fn extend(&mut self, other: &SlotRanges) {
+        for range in &other.0 {
+            self.push(range.clone());
+        }
+    }
+
+    pub fn contains(&self, slot: u16) -> bool {
+        self.0.iter().any(|r| r.contains(&slot))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The lowest slot, if any.
+    pub fn first(&self) -> Option<u16> {
+        self.0.first().map(|r| *r.start())
+    }
+
+    /// The slots not in the set.
+    pub fn complement(&self) -> SlotRanges {
+        let mut missing = SlotRanges::default();
+        let mut next: u32 = 0;
+        for range in &self.0 {
+            if u32::from(*range.start()) > next {
+                missing.push(next as u16..=*range.start() - 1);
+            }
+            next = u32::from(*range.end()) + 1;
+        }
+        if next < u32::from(SLOTS) {
+            missing.push(next as u16..=SLOTS - 1);
+        }
+        missing
+    }
+}
+
+impl std::fmt::Display for SlotRanges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (n, range) in self.0.iter().enumerate() {
+            if n > 0 {
+                f.write_str(",")?;
+            }
+            if range.start() == range.end() {
+                write!(f, "{}", range.start())?;
+            } else {
+                write!(f, "{}-{}", range.start(), range.end())?;
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slot_ranges_merge_and_complement() {
+        let mut ranges = SlotRanges::default();
+        ranges.push(100..=199);
+        ranges.push(0..=49);
+        ranges.push(200..=300);
+        ranges.push(16383..=16383);
+        assert_eq!(ranges.to_string(), "0-49,100-300,16383");
+        assert!(ranges.contains(150) && !ranges.contains(50) && ranges.contains(16383));
+        assert_eq!(ranges.complement().to_string(), "50-99,301-16382");
+        assert!(SlotRanges::all().complement().is_empty());
+        assert_eq!(SlotRanges::default().complement(), SlotRanges::all());
+        assert_eq!(ranges.first(), Some(0));
+    }
 
     #[test]
     fn every_slot_has_a_short_tag_that_hashes_to_it() {

@@ -69,6 +69,7 @@ async fn run_once(
         on_applied: Some(log.commit_hook()),
         min_epoch: None,
         existing_log: Some(settings.topic.clone()),
+        ..RunOptions::default()
     };
     // Dropped where it waits on a stop: each batch commits with its checkpoint in one
     // transaction, so what was sent is covered and what was not is read again by a restart.

@@ -91,11 +91,11 @@ pub fn kafka_settings(
     )?)
 }
 
-/// The capture side's counters, for the progress line.
+/// Adds a capture side's counters to the progress line (`sync` of a cluster has one per shard).
 pub fn capture_progress(stats: &CaptureStats, numbers: &mut Numbers) {
-    numbers.keys_read = stats.keys();
-    numbers.rdb_bytes = stats.rdb_bytes();
-    numbers.rdb_total = stats.rdb_total();
+    numbers.keys_read += stats.keys();
+    numbers.rdb_bytes += stats.rdb_bytes();
+    numbers.rdb_total += stats.rdb_total();
 }
 
 /// The apply side's counters, for the progress line.

@@ -9,6 +9,7 @@ use crate::snapshot::SnapshotWriter;
 use crate::stats::ApplyStats;
 use crate::target::{Target, TargetInfo};
 use crate::throttle::Throttle;
+use slotstream_schemas::slot::SlotRanges;
 use std::sync::Arc;
 
 pub use slotstream_schemas::log::AppliedHook;
@@ -46,7 +47,9 @@ pub struct PartitionContext {
     pub sweep_unstarted: bool,
     /// The claim this run writes before its first write (it passed the look for keys of the
     /// destination's own); `None` when there is none to write.
-    pub claim: Option<PendingClaim>,
+    pub claim: Option<Arc<PendingClaim>>,
+    /// The slots the records come from (one shard of a cluster source); a sweep keeps to them.
+    pub slots: Option<SlotRanges>,
     /// Which destination database receives each source database.
     pub db_map: DbMap,
 }

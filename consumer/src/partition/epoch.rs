@@ -89,11 +89,15 @@ impl Lane {
         let mut deleted = 0;
         let topology = &self.ctx.target_info.topology;
         for mut node in self.ctx.target.node_connections(topology).await? {
-            deleted += sweep::sweep(&mut node, partition, self.ctx.partitions, &seen)
-                .await
-                .map_err(|cause| {
-                    self.query_failed("deleting keys the new snapshot lacks", cause)
-                })?;
+            deleted += sweep::sweep(
+                &mut node,
+                partition,
+                self.ctx.partitions,
+                &seen,
+                self.ctx.slots.as_ref(),
+            )
+            .await
+            .map_err(|cause| self.query_failed("deleting keys the new snapshot lacks", cause))?;
         }
         tracing::info!(
             partition,

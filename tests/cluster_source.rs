@@ -1,0 +1,467 @@
+//! A Redis Cluster as the source of `sync`: found from any node, one capture per shard, into a
+//! standalone server and into another cluster, live changes followed across kills and a
+//! failover of a source shard; refusals of what cannot be copied whole.
+
+mod common;
+
+use common::keyspace;
+use common::{slotstream, RedisServer, TTL_EXTENSION_MS};
+use slotstream_schemas::slot::key_slot;
+use slotstream_test_support::{Cluster, Proc};
+use std::collections::BTreeMap;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+/// Writes to a cluster, each command to the primary that owns its key (the map read once).
+struct Writer {
+    /// Per slot, the index of its owner in `conns`.
+    owner: Vec<usize>,
+    conns: Vec<redis::Connection>,
+}
+
+impl Writer {
+    fn new(cluster: &Cluster) -> Writer {
+        let primaries = cluster.primaries();
+        let mut ports: Vec<u16> = Vec::new();
+        let mut conns = Vec::new();
+        let mut owner = vec![usize::MAX; 16384];
+        let ranges: Vec<(i64, i64, i64)> = redis::cmd("CLUSTER")
+            .arg("SLOTS")
+            .query::<Vec<redis::Value>>(&mut primaries[0].conn())
+            .unwrap()
+            .into_iter()
+            .map(|range| {
+                let redis::Value::Array(fields) = range else {
+                    panic!("CLUSTER SLOTS: {range:?}")
+                };
+                let int = |v: &redis::Value| match v {
+                    redis::Value::Int(n) => *n,
+                    other => panic!("CLUSTER SLOTS: {other:?}"),
+                };
+                let redis::Value::Array(node) = &fields[2] else {
+                    panic!("CLUSTER SLOTS: {fields:?}")
+                };
+                (int(&fields[0]), int(&fields[1]), int(&node[1]))
+            })
+            .collect();
+        for (first, last, port) in ranges {
+            let port = port as u16;
+            let index = match ports.iter().position(|&p| p == port) {
+                Some(index) => index,
+                None => {
+                    let node = cluster
+                        .nodes()
+                        .iter()
+                        .find(|n| n.port() == port)
+                        .expect("the owner is a node of the cluster");
+                    ports.push(port);
+                    conns.push(node.conn());
+                    ports.len() - 1
+                }
+            };
+            for slot in first..=last {
+                owner[slot as usize] = index;
+            }
+        }
+        Writer { owner, conns }
+    }
+
+    fn run(&mut self, key: &str, cmd: &redis::Cmd) {
+        let conn = &mut self.conns[self.owner[usize::from(key_slot(key.as_bytes()))]];
+        let _: redis::Value = cmd.query(conn).unwrap();
+    }
+
+    /// Every type, TTLs, hash tags, over every shard.
+    fn data(&mut self, keys: usize) {
+        for i in 0..keys {
+            let key = format!("string:{i}");
+            self.run(&key, redis::cmd("SET").arg(&key).arg(format!("value-{i}")));
+            let key = format!("ttl:{i}");
+            self.run(
+                &key,
+                redis::cmd("SET").arg(&key).arg("v").arg("EX").arg(3600),
+            );
+            let key = format!("list:{i}");
+            self.run(&key, redis::cmd("RPUSH").arg(&key).arg(&["a", "b", "c"]));
+            let key = format!("hash:{i}");
+            self.run(
+                &key,
+                redis::cmd("HSET").arg(&key).arg(&[("f", "v"), ("g", "w")]),
+            );
+            let key = format!("zset:{i}");
+            self.run(
+                &key,
+                redis::cmd("ZADD").arg(&key).arg(&[(1.5, "x"), (2.0, "y")]),
+            );
+            let key = format!("set:{i}");
+            self.run(&key, redis::cmd("SADD").arg(&key).arg(&[1, 2, 3]));
+            let key = format!("stream:{i}");
+            self.run(
+                &key,
+                redis::cmd("XADD").arg(&key).arg("*").arg(&[("k", "v")]),
+            );
+            let key = format!("{{user:{i}}}:name");
+            self.run(&key, redis::cmd("SET").arg(&key).arg("n"));
+        }
+    }
+
+    /// One round of live changes: counters, lists, deletes, expiries, one-slot transactions.
+    fn round(&mut self, round: usize, keys: usize) {
+        for i in 0..keys {
+            let key = format!("counter:{i}");
+            self.run(&key, redis::cmd("INCR").arg(&key));
+            let key = format!("list:{i}");
+            self.run(&key, redis::cmd("LPUSH").arg(&key).arg(round));
+            let key = format!("string:{i}");
+            if i % 7 == round % 7 {
+                self.run(&key, redis::cmd("DEL").arg(&key));
+            } else {
+                self.run(&key, redis::cmd("APPEND").arg(&key).arg("+"));
+            }
+            let key = format!("hash:{i}");
+            self.run(&key, redis::cmd("HINCRBY").arg(&key).arg("n").arg(1));
+            let key = format!("ttl:{i}");
+            self.run(&key, redis::cmd("EXPIRE").arg(&key).arg(7200 + round));
+        }
+        let key = format!("{{tx:{round}}}:a");
+        let conn = &mut self.conns[self.owner[usize::from(key_slot(key.as_bytes()))]];
+        let _: () = redis::pipe()
+            .atomic()
+            .cmd("INCR")
+            .arg(&key)
+            .cmd("RPUSH")
+            .arg(format!("{{tx:{round}}}:b"))
+            .arg(round)
+            .query(conn)
+            .unwrap();
+    }
+}
+
+fn sync_cmd(source: &str, target: &str) -> Command {
+    let mut cmd = slotstream();
+    cmd.args(["sync", "--source", source, "--target", target]);
+    cmd
+}
+
+fn snapshot_only(source: &str, target: &str) -> Output {
+    sync_cmd(source, target)
+        .args(["--snapshot-only", "--retry-for-secs", "0"])
+        .output()
+        .expect("run slotstream")
+}
+
+type Keyspace = BTreeMap<Vec<u8>, keyspace::Entry>;
+
+/// Polls until `source()` and `target()` agree (the target's expiries the extension later), for
+/// up to two minutes; then panics with the difference and `log()`.
+fn wait_same(
+    source: impl Fn() -> Keyspace,
+    target: impl Fn() -> Keyspace,
+    log: impl Fn() -> String,
+) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let Some(why) = keyspace::difference(&source(), &target(), TTL_EXTENSION_MS, 2_000) else {
+            return;
+        };
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the copy differs: {why}\n{}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn succeeded(output: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "sync failed:\n{stderr}");
+    stderr
+}
+
+/// Given a replica's URL, `sync` finds every shard and copies the whole cluster into one
+/// server: the same keys, values and expiries as the three primaries hold together.
+#[test]
+fn a_cluster_snapshot_arrives_whole_in_a_server_given_any_node() {
+    let source = Cluster::start(3, 1);
+    Writer::new(&source).data(300);
+    let target = RedisServer::start();
+    let any_node = source.replicas()[1].url();
+    let log = succeeded(&snapshot_only(&any_node, &target.url()));
+    assert!(log.contains("one capture per shard"), "{log}");
+    let expected = keyspace::of_cluster(&source);
+    assert_eq!(expected.len(), 300 * 8);
+    let copied = keyspace::of_server(&target);
+    assert_eq!(
+        keyspace::difference(&expected, &copied, TTL_EXTENSION_MS, 2_000),
+        None
+    );
+}
+
+/// A cluster into another cluster: every shard's keys land on the target's owners.
+#[test]
+fn a_cluster_snapshot_and_live_changes_reach_another_cluster() {
+    let source = Cluster::start(3, 0);
+    let target = Cluster::start(3, 0);
+    let mut writer = Writer::new(&source);
+    writer.data(200);
+    let sync = Proc::spawn(
+        &mut sync_cmd(&source.primaries()[0].url(), &target.primaries()[1].url()),
+        "sync",
+    );
+    for round in 0..3 {
+        writer.round(round, 100);
+    }
+    wait_same(
+        || keyspace::of_cluster(&source),
+        || keyspace::of_cluster(&target),
+        || sync.log(),
+    );
+    let log = sync.stop();
+    assert!(log.contains("refused=0"), "{log}");
+}
+
+/// Live changes on every shard, `sync` SIGKILLed five times among them: each restart continues
+/// every shard from its own checkpoints, and the copy ends identical (counters and lists show
+/// any command applied twice or lost).
+#[test]
+fn live_changes_of_every_shard_arrive_once_across_kills() {
+    let source = Cluster::start(3, 1);
+    let mut writer = Writer::new(&source);
+    writer.data(100);
+    let target = RedisServer::start();
+    let start = || {
+        Proc::spawn(
+            &mut sync_cmd(&source.primaries()[2].url(), &target.url()),
+            "sync",
+        )
+    };
+    let mut sync = start();
+    wait_same(
+        || keyspace::of_cluster(&source),
+        || keyspace::of_server(&target),
+        || sync.log(),
+    );
+    for round in 0..10 {
+        writer.round(round, 100);
+        if round % 2 == 1 {
+            sync.kill();
+            sync = start();
+        }
+    }
+    wait_same(
+        || keyspace::of_cluster(&source),
+        || keyspace::of_server(&target),
+        || sync.log(),
+    );
+    let log = sync.stop();
+    assert!(log.contains("refused=0"), "{log}");
+    assert!(
+        log.contains("asking the source to continue"),
+        "the last restart copied again instead of continuing: {log}"
+    );
+}
+
+/// A replica of one shard takes over (`CLUSTER FAILOVER`) while `sync` follows: the link to the
+/// old primary drops, and the shard's capture continues from the new primary with `PSYNC`
+/// (the new primary serves no full sync), the copy identical.
+#[test]
+fn a_failover_of_a_source_shard_is_followed_without_a_full_sync() {
+    let mut source = Cluster::start(3, 1);
+    let mut writer = Writer::new(&source);
+    writer.data(100);
+    let target = RedisServer::start();
+    let sync = Proc::spawn(
+        &mut sync_cmd(&source.primaries()[0].url(), &target.url()),
+        "sync",
+    );
+    writer.round(0, 100);
+    wait_same(
+        || keyspace::of_cluster(&source),
+        || keyspace::of_server(&target),
+        || sync.log(),
+    );
+    source.failover(0);
+    let mut writer = Writer::new(&source);
+    for round in 1..4 {
+        writer.round(round, 100);
+    }
+    wait_same(
+        || keyspace::of_cluster(&source),
+        || keyspace::of_server(&target),
+        || sync.log(),
+    );
+    let promoted: Vec<&RedisServer> = source
+        .primaries()
+        .into_iter()
+        .filter(|p| p.info_field("replication", "master_replid2") != "0".repeat(40))
+        .collect();
+    assert_eq!(promoted.len(), 1, "one primary was promoted");
+    assert_eq!(
+        promoted[0].info_field("stats", "sync_full"),
+        "0",
+        "the promoted primary served a full sync: {}",
+        sync.log()
+    );
+    let log = sync.stop();
+    assert!(log.contains("refused=0"), "{log}");
+    assert!(log.contains("a failover promoted it"), "{log}");
+}
+
+/// A `FLUSHALL` on one shard would reach every shard's keys on the target: `sync` stops naming
+/// it (the target keeps what it had) rather than delete them.
+#[test]
+fn a_flushall_on_a_source_shard_stops_the_sync_naming_it() {
+    let source = Cluster::start(3, 0);
+    Writer::new(&source).data(50);
+    let target = RedisServer::start();
+    let sync = Proc::spawn(
+        sync_cmd(&source.primaries()[0].url(), &target.url()).args(["--retry-for-secs", "0"]),
+        "sync",
+    );
+    wait_same(
+        || keyspace::of_cluster(&source),
+        || keyspace::of_server(&target),
+        || sync.log(),
+    );
+    let _: () = redis::cmd("FLUSHALL")
+        .query(&mut source.primaries()[1].conn())
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !sync
+        .log()
+        .contains("FLUSHALL on a shard of a cluster source")
+    {
+        assert!(std::time::Instant::now() < deadline, "{}", sync.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        keyspace::of_server(&target).len(),
+        50 * 8,
+        "the target lost keys"
+    );
+}
+
+/// `produce` does not capture cluster sources yet: given a node, it is refused before anything
+/// reaches the topic (alone, the node's snapshot holds its own slots only).
+#[cfg(feature = "kafka")]
+#[test]
+fn kafka_produce_refuses_a_cluster_node_as_source() {
+    use common::broker::{produce_cmd, read_all, unique_topic};
+    use common::follow::broker_with_topic;
+
+    let cluster = Cluster::start(3, 0);
+    Writer::new(&cluster).data(50);
+    let topic = unique_topic("cluster");
+    let broker = broker_with_topic(&topic);
+    let node = cluster.primaries()[0];
+    let output = produce_cmd(node, &broker, &topic, common::follow::PARTITIONS)
+        .args(["--snapshot-only", "--retry-for-secs", "0"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "it should fail:\n{stderr}");
+    assert!(
+        stderr.contains("cluster sources are not supported yet by produce"),
+        "{stderr}"
+    );
+    assert!(
+        read_all(broker.bootstrap(), &topic).is_empty(),
+        "records reached the topic"
+    );
+}
+
+/// A cluster that cannot serve every slot (here slots 100-199 left without a primary, full
+/// coverage not required) is refused before anything is written, naming the slots.
+#[test]
+fn a_cluster_with_slots_no_primary_serves_is_refused_before_any_write() {
+    let source = Cluster::start(3, 0);
+    Writer::new(&source).data(20);
+    for node in source.nodes() {
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("cluster-require-full-coverage")
+            .arg("no")
+            .query(&mut node.conn())
+            .unwrap();
+    }
+    let tag = slotstream_schemas::slot::slot_tag(100);
+    let owner = source.primary_for(format!("{{{tag}}}").as_bytes());
+    let _: () = redis::cmd("CLUSTER")
+        .arg("DELSLOTS")
+        .arg((100..200).collect::<Vec<u16>>())
+        .query(&mut owner.conn())
+        .unwrap();
+    let target = RedisServer::start();
+    let output = snapshot_only(&owner.url(), &target.url());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "it should fail:\n{stderr}");
+    assert!(
+        stderr.contains("slots 100-199 are served by no primary"),
+        "{stderr}"
+    );
+    let written: u64 = redis::cmd("DBSIZE").query(&mut target.conn()).unwrap();
+    assert_eq!(written, 0, "the target was written to");
+}
+
+/// One shard cannot continue after `sync` was away (its backlog, cut to 16 KB, overran) and
+/// takes a new epoch; its sweep deletes the keys its new snapshot lacks within its own slots
+/// only: the other shards' keys in the same partitions stay, and those shards continue.
+#[test]
+fn a_new_epoch_of_one_shard_sweeps_its_own_slots_only() {
+    use slotstream_schemas::slot::slot_tag;
+    let source = Cluster::start(3, 0);
+    let mut writer = Writer::new(&source);
+    writer.data(200);
+    let target = RedisServer::start();
+    let start = || {
+        Proc::spawn(
+            &mut sync_cmd(&source.primaries()[1].url(), &target.url()),
+            "sync",
+        )
+    };
+    let mut sync = start();
+    wait_same(
+        || keyspace::of_cluster(&source),
+        || keyspace::of_server(&target),
+        || sync.log(),
+    );
+    sync.kill();
+    // The shard of slot 0: a small backlog, some of its keys deleted, then far more than the
+    // backlog written.
+    let shard = source.primary_for(format!("{{{}}}", slot_tag(0)).as_bytes());
+    let mut conn = shard.conn();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("repl-backlog-size")
+        .arg("16kb")
+        .query(&mut conn)
+        .unwrap();
+    let mut deleted = 0;
+    for i in 0..200 {
+        let key = format!("string:{i}");
+        if std::ptr::eq(source.primary_for(key.as_bytes()), shard) {
+            let _: () = redis::cmd("DEL").arg(&key).query(&mut conn).unwrap();
+            deleted += 1;
+        }
+    }
+    assert!(deleted > 0);
+    for slot in 0..2000 {
+        let key = format!("{{{}}}:fresh", slot_tag(slot));
+        let _: () = redis::cmd("SET")
+            .arg(&key)
+            .arg("x".repeat(100))
+            .query(&mut conn)
+            .unwrap();
+    }
+    let sync = start();
+    wait_same(
+        || keyspace::of_cluster(&source),
+        || keyspace::of_server(&target),
+        || sync.log(),
+    );
+    let log = sync.stop();
+    assert!(log.contains("full resync, epoch 2"), "{log}");
+    assert!(log.contains("asking the source to continue"), "{log}");
+    assert!(log.contains("new epoch: deleted the keys"), "{log}");
+}
