@@ -202,6 +202,10 @@ pub struct SyncArgs {
     /// Name of the source in the records (default: its host:port).
     #[arg(long)]
     pub source_id: Option<String>,
+    /// For a cluster source: capture each shard from its primary, or from one of its replicas
+    /// (less load on the primaries; the primary when a shard has no replica).
+    #[arg(long, value_enum, default_value_t = SourcePrefer::Primary)]
+    pub source_prefer: SourcePrefer,
     /// Forward PUBLISH (off by default: messages are not data).
     #[arg(long)]
     pub forward_publish: bool,
@@ -260,6 +264,13 @@ pub struct ValueArgs {
 
 fn parse_db_pair(pair: &str) -> Result<(u32, u32), String> {
     slotstream_consumer::dbmap::parse_pair(pair).map_err(|bad| bad.to_string())
+}
+
+/// Which node of each shard of a cluster source is captured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SourcePrefer {
+    Primary,
+    Replica,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

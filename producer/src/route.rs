@@ -126,6 +126,18 @@ impl Router {
                 };
                 return self.write_block(block, end, log);
             }
+            b"RESTORE-ASKING" if self.shard => {
+                return Err(CaptureError::Unsupported {
+                    addr: self.addr.clone(),
+                    what: "a slot is moving to this shard (RESTORE-ASKING: the cluster is being \
+                           resharded), and slotstream does not follow slot migrations yet: the \
+                           moved keys' writes on two shards cannot be put in order. Once the \
+                           resharding is over, run `slotstream sync --snapshot-only` (a new \
+                           snapshot of every shard, whose sweep removes what moved), then \
+                           `slotstream sync` again"
+                        .into(),
+                });
+            }
             b"FLUSHALL" | b"FLUSHDB" | b"SWAPDB" if self.shard => {
                 return Err(CaptureError::Unsupported {
                     addr: self.addr.clone(),

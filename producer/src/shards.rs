@@ -89,6 +89,42 @@ pub fn discover(config: &SourceConfig) -> Result<SourceShape, CaptureError> {
     Ok(SourceShape::Cluster(shards))
 }
 
+/// One replica of the node `primary` points at that has finished its initial sync
+/// (`state=online` in the primary's `INFO replication`), as `host:port`; `None` when it has
+/// none or cannot be asked. (`CLUSTER SLOTS` lists a replica only once the cluster has heard
+/// of its progress, which can take a while.)
+pub fn online_replica(primary: &SourceConfig) -> Option<String> {
+    let mut conn = primary.client_connection().ok()?;
+    let info: String = redis::cmd("INFO")
+        .arg("replication")
+        .query(&mut conn)
+        .ok()?;
+    online_replicas(&info).into_iter().next()
+}
+
+/// The `host:port` of every `slaveN:ip=…,port=…,state=online,…` line.
+fn online_replicas(info: &str) -> Vec<String> {
+    info.lines()
+        .filter(|line| line.starts_with("slave") && line.contains(':'))
+        .filter_map(|line| {
+            let fields = line.split_once(':')?.1;
+            let field = |name: &str| {
+                fields
+                    .split(',')
+                    .find_map(|f| f.strip_prefix(name)?.strip_prefix('='))
+            };
+            (field("state")? == "online").then(|| {
+                let (ip, port) = (field("ip")?, field("port")?);
+                Some(if ip.contains(':') {
+                    format!("[{ip}]:{port}")
+                } else {
+                    format!("{ip}:{port}")
+                })
+            })?
+        })
+        .collect()
+}
+
 /// Whether `INFO cluster` text says the server runs in cluster mode.
 pub fn is_cluster_node(info: &str) -> bool {
     info.lines().any(|line| line.trim() == "cluster_enabled:1")
@@ -209,6 +245,16 @@ mod tests {
         assert!(shards_of(&reply, "h").unwrap_err().contains("out of range"));
         let reply = Value::Array(vec![range(0, 10, vec![])]);
         assert!(shards_of(&reply, "h").unwrap_err().contains("no primary"));
+    }
+
+    #[test]
+    fn finds_online_replicas_in_info_replication() {
+        let info = "# Replication\r\nrole:master\r\nconnected_slaves:2\r\n\
+                    slave0:ip=10.0.0.7,port=7003,state=wait_bgsave,offset=0,lag=0\r\n\
+                    slave1:ip=10.0.0.8,port=7004,state=online,offset=99,lag=1\r\n\
+                    master_failover_state:no-failover\r\n";
+        assert_eq!(online_replicas(info), vec!["10.0.0.8:7004".to_string()]);
+        assert!(online_replicas("role:master\r\nconnected_slaves:0\r\n").is_empty());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! capture of its own), and for each capture what the target's checkpoints say (continue from
 //! an offset, or a full sync as which epoch).
 
-use crate::cli::SyncArgs;
+use crate::cli::{SourcePrefer, SyncArgs};
 use slotstream_consumer::checkpoint::Checkpoint;
 use slotstream_consumer::{Applier, RunOptions};
 use slotstream_producer::config::SourceAddr;
@@ -54,6 +54,7 @@ pub async fn read_starts(args: &SyncArgs) -> anyhow::Result<Vec<Start>> {
     tracing::info!(
         shards = shards.len(),
         primaries = %shards.iter().map(|s| format!("{} ({})", s.primary, s.slots)).collect::<Vec<_>>().join(", "),
+        prefer = ?args.source_prefer,
         "the source is a cluster: one capture per shard"
     );
     let mut starts = Vec::with_capacity(shards.len());
@@ -64,7 +65,24 @@ pub async fn read_starts(args: &SyncArgs) -> anyhow::Result<Vec<Start>> {
             None => Applier::connect(&target).await?,
         };
         let id = format!("{source_id}/{}", shard.label());
-        let mut config = source.for_node(&shard.primary);
+        // A replica streams the same history as its primary (same id and offsets), so the
+        // shard's checkpoints serve either.
+        let primary = source.for_node(&shard.primary);
+        let node = match args.source_prefer {
+            SourcePrefer::Primary => None,
+            SourcePrefer::Replica => match shard.replicas.first() {
+                Some(replica) => Some(replica.clone()),
+                None => {
+                    let primary = primary.clone();
+                    tokio::task::spawn_blocking(move || shards::online_replica(&primary)).await?
+                }
+            },
+        };
+        let mut config = match &node {
+            Some(replica) => source.for_node(replica),
+            None => primary,
+        };
+        tracing::info!(shard = %shard.slots, node = %node.as_deref().unwrap_or(&shard.primary), "capturing");
         config.source_id = Some(id.clone());
         config.shard = Some(shard.slots.clone());
         starts.push(read_start(args, applier, config, &id, Some(shard.slots.clone())).await?);
