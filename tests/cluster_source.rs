@@ -264,7 +264,8 @@ fn live_changes_of_every_shard_arrive_once_across_kills() {
 
 /// A replica of one shard takes over (`CLUSTER FAILOVER`) while `sync` follows: the link to the
 /// old primary drops, and the shard's capture continues from the new primary with `PSYNC`
-/// (the new primary serves no full sync), the copy identical.
+/// (the new primary serves no full sync), the copy identical. Then the old primary takes its
+/// place back: the capture continues again, from the replication id the first failover gave.
 #[test]
 fn a_failover_of_a_source_shard_is_followed_without_a_full_sync() {
     let mut source = Cluster::start(3, 1);
@@ -276,21 +277,20 @@ fn a_failover_of_a_source_shard_is_followed_without_a_full_sync() {
         "sync",
     );
     writer.round(0, 100);
-    wait_same(
-        || keyspace::of_cluster(&source),
-        || keyspace::of_server(&target),
-        || sync.log(),
-    );
+    let same = |source: &Cluster, sync: &Proc| {
+        wait_same(
+            || keyspace::of_cluster(source),
+            || keyspace::of_server(&target),
+            || sync.log(),
+        )
+    };
+    same(&source, &sync);
     source.failover(0);
     let mut writer = Writer::new(&source);
     for round in 1..4 {
         writer.round(round, 100);
     }
-    wait_same(
-        || keyspace::of_cluster(&source),
-        || keyspace::of_server(&target),
-        || sync.log(),
-    );
+    same(&source, &sync);
     let promoted: Vec<&RedisServer> = source
         .primaries()
         .into_iter()
@@ -303,9 +303,23 @@ fn a_failover_of_a_source_shard_is_followed_without_a_full_sync() {
         "the promoted primary served a full sync: {}",
         sync.log()
     );
+    // Back: the old primary, now the promoted one's replica, takes over again.
+    let port = promoted[0].port().to_string();
+    let demoted = source
+        .replicas()
+        .iter()
+        .position(|r| r.info_field("replication", "master_port") == port)
+        .expect("the old primary replicates the promoted one");
+    source.failover(demoted);
+    let mut writer = Writer::new(&source);
+    for round in 4..6 {
+        writer.round(round, 100);
+    }
+    same(&source, &sync);
     let log = sync.stop();
     assert!(log.contains("refused=0"), "{log}");
-    assert!(log.contains("a failover promoted it"), "{log}");
+    assert_eq!(log.matches("a failover promoted it").count(), 2, "{log}");
+    assert!(!log.contains("could not continue"), "{log}");
 }
 
 /// A `FLUSHALL` on one shard would reach every shard's keys on the target: `sync` stops naming

@@ -341,10 +341,12 @@ fn incremental_kafka_producer_away_while_the_backlog_overflows_and_the_source_re
     // Away while the source restarts from its AOF: a new replication id.
     del(&mut conn, "doomed", 1_000);
     drop(conn);
+    let epoch = common::follow::checkpoint_epoch(&target, &link.topic);
     source.kill_and_restart();
     let mut conn = source.conn();
     set(&mut conn, "after-restart", 100, 8);
     link.start_producer(&source);
+    link.wait_epoch_after(&target, epoch);
     link.wait_caught_up(&source, &target);
     assert_identical(&source, &target);
     let (_, log) = link.stop();

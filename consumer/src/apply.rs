@@ -54,6 +54,10 @@ pub struct RunOptions {
     /// The slots this run's records come from (one shard of a cluster source): a sweep keeps
     /// to them. `None`: every slot.
     pub slots: Option<SlotRanges>,
+    /// The replication id the source continued under, when it answered `+CONTINUE` with a new
+    /// one (a failover promoted a replica): the checkpoints store it from now on, so a later
+    /// failover continues from it too.
+    pub continued_replid: Option<String>,
 }
 
 /// The destination's claim for a log ([`crate::existing`]), decided before the first write.
@@ -278,6 +282,7 @@ impl Applier {
             sweep_unstarted: claim.as_ref().is_some_and(|c| c.before),
             claim: claim.and_then(|c| c.pending),
             slots: options.slots,
+            continued_replid: options.continued_replid,
         });
         let mut tasks = JoinSet::new();
         for reader in readers {

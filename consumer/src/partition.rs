@@ -180,6 +180,7 @@ impl Lane {
             _ => None,
         };
         let wires = ctx.target.wires(topology).await?;
+        let continued = ctx.continued_replid.clone();
         Ok(Lane {
             partition,
             link: Committer {
@@ -193,7 +194,7 @@ impl Lane {
             ctx,
             positions: Positions::new(start),
             slots_ahead,
-            replid: origin.replid,
+            replid: continued.or(origin.replid),
             source: origin.source,
             epoch_read: start.map(|c| c.epoch),
             // Restarted in the middle of a snapshot that is swept: reading resumed at its start.

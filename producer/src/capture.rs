@@ -104,6 +104,11 @@ impl Session {
         })
     }
 
+    /// The settings the session was started with.
+    pub fn config(&self) -> &SourceConfig {
+        &self.config
+    }
+
     /// The name records carry for this source.
     pub fn source_id(&self) -> &str {
         &self.source_id

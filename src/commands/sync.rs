@@ -17,7 +17,7 @@ use crate::shutdown::Shutdown;
 use anyhow::Context;
 use slotstream_consumer::{ApplyStats, ApplySummary};
 use slotstream_producer::route::Router;
-use slotstream_producer::{CaptureError, CaptureStats, Session, SourceConfig};
+use slotstream_producer::{CaptureError, CaptureStats, Session};
 use slotstream_schemas::log::LogError;
 use slotstream_schemas::memory::{memory_log, MemoryLogConfig, MemoryWriter};
 use slotstream_schemas::resume::ResumePoint;
@@ -125,21 +125,43 @@ fn run_capture(
         source,
         log_name,
         resume,
-        options: run_options,
+        options: mut run_options,
         ..
     } = start;
-    let capture = {
-        let stop = attempt.flag();
-        std::thread::Builder::new()
-            .name("capture".into())
-            .spawn(move || {
-                // The writer is dropped when this returns, which closes the log: the partition
-                // tasks then drain and end. A stop reaches it through `stop`.
-                capture(&source, resume, writer, &options, &stats, &stop)
-            })
-            .context("cannot start the capture thread")?
-    };
     Ok(async move {
+        // The handshake first: a source that continues under a new replication id (after a
+        // failover) has its new id stored with the checkpoints from the first batch on.
+        let handshake = {
+            let (source, resume) = (source.clone(), resume.clone());
+            tokio::task::spawn_blocking(move || Session::start(&source, resume.as_ref()))
+                .await
+                .context("the capture's handshake")?
+        };
+        let session = match handshake {
+            Ok(session) => session,
+            Err(err) => {
+                attempt.stop();
+                return Ok(Outcome {
+                    log_name,
+                    captured: Err(err),
+                    applied: Ok(ApplySummary::default()),
+                });
+            }
+        };
+        if session.transfer.is_none() {
+            run_options.continued_replid = Some(session.replid.clone());
+        }
+        let capture = {
+            let stop = attempt.flag();
+            std::thread::Builder::new()
+                .name("capture".into())
+                .spawn(move || {
+                    // The writer is dropped when this returns, which closes the log: the
+                    // partition tasks then drain and end. A stop reaches it through `stop`.
+                    capture(session, resume, writer, &options, &stats, &stop)
+                })
+                .context("cannot start the capture thread")?
+        };
         // Not raced against a stop: the capture side sees it and closes the log, and the
         // partitions then apply what is in it and end (the shutdown's deadline bounds the wait).
         let applied = applier.run(readers, apply_stats, run_options).await;
@@ -260,14 +282,13 @@ struct CaptureOptions {
 /// The capture side: continue or take a snapshot, then follow the stream until stopped.
 /// Returns a description of the source for the summary line.
 fn capture(
-    source: &SourceConfig,
+    mut session: Session,
     resume: Option<ResumePoint>,
     mut writer: MemoryWriter,
     options: &CaptureOptions,
     stats: &CaptureStats,
     stop: &AtomicBool,
 ) -> Result<String, CaptureError> {
-    let mut session = Session::start(source, resume.as_ref())?;
     let (epoch, db, described) = match (&resume, session.transfer.is_some()) {
         (Some(point), false) => (
             point.epoch,
@@ -298,9 +319,9 @@ fn capture(
         options.partitions,
         db,
         options.forward_publish,
-        source.url.clone(),
+        session.config().url.clone(),
     )
-    .of_shard(source.shard.is_some());
+    .of_shard(session.config().shard.is_some());
     tracing::info!(epoch, "following live changes");
     let follower = session.into_follower()?;
     follower.run(stop, &mut router, &mut writer, |_, _| Ok(()))?;

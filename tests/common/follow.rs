@@ -18,33 +18,20 @@ pub fn source_offset(source: &RedisServer) -> u64 {
         .expect("master_repl_offset is a number")
 }
 
-/// The replication ids a checkpoint written for `source`'s current history may carry: its own,
-/// and the one it continues (after a failover).
-pub fn source_replids(source: &RedisServer) -> [String; 2] {
-    [
-        source.info_field("replication", "master_replid"),
-        source.info_field("replication", "master_replid2"),
-    ]
-}
-
 /// The lowest replication offset the target's checkpoints of `log` cover; `None` while a
-/// partition has none, is in the middle of a snapshot (whose records all carry the offset
-/// the snapshot was taken at), or still holds an epoch of another replication history than
-/// `replids` (a restarted source counts from a new id, maybe from a lower offset).
-pub fn applied_offset(target: &RedisServer, log: &str, replids: &[String]) -> Option<u64> {
+/// partition has none or is in the middle of a snapshot (whose records all carry the offset
+/// the snapshot was taken at).
+pub fn applied_offset(target: &RedisServer, log: &str) -> Option<u64> {
     let mut conn = target.conn();
     (0..PARTITIONS)
         .map(|p| {
-            let (offset, done, replid): (Option<u64>, Option<u64>, Option<String>) =
-                redis::cmd("HMGET")
-                    .arg(format!("__slotstream:checkpoint:{log}:{p}"))
-                    .arg("offset")
-                    .arg("snapshot_done")
-                    .arg("replid")
-                    .query(&mut conn)
-                    .unwrap();
-            let same_history = replid.is_none_or(|id| replids.contains(&id));
-            offset.filter(|_| done == Some(1) && same_history)
+            let (offset, done): (Option<u64>, Option<u64>) = redis::cmd("HMGET")
+                .arg(format!("__slotstream:checkpoint:{log}:{p}"))
+                .arg("offset")
+                .arg("snapshot_done")
+                .query(&mut conn)
+                .unwrap();
+            offset.filter(|_| done == Some(1))
         })
         .collect::<Option<Vec<u64>>>()
         .and_then(|offsets| offsets.into_iter().min())
@@ -70,6 +57,22 @@ pub fn expire_due_keys(source: &RedisServer) {
             cursor = next;
         }
     }
+}
+
+/// The newest epoch every partition's checkpoint of `log` has reached (0 while one has none).
+pub fn checkpoint_epoch(target: &RedisServer, log: &str) -> u64 {
+    let mut conn = target.conn();
+    (0..PARTITIONS)
+        .map(|p| {
+            redis::cmd("HGET")
+                .arg(format!("__slotstream:checkpoint:{log}:{p}"))
+                .arg("epoch")
+                .query::<Option<u64>>(&mut conn)
+                .unwrap()
+                .unwrap_or(0)
+        })
+        .min()
+        .unwrap_or(0)
 }
 
 /// Whether every partition's checkpoint of `log` says its epoch's snapshot is applied.
@@ -99,12 +102,9 @@ pub fn wait_caught_up(
     std::thread::sleep(Duration::from_millis(1100));
     expire_due_keys(source);
     let wanted = source_offset(source);
-    let replids = source_replids(source);
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
-        if applied_offset(target, log, &replids).is_some_and(|o| o >= wanted)
-            && snapshot_done(target, log)
-        {
+        if applied_offset(target, log).is_some_and(|o| o >= wanted) && snapshot_done(target, log) {
             return;
         }
         for proc in procs.iter_mut() {
@@ -116,7 +116,7 @@ pub fn wait_caught_up(
             let logs: Vec<String> = procs.iter().map(|p| p.log()).collect();
             panic!(
                 "the target did not catch up with offset {wanted} (at {:?}):\n{}",
-                applied_offset(target, log, &replids),
+                applied_offset(target, log),
                 logs.join("\n---\n")
             );
         }
@@ -256,6 +256,21 @@ impl KafkaLink {
     }
 
     /// [`wait_caught_up`] for this link's checkpoints and processes.
+    /// Waits (up to three minutes) until every partition's checkpoint is of an epoch after
+    /// `epoch`: a source restarted from its AOF counts its offsets from lower than before, so
+    /// until the new epoch arrives the old checkpoints look caught up.
+    pub fn wait_epoch_after(&mut self, target: &RedisServer, epoch: u64) {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        while checkpoint_epoch(target, &self.topic) <= epoch {
+            assert!(
+                Instant::now() < deadline,
+                "no epoch after {epoch} reached the target:\n{}",
+                self.producer.as_ref().map(Proc::log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     pub fn wait_caught_up(&mut self, source: &RedisServer, target: &RedisServer) {
         let mut procs: Vec<&mut Proc> = self
             .producer

@@ -50,6 +50,9 @@ pub struct PartitionContext {
     pub claim: Option<Arc<PendingClaim>>,
     /// The slots the records come from (one shard of a cluster source); a sweep keeps to them.
     pub slots: Option<SlotRanges>,
+    /// The replication id the source continued under, stored with the checkpoints instead of
+    /// the one they held (see [`crate::apply::RunOptions::continued_replid`]).
+    pub continued_replid: Option<String>,
     /// Which destination database receives each source database.
     pub db_map: DbMap,
 }
