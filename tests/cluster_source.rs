@@ -203,6 +203,14 @@ fn a_cluster_snapshot_arrives_whole_in_a_server_given_any_node() {
 fn a_cluster_snapshot_and_live_changes_reach_another_cluster() {
     let source = Cluster::start(3, 0);
     let target = Cluster::start(3, 0);
+    for primary in source.primaries() {
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("repl-backlog-size")
+            .arg("2mb")
+            .query(&mut primary.conn())
+            .unwrap();
+    }
     let mut writer = Writer::new(&source);
     writer.data(200);
     let sync = Proc::spawn(
@@ -217,8 +225,17 @@ fn a_cluster_snapshot_and_live_changes_reach_another_cluster() {
         || keyspace::of_cluster(&target),
         || sync.log(),
     );
+    // Each shard's headroom, told once its write rate is sampled.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while sync.log().matches("its backlog (2048 KB)").count() < 3 {
+        assert!(std::time::Instant::now() < deadline, "{}", sync.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let log = sync.stop();
     assert!(log.contains("refused=0"), "{log}");
+    for slots in ["0-5460", "5461-10922", "10923-16383"] {
+        assert!(log.contains(&format!("(slots {slots}): writes")), "{log}");
+    }
 }
 
 /// Live changes on every shard, `sync` SIGKILLed five times among them: each restart continues

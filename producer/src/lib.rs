@@ -16,6 +16,7 @@
 //! - [`capture`]: the driver that runs the above on one socket.
 //! - [`command`]: the replication command stream, parsed incrementally.
 //! - [`follow`]: after the snapshot: ACKs, offsets, the live stream.
+//! - [`headroom`]: the source's backlog and replica buffer limit against its write rate.
 //! - [`keys`]: which arguments of a command are keys, from the source's own `COMMAND` table.
 //! - [`stats`]: live counters for progress reporting.
 //! - [`error`]: the capture error type.
@@ -27,6 +28,7 @@ pub mod command;
 pub mod config;
 pub mod error;
 pub mod follow;
+pub mod headroom;
 pub mod keys;
 pub mod replica;
 pub mod route;

@@ -8,6 +8,7 @@ use crate::commands::{capture_progress, kafka_settings, stopped};
 use crate::shutdown::Shutdown;
 use anyhow::Context;
 use slotstream_kafka::{load_resume_point, KafkaSettings, KafkaWriter};
+use slotstream_producer::config::SourceAddr;
 use slotstream_producer::route::Router;
 use slotstream_producer::{CaptureError, CaptureStats, Session, SourceConfig};
 use slotstream_schemas::log::LogWriter;
@@ -70,6 +71,11 @@ fn produce(
     source.read_timeout = args.source_timeout()?;
     source.source_id = args.source_id.clone();
     let mut session = Session::start(&source, resume.as_ref())?;
+    slotstream_producer::headroom::report_in_background(
+        source.clone(),
+        SourceAddr::parse(&source.url)?.to_string(),
+        slotstream_producer::headroom::SAMPLE,
+    );
     if stop.load(Ordering::Relaxed) {
         return Ok(stopped("before reading from the source"));
     }

@@ -6,6 +6,7 @@ use crate::cli::{SourcePrefer, SyncArgs};
 use slotstream_consumer::checkpoint::Checkpoint;
 use slotstream_consumer::{Applier, RunOptions};
 use slotstream_producer::config::SourceAddr;
+use slotstream_producer::headroom;
 use slotstream_producer::shards::{self, SourceShape};
 use slotstream_producer::SourceConfig;
 use slotstream_schemas::resume::ResumePoint;
@@ -48,6 +49,8 @@ pub async fn read_starts(args: &SyncArgs) -> anyhow::Result<Vec<Start>> {
     };
     let SourceShape::Cluster(shards) = shape else {
         source.source_id = Some(source_id.clone());
+        let node = SourceAddr::parse(&source.url)?.to_string();
+        headroom::report_in_background(source.clone(), node, headroom::SAMPLE);
         let start = read_start(args, applier, source, &source_id, None).await?;
         return Ok(vec![start]);
     };
@@ -82,7 +85,13 @@ pub async fn read_starts(args: &SyncArgs) -> anyhow::Result<Vec<Start>> {
             Some(replica) => source.for_node(replica),
             None => primary,
         };
-        tracing::info!(shard = %shard.slots, node = %node.as_deref().unwrap_or(&shard.primary), "capturing");
+        let node = node.as_deref().unwrap_or(&shard.primary);
+        tracing::info!(shard = %shard.slots, node, "capturing");
+        headroom::report_in_background(
+            config.clone(),
+            format!("{node} (slots {})", shard.slots),
+            headroom::SAMPLE,
+        );
         config.source_id = Some(id.clone());
         config.shard = Some(shard.slots.clone());
         starts.push(read_start(args, applier, config, &id, Some(shard.slots.clone())).await?);
