@@ -173,6 +173,15 @@ fn wait_same(
     }
 }
 
+/// [`wait_same`] for a cluster copied into one server.
+fn wait_copied(source: &Cluster, target: &RedisServer, log: impl Fn() -> String) {
+    wait_same(
+        || keyspace::of_cluster(source),
+        || keyspace::of_server(target),
+        log,
+    )
+}
+
 fn succeeded(output: &Output) -> String {
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(output.status.success(), "sync failed:\n{stderr}");
@@ -254,11 +263,7 @@ fn live_changes_of_every_shard_arrive_once_across_kills() {
         )
     };
     let mut sync = start();
-    wait_same(
-        || keyspace::of_cluster(&source),
-        || keyspace::of_server(&target),
-        || sync.log(),
-    );
+    wait_copied(&source, &target, || sync.log());
     for round in 0..10 {
         writer.round(round, 100);
         if round % 2 == 1 {
@@ -266,11 +271,7 @@ fn live_changes_of_every_shard_arrive_once_across_kills() {
             sync = start();
         }
     }
-    wait_same(
-        || keyspace::of_cluster(&source),
-        || keyspace::of_server(&target),
-        || sync.log(),
-    );
+    wait_copied(&source, &target, || sync.log());
     let log = sync.stop();
     assert!(log.contains("refused=0"), "{log}");
     assert!(
@@ -294,13 +295,7 @@ fn a_failover_of_a_source_shard_is_followed_without_a_full_sync() {
         "sync",
     );
     writer.round(0, 100);
-    let same = |source: &Cluster, sync: &Proc| {
-        wait_same(
-            || keyspace::of_cluster(source),
-            || keyspace::of_server(&target),
-            || sync.log(),
-        )
-    };
+    let same = |source: &Cluster, sync: &Proc| wait_copied(source, &target, || sync.log());
     same(&source, &sync);
     source.failover(0);
     let mut writer = Writer::new(&source);
@@ -339,67 +334,40 @@ fn a_failover_of_a_source_shard_is_followed_without_a_full_sync() {
     assert!(!log.contains("could not continue"), "{log}");
 }
 
-/// A `FLUSHALL` on one shard would reach every shard's keys on the target: `sync` stops naming
-/// it (the target keeps what it had) rather than delete them.
+/// A `FLUSHALL` on one shard, then a `FLUSHDB` on another, flush those shards' keys only: on
+/// the target they are applied by their effect (the shard's slots emptied), not as commands
+/// that would reach every shard's keys; live changes go on after them.
 #[test]
-fn a_flushall_on_a_source_shard_stops_the_sync_naming_it() {
+fn a_flush_of_one_source_shard_deletes_its_keys_only() {
     let source = Cluster::start(3, 0);
-    Writer::new(&source).data(50);
+    let mut writer = Writer::new(&source);
+    writer.data(50);
     let target = RedisServer::start();
     let sync = Proc::spawn(
-        sync_cmd(&source.primaries()[0].url(), &target.url()).args(["--retry-for-secs", "0"]),
+        &mut sync_cmd(&source.primaries()[0].url(), &target.url()),
         "sync",
     );
-    wait_same(
-        || keyspace::of_cluster(&source),
-        || keyspace::of_server(&target),
-        || sync.log(),
-    );
+    wait_copied(&source, &target, || sync.log());
+    let keys =
+        |server: &RedisServer| -> u64 { redis::cmd("DBSIZE").query(&mut server.conn()).unwrap() };
+    let (first, second) = (keys(source.primaries()[1]), keys(source.primaries()[2]));
+    assert!(first > 0 && second > 0);
     let _: () = redis::cmd("FLUSHALL")
         .query(&mut source.primaries()[1].conn())
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while !sync
-        .log()
-        .contains("FLUSHALL on a shard of a cluster source")
-    {
-        assert!(std::time::Instant::now() < deadline, "{}", sync.log());
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    assert_eq!(
-        keyspace::of_server(&target).len(),
-        50 * 8,
-        "the target lost keys"
-    );
-}
-
-/// `produce` does not capture cluster sources yet: given a node, it is refused before anything
-/// reaches the topic (alone, the node's snapshot holds its own slots only).
-#[cfg(feature = "kafka")]
-#[test]
-fn kafka_produce_refuses_a_cluster_node_as_source() {
-    use common::broker::{produce_cmd, read_all, unique_topic};
-    use common::follow::broker_with_topic;
-
-    let cluster = Cluster::start(3, 0);
-    Writer::new(&cluster).data(50);
-    let topic = unique_topic("cluster");
-    let broker = broker_with_topic(&topic);
-    let node = cluster.primaries()[0];
-    let output = produce_cmd(node, &broker, &topic, common::follow::PARTITIONS)
-        .args(["--snapshot-only", "--retry-for-secs", "0"])
-        .output()
+    let _: () = redis::cmd("FLUSHDB")
+        .query(&mut source.primaries()[2].conn())
         .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "it should fail:\n{stderr}");
-    assert!(
-        stderr.contains("cluster sources are not supported yet by produce"),
-        "{stderr}"
+    writer.round(0, 50);
+    wait_copied(&source, &target, || sync.log());
+    let log = sync.stop();
+    assert_eq!(
+        log.matches("a shard of the source flushed its keys")
+            .count(),
+        2,
+        "{log}"
     );
-    assert!(
-        read_all(broker.bootstrap(), &topic).is_empty(),
-        "records reached the topic"
-    );
+    assert!(log.contains("refused=0"), "{log}");
 }
 
 /// A cluster that cannot serve every slot (here slots 100-199 left without a primary, full
@@ -452,11 +420,7 @@ fn a_new_epoch_of_one_shard_sweeps_its_own_slots_only() {
         )
     };
     let mut sync = start();
-    wait_same(
-        || keyspace::of_cluster(&source),
-        || keyspace::of_server(&target),
-        || sync.log(),
-    );
+    wait_copied(&source, &target, || sync.log());
     sync.kill();
     // The shard of slot 0: a small backlog, some of its keys deleted, then far more than the
     // backlog written.
@@ -486,11 +450,7 @@ fn a_new_epoch_of_one_shard_sweeps_its_own_slots_only() {
             .unwrap();
     }
     let sync = start();
-    wait_same(
-        || keyspace::of_cluster(&source),
-        || keyspace::of_server(&target),
-        || sync.log(),
-    );
+    wait_copied(&source, &target, || sync.log());
     let log = sync.stop();
     assert!(log.contains("full resync, epoch 2"), "{log}");
     assert!(log.contains("asking the source to continue"), "{log}");
@@ -521,11 +481,7 @@ fn snapshot_and_live_from_a_cluster_of(name: &str) {
             sync = start();
         }
     }
-    wait_same(
-        || keyspace::of_cluster(&source),
-        || keyspace::of_server(&target),
-        || sync.log(),
-    );
+    wait_copied(&source, &target, || sync.log());
     let log = sync.stop();
     assert!(log.contains("refused=0"), "{log}");
 }
@@ -553,11 +509,7 @@ fn with_source_prefer_replica_the_replicas_are_captured() {
         "sync",
     );
     writer.round(0, 50);
-    wait_same(
-        || keyspace::of_cluster(&source),
-        || keyspace::of_server(&target),
-        || sync.log(),
-    );
+    wait_copied(&source, &target, || sync.log());
     for node in source.nodes() {
         // A replica's one replica is slotstream; a primary's is its cluster replica.
         assert_eq!(
@@ -588,11 +540,7 @@ fn a_resharding_of_the_source_stops_sync_and_a_new_snapshot_recovers() {
         sync_cmd(&node, &target.url()).args(["--retry-for-secs", "0"]),
         "sync",
     );
-    wait_same(
-        || keyspace::of_cluster(&source),
-        || keyspace::of_server(&target),
-        || sync.log(),
-    );
+    wait_copied(&source, &target, || sync.log());
     source.reshard(0, 1, 200);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while sync.child.try_wait().unwrap().is_none() {
@@ -605,18 +553,10 @@ fn a_resharding_of_the_source_stops_sync_and_a_new_snapshot_recovers() {
     let mut writer = Writer::new(&source);
     writer.round(0, 100);
     succeeded(&snapshot_only(&node, &target.url()));
-    wait_same(
-        || keyspace::of_cluster(&source),
-        || keyspace::of_server(&target),
-        String::new,
-    );
+    wait_copied(&source, &target, String::new);
     let sync = Proc::spawn(&mut sync_cmd(&node, &target.url()), "sync");
     writer.round(1, 100);
-    wait_same(
-        || keyspace::of_cluster(&source),
-        || keyspace::of_server(&target),
-        || sync.log(),
-    );
+    wait_copied(&source, &target, || sync.log());
     let log = sync.stop();
     assert!(log.contains("asking the source to continue"), "{log}");
 }

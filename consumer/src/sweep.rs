@@ -54,8 +54,40 @@ pub async fn sweep(
     seen: &SeenKeys,
     only: Option<&SlotRanges>,
 ) -> Result<u64, redis::RedisError> {
+    let dbs = databases_with_keys(conn).await?;
+    delete_where(conn, dbs, |db, key| {
+        let slot = key_slot(key);
+        partition_for_slot(slot, partitions) == partition
+            && only.is_none_or(|slots| slots.contains(slot))
+            && !seen.contains(db, key)
+    })
+    .await
+}
+
+/// Deletes the destination keys of `slots` in `db` (every database with keys when `None`):
+/// a `FLUSHDB` or `FLUSHALL` of one shard of a cluster source, by its effect. Returns how many
+/// it deleted. Leaves the connection in an unknown database.
+pub async fn delete_in_slots(
+    conn: &mut MultiplexedConnection,
+    slots: &SlotRanges,
+    db: Option<u32>,
+) -> Result<u64, redis::RedisError> {
+    let dbs = match db {
+        Some(db) => vec![db],
+        None => databases_with_keys(conn).await?,
+    };
+    delete_where(conn, dbs, |_, key| slots.contains(key_slot(key))).await
+}
+
+/// Deletes, in each of `dbs`, the keys (bookkeeping aside) for which `doomed` says so: one
+/// `SCAN` pass, one `UNLINK` per slot and page (a cluster node refuses one across slots).
+async fn delete_where(
+    conn: &mut MultiplexedConnection,
+    dbs: Vec<u32>,
+    doomed: impl Fn(u32, &[u8]) -> bool,
+) -> Result<u64, redis::RedisError> {
     let mut deleted = 0;
-    for db in databases_with_keys(conn).await? {
+    for db in dbs {
         redis::cmd("SELECT").arg(db).query_async::<()>(conn).await?;
         let mut cursor: u64 = 0;
         loop {
@@ -65,22 +97,14 @@ pub async fn sweep(
                 .arg(1000)
                 .query_async(conn)
                 .await?;
-            let stale: Vec<&Vec<u8>> = keys
+            let mut by_slot: BTreeMap<u16, Vec<&Vec<u8>>> = BTreeMap::new();
+            for key in keys
                 .iter()
-                .filter(|key| !key.starts_with(BOOKKEEPING_PREFIX))
-                .filter(|key| {
-                    let slot = key_slot(key);
-                    partition_for_slot(slot, partitions) == partition
-                        && only.is_none_or(|slots| slots.contains(slot))
-                })
-                .filter(|key| !seen.contains(db, key))
-                .collect();
-            if !stale.is_empty() {
-                // One `UNLINK` per slot: a cluster node refuses one across slots.
-                let mut by_slot: BTreeMap<u16, Vec<&Vec<u8>>> = BTreeMap::new();
-                for key in stale {
-                    by_slot.entry(key_slot(key)).or_default().push(key);
-                }
+                .filter(|key| !key.starts_with(BOOKKEEPING_PREFIX) && doomed(db, key))
+            {
+                by_slot.entry(key_slot(key)).or_default().push(key);
+            }
+            if !by_slot.is_empty() {
                 let mut pipe = redis::pipe();
                 for keys in by_slot.values() {
                     pipe.cmd("UNLINK").arg(keys);

@@ -138,14 +138,23 @@ impl Router {
                         .into(),
                 });
             }
-            b"FLUSHALL" | b"FLUSHDB" | b"SWAPDB" if self.shard => {
+            // A shard's flush alone is applied by its effect (the consumer empties the shard's
+            // slots); inside a block, or a swap, it cannot be.
+            b"FLUSHALL" | b"FLUSHDB" | b"SWAPDB"
+                if self.shard && (self.block.is_some() || name.as_bytes() == b"SWAPDB") =>
+            {
                 return Err(CaptureError::Unsupported {
                     addr: self.addr.clone(),
                     what: format!(
-                        "{} on a shard of a cluster source cannot be applied yet: on the target \
-                         it would reach the keys of the other shards too. Start a new copy \
-                         (with an emptied target) after it",
-                        String::from_utf8_lossy(name.as_bytes())
+                        "{} on a shard of a cluster source, {}, cannot be applied yet: on the \
+                         target it would reach the keys of the other shards too. Start a new \
+                         copy (with an emptied target) after it",
+                        String::from_utf8_lossy(name.as_bytes()),
+                        if self.block.is_some() {
+                            "inside a MULTI block"
+                        } else {
+                            "alone"
+                        }
                     ),
                 });
             }

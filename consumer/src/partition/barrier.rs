@@ -8,8 +8,9 @@ use crate::barrier::{self, Arrival, BarrierId, Failed, Turn};
 use crate::checkpoint::{self, Checkpoint};
 use crate::command::{selected_db, swapped_with_db0};
 use crate::error::{with_causes, ApplyError};
+use crate::sweep;
 use slotstream_schemas::retry::Retryable;
-use slotstream_schemas::slot::{NO_SLOT, SLOTS};
+use slotstream_schemas::slot::{SlotRanges, NO_SLOT, SLOTS};
 use slotstream_schemas::{Barrier, Command};
 
 impl Lane {
@@ -111,6 +112,16 @@ impl Lane {
         arrivals: Vec<Arrival>,
         done: Option<Vec<u8>>,
     ) -> Result<(), ApplyError> {
+        if let Some(slots) = self.ctx.slots.clone() {
+            if let Some(db) = flush_of(&commands, db) {
+                // One shard of a cluster source flushed its own keys: every partition of its
+                // log waits here, so its slots hold exactly what the flush removed. Deleting
+                // them again after a crash removes the same keys: no mark is needed.
+                self.flush_shard(&slots, db).await?;
+                self.commit(arrivals, true).await?;
+                return Ok(());
+            }
+        }
         let across_slots = slot == NO_SLOT || slot >= SLOTS;
         if self.batches.cluster() && across_slots && !commands.iter().all(keyless) {
             let mut marks = self.apply_across_slots(id, ran_ms, commands).await?;
@@ -178,6 +189,40 @@ impl Lane {
             }
             Ok(())
         })
+    }
+}
+
+impl Lane {
+    /// A `FLUSHDB` (of `db`) or `FLUSHALL` (`db` `None`) of one shard of a cluster source, by
+    /// its effect: the shard's slots emptied on every node of the destination.
+    async fn flush_shard(&mut self, slots: &SlotRanges, db: Option<u32>) -> Result<(), ApplyError> {
+        let topology = &self.ctx.target_info.topology;
+        let mut deleted = 0;
+        for mut node in self.ctx.target.node_connections(topology).await? {
+            deleted += sweep::delete_in_slots(&mut node, slots, db)
+                .await
+                .map_err(|cause| self.query_failed("deleting the flushed shard's keys", cause))?;
+        }
+        tracing::info!(
+            partition = self.partition,
+            %slots,
+            deleted,
+            "a shard of the source flushed its keys: deleted them from its slots"
+        );
+        Ok(())
+    }
+}
+
+/// The database a barrier of one `FLUSHDB` empties (`Some(None)` for `FLUSHALL`: every
+/// database); `None` when the barrier is anything else.
+fn flush_of(commands: &[Command], db: u32) -> Option<Option<u32>> {
+    let [command] = commands else {
+        return None;
+    };
+    match name_of(command).as_str() {
+        "FLUSHALL" => Some(None),
+        "FLUSHDB" => Some(Some(db)),
+        _ => None,
     }
 }
 
