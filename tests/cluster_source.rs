@@ -503,6 +503,22 @@ fn with_source_prefer_replica_the_replicas_are_captured() {
     let source = Cluster::start(3, 1);
     let mut writer = Writer::new(&source);
     writer.data(100);
+    // Each replica done with its initial sync (else the shard is captured from its primary).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let online = |primary: &&RedisServer| {
+        redis::cmd("INFO")
+            .arg("replication")
+            .query::<String>(&mut primary.conn())
+            .unwrap()
+            .contains("state=online")
+    };
+    while !source.primaries().iter().all(online) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the replicas never came online"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let target = RedisServer::start();
     let sync = Proc::spawn(
         sync_cmd(&source.primaries()[0].url(), &target.url()).args(["--source-prefer", "replica"]),
