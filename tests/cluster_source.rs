@@ -576,3 +576,32 @@ fn a_resharding_of_the_source_stops_sync_and_a_new_snapshot_recovers() {
     let log = sync.stop();
     assert!(log.contains("asking the source to continue"), "{log}");
 }
+
+/// `produce` does not capture cluster sources yet: given a node, it is refused before anything
+/// reaches the topic (alone, the node's snapshot holds its own slots only).
+#[cfg(feature = "kafka")]
+#[test]
+fn kafka_produce_refuses_a_cluster_node_as_source() {
+    use common::broker::{produce_cmd, read_all, unique_topic};
+    use common::follow::broker_with_topic;
+
+    let cluster = Cluster::start(3, 0);
+    Writer::new(&cluster).data(50);
+    let topic = unique_topic("cluster");
+    let broker = broker_with_topic(&topic);
+    let node = cluster.primaries()[0];
+    let output = produce_cmd(node, &broker, &topic, common::follow::PARTITIONS)
+        .args(["--snapshot-only", "--retry-for-secs", "0"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "it should fail:\n{stderr}");
+    assert!(
+        stderr.contains("cluster sources are not supported yet by produce"),
+        "{stderr}"
+    );
+    assert!(
+        read_all(broker.bootstrap(), &topic).is_empty(),
+        "records reached the topic"
+    );
+}
