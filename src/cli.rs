@@ -100,9 +100,20 @@ pub struct ProduceArgs {
     /// Partitions of the data topic when it is created; an existing topic must have this many.
     #[arg(long, default_value_t = 16)]
     pub partitions: u32,
-    /// Name of the source in the records (default: its host:port).
+    /// Name of the source in the records (default: its host:port). For a cluster source, each
+    /// shard is named `<source id>/slots-<first slot>`: give every producer of one cluster the
+    /// same `--source-id`.
     #[arg(long)]
     pub source_id: Option<String>,
+    /// For a cluster source: capture only these shards (comma-separated; each its label
+    /// `slots-<first slot>` or the host:port of one of its nodes), so one producer per shard can
+    /// run near it, all into one topic. Default: every shard.
+    #[arg(long, value_delimiter = ',')]
+    pub shard: Vec<String>,
+    /// For a cluster source: capture each shard from its primary, or from one of its replicas
+    /// (less load on the primaries; the primary when a shard has no replica).
+    #[arg(long, value_enum, default_value_t = SourcePrefer::Primary)]
+    pub source_prefer: SourcePrefer,
     /// Stop once the snapshot is in Kafka instead of following live changes.
     #[arg(long)]
     pub snapshot_only: bool,

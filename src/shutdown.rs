@@ -116,6 +116,36 @@ impl Shutdown {
     }
 }
 
+/// The token of one attempt of a run made of parts side by side (a capture per shard): it
+/// stops when the process's token does, or when one part calls [`Shutdown::stop`] on it after
+/// failing, which stops the others. The link to the process's token ends when this is dropped.
+pub struct Attempt {
+    pub token: Shutdown,
+    forward: tokio::task::JoinHandle<()>,
+}
+
+impl Shutdown {
+    /// A token for one attempt, stopped by this one (see [`Attempt`]). Must run inside the
+    /// Tokio runtime.
+    pub fn attempt(&self) -> Attempt {
+        let token = Shutdown::new();
+        let forward = {
+            let (process, attempt) = (self.clone(), token.clone());
+            tokio::spawn(async move {
+                process.stopped().await;
+                attempt.stop();
+            })
+        };
+        Attempt { token, forward }
+    }
+}
+
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        self.forward.abort();
+    }
+}
+
 impl Default for Shutdown {
     fn default() -> Self {
         Self::new()

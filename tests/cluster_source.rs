@@ -1,6 +1,7 @@
-//! A Redis Cluster as the source of `sync`: found from any node, one capture per shard, into a
-//! standalone server and into another cluster, live changes followed across kills and a
-//! failover of a source shard; refusals of what cannot be copied whole.
+//! A Redis Cluster as the source of `sync`, and of `produce` and `consume` through one topic:
+//! found from any node, one capture per shard, into a standalone server and into another
+//! cluster, live changes followed across kills and a failover of a source shard; refusals of
+//! what cannot be copied whole.
 
 mod common;
 
@@ -182,6 +183,24 @@ fn wait_copied(source: &Cluster, target: &RedisServer, log: impl Fn() -> String)
     )
 }
 
+/// The one primary of `source` a failover promoted (it keeps the old history's id as
+/// `master_replid2`), after checking it served no full sync.
+fn promoted_without_a_full_sync(source: &Cluster, log: impl Fn() -> String) -> &RedisServer {
+    let promoted: Vec<&RedisServer> = source
+        .primaries()
+        .into_iter()
+        .filter(|p| p.info_field("replication", "master_replid2") != "0".repeat(40))
+        .collect();
+    assert_eq!(promoted.len(), 1, "one primary was promoted");
+    assert_eq!(
+        promoted[0].info_field("stats", "sync_full"),
+        "0",
+        "the promoted primary served a full sync: {}",
+        log()
+    );
+    promoted[0]
+}
+
 fn succeeded(output: &Output) -> String {
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(output.status.success(), "sync failed:\n{stderr}");
@@ -303,20 +322,9 @@ fn a_failover_of_a_source_shard_is_followed_without_a_full_sync() {
         writer.round(round, 100);
     }
     same(&source, &sync);
-    let promoted: Vec<&RedisServer> = source
-        .primaries()
-        .into_iter()
-        .filter(|p| p.info_field("replication", "master_replid2") != "0".repeat(40))
-        .collect();
-    assert_eq!(promoted.len(), 1, "one primary was promoted");
-    assert_eq!(
-        promoted[0].info_field("stats", "sync_full"),
-        "0",
-        "the promoted primary served a full sync: {}",
-        sync.log()
-    );
+    let promoted = promoted_without_a_full_sync(&source, || sync.log());
     // Back: the old primary, now the promoted one's replica, takes over again.
-    let port = promoted[0].port().to_string();
+    let port = promoted.port().to_string();
     let demoted = source
         .replicas()
         .iter()
@@ -577,31 +585,154 @@ fn a_resharding_of_the_source_stops_sync_and_a_new_snapshot_recovers() {
     assert!(log.contains("asking the source to continue"), "{log}");
 }
 
-/// `produce` does not capture cluster sources yet: given a node, it is refused before anything
-/// reaches the topic (alone, the node's snapshot holds its own slots only).
+/// A cluster source through Kafka: `produce` (one process capturing every shard, or one per
+/// shard), one topic, `consume`.
 #[cfg(feature = "kafka")]
-#[test]
-fn kafka_produce_refuses_a_cluster_node_as_source() {
-    use common::broker::{produce_cmd, read_all, unique_topic};
-    use common::follow::broker_with_topic;
+mod kafka {
+    use super::*;
+    use common::broker::{produce_cmd_from, Broker};
+    use common::follow::{assert_nothing_refused, broker_with_topic, PARTITIONS};
 
-    let cluster = Cluster::start(3, 0);
-    Writer::new(&cluster).data(50);
-    let topic = unique_topic("cluster");
-    let broker = broker_with_topic(&topic);
-    let node = cluster.primaries()[0];
-    let output = produce_cmd(node, &broker, &topic, common::follow::PARTITIONS)
-        .args(["--snapshot-only", "--retry-for-secs", "0"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "it should fail:\n{stderr}");
-    assert!(
-        stderr.contains("cluster sources are not supported yet by produce"),
-        "{stderr}"
-    );
-    assert!(
-        read_all(broker.bootstrap(), &topic).is_empty(),
-        "records reached the topic"
-    );
+    /// `produce` of the cluster `node` belongs to, the shards `shards` only (every one when
+    /// empty), under one source id.
+    fn produce(node: &str, broker: &Broker, topic: &str, shards: &[&str]) -> Command {
+        let mut cmd = produce_cmd_from(node, broker, topic, PARTITIONS);
+        cmd.args(["--source-id", "shop"]);
+        if !shards.is_empty() {
+            cmd.arg("--shard").arg(shards.join(","));
+        }
+        cmd
+    }
+
+    /// Waits (up to 30 s) for the consumer's first live progress line, which counts refusals.
+    fn live_line(consumer: &Proc) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !consumer.log().contains("refused=") {
+            assert!(std::time::Instant::now() < deadline, "{}", consumer.log());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn consume(target: &str, broker: &Broker, topic: &str) -> Command {
+        let mut cmd = slotstream();
+        cmd.args(["consume", "--brokers", broker.bootstrap(), "--topic", topic])
+            .args(["--target", target]);
+        cmd
+    }
+
+    /// One producer for the whole cluster, one consumer into a server: the snapshot and live
+    /// changes of every shard arrive through one topic; a `CLUSTER FAILOVER` of one shard in
+    /// the middle is followed with `PSYNC` (the promoted primary serves no full sync).
+    #[test]
+    fn kafka_a_cluster_source_reaches_a_server_and_a_failover_is_followed() {
+        let mut source = Cluster::start(3, 1);
+        let mut writer = Writer::new(&source);
+        writer.data(100);
+        let target = RedisServer::start();
+        let topic = common::broker::unique_topic("cluster-source");
+        let broker = broker_with_topic(&topic);
+        let producer = Proc::spawn(
+            &mut produce(&source.replicas()[0].url(), &broker, &topic, &[]),
+            "produce",
+        );
+        let consumer = Proc::spawn(&mut consume(&target.url(), &broker, &topic), "consume");
+        let logs = || format!("{}\n---\n{}", producer.log(), consumer.log());
+        writer.round(0, 100);
+        wait_copied(&source, &target, logs);
+        source.failover(0);
+        let mut writer = Writer::new(&source);
+        for round in 1..4 {
+            writer.round(round, 100);
+        }
+        wait_copied(&source, &target, logs);
+        promoted_without_a_full_sync(&source, logs);
+        live_line(&consumer);
+        let (produced, consumed) = (producer.stop(), consumer.stop());
+        assert_eq!(
+            produced.matches("a failover promoted it").count(),
+            1,
+            "{produced}"
+        );
+        assert!(!produced.contains("could not continue"), "{produced}");
+        assert_eq!(consumed.matches("applying shard").count(), 3, "{consumed}");
+        assert_nothing_refused(&consumed);
+    }
+
+    /// One producer per shard, each told its shard (by label), into one topic and on to a
+    /// cluster target; one of them SIGKILLed five times among live changes: each restart
+    /// continues its shard from its own resume point, and the copy ends identical (counters and
+    /// lists show a command lost or applied twice).
+    #[test]
+    fn kafka_one_producer_per_shard_and_one_killed_five_times() {
+        let source = Cluster::start(3, 0);
+        let target = Cluster::start(3, 0);
+        let mut writer = Writer::new(&source);
+        writer.data(100);
+        let topic = common::broker::unique_topic("cluster-shards");
+        let broker = broker_with_topic(&topic);
+        let node = source.primaries()[0].url();
+        // Started, and in the live part: its snapshot in the topic, or its shard continued.
+        let start = |shard: &str| {
+            let proc = Proc::spawn(&mut produce(&node, &broker, &topic, &[shard]), "produce");
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while !["the snapshot is in the topic", "continuing source="]
+                .iter()
+                .any(|line| proc.log().contains(line))
+            {
+                assert!(std::time::Instant::now() < deadline, "{}", proc.log());
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            proc
+        };
+        let steady = [start("slots-0"), start("slots-10923")];
+        let mut killed = start("slots-5461");
+        let consumer = Proc::spawn(
+            &mut consume(&target.primaries()[2].url(), &broker, &topic),
+            "consume",
+        );
+        for round in 0..10 {
+            writer.round(round, 100);
+            if round % 2 == 1 {
+                killed.kill();
+                killed = start("slots-5461");
+            }
+        }
+        wait_same(
+            || keyspace::of_cluster(&source),
+            || keyspace::of_cluster(&target),
+            || format!("{}\n---\n{}", killed.log(), consumer.log()),
+        );
+        live_line(&consumer);
+        let last = killed.stop();
+        assert!(
+            last.contains("continuing source="),
+            "the last restart took a new snapshot instead of continuing: {last}"
+        );
+        for producer in steady {
+            let log = producer.stop();
+            assert!(!log.contains("could not continue"), "{log}");
+        }
+        assert_nothing_refused(&consumer.stop());
+    }
+
+    /// A shard named by no label or node of the cluster is refused, listing the shards,
+    /// before anything reaches the topic.
+    #[test]
+    fn kafka_an_unknown_shard_is_refused_naming_the_shards() {
+        let cluster = Cluster::start(3, 0);
+        let topic = common::broker::unique_topic("cluster-unknown");
+        let broker = broker_with_topic(&topic);
+        let output = produce(&cluster.primaries()[0].url(), &broker, &topic, &["slots-7"])
+            .args(["--retry-for-secs", "0"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "it should fail:\n{stderr}");
+        assert!(stderr.contains("--shard slots-7"), "{stderr}");
+        assert!(stderr.contains("slots-5461 (slots 5461-10922"), "{stderr}");
+        assert!(
+            common::broker::read_all(broker.bootstrap(), &topic).is_empty(),
+            "records reached the topic"
+        );
+    }
 }

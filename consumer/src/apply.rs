@@ -58,6 +58,12 @@ pub struct RunOptions {
     /// one (a failover promoted a replica): the checkpoints store it from now on, so a later
     /// failover continues from it too.
     pub continued_replid: Option<String>,
+    /// The source this run's records come from, when known before its first record (one shard
+    /// of a cluster source whose log it shares with the others).
+    pub source: Option<String>,
+    /// Sources whose records share the log and are applied by runs of their own (the other
+    /// shards of a cluster source): this run passes over their records instead of refusing them.
+    pub passed_over: Vec<String>,
 }
 
 /// The destination's claim for a log ([`crate::existing`]), decided before the first write.
@@ -283,6 +289,8 @@ impl Applier {
             claim: claim.and_then(|c| c.pending),
             slots: options.slots,
             continued_replid: options.continued_replid,
+            source: options.source,
+            passed_over: options.passed_over,
         });
         let mut tasks = JoinSet::new();
         for reader in readers {

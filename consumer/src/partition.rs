@@ -181,6 +181,7 @@ impl Lane {
         };
         let wires = ctx.target.wires(topology).await?;
         let continued = ctx.continued_replid.clone();
+        let source = origin.source.or_else(|| ctx.source.clone());
         Ok(Lane {
             partition,
             link: Committer {
@@ -195,7 +196,7 @@ impl Lane {
             positions: Positions::new(start),
             slots_ahead,
             replid: continued.or(origin.replid),
-            source: origin.source,
+            source,
             epoch_read: start.map(|c| c.epoch),
             // Restarted in the middle of a snapshot that is swept: reading resumed at its start.
             seen: start
@@ -239,6 +240,9 @@ impl Lane {
             lease,
         } = delivery;
         self.batches.hold(lease);
+        if self.ctx.passed_over.contains(&record.source) {
+            return Ok(());
+        }
         self.check_lineage(&record, log_offset)?;
         // From here on `record.db` is the destination's database.
         let source_db = self.ctx.db_map.record(&mut record);

@@ -32,6 +32,26 @@ pub(crate) fn partition_count(
         .filter(|&count| count > 0))
 }
 
+/// Whether the data topic holds no record in any partition (or does not exist).
+pub fn topic_is_empty(settings: &KafkaSettings) -> Result<bool, KafkaError> {
+    let consumer: BaseConsumer = settings.create("metadata client", &[])?;
+    let topic = &settings.topic;
+    let Some(partitions) = partition_count(&consumer, settings, topic)? else {
+        return Ok(true);
+    };
+    for partition in 0..partitions as i32 {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, partition, METADATA_TIMEOUT)
+            .map_err(KafkaError::request(format!(
+                "reading the ends of {topic}[{partition}]"
+            )))?;
+        if high > low {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 /// Checks that the data topic exists with `partitions` partitions, creating it when missing.
 pub(crate) fn ensure_data_topic(
     settings: &KafkaSettings,

@@ -58,6 +58,9 @@ pub struct KafkaSettings {
     pub topic: String,
     /// `key=value` librdkafka properties given by the user; they win over slotstream's.
     pub properties: Vec<(String, String)>,
+    /// The shard of a cluster source this client writes or reads for (`slots-0`): its resume
+    /// point has a key of its own. `None` for a whole source.
+    pub shard: Option<String>,
 }
 
 impl KafkaSettings {
@@ -90,6 +93,7 @@ impl KafkaSettings {
             brokers: brokers.to_string(),
             topic: topic.to_string(),
             properties,
+            shard: None,
         })
     }
 

@@ -32,9 +32,10 @@ pub mod resume;
 pub mod topic;
 pub mod writer;
 
+pub use admin::topic_is_empty;
 pub use config::KafkaSettings;
 pub use dev_broker::DevBroker;
 pub use error::KafkaError;
 pub use reader::{KafkaLog, KafkaReader};
-pub use resume::load_resume_point;
+pub use resume::{load_resume_point, load_resume_points, StoredPoints};
 pub use writer::KafkaWriter;

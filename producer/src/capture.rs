@@ -215,10 +215,9 @@ fn check_standalone(config: &SourceConfig, addr: &SourceAddr) -> Result<(), Capt
     if is_cluster_node(&info) {
         return Err(CaptureError::Unsupported {
             addr: addr.to_string(),
-            what: "it is a cluster node (cluster_enabled:1), and cluster sources are not \
-                   supported yet by produce: only this node's slots would be copied. `slotstream \
-                   sync` copies a whole cluster from any of its nodes; for produce, point \
-                   --source at a standalone server"
+            what: "it is a cluster node (cluster_enabled:1) and was taken for a whole \
+                   source: only its own slots would be copied. `slotstream sync` and `slotstream \
+                   produce` copy a whole cluster given any of its nodes"
                 .into(),
         });
     }

@@ -24,6 +24,10 @@ pub struct ResumePoint {
     /// read as complete.
     #[serde(default = "complete")]
     pub snapshot_complete: bool,
+    /// The slots the source serves when it is one shard of a cluster (`0-5460`), so the
+    /// consumer's sweep of a new epoch keeps to them; absent for a whole source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slots: Option<String>,
 }
 
 fn complete() -> bool {

@@ -181,9 +181,45 @@ impl std::fmt::Display for SlotRanges {
     }
 }
 
+impl std::str::FromStr for SlotRanges {
+    type Err = String;
+
+    /// Reads what [`Display`](std::fmt::Display) writes: `0-5460,16000`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let mut ranges = SlotRanges::default();
+        for part in text.split(',').filter(|p| !p.is_empty()) {
+            let slot = |s: &str| {
+                s.trim()
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|&n| n < SLOTS)
+                    .ok_or_else(|| format!("{s:?} in {text:?} is not a slot (0-16383)"))
+            };
+            let (first, last) = match part.split_once('-') {
+                Some((first, last)) => (slot(first)?, slot(last)?),
+                None => (slot(part)?, slot(part)?),
+            };
+            if first > last {
+                return Err(format!("{part:?} in {text:?} goes backwards"));
+            }
+            ranges.push(first..=last);
+        }
+        Ok(ranges)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slot_ranges_read_back_what_they_show() {
+        let ranges: SlotRanges = "0-49,100-300,16383".parse().unwrap();
+        assert_eq!(ranges.to_string(), "0-49,100-300,16383");
+        assert!("5-3".parse::<SlotRanges>().is_err());
+        assert!("16384".parse::<SlotRanges>().is_err());
+        assert!("x".parse::<SlotRanges>().is_err());
+    }
 
     #[test]
     fn slot_ranges_merge_and_complement() {

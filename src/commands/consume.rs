@@ -1,5 +1,8 @@
 //! `slotstream consume`: apply a Kafka topic to the target, resuming from the checkpoints kept
-//! in the target.
+//! in the target. A topic fed by the shards of a cluster source is applied by one run per
+//! shard ([`shards`]).
+
+mod shards;
 
 use crate::cli::ConsumeArgs;
 use crate::commands::progress::{peak_rss_bytes, Numbers, Progress};
@@ -8,8 +11,10 @@ use crate::commands::{apply_progress, kafka_settings, stopped};
 use crate::shutdown::Shutdown;
 use slotstream_consumer::checkpoint::Checkpoint;
 use slotstream_consumer::throttle::Throttle;
-use slotstream_consumer::{Applier, ApplyStats, RunOptions};
+use slotstream_consumer::{Applier, ApplyError, ApplyStats, ApplySummary, RunOptions};
 use slotstream_kafka::{KafkaError, KafkaLog, KafkaSettings};
+use std::future::Future;
+use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,13 +48,9 @@ async fn run_once(
     let Some(log) = open_when_there(&settings, &args.group, give_up_after, shutdown).await? else {
         return Ok(stopped("while waiting for the topic"));
     };
-    let loading = applier.load_checkpoints(&settings.topic, log.partitions());
-    let Some(checkpoints) = shutdown.or_stop(loading).await else {
-        return Ok(stopped("before applying anything"));
+    let Some(stored) = shards::wait_for_points(&settings, give_up_after, shutdown).await? else {
+        return Ok(stopped("while waiting for the producer"));
     };
-    let checkpoints = checkpoints?;
-    let start = log_offsets(&checkpoints);
-    let readers = log.readers(&start)?;
     let stats = Arc::new(ApplyStats::default());
     let progress = Progress::spawn({
         let stats = stats.clone();
@@ -59,23 +60,46 @@ async fn run_once(
             numbers
         }
     });
-    let options = RunOptions {
-        log_name: settings.topic.clone(),
-        checkpoint_log: Some(settings.topic.clone()),
-        start: checkpoints,
-        stop_after_snapshot: args.snapshot_only,
-        snapshot_epoch: None,
-        throttle: Throttle::new(args.max_ops, args.max_bytes),
-        on_applied: Some(log.commit_hook()),
-        min_epoch: None,
-        existing_log: Some(settings.topic.clone()),
-        ..RunOptions::default()
+    let mut stored = stored;
+    let mut applier = Some(applier);
+    let applied = loop {
+        let applying = if stored.shards.is_empty() {
+            let Some(applier) = applier.take() else {
+                anyhow::bail!("the topic's shards are gone: restart the consumer");
+            };
+            Box::pin(apply_whole(&args, &settings, applier, &log, stats.clone())) as Applying
+        } else {
+            let first = applier.take();
+            Box::pin(shards::apply(
+                &args,
+                &settings,
+                &target,
+                first,
+                &stored,
+                stats.clone(),
+            ))
+        };
+        // Dropped where it waits on a stop: each batch commits with its checkpoint in one
+        // transaction, so what was sent is covered and what was not is read again by a restart.
+        let Some(applied) = shutdown.or_stop(applying).await else {
+            break None;
+        };
+        match applied {
+            // A shard's producer started after this run looked: it takes a run of its own.
+            Err(err) if shards::is_new_shard(&err, &stored) => {
+                let reload = settings.clone();
+                stored = tokio::task::spawn_blocking(move || {
+                    slotstream_kafka::load_resume_points(&reload)
+                })
+                .await??;
+                if !shards::knows(&stored, &err) {
+                    break Some(Err(err));
+                }
+                tracing::info!("a shard of the source appeared in the topic: applying it too");
+            }
+            applied => break Some(applied),
+        }
     };
-    // Dropped where it waits on a stop: each batch commits with its checkpoint in one
-    // transaction, so what was sent is covered and what was not is read again by a restart.
-    let applied = shutdown
-        .or_stop(applier.run(readers, stats.clone(), options))
-        .await;
     progress.stop();
     if stats.commands() > 0 {
         advanced.mark();
@@ -85,8 +109,11 @@ async fn run_once(
             "applying: every applied batch is covered by its checkpoint",
         ));
     };
-    let applied = applied.map_err(|err| {
-        crate::commands::apply_failed(err, "restarting resumes after the last checkpoint")
+    let applied = applied.map_err(|err| match err.downcast::<ApplyError>() {
+        Ok(err) => {
+            crate::commands::apply_failed(err, "restarting resumes after the last checkpoint")
+        }
+        Err(err) => err,
     })?;
     println!(
         "consume: {} keys applied ({} already expired, {} skipped as already applied) from topic \
@@ -101,9 +128,39 @@ async fn run_once(
     Ok(ExitCode::SUCCESS)
 }
 
+/// One way of applying the topic, running.
+type Applying<'a> = Pin<Box<dyn Future<Output = anyhow::Result<ApplySummary>> + Send + 'a>>;
+
+/// Applies a topic fed by one source, every partition from its checkpoint.
+async fn apply_whole(
+    args: &ConsumeArgs,
+    settings: &KafkaSettings,
+    applier: Applier,
+    log: &KafkaLog,
+    stats: Arc<ApplyStats>,
+) -> anyhow::Result<ApplySummary> {
+    let checkpoints = applier
+        .load_checkpoints(&settings.topic, log.partitions())
+        .await?;
+    let readers = log.readers(&log_offsets(&checkpoints))?;
+    let options = RunOptions {
+        log_name: settings.topic.clone(),
+        checkpoint_log: Some(settings.topic.clone()),
+        start: checkpoints,
+        stop_after_snapshot: args.snapshot_only,
+        snapshot_epoch: None,
+        throttle: Throttle::new(args.max_ops, args.max_bytes),
+        on_applied: Some(log.commit_hook()),
+        min_epoch: None,
+        existing_log: Some(settings.topic.clone()),
+        ..RunOptions::default()
+    };
+    Ok(applier.run(readers, stats, options).await?)
+}
+
 /// Where each partition's reading starts: after its checkpoint; or, in the middle of a
 /// snapshot that must be swept, from its beginning again, to learn every key it holds.
-fn log_offsets(checkpoints: &[Option<Checkpoint>]) -> Vec<Option<i64>> {
+pub(super) fn log_offsets(checkpoints: &[Option<Checkpoint>]) -> Vec<Option<i64>> {
     for (partition, checkpoint) in checkpoints.iter().enumerate() {
         if let Some(c) = checkpoint {
             tracing::info!(

@@ -10,6 +10,7 @@ mod progress;
 #[cfg(feature = "kafka")]
 mod replay;
 mod retry;
+mod shards;
 mod sync;
 mod verify;
 

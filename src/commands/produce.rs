@@ -7,9 +7,10 @@ use crate::commands::retry::Advanced;
 use crate::commands::{capture_progress, kafka_settings, stopped};
 use crate::shutdown::Shutdown;
 use anyhow::Context;
-use slotstream_kafka::{load_resume_point, KafkaSettings, KafkaWriter};
+use slotstream_kafka::{KafkaSettings, KafkaWriter};
 use slotstream_producer::config::SourceAddr;
 use slotstream_producer::route::Router;
+use slotstream_producer::shards::{self, SourceShape};
 use slotstream_producer::{CaptureError, CaptureStats, Session, SourceConfig};
 use slotstream_schemas::log::LogWriter;
 use slotstream_schemas::resume::ResumePoint;
@@ -25,57 +26,160 @@ pub async fn run(args: ProduceArgs, shutdown: &Shutdown) -> anyhow::Result<ExitC
     .await
 }
 
-/// Runs the capture thread until it ends. A stop reaches it through the shutdown's flag: it
-/// ends at its next record, flushes and saves the resume point. It may be waiting on a broker
-/// that is gone; the shutdown's deadline then exits the process, which is safe: the resume
-/// point only ever names acknowledged records, and the consumer drops what a restart produces
-/// again.
+/// One capture into the topic: the whole source, or one shard of a cluster source (its resume
+/// point under a key of its own).
+struct Job {
+    source: SourceConfig,
+    settings: KafkaSettings,
+    /// Where the last run of this capture stopped, if it saved a point.
+    stored: Option<ResumePoint>,
+    /// The node read, for the headroom report.
+    node: String,
+}
+
+/// Runs each capture on a thread of its own until they end. A stop reaches them through the
+/// attempt's flag: each ends at its next record, flushes and saves its resume point. One may
+/// be waiting on a broker that is gone; the shutdown's deadline then exits the process, which
+/// is safe: a resume point only ever names acknowledged records, and the consumer drops what a
+/// restart produces again. When one capture fails, the others are stopped and the attempt is
+/// retried as a whole, each from its own resume point.
 async fn run_once(
     args: ProduceArgs,
     shutdown: &Shutdown,
     advanced: Advanced,
 ) -> anyhow::Result<ExitCode> {
     let settings = kafka_settings(&args.kafka)?;
-    let stop = shutdown.flag();
-    let capture_stats = Arc::new(CaptureStats::default());
+    let jobs = {
+        let args = args.clone();
+        tokio::task::spawn_blocking(move || plan_jobs(&args, settings))
+            .await
+            .context("planning the captures")??
+    };
+    // Stops this attempt: on a stop of the process, or when one capture fails.
+    let linked = shutdown.attempt();
+    let attempt = &linked.token;
+    let stats: Vec<Arc<CaptureStats>> = jobs.iter().map(|_| Arc::default()).collect();
     let progress = Progress::spawn({
-        let stats = capture_stats.clone();
+        let stats = stats.clone();
         move || {
             let mut numbers = Numbers::default();
-            capture_progress(&stats, &mut numbers);
+            for stats in &stats {
+                capture_progress(stats, &mut numbers);
+            }
             numbers
         }
     });
-    let outcome = tokio::task::spawn_blocking(move || {
-        produce(args, settings, &stop, &capture_stats, &advanced)
-    })
-    .await;
+    let mut captures = tokio::task::JoinSet::new();
+    for (job, stats) in jobs.into_iter().zip(stats) {
+        let (args, attempt, advanced) = (args.clone(), attempt.clone(), advanced.clone());
+        captures.spawn_blocking(move || {
+            let outcome = produce(&args, job, &attempt.flag(), &stats, &advanced);
+            if outcome.is_err() {
+                attempt.stop();
+            }
+            outcome
+        });
+    }
+    let mut outcome = Ok(ExitCode::SUCCESS);
+    while let Some(joined) = captures.join_next().await {
+        let ended = joined.context("a capture thread failed")?;
+        if outcome.is_ok() {
+            outcome = ended;
+        }
+    }
     progress.stop();
-    outcome.context("the capture thread failed")?
+    outcome
 }
 
+/// The captures `args` asks for: the whole source, or each chosen shard of a cluster source.
+/// Refuses a topic another kind of source feeds (a standalone source's topic for a cluster,
+/// or the other way round). Blocking.
+fn plan_jobs(args: &ProduceArgs, settings: KafkaSettings) -> anyhow::Result<Vec<Job>> {
+    let mut source = SourceConfig::new(&args.source);
+    source.chunk_bytes = args.chunk_bytes;
+    source.read_timeout = args.source_timeout()?;
+    let addr = SourceAddr::parse(&source.url)?.to_string();
+    let stored = slotstream_kafka::load_resume_points(&settings)?;
+    match shards::discover(&source)? {
+        SourceShape::Standalone => {
+            anyhow::ensure!(
+                args.shard.is_empty(),
+                "--shard names shards of a cluster source, and {addr} is a standalone server"
+            );
+            anyhow::ensure!(
+                stored.shards.is_empty(),
+                "topic {} is fed by the shards of a cluster source ({}), not by a standalone                  server; use another topic",
+                settings.topic,
+                stored.shards.values().map(|p| p.source.as_str()).collect::<Vec<_>>().join(", ")
+            );
+            source.source_id = args.source_id.clone();
+            Ok(vec![Job {
+                source,
+                settings,
+                stored: stored.whole,
+                node: addr,
+            }])
+        }
+        SourceShape::Cluster(shards) => {
+            if let Some(whole) = &stored.whole {
+                anyhow::bail!(
+                    "topic {} is fed by source {:?}, a standalone server, and {addr} is a node                      of a cluster; use another topic",
+                    settings.topic,
+                    whole.source
+                );
+            }
+            let source_id = args.source_id.clone().unwrap_or(addr);
+            let captures = super::shards::plan(
+                &source,
+                &source_id,
+                &shards,
+                &args.shard,
+                args.source_prefer,
+            )?;
+            Ok(captures
+                .into_iter()
+                .map(|capture| Job {
+                    stored: stored.shards.get(&capture.label).cloned(),
+                    settings: KafkaSettings {
+                        shard: Some(capture.label),
+                        ..settings.clone()
+                    },
+                    source: capture.config,
+                    node: capture.node,
+                })
+                .collect())
+        }
+    }
+}
+
+/// One capture: continue from its resume point, or take a snapshot as a new epoch; then follow
+/// the source until stopped.
 fn produce(
-    args: ProduceArgs,
-    settings: KafkaSettings,
+    args: &ProduceArgs,
+    job: Job,
     stop: &AtomicBool,
     stats: &CaptureStats,
     advanced: &Advanced,
 ) -> anyhow::Result<ExitCode> {
+    let Job {
+        source,
+        settings,
+        stored,
+        node,
+    } = job;
     let mut writer =
         KafkaWriter::open(&settings, args.partitions)?.with_kind_headers(args.kind_headers);
-    let stored = load_resume_point(&settings)?;
     // A point whose snapshot never finished names no position a source can continue from.
     let resume = stored.clone().filter(|point| point.snapshot_complete);
-    let mut source = SourceConfig::new(&args.source);
-    source.chunk_bytes = args.chunk_bytes;
-    source.read_timeout = args.source_timeout()?;
-    source.source_id = args.source_id.clone();
     let mut session = Session::start(&source, resume.as_ref())?;
-    slotstream_producer::headroom::report_in_background(
-        source.clone(),
-        SourceAddr::parse(&source.url)?.to_string(),
-        slotstream_producer::headroom::SAMPLE,
-    );
+    if source.shard.is_none() {
+        // A shard's was told when the captures were planned.
+        slotstream_producer::headroom::report_in_background(
+            source.clone(),
+            node,
+            slotstream_producer::headroom::SAMPLE,
+        );
+    }
     if stop.load(Ordering::Relaxed) {
         return Ok(stopped("before reading from the source"));
     }
@@ -87,7 +191,7 @@ fn produce(
             settings.topic,
             point.source,
             session.source_id(),
-            point.source
+            point.source.split('/').next().unwrap_or(&point.source)
         );
     }
     let mut point =
@@ -123,7 +227,8 @@ fn produce(
         point.db,
         args.forward_publish,
         source.url.clone(),
-    );
+    )
+    .of_shard(source.shard.is_some());
     let follower = session.into_follower()?;
     follower.run(stop, &mut router, &mut writer, |progress, writer| {
         point.offset = progress.offset;
@@ -195,6 +300,7 @@ fn full_sync(
         partitions: writer.partitions(),
         db: 0,
         snapshot_complete: false,
+        slots: session.config().shard.as_ref().map(ToString::to_string),
     };
     writer.save_resume_point(&point)?;
     let summary = match session.snapshot(epoch, writer, stats, stop) {
@@ -203,6 +309,12 @@ fn full_sync(
     };
     point.snapshot_complete = true;
     writer.save_resume_point(&point)?;
+    tracing::info!(
+        epoch,
+        keys = summary.snapshot.keys,
+        topic = %settings.topic,
+        "the snapshot is in the topic"
+    );
     println!(
         "produce: snapshot of {} keys from {} is in topic {} (epoch {epoch})",
         summary.snapshot.keys, summary.snapshot.source_version, settings.topic

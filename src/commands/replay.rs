@@ -21,6 +21,14 @@ pub async fn run(args: ReplayArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCo
         return Ok(crate::commands::stopped("before the replay began"));
     };
     let applier = applier?;
+    let stored = slotstream_kafka::load_resume_points(&settings)?;
+    anyhow::ensure!(
+        stored.shards.is_empty(),
+        "topic {} is fed by the shards of a cluster source, and replay applies one source's \
+         records only (not yet the interleaved histories of shards); `slotstream consume` into \
+         a fresh target rebuilds it",
+        settings.topic
+    );
     let log = KafkaLog::open(&settings, "slotstream-replay", true)?;
     let readers = log.readers(&vec![None; log.partitions() as usize])?;
     let stats = Arc::new(ApplyStats::default());

@@ -60,14 +60,8 @@ async fn run_once(
     };
     let starts = starts?;
     // Stops this attempt: on a stop of the process, or when one capture fails.
-    let attempt = Shutdown::new();
-    let forward = {
-        let (process, attempt) = (shutdown.clone(), attempt.clone());
-        tokio::spawn(async move {
-            process.stopped().await;
-            attempt.stop();
-        })
-    };
+    let linked = shutdown.attempt();
+    let attempt = &linked.token;
     let apply_stats = Arc::new(ApplyStats::default());
     let capture_stats: Vec<Arc<CaptureStats>> = starts
         .iter()
@@ -93,7 +87,6 @@ async fn run_once(
     while let Some(joined) = runs.join_next().await {
         outcomes.push(joined.context("a capture's task")??);
     }
-    forward.abort();
     progress.stop();
     if apply_stats.commands() > 0 {
         advanced.mark();

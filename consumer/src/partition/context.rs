@@ -53,6 +53,11 @@ pub struct PartitionContext {
     /// The replication id the source continued under, stored with the checkpoints instead of
     /// the one they held (see [`crate::apply::RunOptions::continued_replid`]).
     pub continued_replid: Option<String>,
+    /// The source the records come from, when known before the first (see
+    /// [`crate::apply::RunOptions::source`]).
+    pub source: Option<String>,
+    /// Sources whose records are passed over (see [`crate::apply::RunOptions::passed_over`]).
+    pub passed_over: Vec<String>,
     /// Which destination database receives each source database.
     pub db_map: DbMap,
 }

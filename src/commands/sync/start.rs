@@ -2,7 +2,7 @@
 //! capture of its own), and for each capture what the target's checkpoints say (continue from
 //! an offset, or a full sync as which epoch).
 
-use crate::cli::{SourcePrefer, SyncArgs};
+use crate::cli::SyncArgs;
 use slotstream_consumer::checkpoint::Checkpoint;
 use slotstream_consumer::{Applier, RunOptions};
 use slotstream_producer::config::SourceAddr;
@@ -54,47 +54,23 @@ pub async fn read_starts(args: &SyncArgs) -> anyhow::Result<Vec<Start>> {
         let start = read_start(args, applier, source, &source_id, None).await?;
         return Ok(vec![start]);
     };
-    tracing::info!(
-        shards = shards.len(),
-        primaries = %shards.iter().map(|s| format!("{} ({})", s.primary, s.slots)).collect::<Vec<_>>().join(", "),
-        prefer = ?args.source_prefer,
-        "the source is a cluster: one capture per shard"
-    );
-    let mut starts = Vec::with_capacity(shards.len());
+    let captures = {
+        let (source, source_id, prefer) = (source.clone(), source_id.clone(), args.source_prefer);
+        tokio::task::spawn_blocking(move || {
+            crate::commands::shards::plan(&source, &source_id, &shards, &[], prefer)
+        })
+        .await??
+    };
+    let mut starts = Vec::with_capacity(captures.len());
     let mut applier = Some(applier);
-    for shard in &shards {
+    for capture in captures {
         let applier = match applier.take() {
             Some(applier) => applier,
             None => Applier::connect(&target).await?,
         };
-        let id = format!("{source_id}/{}", shard.label());
-        // A replica streams the same history as its primary (same id and offsets), so the
-        // shard's checkpoints serve either.
-        let primary = source.for_node(&shard.primary);
-        let node = match args.source_prefer {
-            SourcePrefer::Primary => None,
-            SourcePrefer::Replica => match shard.replicas.first() {
-                Some(replica) => Some(replica.clone()),
-                None => {
-                    let primary = primary.clone();
-                    tokio::task::spawn_blocking(move || shards::online_replica(&primary)).await?
-                }
-            },
-        };
-        let mut config = match &node {
-            Some(replica) => source.for_node(replica),
-            None => primary,
-        };
-        let node = node.as_deref().unwrap_or(&shard.primary);
-        tracing::info!(shard = %shard.slots, node, "capturing");
-        headroom::report_in_background(
-            config.clone(),
-            format!("{node} (slots {})", shard.slots),
-            headroom::SAMPLE,
-        );
-        config.source_id = Some(id.clone());
-        config.shard = Some(shard.slots.clone());
-        starts.push(read_start(args, applier, config, &id, Some(shard.slots.clone())).await?);
+        let id = format!("{source_id}/{}", capture.label);
+        let slots = capture.config.shard.clone();
+        starts.push(read_start(args, applier, capture.config, &id, slots).await?);
     }
     // The target's own keys are looked at once, under the cluster's name, before any shard
     // writes: a shard must not take another's keys for the target's.
@@ -199,5 +175,6 @@ fn resume_point(
         partitions,
         db: lowest.db,
         snapshot_complete: true,
+        slots: None,
     })
 }
