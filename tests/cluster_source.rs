@@ -18,6 +18,8 @@ struct Writer {
     /// Per slot, the index of its owner in `conns`.
     owner: Vec<usize>,
     conns: Vec<redis::Connection>,
+    /// `host:port` of each of `conns`.
+    addrs: Vec<String>,
 }
 
 impl Writer {
@@ -64,12 +66,56 @@ impl Writer {
                 owner[slot as usize] = index;
             }
         }
-        Writer { owner, conns }
+        let addrs = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        Writer {
+            owner,
+            conns,
+            addrs,
+        }
     }
 
+    /// Runs `cmd` on the owner of `key`'s slot, following `MOVED` (the map is updated) and
+    /// `ASK` (`ASKING` first, on the node it names) while slots move; `TRYAGAIN` waits.
     fn run(&mut self, key: &str, cmd: &redis::Cmd) {
-        let conn = &mut self.conns[self.owner[usize::from(key_slot(key.as_bytes()))]];
-        let _: redis::Value = cmd.query(conn).unwrap();
+        let slot = usize::from(key_slot(key.as_bytes()));
+        for _ in 0..500 {
+            let err = match cmd.query::<redis::Value>(&mut self.conns[self.owner[slot]]) {
+                Ok(_) => return,
+                Err(err) => err,
+            };
+            match (err.code(), err.redirect_node()) {
+                (Some("MOVED"), Some((addr, _))) => self.owner[slot] = self.conn_to(addr),
+                (Some("ASK"), Some((addr, _))) => {
+                    let index = self.conn_to(addr);
+                    let conn = &mut self.conns[index];
+                    let asked = redis::pipe()
+                        .cmd("ASKING")
+                        .ignore()
+                        .add_command(cmd.clone())
+                        .query::<redis::Value>(conn);
+                    match asked {
+                        Ok(_) => return,
+                        Err(err) if err.code() == Some("TRYAGAIN") => {}
+                        Err(err) => panic!("{err}"),
+                    }
+                }
+                (Some("TRYAGAIN"), _) => {}
+                _ => panic!("{err}"),
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("{key}: still redirected after 500 tries");
+    }
+
+    /// The index of a connection to `addr` (`host:port`), made when there is none.
+    fn conn_to(&mut self, addr: &str) -> usize {
+        if let Some(index) = self.addrs.iter().position(|a| a == addr) {
+            return index;
+        }
+        let client = redis::Client::open(format!("redis://{addr}")).unwrap();
+        self.conns.push(client.get_connection().unwrap());
+        self.addrs.push(addr.to_string());
+        self.conns.len() - 1
     }
 
     /// Every type, TTLs, hash tags, over every shard.
@@ -124,18 +170,74 @@ impl Writer {
             let key = format!("ttl:{i}");
             self.run(&key, redis::cmd("EXPIRE").arg(&key).arg(7200 + round));
         }
+        // One slot's transaction; a moving slot refuses it whole (nothing applied): sent again
+        // once its owner answers for it.
         let key = format!("{{tx:{round}}}:a");
-        let conn = &mut self.conns[self.owner[usize::from(key_slot(key.as_bytes()))]];
-        let _: () = redis::pipe()
-            .atomic()
-            .cmd("INCR")
-            .arg(&key)
-            .cmd("RPUSH")
-            .arg(format!("{{tx:{round}}}:b"))
-            .arg(round)
-            .query(conn)
-            .unwrap();
+        let slot = usize::from(key_slot(key.as_bytes()));
+        let mut last = String::new();
+        for _ in 0..500 {
+            let done = redis::pipe()
+                .atomic()
+                .cmd("INCR")
+                .arg(&key)
+                .cmd("RPUSH")
+                .arg(format!("{{tx:{round}}}:b"))
+                .arg(round)
+                .query::<()>(&mut self.conns[self.owner[slot]]);
+            match done {
+                Ok(()) => return,
+                Err(err) => match redirect(&err) {
+                    Some(("MOVED", addr)) => self.owner[slot] = self.conn_to(&addr),
+                    // The slot is moving and the key has left: the transaction goes to the
+                    // importing node, asked first (the flag lasts through `MULTI`).
+                    Some((_, addr)) => {
+                        let index = self.conn_to(&addr);
+                        let asked = redis::pipe()
+                            .cmd("ASKING")
+                            .ignore()
+                            .cmd("MULTI")
+                            .ignore()
+                            .cmd("INCR")
+                            .arg(&key)
+                            .ignore()
+                            .cmd("RPUSH")
+                            .arg(format!("{{tx:{round}}}:b"))
+                            .arg(round)
+                            .ignore()
+                            .cmd("EXEC")
+                            .query::<redis::Value>(&mut self.conns[index]);
+                        if asked.is_ok() {
+                            return;
+                        }
+                    }
+                    None => {
+                        last = err.to_string();
+                        std::thread::sleep(Duration::from_millis(20))
+                    }
+                },
+            }
+        }
+        panic!("{key}: the transaction was refused 500 times, last: {last}");
     }
+}
+
+/// A redirection in `err`, as `("MOVED" | "ASK", host:port)`: from a command's error, or from
+/// the first refused command of an aborted transaction.
+fn redirect(err: &redis::RedisError) -> Option<(&'static str, String)> {
+    if let (Some(code @ ("MOVED" | "ASK")), Some((addr, _))) = (err.code(), err.redirect_node()) {
+        let kind = if code == "MOVED" { "MOVED" } else { "ASK" };
+        return Some((kind, addr.to_string()));
+    }
+    let text = err.to_string();
+    ["Moved: ", "Ask: "].iter().find_map(|mark| {
+        let rest = &text[text.find(mark)? + mark.len()..];
+        let addr = rest.split_whitespace().nth(1)?;
+        let addr = addr.trim_end_matches([')', ',']);
+        Some((
+            if *mark == "Moved: " { "MOVED" } else { "ASK" },
+            addr.to_string(),
+        ))
+    })
 }
 
 fn sync_cmd(source: &str, target: &str) -> Command {
@@ -551,38 +653,42 @@ fn with_source_prefer_replica_the_replicas_are_captured() {
     assert!(log.contains("refused=0"), "{log}");
 }
 
-/// A resharding of the source (200 slots moved between shards) under live `sync`: the moved
-/// keys arrive on the new shard as `RESTORE-ASKING`, which `sync` does not follow yet, so it
-/// stops naming it and the way on; that way (a new snapshot, then `sync` again) ends identical.
+/// A resharding of 1,000 slots (shard 0 to shard 1) while live changes go on: `sync` stops its
+/// captures when the slots start moving, waits for the resharding to end and takes a new
+/// snapshot of every shard, whose sweeps remove what moved away; the copy ends identical, and
+/// live changes after it are followed again.
 #[test]
-fn a_resharding_of_the_source_stops_sync_and_a_new_snapshot_recovers() {
+fn a_resharding_of_1000_slots_under_live_writes_is_followed() {
     let source = Cluster::start(3, 0);
     Writer::new(&source).data(200);
     let target = RedisServer::start();
     let node = source.primaries()[2].url();
-    let mut sync = Proc::spawn(
-        sync_cmd(&node, &target.url()).args(["--retry-for-secs", "0"]),
-        "sync",
-    );
-    wait_copied(&source, &target, || sync.log());
-    source.reshard(0, 1, 200);
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while sync.child.try_wait().unwrap().is_none() {
-        assert!(std::time::Instant::now() < deadline, "{}", sync.log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let log = sync.log();
-    assert!(log.contains("RESTORE-ASKING"), "{log}");
-    assert!(log.contains("sync --snapshot-only"), "{log}");
-    let mut writer = Writer::new(&source);
-    writer.round(0, 100);
-    succeeded(&snapshot_only(&node, &target.url()));
-    wait_copied(&source, &target, String::new);
     let sync = Proc::spawn(&mut sync_cmd(&node, &target.url()), "sync");
-    writer.round(1, 100);
+    wait_copied(&source, &target, || sync.log());
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let writes = scope.spawn(|| {
+            let mut writer = Writer::new(&source);
+            let mut round = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                writer.round(round, 50);
+                round += 1;
+            }
+            round
+        });
+        source.reshard(0, 1, 1000);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let rounds = writes.join().unwrap();
+        assert!(rounds > 1, "the writes did not overlap the resharding");
+    });
+    wait_copied(&source, &target, || sync.log());
+    let mut writer = Writer::new(&source);
+    writer.round(1000, 100);
     wait_copied(&source, &target, || sync.log());
     let log = sync.stop();
-    assert!(log.contains("asking the source to continue"), "{log}");
+    assert!(log.contains("are moving between its shards"), "{log}");
+    assert!(log.contains("a new snapshot of every shard"), "{log}");
+    common::follow::assert_nothing_refused(&log);
 }
 
 /// A cluster source through Kafka: `produce` (one process capturing every shard, or one per
@@ -713,6 +819,38 @@ mod kafka {
             assert!(!log.contains("could not continue"), "{log}");
         }
         assert_nothing_refused(&consumer.stop());
+    }
+
+    /// A resharding under `produce` stops it, naming the way on: the shards' producers may run
+    /// apart, so nothing orders a new snapshot after the moved keys' last writes.
+    #[test]
+    fn kafka_a_resharding_stops_produce_naming_the_way_on() {
+        let source = Cluster::start(3, 0);
+        Writer::new(&source).data(100);
+        let topic = common::broker::unique_topic("cluster-reshard");
+        let broker = broker_with_topic(&topic);
+        let mut producer = Proc::spawn(
+            &mut produce(&source.primaries()[0].url(), &broker, &topic, &[]),
+            "produce",
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while producer
+            .log()
+            .matches("the snapshot is in the topic")
+            .count()
+            < 3
+        {
+            assert!(std::time::Instant::now() < deadline, "{}", producer.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        source.reshard(0, 1, 100);
+        let status = producer.wait_exit(Duration::from_secs(60), "produce did not stop");
+        assert!(!status.success(), "{}", producer.log());
+        let log = producer.log();
+        assert!(
+            log.contains("produce does not follow slot migrations yet"),
+            "{log}"
+        );
     }
 
     /// A shard named by no label or node of the cluster is refused, listing the shards,

@@ -32,6 +32,14 @@ pub enum CaptureError {
     #[error("source {addr} is not supported: {what}")]
     Unsupported { addr: String, what: String },
 
+    /// Slots move between the shards of a cluster source: the moved keys' writes are on two
+    /// shards' streams, which are applied independently.
+    #[error(
+        "slots of source {addr}'s cluster are moving between its shards ({what}); the copy \
+         starts again once the resharding is over, with a new snapshot of every shard"
+    )]
+    SlotsMoved { addr: String, what: String },
+
     #[error(
         "source {addr} broke the replication protocol: {what}; check that --source points at a \
          Redis or Valkey server and that nothing else (a proxy, another service) answers on \
@@ -91,6 +99,7 @@ impl Retryable for CaptureError {
                 }
             }
             CaptureError::Log(err) => err.retry(),
+            CaptureError::SlotsMoved { .. } => Retry::Later,
             CaptureError::BadUrl { .. }
             | CaptureError::Auth { .. }
             | CaptureError::Protocol { .. }

@@ -127,15 +127,9 @@ impl Router {
                 return self.write_block(block, end, log);
             }
             b"RESTORE-ASKING" if self.shard => {
-                return Err(CaptureError::Unsupported {
+                return Err(CaptureError::SlotsMoved {
                     addr: self.addr.clone(),
-                    what: "a slot is moving to this shard (RESTORE-ASKING: the cluster is being \
-                           resharded), and slotstream does not follow slot migrations yet: the \
-                           moved keys' writes on two shards cannot be put in order. Once the \
-                           resharding is over, run `slotstream sync --snapshot-only` (a new \
-                           snapshot of every shard, whose sweep removes what moved), then \
-                           `slotstream sync` again"
-                        .into(),
+                    what: "RESTORE-ASKING: a key is moving to this shard".into(),
                 });
             }
             // A shard's flush alone is applied by its effect (the consumer empties the shard's

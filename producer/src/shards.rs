@@ -125,6 +125,25 @@ fn online_replicas(info: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether a slot is in the middle of moving: a primary of `shards` marks it migrating or
+/// importing in its own `CLUSTER NODES` line (`[slot->-node]`, `[slot-<-node]`). A primary that
+/// cannot be asked counts as moving (asked again later).
+pub fn slots_moving(config: &SourceConfig, shards: &[Shard]) -> bool {
+    shards.iter().any(|shard| {
+        let nodes: Result<String, _> = config
+            .for_node(&shard.primary)
+            .client_connection()
+            .and_then(|mut conn| redis::cmd("CLUSTER").arg("NODES").query(&mut conn));
+        match nodes {
+            Ok(nodes) => nodes
+                .lines()
+                .filter(|line| line.contains("myself"))
+                .any(|line| line.contains("->-") || line.contains("-<-")),
+            Err(_) => true,
+        }
+    })
+}
+
 /// Whether `INFO cluster` text says the server runs in cluster mode.
 pub fn is_cluster_node(info: &str) -> bool {
     info.lines().any(|line| line.trim() == "cluster_enabled:1")

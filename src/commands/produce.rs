@@ -230,16 +230,29 @@ fn produce(
     )
     .of_shard(source.shard.is_some());
     let follower = session.into_follower()?;
-    follower.run(stop, &mut router, &mut writer, |progress, writer| {
-        point.offset = progress.offset;
-        point.db = progress.db;
-        writer
-            .save_resume_point(&point)
-            .map_err(|err| CaptureError::Log(err.into()))?;
-        // Live changes acknowledged: a failure from here on is a new outage.
-        advanced.mark();
-        Ok(())
-    })?;
+    follower
+        .run(stop, &mut router, &mut writer, |progress, writer| {
+            point.offset = progress.offset;
+            point.db = progress.db;
+            writer
+                .save_resume_point(&point)
+                .map_err(|err| CaptureError::Log(err.into()))?;
+            // Live changes acknowledged: a failure from here on is a new outage.
+            advanced.mark();
+            Ok(())
+        })
+        .map_err(|err| match err {
+            // Shards' producers may run apart, so nothing orders their new snapshots after the
+            // moved keys' last writes: this stops, and a new snapshot is the operator's call.
+            CaptureError::SlotsMoved { addr, what } => anyhow::anyhow!(
+                "slots of source {addr}'s cluster are moving between its shards ({what}), and \
+             produce does not follow slot migrations yet: the moved keys' writes on two shards \
+             cannot be put in order. Once the resharding is over, produce into a new topic \
+             and consume it into a fresh target, or copy with `slotstream sync`, which \
+             follows reshardings"
+            ),
+            err => err.into(),
+        })?;
     writer.flush()?;
     writer.save_resume_point(&point)?;
     Ok(stopped(

@@ -8,6 +8,7 @@
 //! one fails, the others stop too, and the attempt is retried as a whole.
 
 mod start;
+mod topology;
 
 use crate::cli::SyncArgs;
 use crate::commands::progress::{peak_rss_bytes, Numbers, Progress};
@@ -17,20 +18,25 @@ use crate::shutdown::Shutdown;
 use anyhow::Context;
 use slotstream_consumer::{ApplyStats, ApplySummary};
 use slotstream_producer::route::Router;
+use slotstream_producer::SourceConfig;
 use slotstream_producer::{CaptureError, CaptureStats, Session};
 use slotstream_schemas::log::LogError;
 use slotstream_schemas::memory::{memory_log, MemoryLogConfig, MemoryWriter};
 use slotstream_schemas::resume::ResumePoint;
+use slotstream_schemas::slot::SlotRanges;
 use start::Start;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 pub async fn run(args: SyncArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCode> {
     let give_up_after = std::time::Duration::from_secs(args.retry_for_secs);
+    // Set when an attempt ended because the source's slots moved: the next one waits for the
+    // resharding to end and takes a new snapshot of every shard ([`topology`]).
+    let resharded = Arc::new(AtomicBool::new(false));
     crate::commands::retry::with_retries(give_up_after, shutdown, |advanced| {
-        run_once(args.clone(), shutdown, advanced)
+        run_once(args.clone(), shutdown, advanced, resharded.clone())
     })
     .await
 }
@@ -48,6 +54,7 @@ async fn run_once(
     args: SyncArgs,
     shutdown: &Shutdown,
     advanced: Advanced,
+    resharded: Arc<AtomicBool>,
 ) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     anyhow::ensure!(
@@ -55,13 +62,36 @@ async fn run_once(
         "--partitions must be between 1 and 16384 (got {})",
         args.partitions
     );
-    let Some(starts) = shutdown.or_stop(start::read_starts(&args)).await else {
+    let fresh = resharded.load(Ordering::Relaxed);
+    if fresh {
+        let mut source = SourceConfig::new(&args.source);
+        source.read_timeout = args.source_timeout()?;
+        if !topology::wait_until_settled(&source, shutdown).await {
+            return Ok(stopped("while waiting for the source's resharding to end"));
+        }
+    }
+    let Some(starts) = shutdown.or_stop(start::read_starts(&args, fresh)).await else {
         return Ok(stopped("before the sync began"));
     };
     let starts = starts?;
+    resharded.store(false, Ordering::Relaxed);
     // Stops this attempt: on a stop of the process, or when one capture fails.
     let linked = shutdown.attempt();
     let attempt = &linked.token;
+    let moved = Arc::new(AtomicBool::new(false));
+    let slots: Vec<SlotRanges> = starts
+        .iter()
+        .filter_map(|s| s.source.shard.clone())
+        .collect();
+    if !slots.is_empty() {
+        let nodes = starts.iter().map(|s| s.source.clone()).collect();
+        tokio::spawn(topology::watch(
+            nodes,
+            slots,
+            attempt.clone(),
+            moved.clone(),
+        ));
+    }
     let apply_stats = Arc::new(ApplyStats::default());
     let capture_stats: Vec<Arc<CaptureStats>> = starts
         .iter()
@@ -91,7 +121,22 @@ async fn run_once(
     if apply_stats.commands() > 0 {
         advanced.mark();
     }
-    report(&args, started, outcomes, &apply_stats)
+    attempt.stop();
+    let reported = if moved.load(Ordering::Relaxed) {
+        Err(anyhow::Error::new(CaptureError::SlotsMoved {
+            addr: slotstream_producer::config::SourceAddr::parse(&args.source)?.to_string(),
+            what: "the slot map changed".into(),
+        }))
+    } else {
+        report(&args, started, outcomes, &apply_stats)
+    };
+    if let Err(err) = &reported {
+        let slots_moved = err
+            .chain()
+            .any(|cause| matches!(cause.downcast_ref(), Some(CaptureError::SlotsMoved { .. })));
+        resharded.store(slots_moved, Ordering::Relaxed);
+    }
+    reported
 }
 
 /// Starts one capture on its own thread and returns its apply side, which ends when the

@@ -33,7 +33,10 @@ pub struct Start {
 /// before asking the source for anything: a wrong target URL should cost nothing on the
 /// source. A cluster source is one capture per shard (its primary), each with checkpoints of
 /// its own; the target is claimed once for them all.
-pub async fn read_starts(args: &SyncArgs) -> anyhow::Result<Vec<Start>> {
+///
+/// `fresh`: every capture takes a new snapshot, whatever the checkpoints say (after the
+/// source's slots moved).
+pub async fn read_starts(args: &SyncArgs, fresh: bool) -> anyhow::Result<Vec<Start>> {
     let target = args.values.target_config(&args.target);
     let applier = Applier::connect(&target).await?;
     let source_id = match &args.source_id {
@@ -51,7 +54,7 @@ pub async fn read_starts(args: &SyncArgs) -> anyhow::Result<Vec<Start>> {
         source.source_id = Some(source_id.clone());
         let node = SourceAddr::parse(&source.url)?.to_string();
         headroom::report_in_background(source.clone(), node, headroom::SAMPLE);
-        let start = read_start(args, applier, source, &source_id, None).await?;
+        let start = read_start(args, applier, source, &source_id, None, fresh).await?;
         return Ok(vec![start]);
     };
     let captures = {
@@ -70,7 +73,7 @@ pub async fn read_starts(args: &SyncArgs) -> anyhow::Result<Vec<Start>> {
         };
         let id = format!("{source_id}/{}", capture.label);
         let slots = capture.config.shard.clone();
-        starts.push(read_start(args, applier, capture.config, &id, slots).await?);
+        starts.push(read_start(args, applier, capture.config, &id, slots, fresh).await?);
     }
     // The target's own keys are looked at once, under the cluster's name, before any shard
     // writes: a shard must not take another's keys for the target's.
@@ -95,11 +98,12 @@ async fn read_start(
     source: SourceConfig,
     source_id: &str,
     slots: Option<SlotRanges>,
+    fresh: bool,
 ) -> anyhow::Result<Start> {
     let log_name = format!("sync:{source_id}");
     let checkpoints = applier.load_checkpoints(&log_name, args.partitions).await?;
     let replid = applier.load_replid(&log_name).await?;
-    let resume = if args.snapshot_only {
+    let resume = if args.snapshot_only || fresh {
         None
     } else {
         resume_point(&checkpoints, replid, source_id, args.partitions)
