@@ -125,6 +125,27 @@ native_copy() { # src keys
   stop_server "$replica"
   echo "$t1 - $t0" | bc -l
 }
+# A node of a Redis Cluster on a free port (its bus port free too); prints the port.
+cluster_node() {
+  start --cluster-enabled yes --cluster-port "$(free_port)" --cluster-config-file nodes.conf \
+    --cluster-node-timeout 5000 "$@"
+}
+cluster_state() { redis-cli -p "$1" cluster info | tr -d '\r' | sed -n 's/^cluster_state://p'; }
+# Starts three primaries that serve every slot between them; prints their ports.
+new_cluster() {
+  local a b c p
+  a=$(cluster_node); b=$(cluster_node); c=$(cluster_node)
+  redis-cli --cluster create "127.0.0.1:$a" "127.0.0.1:$b" "127.0.0.1:$c" \
+    --cluster-replicas 0 --cluster-yes >/dev/null
+  for p in $a $b $c; do
+    for _ in $(seq 300); do
+      [ "$(cluster_state "$p")" = ok ] && break
+      sleep 0.1
+    done
+    [ "$(cluster_state "$p")" = ok ] || die "cluster node $p is not ready"
+  done
+  echo "$a $b $c"
+}
 stop_server() { # port
   redis-cli -p "$1" shutdown nosave >/dev/null 2>&1 || true
   { grep -vx "$1" "$run/ports" || true; } > "$run/ports.new"

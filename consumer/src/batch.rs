@@ -121,6 +121,9 @@ pub struct Batch {
     db: u32,
     /// Whether it holds replicated commands, which must not be applied twice.
     replicated: bool,
+    /// Whether its commands must apply all or none even when applying them again is harmless
+    /// (a big value's part and the mark that says it is applied).
+    whole: bool,
     /// Bookkeeping keys to delete once the checkpoint covering this batch is stored, each with
     /// the database it is in.
     forget: Vec<(u32, Vec<u8>)>,
@@ -237,6 +240,18 @@ impl Batch {
         !self.replicated
     }
 
+    /// Marks the batch as one to apply all or none ([`Self::needs_transaction`]).
+    pub fn keep_whole(&mut self) {
+        self.whole = true;
+    }
+
+    /// Whether the batch must go in a transaction: it holds replicated commands, or writes that
+    /// must apply together. A batch of whole snapshot keys need not: each write replaces its
+    /// key, and the checkpoint that covers them is stored only after every reply was checked.
+    pub fn needs_transaction(&self) -> bool {
+        self.replicated || self.whole
+    }
+
     /// Whether another record may join.
     pub fn has_room(&self, limits: &Limits) -> bool {
         self.cmds.len() < limits.commands
@@ -257,6 +272,7 @@ impl Batch {
         self.spans.clear();
         self.leases.clear();
         self.replicated = false;
+        self.whole = false;
         std::mem::take(&mut self.tally)
     }
 

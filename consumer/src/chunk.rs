@@ -137,6 +137,8 @@ impl ChunkedValue {
                 chunk.seq, chunk.rdb_type
             )
         };
+        // The part's elements and its mark apply together: a restart trusts the mark.
+        batch.keep_whole();
         let mut push = batch.push(Replies::Strict);
         let cmds = push.commands();
         let written = writer.rewrite(cmds, db, &chunk.key, &building, &part, now_ms, what)?;

@@ -8,7 +8,10 @@
 //!   again is harmless, see [`Replies`]) goes in a `MULTI … EXEC` of its own, and its checkpoint
 //!   in a second one, sent only once every reply of the first was checked. A write refused, a
 //!   crash, a lost link: the checkpoint is still before the batch, and a restart applies it
-//!   again. Nothing has to be put back.
+//!   again. Nothing has to be put back. On a cluster, where a transaction holds one slot's keys,
+//!   a slot's batch of whole snapshot keys goes without `MULTI … EXEC` (each write replaces its
+//!   key; the same reasoning holds command by command); one with a big value's part keeps it,
+//!   since the part's mark must apply with its elements ([`Batch::needs_transaction`]).
 
 use super::PartitionContext;
 use crate::barrier::Arrival;
@@ -173,19 +176,26 @@ impl Committer {
         for (node, batches) in per_node.iter_mut().enumerate() {
             let mut parts: Vec<&[u8]> = Vec::with_capacity(batches.len() * 3);
             for batch in batches.iter_mut() {
-                parts.push(MULTI);
+                let transaction = batch.needs_transaction();
+                if transaction {
+                    parts.push(MULTI);
+                }
                 parts.push(batch.bytes());
-                parts.push(EXEC);
+                if transaction {
+                    parts.push(EXEC);
+                }
             }
             let sent = self.wires[node].send(&parts).await;
             sent.map_err(|cause| self.failed(&map.nodes[node].to_string(), cause))?;
         }
         for (node, batches) in per_node.iter_mut().enumerate() {
             for batch in batches.iter_mut() {
-                let received = self.wires[node].receive(batch.len() + 2).await;
+                let transaction = batch.needs_transaction();
+                let count = batch.len() + if transaction { 2 } else { 0 };
+                let received = self.wires[node].receive(count).await;
                 let replies =
                     received.map_err(|cause| self.failed(&map.nodes[node].to_string(), cause))?;
-                self.judge(batch, replies, true)?;
+                self.judge(batch, replies, transaction)?;
             }
         }
         self.ctx
