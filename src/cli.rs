@@ -91,6 +91,8 @@ pub struct ProduceArgs {
     /// Source Redis URL: redis://[user:password@]host:port
     #[arg(long)]
     pub source: String,
+    #[command(flatten)]
+    pub source_secret: SourceSecret,
     /// Lists, sets, sorted sets, hashes and streams bigger than this many bytes travel in
     /// parts of about this size, rebuilt under a temporary key and renamed into place.
     #[arg(long, default_value_t = slotstream_rdb::DEFAULT_CHUNK_BYTES)]
@@ -142,6 +144,8 @@ pub struct ConsumeArgs {
     #[arg(long)]
     pub target: String,
     #[command(flatten)]
+    pub target_secret: TargetSecret,
+    #[command(flatten)]
     pub values: ValueArgs,
     /// Exit 0 once every partition has applied the end of the snapshot.
     #[arg(long)]
@@ -171,6 +175,8 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub target: String,
     #[command(flatten)]
+    pub target_secret: TargetSecret,
+    #[command(flatten)]
     pub values: ValueArgs,
     /// Epoch to rebuild from (default: the oldest the topic still holds; each later epoch is
     /// applied in turn and deletes what its snapshot lacks, so the target ends as the newest).
@@ -195,6 +201,8 @@ pub struct SyncArgs {
     /// Source Redis URL: redis://[user:password@]host:port
     #[arg(long)]
     pub source: String,
+    #[command(flatten)]
+    pub source_secret: SourceSecret,
     /// Lists, sets, sorted sets, hashes and streams bigger than this many bytes travel in
     /// parts of about this size, rebuilt under a temporary key and renamed into place.
     #[arg(long, default_value_t = slotstream_rdb::DEFAULT_CHUNK_BYTES)]
@@ -202,6 +210,8 @@ pub struct SyncArgs {
     /// Target Redis URL: redis://[user:password@]host:port
     #[arg(long)]
     pub target: String,
+    #[command(flatten)]
+    pub target_secret: TargetSecret,
     #[command(flatten)]
     pub values: ValueArgs,
     /// Exit 0 once the snapshot is applied instead of following live changes.
@@ -234,9 +244,13 @@ pub struct VerifyArgs {
     /// Source Redis URL: redis://[user:password@]host:port
     #[arg(long)]
     pub source: String,
+    #[command(flatten)]
+    pub source_secret: SourceSecret,
     /// Target Redis URL: redis://[user:password@]host:port
     #[arg(long)]
     pub target: String,
+    #[command(flatten)]
+    pub target_secret: TargetSecret,
     /// Largest accepted difference between the two sides' absolute expiry times, in ms.
     #[arg(long, default_value_t = slotstream_verify::VerifyOptions::DEFAULT_TTL_TOLERANCE_MS)]
     pub ttl_tolerance_ms: u64,
@@ -247,6 +261,26 @@ pub struct VerifyArgs {
     /// How many differing keys to print.
     #[arg(long, default_value_t = slotstream_verify::VerifyOptions::DEFAULT_MAX_REPORT)]
     pub max_report: usize,
+}
+
+/// The source's password from outside its URL (see `src/credentials.rs`).
+#[derive(Debug, Clone, Args)]
+pub struct SourceSecret {
+    /// Read the source's password from this file (its first line), so it stays off the command
+    /// line; SLOTSTREAM_SOURCE_PASSWORD does the same from the environment. Either replaces a
+    /// password in --source.
+    #[arg(long, value_name = "PATH")]
+    pub source_password_file: Option<std::path::PathBuf>,
+}
+
+/// The target's password from outside its URL (see `src/credentials.rs`).
+#[derive(Debug, Clone, Args)]
+pub struct TargetSecret {
+    /// Read the target's password from this file (its first line), so it stays off the command
+    /// line; SLOTSTREAM_TARGET_PASSWORD does the same from the environment. Either replaces a
+    /// password in --target.
+    #[arg(long, value_name = "PATH")]
+    pub target_password_file: Option<std::path::PathBuf>,
 }
 
 /// How values the destination cannot hold are treated.

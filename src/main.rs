@@ -10,6 +10,7 @@
 
 mod cli;
 mod commands;
+mod credentials;
 mod shutdown;
 
 use clap::Parser;

@@ -23,7 +23,8 @@ use std::process::ExitCode;
 
 /// Runs one subcommand to completion on a fresh Tokio runtime, with the process's one
 /// [`Shutdown`] watching SIGTERM and SIGINT.
-pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+pub fn run(mut command: Command) -> anyhow::Result<ExitCode> {
+    crate::credentials::resolve(&mut command)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -226,7 +226,7 @@ fn produce(
         args.partitions,
         point.db,
         args.forward_publish,
-        source.url.clone(),
+        SourceAddr::parse(&source.url)?.to_string(),
     )
     .of_shard(source.shard.is_some());
     let follower = session.into_follower()?;

@@ -11,6 +11,7 @@ pub struct ShardCapture {
     /// The shard's name in logs, checkpoints and resume points: `slots-<first slot>`.
     pub label: String,
     /// The node read (`host:port`) and, in `config`, the shard's source id and slots.
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))]
     pub node: String,
     pub config: SourceConfig,
 }

@@ -357,7 +357,7 @@ fn capture(
         options.partitions,
         db,
         options.forward_publish,
-        session.config().url.clone(),
+        slotstream_producer::config::SourceAddr::parse(&session.config().url)?.to_string(),
     )
     .of_shard(session.config().shard.is_some());
     tracing::info!(epoch, "following live changes");
