@@ -728,7 +728,8 @@ mod kafka {
 
     /// One producer for the whole cluster, one consumer into a server: the snapshot and live
     /// changes of every shard arrive through one topic; a `CLUSTER FAILOVER` of one shard in
-    /// the middle is followed with `PSYNC` (the promoted primary serves no full sync).
+    /// the middle is followed with `PSYNC` (the promoted primary serves no full sync). Then
+    /// `replay` rebuilds the same copy from the topic in a fresh server.
     #[test]
     fn kafka_a_cluster_source_reaches_a_server_and_a_failover_is_followed() {
         let mut source = Cluster::start(3, 1);
@@ -767,6 +768,25 @@ mod kafka {
             );
         }
         assert_nothing_refused(&consumed);
+        // The topic rebuilds the same copy in a fresh server.
+        let rebuilt = RedisServer::start();
+        let output = slotstream()
+            .args(["replay", "--brokers", broker.bootstrap(), "--topic", &topic])
+            .args(["--target", &rebuilt.url()])
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{log}");
+        assert_eq!(
+            keyspace::difference(
+                &keyspace::of_cluster(&source),
+                &keyspace::of_server(&rebuilt),
+                TTL_EXTENSION_MS,
+                2_000
+            ),
+            None,
+            "{log}"
+        );
     }
 
     /// One producer per shard, each told its shard (by label), into one topic and on to a

@@ -2,7 +2,7 @@
 //! in the target. A topic fed by the shards of a cluster source is applied by one run per
 //! shard ([`shards`]).
 
-mod shards;
+use super::shard_topic as shards;
 
 use crate::cli::ConsumeArgs;
 use crate::commands::progress::{peak_rss_bytes, Numbers, Progress};
@@ -60,6 +60,16 @@ async fn run_once(
             numbers
         }
     });
+    let how = shards::HowApplied {
+        group: args.group.clone(),
+        checkpoints: true,
+        stop_at_end: false,
+        snapshot_only: args.snapshot_only,
+        max_ops: args.max_ops,
+        max_bytes: args.max_bytes,
+        min_epoch: None,
+        claim_log: settings.topic.clone(),
+    };
     let mut stored = stored;
     let mut applier = Some(applier);
     let applied = loop {
@@ -71,7 +81,7 @@ async fn run_once(
         } else {
             let first = applier.take();
             Box::pin(shards::apply(
-                &args,
+                &how,
                 &settings,
                 &target,
                 first,

@@ -10,6 +10,8 @@ mod progress;
 #[cfg(feature = "kafka")]
 mod replay;
 mod retry;
+#[cfg(feature = "kafka")]
+mod shard_topic;
 mod shards;
 mod sync;
 mod verify;

@@ -1,10 +1,12 @@
 //! `slotstream replay`: rebuild a fresh target from the retained topic — one epoch's snapshot
-//! and everything after it, until every partition is read to its end — then exit.
+//! and everything after it, until every partition is read to its end — then exit. A topic fed
+//! by a cluster's shards is replayed one run per shard, as `consume` applies it.
 
 use crate::cli::ReplayArgs;
 use crate::commands::apply_progress;
 use crate::commands::kafka_settings;
 use crate::commands::progress::{Numbers, Progress};
+use crate::commands::shard_topic;
 use crate::shutdown::Shutdown;
 use anyhow::Context;
 use slotstream_consumer::{Applier, ApplyStats, RunOptions};
@@ -22,15 +24,6 @@ pub async fn run(args: ReplayArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCo
     };
     let applier = applier?;
     let stored = slotstream_kafka::load_resume_points(&settings)?;
-    anyhow::ensure!(
-        stored.shards.is_empty(),
-        "topic {} is fed by the shards of a cluster source, and replay applies one source's \
-         records only (not yet the interleaved histories of shards); `slotstream consume` into \
-         a fresh target rebuilds it",
-        settings.topic
-    );
-    let log = KafkaLog::open(&settings, "slotstream-replay", true)?;
-    let readers = log.readers(&vec![None; log.partitions() as usize])?;
     let stats = Arc::new(ApplyStats::default());
     let progress = Progress::spawn({
         let stats = stats.clone();
@@ -40,17 +33,38 @@ pub async fn run(args: ReplayArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCo
             numbers
         }
     });
-    let options = RunOptions {
-        log_name: settings.topic.clone(),
-        min_epoch: args.epoch,
-        existing_log: Some(format!("replay:{}", settings.topic)),
-        ..RunOptions::default()
-    };
+    let claim_log = format!("replay:{}", settings.topic);
     // Replay keeps no checkpoints: a stop leaves part of the topic applied, and a new replay
     // into a fresh target is the way on.
-    let applied = shutdown.or_stop(applier.run(readers, stats, options)).await;
+    let applied = if stored.shards.is_empty() {
+        let log = KafkaLog::open(&settings, "slotstream-replay", true)?;
+        let readers = log.readers(&vec![None; log.partitions() as usize])?;
+        let options = RunOptions {
+            log_name: settings.topic.clone(),
+            min_epoch: args.epoch,
+            existing_log: Some(claim_log),
+            ..RunOptions::default()
+        };
+        shutdown
+            .or_stop(async { Ok(applier.run(readers, stats, options).await?) })
+            .await
+    } else {
+        // A cluster source's shards: one run each, as `consume` does, to the topic's end.
+        let how = shard_topic::HowApplied {
+            group: "slotstream-replay".into(),
+            checkpoints: false,
+            stop_at_end: true,
+            snapshot_only: false,
+            max_ops: 0,
+            max_bytes: 0,
+            min_epoch: args.epoch,
+            claim_log,
+        };
+        let replaying = shard_topic::apply(&how, &settings, &target, Some(applier), &stored, stats);
+        shutdown.or_stop(replaying).await
+    };
     progress.stop();
-    let Some(applied) = applied else {
+    let Some(applied): Option<anyhow::Result<_>> = applied else {
         anyhow::bail!(
             "replay stopped on request before the end of the topic: the target holds part of \
              it; replay again into a fresh target"

@@ -1,10 +1,10 @@
-//! A topic fed by the shards of a cluster source: one apply run per shard, side by side, each
-//! with its own checkpoints (`<topic>/<shard>`) and reading position, applying its shard's
-//! records in their order and passing over the others' (a partition holds slots of several
-//! shards). The shards are known from their resume points, which each producer saves before
-//! its first record.
+//! A topic fed by the shards of a cluster source, applied by `consume` and `replay`: one apply
+//! run per shard, side by side, each with its own reading position (and, for `consume`, its own
+//! checkpoints, `<topic>/<shard>`), applying its shard's records in their order and passing
+//! over the others' (a partition holds slots of several shards). The shards are known from
+//! their resume points, which each producer saves before its first record.
 
-use super::{log_offsets, ConsumeArgs};
+use super::consume::log_offsets;
 use crate::shutdown::Shutdown;
 use anyhow::Context;
 use slotstream_consumer::error::StrayRecord;
@@ -68,6 +68,24 @@ pub async fn wait_for_points(
     }
 }
 
+/// How the shards' runs read and apply the topic.
+pub struct HowApplied {
+    /// Consumer group prefix (each shard's is `<group>/<shard>`).
+    pub group: String,
+    /// Keep checkpoints in the target and start from them (`consume`); without, every run
+    /// reads the topic from its start (`replay`).
+    pub checkpoints: bool,
+    /// End each run at the end of the topic (`replay`).
+    pub stop_at_end: bool,
+    pub snapshot_only: bool,
+    pub max_ops: u32,
+    pub max_bytes: u64,
+    /// Skip records of epochs before this one.
+    pub min_epoch: Option<u64>,
+    /// The name the target's own keys are claimed under.
+    pub claim_log: String,
+}
+
 /// One shard's run, ready to start.
 struct ShardRun {
     applier: Applier,
@@ -77,10 +95,10 @@ struct ShardRun {
 }
 
 /// Applies every shard `stored` names, each by a run of its own, until they end; the first
-/// that fails stops the others. The target's own keys are looked at once, under the topic's
-/// name, before any shard writes. `--max-ops`/`--max-bytes` are shared out equally.
+/// that fails stops the others. The target's own keys are looked at once, under
+/// `how.claim_log`, before any shard writes. `--max-ops`/`--max-bytes` are shared out equally.
 pub async fn apply(
-    args: &ConsumeArgs,
+    how: &HowApplied,
     settings: &KafkaSettings,
     target: &TargetConfig,
     first: Option<Applier>,
@@ -107,14 +125,19 @@ pub async fn apply(
         };
         let log_name = format!("{}/{label}", settings.topic);
         let log = {
-            let (settings, group) = (settings.clone(), format!("{}/{label}", args.group));
-            tokio::task::spawn_blocking(move || KafkaLog::open(&settings, &group, false))
+            let (settings, group) = (settings.clone(), format!("{}/{label}", how.group));
+            let stop_at_end = how.stop_at_end;
+            tokio::task::spawn_blocking(move || KafkaLog::open(&settings, &group, stop_at_end))
                 .await
                 .context("opening the topic")??
         };
-        let checkpoints = applier
-            .load_checkpoints(&log_name, log.partitions())
-            .await?;
+        let checkpoints = if how.checkpoints {
+            applier
+                .load_checkpoints(&log_name, log.partitions())
+                .await?
+        } else {
+            vec![None; log.partitions() as usize]
+        };
         let readers = log.readers(&log_offsets(&checkpoints))?;
         let slots = point
             .slots
@@ -131,14 +154,15 @@ pub async fn apply(
         tracing::info!(shard = %label, source = %point.source, slots = %slots, "applying shard");
         let options = RunOptions {
             log_name: log_name.clone(),
-            checkpoint_log: Some(log_name),
+            checkpoint_log: how.checkpoints.then_some(log_name),
             start: checkpoints,
-            stop_after_snapshot: args.snapshot_only,
+            stop_after_snapshot: how.snapshot_only,
             throttle: Throttle::new(
-                (u64::from(args.max_ops).div_ceil(share)) as u32,
-                args.max_bytes.div_ceil(share),
+                (u64::from(how.max_ops).div_ceil(share)) as u32,
+                how.max_bytes.div_ceil(share),
             ),
-            on_applied: Some(log.commit_hook()),
+            on_applied: how.checkpoints.then(|| log.commit_hook()),
+            min_epoch: how.min_epoch,
             slots: Some(slots),
             source: Some(point.source.clone()),
             passed_over: sources(stored)
@@ -163,7 +187,7 @@ pub async fn apply(
     let partitions = first_run.log.partitions();
     let claim = first_run
         .applier
-        .claim(&settings.topic, partitions, first_write)
+        .claim(&how.claim_log, partitions, first_write)
         .await?;
     let mut tasks = tokio::task::JoinSet::new();
     for mut run in runs {
