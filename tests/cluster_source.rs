@@ -768,6 +768,11 @@ mod kafka {
             );
         }
         assert_nothing_refused(&consumed);
+        // Lag is told per shard and partition: every shard's heartbeats reach every partition.
+        for shard in ["slots-0", "slots-5461", "slots-10923"] {
+            let key = format!("{shard}/{}:", PARTITIONS - 1);
+            assert!(consumed.contains(&key), "no lag for {key}\n{consumed}");
+        }
         // The topic rebuilds the same copy in a fresh server.
         let rebuilt = RedisServer::start();
         let output = slotstream()

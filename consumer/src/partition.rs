@@ -30,12 +30,13 @@ use crate::error::ApplyError;
 use crate::existing;
 use crate::position::Positions;
 use crate::snapshot::Written;
+use crate::stats::LagKey;
 use crate::sweep::SeenKeys;
 use crate::target::Topology;
 use commit::Committer;
 use slotstream_schemas::log::{Delivery, PartitionReader};
 pub(crate) use slotstream_schemas::now_ms;
-use slotstream_schemas::slot::slots_of_partition;
+use slotstream_schemas::slot::{slots_of_partition, SlotRanges};
 use slotstream_schemas::{Body, Record, SnapshotChunk};
 use std::collections::HashMap;
 use std::future::Future;
@@ -300,7 +301,13 @@ impl Lane {
                     .barrier((epoch, position), db, slot, capture_ms, barrier, next)
                     .await;
             }
-            Body::Heartbeat(_) => self.ctx.stats.note_lag(self.partition, now - capture_ms),
+            Body::Heartbeat(_) => {
+                let key = LagKey {
+                    shard: self.ctx.slots.as_ref().and_then(SlotRanges::first),
+                    partition: self.partition,
+                };
+                self.ctx.stats.note_lag(key, now - capture_ms)
+            }
         }
         self.positions.take(next);
         Ok(())

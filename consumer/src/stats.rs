@@ -25,8 +25,27 @@ pub struct ApplyStats {
     pub bytes: AtomicU64,
     /// Live commands applied later after the source ran them than the TTL extension.
     pub later_than_extension: AtomicU64,
-    /// Per partition: apply time minus capture time of its last heartbeat, in ms.
-    lag_ms: Mutex<BTreeMap<u32, i64>>,
+    /// Per partition (and shard): apply time minus capture time of its last heartbeat, in ms.
+    lag_ms: Mutex<BTreeMap<LagKey, i64>>,
+}
+
+/// Whose lag: a partition, of one shard when the source is a cluster (each shard's records
+/// carry its own heartbeats and are applied by a run of their own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LagKey {
+    /// The shard's first slot (its label is `slots-<first slot>`); `None` for a whole source.
+    pub shard: Option<u16>,
+    pub partition: u32,
+}
+
+impl std::fmt::Display for LagKey {
+    /// `3`, or `slots-5461/3` for one shard's partition 3.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.shard {
+            Some(first) => write!(f, "slots-{first}/{}", self.partition),
+            None => write!(f, "{}", self.partition),
+        }
+    }
 }
 
 impl ApplyStats {
@@ -55,13 +74,13 @@ impl ApplyStats {
     }
 
     /// Records the lag a partition's heartbeat showed.
-    pub fn note_lag(&self, partition: u32, lag_ms: i64) {
+    pub fn note_lag(&self, key: LagKey, lag_ms: i64) {
         let mut lags = self.lag_ms.lock().unwrap_or_else(|p| p.into_inner());
-        lags.insert(partition, lag_ms.max(0));
+        lags.insert(key, lag_ms.max(0));
     }
 
-    /// The last lag seen per partition.
-    pub fn lags(&self) -> BTreeMap<u32, i64> {
+    /// The last lag seen per partition (and shard).
+    pub fn lags(&self) -> BTreeMap<LagKey, i64> {
         self.lag_ms
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -1,6 +1,7 @@
 //! Progress reporting: while a snapshot moves, a line every few seconds with keys and bytes done
 //! and the rates; after it, a line about every ten seconds with live commands applied and the
-//! lag per partition (apply time minus capture time of its last heartbeat).
+//! lag per partition (apply time minus capture time of its last heartbeat; per shard and
+//! partition for a cluster source, `slots-5461/3:12`).
 //!
 //! It knows neither side's counters: each command hands it a closure that reads its own into a
 //! [`Numbers`] (a side a command does not run reads as zero).
@@ -27,8 +28,8 @@ pub struct Numbers {
     pub refused: u64,
     /// Records left out because the target cannot hold them (`--on-unsupported`).
     pub left_out: u64,
-    /// Per partition: apply time minus capture time of its last heartbeat, in ms.
-    pub lags_ms: BTreeMap<u32, i64>,
+    /// Per partition (and shard): apply time minus capture time of its last heartbeat, in ms.
+    pub lags_ms: BTreeMap<slotstream_consumer::stats::LagKey, i64>,
 }
 
 /// A background task that logs progress until stopped.
@@ -91,7 +92,7 @@ fn log_live(numbers: &Numbers, previous: u64) -> u64 {
     let commands = numbers.commands;
     let lags = &numbers.lags_ms;
     let seconds = (EVERY * LIVE_EVERY_TICKS as u32).as_secs_f64();
-    let lag: Vec<String> = lags.iter().map(|(p, ms)| format!("{p}:{ms}")).collect();
+    let lag: Vec<String> = lags.iter().map(|(key, ms)| format!("{key}:{ms}")).collect();
     tracing::info!(
         commands,
         commands_per_s = ((commands - previous.min(commands)) as f64 / seconds) as u64,
