@@ -16,6 +16,7 @@ mod commit;
 mod context;
 mod cross_slot;
 mod epoch;
+mod fill;
 mod lineage;
 
 pub use context::{AppliedHook, PartitionContext, PendingClaim};
@@ -39,10 +40,8 @@ pub(crate) use slotstream_schemas::now_ms;
 use slotstream_schemas::slot::{slots_of_partition, SlotRanges};
 use slotstream_schemas::{Body, Record, SnapshotChunk};
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 
 /// What one partition saw and did.
 #[derive(Debug, Clone, Default)]
@@ -72,17 +71,7 @@ pub async fn run_partition<R: PartitionReader>(
     let read = |cause| ApplyError::Read { partition, cause };
     while let Some(delivery) = reader.next().await.map_err(read)? {
         lane.take(delivery).await?;
-        // Keep filling the batch while records are ready; apply once none is waiting.
-        while lane.batches.has_room(&ctx.limits) && !lane.done() {
-            // Unconstrained: tokio's cooperative budget would end every batch near 128 records.
-            match poll_once(tokio::task::unconstrained(reader.next())) {
-                Some(next) => match next.map_err(read)? {
-                    Some(delivery) => lane.take(delivery).await?,
-                    None => break,
-                },
-                None => break,
-            }
-        }
+        lane.fill(&mut reader).await?;
         lane.flush().await?;
         if lane.done() {
             break;
@@ -90,18 +79,6 @@ pub async fn run_partition<R: PartitionReader>(
     }
     lane.flush().await?;
     Ok(lane.summary)
-}
-
-/// Polls a future once; `None` if it is not ready. Only for cancel-safe futures.
-fn poll_once<F: Future>(future: F) -> Option<F::Output> {
-    let mut future = std::pin::pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(output) => Some(output),
-        Poll::Pending => None,
-    }
 }
 
 /// A partition being applied: where it stands, the batches being built, and its connections.
