@@ -303,6 +303,19 @@ fn promoted_without_a_full_sync(source: &Cluster, log: impl Fn() -> String) -> &
     promoted[0]
 }
 
+/// Waits (up to `secs` seconds) until `proc`'s log satisfies `done`; then panics with the log.
+fn wait_for_log(proc: &Proc, secs: u64, done: impl Fn(&str) -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let log = proc.log();
+        if done(&log) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{log}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn succeeded(output: &Output) -> String {
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(output.status.success(), "sync failed:\n{stderr}");
@@ -356,11 +369,9 @@ fn a_cluster_snapshot_and_live_changes_reach_another_cluster() {
         || sync.log(),
     );
     // Each shard's headroom, told once its write rate is sampled.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while sync.log().matches("its backlog (2048 KB)").count() < 3 {
-        assert!(std::time::Instant::now() < deadline, "{}", sync.log());
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for_log(&sync, 30, |log| {
+        log.matches("its backlog (2048 KB)").count() >= 3
+    });
     let log = sync.stop();
     assert!(log.contains("refused=0"), "{log}");
     for slots in ["0-5460", "5461-10922", "10923-16383"] {
@@ -712,11 +723,7 @@ mod kafka {
 
     /// Waits (up to 30 s) for the consumer's first live progress line, which counts refusals.
     fn live_line(consumer: &Proc) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while !consumer.log().contains("refused=") {
-            assert!(std::time::Instant::now() < deadline, "{}", consumer.log());
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        wait_for_log(consumer, 30, |log| log.contains("refused="));
     }
 
     fn consume(target: &str, broker: &Broker, topic: &str) -> Command {
@@ -811,14 +818,11 @@ mod kafka {
         // Started, and in the live part: its snapshot in the topic, or its shard continued.
         let start = |shard: &str| {
             let proc = Proc::spawn(&mut produce(&node, &broker, &topic, &[shard]), "produce");
-            let deadline = std::time::Instant::now() + Duration::from_secs(60);
-            while !["the snapshot is in the topic", "continuing source="]
-                .iter()
-                .any(|line| proc.log().contains(line))
-            {
-                assert!(std::time::Instant::now() < deadline, "{}", proc.log());
-                std::thread::sleep(Duration::from_millis(100));
-            }
+            wait_for_log(&proc, 60, |log| {
+                ["the snapshot is in the topic", "continuing source="]
+                    .iter()
+                    .any(|line| log.contains(line))
+            });
             proc
         };
         let steady = [start("slots-0"), start("slots-10923")];
@@ -828,11 +832,9 @@ mod kafka {
         );
         // The third shard's producer starts once the consumer applies the other two: its
         // records then stop a run, and the runs start again with it.
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while consumer.log().matches("applying shard").count() < 2 {
-            assert!(std::time::Instant::now() < deadline, "{}", consumer.log());
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_for_log(&consumer, 60, |log| {
+            log.matches("applying shard").count() >= 2
+        });
         let mut killed = start("slots-5461");
         for round in 0..10 {
             writer.round(round, 100);
@@ -876,16 +878,9 @@ mod kafka {
             &mut produce(&source.primaries()[0].url(), &broker, &topic, &[]),
             "produce",
         );
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while producer
-            .log()
-            .matches("the snapshot is in the topic")
-            .count()
-            < 3
-        {
-            assert!(std::time::Instant::now() < deadline, "{}", producer.log());
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_for_log(&producer, 60, |log| {
+            log.matches("the snapshot is in the topic").count() >= 3
+        });
         source.reshard(0, 1, 100);
         let status = producer.wait_exit(Duration::from_secs(60), "produce did not stop");
         assert!(!status.success(), "{}", producer.log());
