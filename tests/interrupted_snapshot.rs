@@ -7,7 +7,9 @@ mod common;
 
 use common::assert_same_contents;
 use common::follow::{assert_identical, sync_cmd, sync_log, wait_caught_up, Proc, PARTITIONS};
-use common::interrupt::{big_source, data_keys, delete_every, populate, wait_for_keys};
+use common::interrupt::{
+    big_source, data_keys, delete_every, fast_snapshots, populate, slow_snapshots, wait_for_keys,
+};
 use common::RedisServer;
 use std::time::{Duration, Instant};
 
@@ -46,8 +48,10 @@ fn sync_retries_a_snapshot_whose_link_the_source_drops() {
     let source = big_source();
     let target = RedisServer::start();
     populate(&source, KEYS);
+    slow_snapshots(&source);
     let mut sync = Proc::spawn(sync_cmd(&source, &target).arg("--snapshot-only"), "sync");
     wait_for_keys(&target, 20_000, &mut [&mut sync]);
+    fast_snapshots(&source);
     assert_eq!(cut_replica_links(&source), 1, "no replica link to cut");
     let log = finishes(sync, "sync");
     assert!(
@@ -77,8 +81,10 @@ fn sync_killed_in_its_first_snapshot_restarts_as_a_new_epoch_that_sweeps() {
     let source = big_source();
     let target = RedisServer::start();
     populate(&source, KEYS);
+    slow_snapshots(&source);
     let mut sync = Proc::spawn(&mut sync_cmd(&source, &target), "sync");
     wait_for_keys(&target, 20_000, &mut [&mut sync]);
+    fast_snapshots(&source);
     sync.kill();
     delete_while_down(&source, &target);
     let mut sync = Proc::spawn(&mut sync_cmd(&source, &target), "sync");
@@ -99,12 +105,14 @@ mod kafka {
         let source = big_source();
         let target = RedisServer::start();
         populate(&source, KEYS);
+        slow_snapshots(&source);
         let mut link = KafkaLink::start("killfirst", &source, &target);
         wait_for_log(link.producer.as_mut().unwrap(), "snapshot started");
         // Some of the snapshot applied, and the producer still in it.
         let mut consumer = link.consumer.take().unwrap();
         wait_for_keys(&target, 2_000, &mut [&mut consumer]);
         link.consumer = Some(consumer);
+        fast_snapshots(&source);
         link.producer.as_mut().unwrap().kill();
         std::thread::sleep(Duration::from_secs(2));
         delete_while_down(&source, &target);
@@ -146,12 +154,14 @@ mod kafka {
         let source = big_source();
         let target = RedisServer::start();
         populate(&source, KEYS);
+        slow_snapshots(&source);
         let topic = unique_topic("cutlink");
         let broker = broker_with_topic(&topic);
         let mut produce = produce_cmd(&source, &broker, &topic, PARTITIONS);
         let mut producer = Proc::spawn(produce.arg("--snapshot-only"), "produce");
         wait_for_log(&mut producer, "snapshot started");
         std::thread::sleep(Duration::from_millis(200));
+        fast_snapshots(&source);
         assert_eq!(cut_replica_links(&source), 1, "no replica link to cut");
         let log = finishes(producer, "produce");
         assert!(

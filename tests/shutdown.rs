@@ -6,7 +6,9 @@ mod common;
 
 use common::assert_same_contents;
 use common::follow::{sync_cmd, sync_log, wait_caught_up, write_counters, Proc};
-use common::interrupt::{big_source, data_keys, populate, wait_for_keys};
+use common::interrupt::{
+    big_source, data_keys, fast_snapshots, populate, slow_snapshots, wait_for_keys,
+};
 use common::RedisServer;
 use std::time::{Duration, Instant};
 
@@ -21,8 +23,10 @@ fn sigterm_in_the_middle_of_a_sync_snapshot_stops_promptly_and_a_rerun_completes
     let source = big_source();
     let target = RedisServer::start();
     populate(&source, KEYS);
+    slow_snapshots(&source);
     let mut sync = Proc::spawn(&mut sync_cmd(&source, &target), "sync");
     wait_for_keys(&target, 20_000, &mut [&mut sync]);
+    fast_snapshots(&source);
 
     sync.signal("TERM");
     let signalled = Instant::now();

@@ -10,6 +10,29 @@ pub fn big_source() -> RedisServer {
     RedisServer::start_with_args(&["--enable-debug-command", "yes"])
 }
 
+/// Makes the snapshots `source` starts from now on slow, so a test can interrupt one for sure:
+/// each key written waits about 50 µs (`rdb-key-save-delay`, a knob Redis keeps for its own
+/// tests), so 500 000 keys take half a minute. The forked child that writes a snapshot keeps the
+/// setting it was forked with: [`fast_snapshots`] before an interruption makes the retry fast
+/// while the snapshot being interrupted stays slow.
+pub fn slow_snapshots(source: &RedisServer) {
+    set_snapshot_delay(source, 1);
+}
+
+/// Undoes [`slow_snapshots`] for the snapshots started from now on.
+pub fn fast_snapshots(source: &RedisServer) {
+    set_snapshot_delay(source, 0);
+}
+
+fn set_snapshot_delay(source: &RedisServer, micros: i64) {
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("rdb-key-save-delay")
+        .arg(micros)
+        .query(&mut source.conn())
+        .expect("CONFIG SET rdb-key-save-delay");
+}
+
 /// Writes `keys` small string keys (`key:0`…) on the source, in one command.
 pub fn populate(source: &RedisServer, keys: u64) {
     let _: () = redis::cmd("DEBUG")
