@@ -79,7 +79,7 @@ build_if_stale() {
     [ -x "$bin" ] || die "SLOTSTREAM_BIN=$bin is not executable"
     return
   fi
-  if [ ! -x "$bin" ] || [ -n "$(find Cargo.toml Cargo.lock src schemas producer consumer \
+  if [ ! -x "$bin" ] || [ -n "$(find Cargo.toml Cargo.lock src schemas rdb link producer consumer kafka verify \
         -newer "$bin" \( -name '*.rs' -o -name 'Cargo.*' -o -name '*.avsc' \) -print -quit)" ]; then
     log "building $bin (missing or older than the sources)"
     cargo build --release --quiet --bin slotstream

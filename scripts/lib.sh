@@ -13,11 +13,12 @@ DEFAULT_SERVERS_DIR=$SLOTSTREAM_CACHE/servers
 PYTHON_VENV=$SLOTSTREAM_CACHE/venv
 
 # What building slotstream needs: a C toolchain, and OpenSSL and zlib headers found with
-# pkg-config, for librdkafka (built from source by rdkafka-sys).
+# pkg-config, for librdkafka (built from source by rdkafka-sys) and the Redis links' TLS.
 BUILD_PACKAGES=(build-essential pkg-config libssl-dev zlib1g-dev)
-# What the tests run besides slotstream: redis-server on PATH, kill (procps); and bc, for the
-# benchmark scripts.
-TEST_PACKAGES=(redis-server redis-tools procps bc)
+# What the tests run besides slotstream: redis-server on PATH (Debian's is built with TLS), kill
+# (procps), openssl (the TLS tests make their certificates with it); and bc, for the benchmark
+# scripts.
+TEST_PACKAGES=(redis-server redis-tools procps bc openssl)
 
 # as_root CMD...: runs CMD as root, through sudo when this is not root.
 as_root() {

@@ -12,7 +12,7 @@ import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CRATES = [".", "schemas", "rdb", "producer", "consumer", "kafka", "verify", "test-support"]
+CRATES = [".", "schemas", "rdb", "link", "producer", "consumer", "kafka", "verify", "test-support"]
 PATH = re.compile(r"\bcrate::([a-z_][a-z0-9_]*)")
 BRACED = re.compile(r"\bcrate::\{([^}]*)\}")
 

@@ -1,6 +1,8 @@
 //! Command-line interface: the `slotstream` command and its subcommands.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use slotstream_link::{Tls, TlsFiles};
+use std::path::PathBuf;
 
 /// One-way Redis → Redis synchronization, partitioned by hash slot.
 #[derive(Debug, Parser)]
@@ -263,24 +265,82 @@ pub struct VerifyArgs {
     pub max_report: usize,
 }
 
-/// The source's password from outside its URL (see `src/credentials.rs`).
+/// How to reach the source beyond its URL: its password from outside the URL (see
+/// `src/credentials.rs`) and its TLS files (for a `rediss://` URL).
 #[derive(Debug, Clone, Args)]
 pub struct SourceSecret {
     /// Read the source's password from this file (its first line), so it stays off the command
     /// line; SLOTSTREAM_SOURCE_PASSWORD does the same from the environment. Either replaces a
     /// password in --source.
     #[arg(long, value_name = "PATH")]
-    pub source_password_file: Option<std::path::PathBuf>,
+    pub source_password_file: Option<PathBuf>,
+    /// The CA certificate (PEM) that signed the source's certificate, for a rediss:// source
+    /// (default: the system's CAs).
+    #[arg(long, value_name = "PATH")]
+    pub source_tls_ca_cert: Option<PathBuf>,
+    /// A client certificate (PEM) for a source with tls-auth-clients; with --source-tls-key.
+    #[arg(long, value_name = "PATH")]
+    pub source_tls_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM, PKCS#8).
+    #[arg(long, value_name = "PATH")]
+    pub source_tls_key: Option<PathBuf>,
+    /// Do not verify the source's certificate (tests only: anyone on the path can read and
+    /// change the data).
+    #[arg(long)]
+    pub source_tls_insecure: bool,
 }
 
-/// The target's password from outside its URL (see `src/credentials.rs`).
+impl SourceSecret {
+    /// The capture settings for the source at `url`, with its TLS files loaded.
+    pub fn source_config(&self, url: &str) -> anyhow::Result<slotstream_producer::SourceConfig> {
+        let files = TlsFiles {
+            ca_cert: self.source_tls_ca_cert.clone(),
+            cert: self.source_tls_cert.clone(),
+            key: self.source_tls_key.clone(),
+            insecure: self.source_tls_insecure,
+        };
+        let mut config = slotstream_producer::SourceConfig::new(url);
+        config.tls = files.for_url("source", url)?;
+        Ok(config)
+    }
+}
+
+/// How to reach the target beyond its URL: its password from outside the URL (see
+/// `src/credentials.rs`) and its TLS files (for a `rediss://` URL).
 #[derive(Debug, Clone, Args)]
 pub struct TargetSecret {
     /// Read the target's password from this file (its first line), so it stays off the command
     /// line; SLOTSTREAM_TARGET_PASSWORD does the same from the environment. Either replaces a
     /// password in --target.
     #[arg(long, value_name = "PATH")]
-    pub target_password_file: Option<std::path::PathBuf>,
+    pub target_password_file: Option<PathBuf>,
+    /// The CA certificate (PEM) that signed the target's certificate, for a rediss:// target
+    /// (default: the system's CAs).
+    #[arg(long, value_name = "PATH")]
+    pub target_tls_ca_cert: Option<PathBuf>,
+    /// A client certificate (PEM) for a target with tls-auth-clients; with --target-tls-key.
+    #[arg(long, value_name = "PATH")]
+    pub target_tls_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM, PKCS#8).
+    #[arg(long, value_name = "PATH")]
+    pub target_tls_key: Option<PathBuf>,
+    /// Do not verify the target's certificate (tests only: anyone on the path can read and
+    /// change the data).
+    #[arg(long)]
+    pub target_tls_insecure: bool,
+}
+
+impl TargetSecret {
+    /// The target's TLS settings for `url`: `None` for redis://.
+    pub fn tls(&self, url: &str) -> anyhow::Result<Option<Tls>> {
+        let files = TlsFiles {
+            ca_cert: self.target_tls_ca_cert.clone(),
+            cert: self.target_tls_cert.clone(),
+            key: self.target_tls_key.clone(),
+            insecure: self.target_tls_insecure,
+        };
+        Ok(files.for_url("target", url)?)
+    }
 }
 
 /// How values the destination cannot hold are treated.
@@ -331,9 +391,14 @@ pub enum OnUnsupported {
 }
 
 impl ValueArgs {
-    /// The destination's settings for `url` with these choices.
-    pub fn target_config(&self, url: &str) -> slotstream_consumer::TargetConfig {
+    /// The destination's settings for `url` with these choices and `secret`'s TLS files.
+    pub fn target_config(
+        &self,
+        url: &str,
+        secret: &TargetSecret,
+    ) -> anyhow::Result<slotstream_consumer::TargetConfig> {
         let mut config = slotstream_consumer::TargetConfig::new(url);
+        config.tls = secret.tls(url)?;
         config.ttl_extension = std::time::Duration::from_secs(self.ttl_extension_secs);
         config.on_unsupported = match self.on_unsupported {
             OnUnsupported::Fail => slotstream_consumer::OnUnsupported::Fail,
@@ -344,7 +409,7 @@ impl ValueArgs {
             OnExisting::Overwrite => slotstream_consumer::OnExisting::Overwrite,
         };
         config.db_map = self.map_db.iter().copied().collect();
-        config
+        Ok(config)
     }
 }
 

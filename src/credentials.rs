@@ -134,7 +134,7 @@ mod tests {
         let url = with_password("redis://alice@10.0.0.5:6380", Side::Source, Some(&file)).unwrap();
         assert_eq!(url, "redis://alice:s3c%3Ar%40t%2F@10.0.0.5:6380");
         // The redis crate reads it back decoded.
-        let addr = slotstream_producer::config::SourceAddr::parse(&url).unwrap();
+        let addr = slotstream_producer::config::parse_source_url(&url).unwrap();
         assert_eq!(addr.password.as_deref(), Some("s3c:r@t/"));
         let replaced = with_password("redis://:old@h:1", Side::Target, Some(&file)).unwrap();
         assert_eq!(replaced, "redis://:s3c%3Ar%40t%2F@h:1");

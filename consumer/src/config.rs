@@ -2,6 +2,7 @@
 //! do with values the destination cannot hold.
 
 use crate::dbmap::DbMap;
+use slotstream_link::Tls;
 use std::time::Duration;
 
 /// How to reach the destination and how hard to push it.
@@ -26,6 +27,8 @@ pub struct TargetConfig {
     pub on_existing: OnExisting,
     /// Which destination database receives each source database (`--map-db`).
     pub db_map: DbMap,
+    /// TLS settings for a `rediss://` URL (`None`: the system's CAs).
+    pub tls: Option<Tls>,
 }
 
 impl TargetConfig {
@@ -43,6 +46,7 @@ impl TargetConfig {
             on_unsupported: OnUnsupported::default(),
             on_existing: OnExisting::default(),
             db_map: DbMap::default(),
+            tls: None,
         }
     }
 }

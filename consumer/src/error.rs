@@ -9,12 +9,23 @@ pub enum ApplyError {
     #[error("bad target URL {url}: {why}")]
     BadUrl { url: String, why: String },
 
-    #[error("cannot connect to target {addr} (check --target and that the server is up)")]
+    #[error(
+        "cannot connect to target {addr} (check --target and that the server is up; a port that \
+         speaks TLS needs a rediss:// URL)"
+    )]
     Connect {
         addr: String,
         #[source]
         cause: redis::RedisError,
     },
+
+    /// The TLS handshake failed: a certificate, a CA or a TLS version to change.
+    #[error("cannot connect to the target over TLS: {0}")]
+    Tls(slotstream_link::LinkError),
+
+    /// The `--target-tls-*` files cannot be used.
+    #[error(transparent)]
+    TlsSettings(#[from] slotstream_link::TlsError),
 
     #[error("target {addr} failed {doing}")]
     Redis {
@@ -178,6 +189,8 @@ impl Retryable for ApplyError {
             ApplyError::Read { cause, .. } => cause.retry(),
             // Like a server that is down: an error on the first attempt, waited out later.
             ApplyError::ClusterDown { .. } => Retry::Unreachable,
+            ApplyError::Tls(err) => err.retry(),
+            ApplyError::TlsSettings(_) => Retry::Fatal,
             ApplyError::Barrier { retry, .. } => *retry,
             ApplyError::BadUrl { .. }
             | ApplyError::Incompatible { .. }

@@ -12,11 +12,32 @@ pub use topology::{Node, SlotMap, Topology};
 
 use crate::config::TargetConfig;
 use crate::error::ApplyError;
-use crate::wire::{Endpoint, Wire};
+use crate::wire::{Endpoint, Wire, WireError};
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, IntoConnectionInfo, Value};
+use slotstream_link::{ServerUrl, Tls};
 use slotstream_schemas::display::redact_url;
 use std::collections::HashMap;
+
+/// A `redis` crate client for `info` (its address is the endpoint's), over TLS when the
+/// endpoint says so.
+fn client_for(endpoint: &Endpoint, info: redis::ConnectionInfo) -> redis::RedisResult<Client> {
+    match &endpoint.tls {
+        Some(tls) => tls.client(info),
+        None => Client::open(info),
+    }
+}
+
+/// A batch connection that could not be opened, as an [`ApplyError`].
+fn wire_error(addr: &str, err: WireError) -> ApplyError {
+    match err {
+        WireError::Redis(cause) => ApplyError::Connect {
+            addr: addr.to_string(),
+            cause,
+        },
+        WireError::Tls(err) => ApplyError::Tls(err),
+    }
+}
 
 /// A handle that opens connections to the destination.
 #[derive(Clone)]
@@ -37,28 +58,27 @@ impl Target {
             url: redact_url(&config.url),
             why,
         };
-        if !config.url.starts_with("redis://") {
-            return Err(bad("expected redis://[user:password@]host:port".into()));
-        }
+        let server = ServerUrl::parse(&config.url).map_err(bad)?;
+        let tls = match (server.tls, &config.tls) {
+            (false, _) => None,
+            (true, Some(tls)) => Some(tls.clone()),
+            (true, None) => Some(Tls::system("target")?),
+        };
         let info = config
             .url
             .as_str()
             .into_connection_info()
             .map_err(|e| bad(e.to_string()))?;
-        let redis::ConnectionAddr::Tcp(host, port) = info.addr() else {
-            return Err(bad("expected a TCP address (host:port)".into()));
-        };
-        let settings = info.redis_settings();
         let endpoint = Endpoint {
-            host: host.clone(),
-            port: *port,
-            username: settings.username().map(str::to_string),
-            password: settings.password().map(str::to_string),
+            host: server.host.clone(),
+            port: server.port,
+            username: server.username.clone(),
+            password: server.password.clone(),
             connect_timeout: config.connect_timeout,
             response_timeout: config.response_timeout,
+            tls,
         };
-        let addr = format!("{host}:{port}");
-        let client = Client::open(info).map_err(|e| bad(e.to_string()))?;
+        let client = client_for(&endpoint, info).map_err(|e| bad(e.to_string()))?;
         let config_url = config.url.clone();
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(config.connect_timeout))
@@ -66,9 +86,9 @@ impl Target {
         Ok(Self {
             client,
             config,
+            addr: server.addr(),
             endpoint,
             url: config_url,
-            addr,
         })
     }
 
@@ -76,10 +96,7 @@ impl Target {
     pub async fn wire(&self) -> Result<Wire, ApplyError> {
         Wire::connect(&self.endpoint)
             .await
-            .map_err(|cause| ApplyError::Connect {
-                addr: self.addr.clone(),
-                cause,
-            })
+            .map_err(|err| wire_error(&self.addr, err))
     }
 
     /// The batch connections a partition needs: one to the server, or one to each primary of a
@@ -93,10 +110,7 @@ impl Target {
             let endpoint = self.endpoint_of(node);
             let wire = Wire::connect(&endpoint)
                 .await
-                .map_err(|cause| ApplyError::Connect {
-                    addr: node.to_string(),
-                    cause,
-                })?;
+                .map_err(|err| wire_error(&node.to_string(), err))?;
             wires.push(wire);
         }
         Ok(wires)
@@ -111,6 +125,22 @@ impl Target {
             addr: self.addr.clone(),
             cause,
         };
+        if self
+            .endpoint
+            .tls
+            .as_ref()
+            .is_some_and(|tls| !tls.is_system())
+        {
+            return Err(slotstream_link::TlsError::Setup {
+                side: "target",
+                why: "a cluster target over TLS is verified with the system's CAs only, for now: \
+                      --target-tls-ca-cert, --target-tls-cert and --target-tls-insecure do not \
+                      work with a cluster target yet; add the CA to the system's store \
+                      (update-ca-certificates) instead"
+                    .into(),
+            }
+            .into());
+        }
         let client = redis::cluster::ClusterClientBuilder::new(vec![self.url.as_str()])
             .connection_timeout(self.endpoint.connect_timeout)
             .response_timeout(self.endpoint.response_timeout)
@@ -132,12 +162,15 @@ impl Target {
         let mut conns = Vec::with_capacity(map.nodes.len());
         for node in &map.nodes {
             let endpoint = self.endpoint_of(node);
-            let mut info = self.client.get_connection_info().clone();
-            info = info.set_addr(redis::ConnectionAddr::Tcp(
-                endpoint.host.clone(),
-                endpoint.port,
-            ));
-            let client = Client::open(info).map_err(|cause| ApplyError::Connect {
+            let info =
+                self.client
+                    .get_connection_info()
+                    .clone()
+                    .set_addr(redis::ConnectionAddr::Tcp(
+                        endpoint.host.clone(),
+                        endpoint.port,
+                    ));
+            let client = client_for(&endpoint, info).map_err(|cause| ApplyError::Connect {
                 addr: node.to_string(),
                 cause,
             })?;
@@ -162,7 +195,13 @@ impl Target {
         }
     }
 
+    /// The connection for queries to the server of the URL. Over TLS, a [`Wire`] is opened
+    /// first: its handshake names a certificate or CA problem as a fatal [`ApplyError::Tls`],
+    /// where the `redis` crate's connection would report a retryable I/O error.
     pub async fn connect(&self) -> Result<MultiplexedConnection, ApplyError> {
+        if self.endpoint.tls.is_some() {
+            self.wire().await?;
+        }
         let mut conn = self
             .client
             .get_multiplexed_async_connection_with_config(&self.config)

@@ -15,10 +15,10 @@ pub use encode::decode;
 pub use encode::{split_commands, Commands};
 
 use redis::{RedisError, Value};
+use slotstream_link::{AsyncStream, LinkError, Tls};
 use std::io;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// Where a connection goes and as whom.
 #[derive(Debug, Clone)]
@@ -31,25 +31,33 @@ pub struct Endpoint {
     pub connect_timeout: Duration,
     /// A reply slower than this fails the round trip.
     pub response_timeout: Duration,
+    /// TLS, for a `rediss://` URL.
+    pub tls: Option<Tls>,
 }
 
 /// One connection to the destination, in db 0 when it starts.
 pub struct Wire {
-    stream: TcpStream,
+    stream: AsyncStream,
     input: Vec<u8>,
     response_timeout: Duration,
 }
 
 impl Wire {
-    /// Connects, authenticates with the endpoint's credentials, and checks the server answers.
-    pub async fn connect(endpoint: &Endpoint) -> Result<Wire, RedisError> {
-        let stream = tokio::time::timeout(
+    /// Connects (TLS when the endpoint says so), authenticates with the endpoint's
+    /// credentials, and checks the server answers. A failed TLS handshake is a
+    /// [`WireError::Tls`]: a setting to change, not a blip to retry.
+    pub async fn connect(endpoint: &Endpoint) -> Result<Wire, WireError> {
+        let stream = AsyncStream::connect(
+            &endpoint.host,
+            endpoint.port,
+            endpoint.tls.as_ref(),
             endpoint.connect_timeout,
-            TcpStream::connect((endpoint.host.as_str(), endpoint.port)),
         )
         .await
-        .map_err(|_| timed_out("connecting"))??;
-        stream.set_nodelay(true)?;
+        .map_err(|err| match err {
+            LinkError::Connect { cause, .. } => WireError::Redis(cause.into()),
+            handshake => WireError::Tls(handshake),
+        })?;
         let mut wire = Wire {
             stream,
             input: Vec::with_capacity(64 * 1024),
@@ -66,7 +74,7 @@ impl Wire {
         let count = hello.len();
         let replies = wire.round_trip(&[hello.bytes()], count).await?;
         match replies.into_iter().find_map(error_of) {
-            Some(err) => Err(err),
+            Some(err) => Err(err.into()),
             None => Ok(wire),
         }
     }
@@ -129,6 +137,15 @@ impl Wire {
         self.input.drain(..pos);
         Ok(replies)
     }
+}
+
+/// Why a [`Wire`] could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    #[error(transparent)]
+    Redis(#[from] RedisError),
+    #[error("{0}")]
+    Tls(LinkError),
 }
 
 fn error_of(reply: Value) -> Option<RedisError> {

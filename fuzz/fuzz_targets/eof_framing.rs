@@ -46,6 +46,7 @@ fn run(stream: &[u8], sizes: [usize; 2]) -> Outcome {
     let addr = SourceAddr {
         host: "fuzz".into(),
         port: 1,
+        tls: false,
         username: None,
         password: None,
     };

@@ -10,11 +10,11 @@ use crate::shards::is_cluster_node;
 use crate::snapshot::{stream_snapshot, EpochInfo, SnapshotSummary};
 use crate::source_facts::SourceFacts;
 use crate::stats::CaptureStats;
+use slotstream_link::Stream;
 use slotstream_rdb::RdbReader;
 use slotstream_schemas::log::LogWriter;
 use slotstream_schemas::resume::ResumePoint;
 use std::io::BufReader;
-use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Result of a snapshot capture.
@@ -31,8 +31,7 @@ pub struct Session {
     source_id: String,
     config: SourceConfig,
     /// `None` only while the snapshot is being read.
-    reader: Option<BufReader<TcpStream>>,
-    writer: TcpStream,
+    reader: Option<BufReader<Stream>>,
     /// Replication id, and the offset reached: bytes of the stream already handled (the
     /// command stream goes on from the next byte).
     pub replid: String,
@@ -51,7 +50,7 @@ impl Session {
         config: &SourceConfig,
         resume: Option<&ResumePoint>,
     ) -> Result<Self, CaptureError> {
-        let addr = SourceAddr::parse(&config.url)?;
+        let addr = crate::config::parse_source_url(&config.url)?;
         let source_id = config.source_id.clone().unwrap_or_else(|| addr.to_string());
         check_standalone(config, &addr)?;
         // Read before asking for a full sync, while the source is not yet waiting on a replica.
@@ -89,13 +88,12 @@ impl Session {
                 (replid, resume.offset, None)
             }
         };
-        let (reader, writer) = link.into_parts();
+        let reader = link.into_reader();
         Ok(Self {
             addr,
             source_id,
             config: config.clone(),
             reader: Some(reader),
-            writer,
             replid,
             offset,
             transfer,
@@ -187,7 +185,6 @@ impl Session {
         Ok(Follower {
             addr: self.addr.to_string(),
             reader,
-            writer: self.writer,
             pending: self.pending,
             offset: self.offset,
             idle_timeout: self.config.read_timeout,

@@ -1,6 +1,7 @@
 //! Settings of the capture side: where the source is and how patient to be with it.
 
 use crate::error::CaptureError;
+use slotstream_link::{Stream, Tls};
 use slotstream_schemas::display::redact_url;
 use slotstream_schemas::slot::SlotRanges;
 use std::time::Duration;
@@ -26,6 +27,8 @@ pub struct SourceConfig {
     /// links): a cluster node is not refused, and commands that would reach past its slots on
     /// the target (`FLUSHALL`, `FLUSHDB`, `SWAPDB`) stop the capture.
     pub shard: Option<SlotRanges>,
+    /// TLS settings for a `rediss://` URL (`None`: the system's CAs).
+    pub tls: Option<Tls>,
 }
 
 impl SourceConfig {
@@ -38,6 +41,7 @@ impl SourceConfig {
             max_object_bytes: 1 << 30,
             chunk_bytes: slotstream_rdb::DEFAULT_CHUNK_BYTES,
             shard: None,
+            tls: None,
         }
     }
 
@@ -45,11 +49,59 @@ impl SourceConfig {
     /// client's handshake) waits no longer than a read would: a stalled source costs an attempt
     /// `--source-timeout-secs`, not the connect timeout for each such connection.
     pub fn client_connection(&self) -> redis::RedisResult<redis::Connection> {
-        let client = redis::Client::open(self.url.as_str())?;
+        let client = self.client()?;
+        if let redis::ConnectionAddr::TcpTls { host, port, .. } =
+            client.get_connection_info().addr()
+        {
+            // The `redis` crate bounds the TCP connect but not the TLS handshake: a server that
+            // never answers it would hold this call forever. slotstream's own handshake, bounded,
+            // goes first (and names a certificate problem better).
+            let tls = self.tls_for_host()?;
+            let timeout = self.connect_timeout.min(self.read_timeout);
+            Stream::connect(host, *port, Some(&tls), timeout).map_err(std::io::Error::from)?;
+        }
         let timeout = self.connect_timeout.min(self.read_timeout);
         let conn = client.get_connection_with_timeout(timeout)?;
         conn.set_read_timeout(Some(self.read_timeout))?;
         Ok(conn)
+    }
+
+    /// A `redis` crate client for the source, over TLS for a `rediss://` URL.
+    pub fn client(&self) -> redis::RedisResult<redis::Client> {
+        use redis::IntoConnectionInfo;
+        let info = self.url.as_str().into_connection_info()?;
+        if !self.url.starts_with("rediss://") {
+            return redis::Client::open(info);
+        }
+        match &self.tls {
+            Some(tls) => tls.client(info),
+            None => redis::Client::open(info),
+        }
+    }
+
+    /// The TLS settings of a `rediss://` link: the configured ones, else the system's CAs.
+    fn tls_for_host(&self) -> std::io::Result<Tls> {
+        match &self.tls {
+            Some(tls) => Ok(tls.clone()),
+            None => Tls::system("source").map_err(std::io::Error::other),
+        }
+    }
+
+    /// The TLS settings a link to the source uses: `None` for `redis://`; for `rediss://`
+    /// the configured ones, else the system's CAs.
+    pub fn tls_for(&self, addr: &SourceAddr) -> Result<Option<Tls>, CaptureError> {
+        if !addr.tls {
+            return Ok(None);
+        }
+        if let Some(tls) = &self.tls {
+            return Ok(Some(tls.clone()));
+        }
+        Tls::system("source")
+            .map(Some)
+            .map_err(|err| CaptureError::BadUrl {
+                url: redact_url(&self.url),
+                why: err.to_string(),
+            })
     }
 
     /// The same settings for another node of the source, `host:port` (a shard's primary): the
@@ -77,52 +129,15 @@ fn with_authority(url: &str, node: &str) -> String {
     )
 }
 
-/// A parsed source address with credentials.
-#[derive(Clone)]
-pub struct SourceAddr {
-    pub host: String,
-    pub port: u16,
-    pub username: Option<String>,
-    pub password: Option<String>,
-}
+/// A parsed source address with credentials; `tls` for a `rediss://` URL.
+pub use slotstream_link::ServerUrl as SourceAddr;
 
-impl std::fmt::Debug for SourceAddr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print the password.
-        write!(f, "{}:{}", self.host, self.port)
-    }
-}
-
-impl std::fmt::Display for SourceAddr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.host, self.port)
-    }
-}
-
-impl SourceAddr {
-    /// Parses `redis://[user:password@]host:port`, with the same rules as the redis crate.
-    pub fn parse(url: &str) -> Result<Self, CaptureError> {
-        use redis::IntoConnectionInfo;
-        let bad = |why: String| CaptureError::BadUrl {
-            url: redact_url(url),
-            why,
-        };
-        if !url.starts_with("redis://") {
-            return Err(bad("expected redis://[user:password@]host:port".into()));
-        }
-        let info = url.into_connection_info().map_err(|e| bad(e.to_string()))?;
-        let (host, port) = match info.addr() {
-            redis::ConnectionAddr::Tcp(host, port) => (host.clone(), *port),
-            _ => return Err(bad("only plain TCP sources are supported".into())),
-        };
-        let settings = info.redis_settings();
-        Ok(Self {
-            host,
-            port,
-            username: settings.username().map(str::to_owned),
-            password: settings.password().map(str::to_owned),
-        })
-    }
+/// Parses the source's `redis://` or `rediss://` URL; the error shows it redacted.
+pub fn parse_source_url(url: &str) -> Result<SourceAddr, CaptureError> {
+    SourceAddr::parse(url).map_err(|why| CaptureError::BadUrl {
+        url: redact_url(url),
+        why,
+    })
 }
 
 #[cfg(test)]
@@ -131,12 +146,12 @@ mod tests {
 
     #[test]
     fn parses_user_password_host_port() {
-        let addr = SourceAddr::parse("redis://alice:s3cret@10.0.0.5:6380").unwrap();
+        let addr = parse_source_url("redis://alice:s3cret@10.0.0.5:6380").unwrap();
         assert_eq!(addr.host, "10.0.0.5");
         assert_eq!(addr.port, 6380);
         assert_eq!(addr.username.as_deref(), Some("alice"));
         assert_eq!(addr.password.as_deref(), Some("s3cret"));
-        let addr = SourceAddr::parse("redis://:pw@h:1").unwrap();
+        let addr = parse_source_url("redis://:pw@h:1").unwrap();
         assert_eq!(addr.username, None);
         assert_eq!(addr.password.as_deref(), Some("pw"));
     }
@@ -156,10 +171,8 @@ mod tests {
 
     #[test]
     fn rejects_other_schemes_without_leaking_the_password() {
-        let err = SourceAddr::parse("http://u:pw@h:1")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("redis://"), "{err}");
+        let err = parse_source_url("http://u:pw@h:1").unwrap_err().to_string();
+        assert!(err.contains("rediss://"), "{err}");
         assert!(!err.contains("pw@"), "{err}");
     }
 }

@@ -1,6 +1,7 @@
 //! Errors of the capture side, each naming the source and what the operator can do, and each
 //! saying whether a new attempt can help ([`Retryable`]).
 
+use slotstream_link::{LinkError, TlsError};
 use slotstream_rdb::{RdbError, RdbErrorKind};
 use slotstream_schemas::log::LogError;
 use slotstream_schemas::retry::{Retry, Retryable};
@@ -12,6 +13,25 @@ pub enum CaptureError {
 
     #[error("cannot connect to source {addr} (check --source and that the server is up)")]
     Connect {
+        addr: String,
+        #[source]
+        cause: std::io::Error,
+    },
+
+    /// The TLS handshake failed: a certificate, a CA or a TLS version to change.
+    #[error("cannot connect to the source over TLS: {0}")]
+    Tls(LinkError),
+
+    /// The `--source-tls-*` files cannot be used.
+    #[error(transparent)]
+    TlsSettings(#[from] TlsError),
+
+    /// The link dropped at its first command: a TLS port given a `redis://` URL does this.
+    #[error(
+        "source {addr} closed the connection at the first command ({cause}); if that port speaks \
+         TLS, use a rediss:// URL; else check --source and the server's log"
+    )]
+    ClosedAtStart {
         addr: String,
         #[source]
         cause: std::io::Error,
@@ -74,7 +94,7 @@ pub enum CaptureError {
 impl Retryable for CaptureError {
     fn retry(&self) -> Retry {
         match self {
-            CaptureError::Connect { .. } => Retry::Unreachable,
+            CaptureError::Connect { .. } | CaptureError::ClosedAtStart { .. } => Retry::Unreachable,
             CaptureError::Io { .. } => Retry::Reconnect,
             // The transfer stopped: the source dropped the link (its output buffer limit for
             // replicas, a network blip), not a fault of the snapshot itself.
@@ -99,8 +119,10 @@ impl Retryable for CaptureError {
                 }
             }
             CaptureError::Log(err) => err.retry(),
+            CaptureError::Tls(err) => err.retry(),
             CaptureError::SlotsMoved { .. } => Retry::Later,
             CaptureError::BadUrl { .. }
+            | CaptureError::TlsSettings(_)
             | CaptureError::Auth { .. }
             | CaptureError::Protocol { .. }
             | CaptureError::Unsupported { .. }

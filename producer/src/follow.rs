@@ -4,9 +4,9 @@
 use crate::command::FrameParser;
 use crate::error::CaptureError;
 use crate::route::Router;
+use slotstream_link::Stream;
 use slotstream_schemas::log::LogWriter;
 use std::io::{BufRead, BufReader, ErrorKind, Write};
-use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -18,8 +18,8 @@ const HEARTBEAT_EVERY: Duration = Duration::from_millis(100);
 /// The live link after the snapshot.
 pub struct Follower {
     pub addr: String,
-    pub reader: BufReader<TcpStream>,
-    pub writer: TcpStream,
+    /// The link; `REPLCONF ACK`s are written to its inner stream.
+    pub reader: BufReader<Stream>,
     /// Stream bytes already read past the snapshot.
     pub pending: Vec<u8>,
     /// Replication offset of the first byte of `pending`.
@@ -116,7 +116,8 @@ impl Follower {
             self.offset.to_string().len(),
             self.offset
         );
-        self.writer
+        self.reader
+            .get_mut()
             .write_all(ack.as_bytes())
             .map_err(|e| self.io("acknowledging the replication offset", e))
     }

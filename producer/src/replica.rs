@@ -2,14 +2,16 @@
 //! snapshot payload that follows `+FULLRESYNC`.
 //!
 //! Everything here is blocking I/O on one socket: the capture side runs on its own thread and
-//! reads the source sequentially, so a plain `std::net::TcpStream` is the simplest exact tool.
+//! reads the source sequentially, so a blocking [`Stream`] (plain TCP, or TLS for `rediss://`)
+//! is the simplest exact tool. Writes (the handshake's commands, later `REPLCONF ACK`) go
+//! through the same buffered reader's stream: a TLS session has one owner.
 
 use crate::config::{SourceAddr, SourceConfig};
 use crate::error::CaptureError;
+use slotstream_link::{LinkError, Stream};
 use slotstream_schemas::display::show_key;
 use slotstream_schemas::resume::ResumePoint;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
 
 /// The server version announced to the source (`REPLCONF version`): the newest whose RDB
 /// format the snapshot parser reads.
@@ -51,47 +53,30 @@ impl std::fmt::Display for Transfer {
 /// A connection to the source that speaks the replica side of the protocol.
 pub struct ReplicaLink {
     addr: SourceAddr,
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
+    reader: BufReader<Stream>,
 }
 
 impl ReplicaLink {
-    /// Connects to the source (first address that answers) and sets the socket timeouts.
+    /// Connects to the source (first address that answers; TLS for `rediss://`) and sets the
+    /// read timeout.
     pub fn connect(addr: &SourceAddr, config: &SourceConfig) -> Result<Self, CaptureError> {
-        let connect_error = |cause| CaptureError::Connect {
-            addr: addr.to_string(),
-            cause,
-        };
-        let candidates = (addr.host.as_str(), addr.port)
-            .to_socket_addrs()
-            .map_err(connect_error)?;
-        let mut last_error = std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            "the host name resolved to no address",
-        );
-        for candidate in candidates {
-            match TcpStream::connect_timeout(&candidate, config.connect_timeout) {
-                Ok(stream) => {
-                    let io = |cause| CaptureError::Io {
-                        addr: addr.to_string(),
-                        doing: "setting up the socket".into(),
-                        cause,
-                    };
-                    stream.set_nodelay(true).map_err(io)?;
-                    stream
-                        .set_read_timeout(Some(config.read_timeout))
-                        .map_err(io)?;
-                    let writer = stream.try_clone().map_err(io)?;
-                    return Ok(Self {
-                        addr: addr.clone(),
-                        reader: BufReader::with_capacity(256 << 10, stream),
-                        writer,
-                    });
-                }
-                Err(err) => last_error = err,
-            }
-        }
-        Err(connect_error(last_error))
+        let tls = config.tls_for(addr)?;
+        let stream = Stream::connect(&addr.host, addr.port, tls.as_ref(), config.connect_timeout)
+            .map_err(|err| match err {
+            LinkError::Connect { addr, cause } => CaptureError::Connect { addr, cause },
+            handshake => CaptureError::Tls(handshake),
+        })?;
+        stream
+            .set_read_timeout(Some(config.read_timeout))
+            .map_err(|cause| CaptureError::Io {
+                addr: addr.to_string(),
+                doing: "setting up the socket".into(),
+                cause,
+            })?;
+        Ok(Self {
+            addr: addr.clone(),
+            reader: BufReader::with_capacity(256 << 10, stream),
+        })
     }
 
     /// Authenticates, announces the replica's capabilities and sends `PSYNC`: with a resume
@@ -100,9 +85,10 @@ impl ReplicaLink {
     pub fn handshake(&mut self, resume: Option<&ResumePoint>) -> Result<SyncStart, CaptureError> {
         if let Some(password) = self.addr.password.clone() {
             let reply = match self.addr.username.clone() {
-                Some(user) => self.command(&[b"AUTH", user.as_bytes(), password.as_bytes()])?,
-                None => self.command(&[b"AUTH", password.as_bytes()])?,
-            };
+                Some(user) => self.command(&[b"AUTH", user.as_bytes(), password.as_bytes()]),
+                None => self.command(&[b"AUTH", password.as_bytes()]),
+            }
+            .map_err(closed_at_start)?;
             if reply.starts_with('-') {
                 return Err(CaptureError::Auth {
                     addr: self.addr.to_string(),
@@ -110,7 +96,7 @@ impl ReplicaLink {
                 });
             }
         }
-        let reply = self.command(&[b"PING"])?;
+        let reply = self.command(&[b"PING"]).map_err(closed_at_start)?;
         if reply.starts_with("-NOAUTH") || reply.starts_with("-WRONGPASS") {
             return Err(CaptureError::Auth {
                 addr: self.addr.to_string(),
@@ -187,7 +173,8 @@ impl ReplicaLink {
         let mut frame = Vec::with_capacity(64);
         encode_command(args, &mut frame);
         let doing = format!("sending {}", String::from_utf8_lossy(args[0]));
-        self.writer
+        self.reader
+            .get_mut()
             .write_all(&frame)
             .map_err(|cause| self.io_error(&doing, cause))?;
         let doing = format!(
@@ -209,9 +196,24 @@ impl ReplicaLink {
         &self.addr
     }
 
-    /// The buffered read side (it may already hold payload bytes) and a write handle.
-    pub fn into_parts(self) -> (BufReader<TcpStream>, TcpStream) {
-        (self.reader, self.writer)
+    /// The buffered stream (it may already hold payload bytes); writes go to its inner stream.
+    pub fn into_reader(self) -> BufReader<Stream> {
+        self.reader
+    }
+}
+
+/// A link dropped at its first command, as a TLS port does with a plain client.
+fn closed_at_start(err: CaptureError) -> CaptureError {
+    match err {
+        CaptureError::Io { addr, cause, .. }
+            if matches!(
+                cause.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof
+            ) =>
+        {
+            CaptureError::ClosedAtStart { addr, cause }
+        }
+        other => other,
     }
 }
 

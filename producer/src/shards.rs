@@ -36,7 +36,7 @@ impl Shard {
 /// Reads the source's shape through an ordinary connection. A source that cannot be reached is
 /// taken as standalone: the replica link that follows reports the real fault.
 pub fn discover(config: &SourceConfig) -> Result<SourceShape, CaptureError> {
-    let addr = crate::config::SourceAddr::parse(&config.url)?.to_string();
+    let addr = crate::config::parse_source_url(&config.url)?.to_string();
     let mut conn = match config.client_connection() {
         Ok(conn) => conn,
         Err(_) => return Ok(SourceShape::Standalone),
@@ -73,7 +73,7 @@ pub fn discover(config: &SourceConfig) -> Result<SourceShape, CaptureError> {
         .arg("SLOTS")
         .query(&mut conn)
         .map_err(|err| failed(format!("CLUSTER SLOTS failed: {err}")))?;
-    let host = crate::config::SourceAddr::parse(&config.url)?.host;
+    let host = crate::config::parse_source_url(&config.url)?.host;
     let shards = shards_of(&slots, &host).map_err(|why| failed(format!("CLUSTER SLOTS: {why}")))?;
     let mut covered = SlotRanges::default();
     for shard in &shards {

@@ -39,7 +39,9 @@ async fn run_once(
 ) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let settings = kafka_settings(&args.kafka)?;
-    let target = args.values.target_config(&args.target);
+    let target = args
+        .values
+        .target_config(&args.target, &args.target_secret)?;
     let Some(applier) = shutdown.or_stop(Applier::connect(&target)).await else {
         return Ok(stopped("before connecting"));
     };

@@ -8,7 +8,7 @@ use crate::commands::{capture_progress, kafka_settings, stopped};
 use crate::shutdown::Shutdown;
 use anyhow::Context;
 use slotstream_kafka::{KafkaSettings, KafkaWriter};
-use slotstream_producer::config::SourceAddr;
+use slotstream_producer::config::parse_source_url;
 use slotstream_producer::route::Router;
 use slotstream_producer::shards::{self, SourceShape};
 use slotstream_producer::{CaptureError, CaptureStats, Session, SourceConfig};
@@ -95,10 +95,10 @@ async fn run_once(
 /// Refuses a topic another kind of source feeds (a standalone source's topic for a cluster,
 /// or the other way round). Blocking.
 fn plan_jobs(args: &ProduceArgs, settings: KafkaSettings) -> anyhow::Result<Vec<Job>> {
-    let mut source = SourceConfig::new(&args.source);
+    let mut source = args.source_secret.source_config(&args.source)?;
     source.chunk_bytes = args.chunk_bytes;
     source.read_timeout = args.source_timeout()?;
-    let addr = SourceAddr::parse(&source.url)?.to_string();
+    let addr = parse_source_url(&source.url)?.to_string();
     let stored = slotstream_kafka::load_resume_points(&settings)?;
     match shards::discover(&source)? {
         SourceShape::Standalone => {
@@ -226,7 +226,7 @@ fn produce(
         args.partitions,
         point.db,
         args.forward_publish,
-        SourceAddr::parse(&source.url)?.to_string(),
+        parse_source_url(&source.url)?.to_string(),
     )
     .of_shard(source.shard.is_some());
     let follower = session.into_follower()?;

@@ -18,7 +18,9 @@ use std::time::Instant;
 pub async fn run(args: ReplayArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let settings = kafka_settings(&args.kafka)?;
-    let target = args.values.target_config(&args.target);
+    let target = args
+        .values
+        .target_config(&args.target, &args.target_secret)?;
     let Some(applier) = shutdown.or_stop(Applier::connect(&target)).await else {
         return Ok(crate::commands::stopped("before the replay began"));
     };

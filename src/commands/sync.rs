@@ -18,7 +18,6 @@ use crate::shutdown::Shutdown;
 use anyhow::Context;
 use slotstream_consumer::{ApplyStats, ApplySummary};
 use slotstream_producer::route::Router;
-use slotstream_producer::SourceConfig;
 use slotstream_producer::{CaptureError, CaptureStats, Session};
 use slotstream_schemas::log::LogError;
 use slotstream_schemas::memory::{memory_log, MemoryLogConfig, MemoryWriter};
@@ -64,7 +63,7 @@ async fn run_once(
     );
     let fresh = resharded.load(Ordering::Relaxed);
     if fresh {
-        let mut source = SourceConfig::new(&args.source);
+        let mut source = args.source_secret.source_config(&args.source)?;
         source.read_timeout = args.source_timeout()?;
         if !topology::wait_until_settled(&source, shutdown).await {
             return Ok(stopped("while waiting for the source's resharding to end"));
@@ -124,7 +123,7 @@ async fn run_once(
     attempt.stop();
     let reported = if moved.load(Ordering::Relaxed) {
         Err(anyhow::Error::new(CaptureError::SlotsMoved {
-            addr: slotstream_producer::config::SourceAddr::parse(&args.source)?.to_string(),
+            addr: slotstream_producer::config::parse_source_url(&args.source)?.to_string(),
             what: "the slot map changed".into(),
         }))
     } else {
@@ -357,7 +356,7 @@ fn capture(
         options.partitions,
         db,
         options.forward_publish,
-        slotstream_producer::config::SourceAddr::parse(&session.config().url)?.to_string(),
+        slotstream_producer::config::parse_source_url(&session.config().url)?.to_string(),
     )
     .of_shard(session.config().shard.is_some());
     tracing::info!(epoch, "following live changes");

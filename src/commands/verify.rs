@@ -10,7 +10,10 @@ use std::process::ExitCode;
 const KEY_CHARS: usize = 200;
 
 pub async fn run(args: VerifyArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCode> {
+    let source_tls = args.source_secret.source_config(&args.source)?.tls;
     let options = VerifyOptions {
+        source_tls,
+        target_tls: args.target_secret.tls(&args.target)?,
         source: args.source,
         target: args.target,
         ttl_tolerance_ms: args.ttl_tolerance_ms,

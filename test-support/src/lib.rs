@@ -21,6 +21,8 @@
 //! - `broker` (feature `kafka`): a test broker, external (`SLOTSTREAM_TEST_BROKERS`) or a
 //!   `slotstream dev-broker` process, and unique topic names.
 //! - `kafka` (feature `kafka`): raw clients to create topics, write and read messages.
+//! - [`tls`]: [`TestCerts`] (a CA, server and client certificates made with the `openssl`
+//!   command) and [`TlsServer`], a server that also listens for TLS.
 //! - [`proxy`]: a TCP proxy in front of a server that cuts, stalls and slows the link.
 
 #![forbid(unsafe_code)]
@@ -35,9 +37,11 @@ pub mod process;
 pub mod proxy;
 pub mod resp;
 pub mod server;
+pub mod tls;
 pub mod versions;
 
 pub use cluster::Cluster;
 pub use process::Proc;
 pub use resp::{Reply, RespClient};
 pub use server::RedisServer;
+pub use tls::{TestCerts, TlsServer};

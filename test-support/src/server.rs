@@ -184,6 +184,13 @@ impl RedisServer {
             .unwrap_or_else(|| panic!("no {name} in INFO {section} of {}", self.url()))
     }
 
+    /// The value the server was started with for `flag` (`"--tls-port"`, say): the last one
+    /// given, as the server reads them.
+    pub fn arg(&self, flag: &str) -> Option<&str> {
+        let at = self.args.iter().rposition(|arg| arg == flag)?;
+        self.args.get(at + 1).map(String::as_str)
+    }
+
     /// The server's working dir (its `--dir`).
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -12,12 +12,19 @@ pub enum Role {
     Target,
 }
 
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Role {
+    /// `source` or `target`.
+    pub fn name(self) -> &'static str {
+        match self {
             Role::Source => "source",
             Role::Target => "target",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -25,8 +32,20 @@ impl fmt::Display for Role {
 /// its `host:port` (never the password), and says what to check.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
-    #[error("the {role} URL is not valid ({error}); expected redis://[user:password@]host:port")]
+    #[error(
+        "the {role} URL is not valid ({error}); expected redis://[user:password@]host:port or \
+         rediss://… for TLS"
+    )]
     InvalidUrl { role: Role, error: RedisError },
+    /// The side's TLS settings cannot be used.
+    #[error(transparent)]
+    Tls(#[from] slotstream_link::TlsError),
+    /// The side's TLS handshake failed.
+    #[error("cannot connect to the {role} over TLS: {error}")]
+    Handshake {
+        role: Role,
+        error: slotstream_link::LinkError,
+    },
     #[error(
         "{role} {addr}: authentication failed ({error}); check the user and password in the \
          --{role} URL"

@@ -9,8 +9,10 @@ use crate::nodes::Nodes;
 use crate::reply::{int_of, is_unknown_command, is_wrong_type, text_of};
 use redis::aio::MultiplexedConnection;
 use redis::{
-    AsyncConnectionConfig, Client, ConnectionInfo, ErrorKind, RedisError, RedisResult, Value,
+    AsyncConnectionConfig, Client, ConnectionAddr, ConnectionInfo, ErrorKind, RedisError,
+    RedisResult, Value,
 };
+use slotstream_link::{AsyncStream, Tls};
 use slotstream_schemas::{now_ms, BOOKKEEPING_PREFIX};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -76,6 +78,8 @@ pub struct Side {
     /// `host:port`, never the password.
     pub addr: String,
     info: ConnectionInfo,
+    /// TLS, for a `rediss://` URL.
+    tls: Option<Tls>,
     /// `PEXPIRETIME` exists from 7.0; older servers are asked `PTTL` and the local clock is added.
     pub has_pexpiretime: bool,
     /// `XINFO STREAM key FULL` exists from 6.0.
@@ -89,14 +93,30 @@ pub struct Side {
 
 impl Side {
     /// Connects once to check the address and the credentials, and reads the server version.
-    pub async fn connect(role: Role, url: &str) -> Result<Self, VerifyError> {
+    pub async fn connect(role: Role, url: &str, tls: Option<&Tls>) -> Result<Self, VerifyError> {
         let client = Client::open(url).map_err(|error| VerifyError::InvalidUrl { role, error })?;
         let info = client.get_connection_info().clone();
+        let tls = match (info.addr(), tls) {
+            (ConnectionAddr::TcpTls { .. }, Some(tls)) => Some(tls.clone()),
+            (ConnectionAddr::TcpTls { .. }, None) => Some(Tls::system(role.name())?),
+            _ => None,
+        };
         let addr = info.addr().to_string();
+        if let (Some(tls), ConnectionAddr::TcpTls { host, port, .. }) = (&tls, info.addr()) {
+            // slotstream's own handshake first: it names a certificate or CA problem and the
+            // flag that fixes it, where the `redis` crate reports an I/O error.
+            let timeout = Duration::from_secs(10);
+            if let Err(error) = AsyncStream::connect(host, *port, Some(tls), timeout).await {
+                if error.is_handshake() {
+                    return Err(VerifyError::Handshake { role, error });
+                }
+            }
+        }
         let mut side = Side {
             role,
             addr,
             info,
+            tls,
             has_pexpiretime: false,
             has_xinfo_full: false,
             has_field_ttls: false,
@@ -122,7 +142,7 @@ impl Side {
             .await
             .map_err(|err| side.explain(err))?;
         let host = match side.info.addr() {
-            redis::ConnectionAddr::Tcp(host, _) => host.clone(),
+            ConnectionAddr::Tcp(host, _) | ConnectionAddr::TcpTls { host, .. } => host.clone(),
             _ => String::new(),
         };
         side.nodes = Nodes::discover(&mut conn, &host)
@@ -159,9 +179,13 @@ impl Side {
         let settings = self.info.redis_settings().clone().set_db(db);
         let mut info = self.info.clone().set_redis_settings(settings);
         if let Some((host, port)) = self.nodes.addr(node) {
-            info = info.set_addr(redis::ConnectionAddr::Tcp(host.clone(), *port));
+            info = info.set_addr(ConnectionAddr::Tcp(host.clone(), *port));
         }
-        let client = Client::open(info).map_err(|err| self.explain(err))?;
+        let client = match &self.tls {
+            Some(tls) => tls.client(info),
+            None => Client::open(info),
+        }
+        .map_err(|err| self.explain(err))?;
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(10)))
             .set_response_timeout(None);

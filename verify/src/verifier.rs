@@ -34,6 +34,9 @@ pub struct VerifyOptions {
     pub ttl_extension_ms: u64,
     /// How many differences (and warnings) the report keeps.
     pub max_report: usize,
+    /// TLS settings of each side, for a `rediss://` URL (`None`: the system's CAs).
+    pub source_tls: Option<slotstream_link::Tls>,
+    pub target_tls: Option<slotstream_link::Tls>,
 }
 
 impl VerifyOptions {
@@ -48,6 +51,8 @@ impl VerifyOptions {
             ttl_tolerance_ms: Self::DEFAULT_TTL_TOLERANCE_MS,
             ttl_extension_ms: 0,
             max_report: Self::DEFAULT_MAX_REPORT,
+            source_tls: None,
+            target_tls: None,
         }
     }
 }
@@ -56,8 +61,8 @@ impl VerifyOptions {
 pub async fn verify(options: &VerifyOptions) -> Result<VerifyReport, VerifyError> {
     let started = Instant::now();
     let (source, target) = tokio::try_join!(
-        Side::connect(Role::Source, &options.source),
-        Side::connect(Role::Target, &options.target)
+        Side::connect(Role::Source, &options.source, options.source_tls.as_ref()),
+        Side::connect(Role::Target, &options.target, options.target_tls.as_ref())
     )?;
     let mut verifier = Verifier {
         report: VerifyReport {

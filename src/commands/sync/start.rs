@@ -5,7 +5,7 @@
 use crate::cli::SyncArgs;
 use slotstream_consumer::checkpoint::Checkpoint;
 use slotstream_consumer::{Applier, RunOptions};
-use slotstream_producer::config::SourceAddr;
+use slotstream_producer::config::parse_source_url;
 use slotstream_producer::headroom;
 use slotstream_producer::shards::{self, SourceShape};
 use slotstream_producer::SourceConfig;
@@ -37,13 +37,16 @@ pub struct Start {
 /// `fresh`: every capture takes a new snapshot, whatever the checkpoints say (after the
 /// source's slots moved).
 pub async fn read_starts(args: &SyncArgs, fresh: bool) -> anyhow::Result<Vec<Start>> {
-    let target = args.values.target_config(&args.target);
-    let applier = Applier::connect(&target).await?;
+    // Both sides' settings (URLs, TLS files) are checked before either is connected to.
+    let target = args
+        .values
+        .target_config(&args.target, &args.target_secret)?;
+    let mut source = args.source_secret.source_config(&args.source)?;
     let source_id = match &args.source_id {
         Some(id) => id.clone(),
-        None => SourceAddr::parse(&args.source)?.to_string(),
+        None => parse_source_url(&args.source)?.to_string(),
     };
-    let mut source = SourceConfig::new(&args.source);
+    let applier = Applier::connect(&target).await?;
     source.chunk_bytes = args.chunk_bytes;
     source.read_timeout = args.source_timeout()?;
     let shape = {
@@ -52,7 +55,7 @@ pub async fn read_starts(args: &SyncArgs, fresh: bool) -> anyhow::Result<Vec<Sta
     };
     let SourceShape::Cluster(shards) = shape else {
         source.source_id = Some(source_id.clone());
-        let node = SourceAddr::parse(&source.url)?.to_string();
+        let node = parse_source_url(&source.url)?.to_string();
         headroom::report_in_background(source.clone(), node, headroom::SAMPLE);
         let start = read_start(args, applier, source, &source_id, None, fresh).await?;
         return Ok(vec![start]);
