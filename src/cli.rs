@@ -135,6 +135,8 @@ pub struct ProduceArgs {
     /// and made again. Keep it above the source's repl-ping-replica-period (10 s by default).
     #[arg(long, default_value_t = 60)]
     pub source_timeout_secs: u64,
+    #[command(flatten)]
+    pub sentinel: SentinelArgs,
 }
 
 #[cfg(feature = "kafka")]
@@ -166,6 +168,8 @@ pub struct ConsumeArgs {
     /// topic that does not exist yet is waited for as long.
     #[arg(long, default_value_t = 12 * 3600)]
     pub retry_for_secs: u64,
+    #[command(flatten)]
+    pub sentinel: SentinelArgs,
 }
 
 #[cfg(feature = "kafka")]
@@ -184,6 +188,8 @@ pub struct ReplayArgs {
     /// applied in turn and deletes what its snapshot lacks, so the target ends as the newest).
     #[arg(long)]
     pub epoch: Option<u64>,
+    #[command(flatten)]
+    pub sentinel: SentinelArgs,
 }
 
 #[cfg(feature = "kafka")]
@@ -239,6 +245,8 @@ pub struct SyncArgs {
     /// and made again. Keep it above the source's repl-ping-replica-period (10 s by default).
     #[arg(long, default_value_t = 60)]
     pub source_timeout_secs: u64,
+    #[command(flatten)]
+    pub sentinel: SentinelArgs,
 }
 
 #[derive(Debug, Args)]
@@ -263,6 +271,8 @@ pub struct VerifyArgs {
     /// How many differing keys to print.
     #[arg(long, default_value_t = slotstream_verify::VerifyOptions::DEFAULT_MAX_REPORT)]
     pub max_report: usize,
+    #[command(flatten)]
+    pub sentinel: SentinelArgs,
 }
 
 /// How to reach the source beyond its URL: its password from outside the URL (see
@@ -291,8 +301,15 @@ pub struct SourceSecret {
 }
 
 impl SourceSecret {
-    /// The capture settings for the source at `url`, with its TLS files loaded.
-    pub fn source_config(&self, url: &str) -> anyhow::Result<slotstream_producer::SourceConfig> {
+    /// The capture settings for the source at `url` (its current primary, for a sentinel URL;
+    /// named after its master then), with its TLS files loaded.
+    pub fn source_config(
+        &self,
+        url: &str,
+        sentinel: &SentinelArgs,
+    ) -> anyhow::Result<slotstream_producer::SourceConfig> {
+        let (url, name) = sentinel.resolve(url, "source")?;
+        let url = url.as_str();
         let files = TlsFiles {
             ca_cert: self.source_tls_ca_cert.clone(),
             cert: self.source_tls_cert.clone(),
@@ -301,6 +318,7 @@ impl SourceSecret {
         };
         let mut config = slotstream_producer::SourceConfig::new(url);
         config.tls = files.for_url("source", url)?;
+        config.source_id = name;
         Ok(config)
     }
 }
@@ -340,6 +358,37 @@ impl TargetSecret {
             insecure: self.target_tls_insecure,
         };
         Ok(files.for_url("target", url)?)
+    }
+}
+
+/// The sentinels' own password, for `redis+sentinel://` URLs.
+#[derive(Debug, Clone, Args)]
+pub struct SentinelArgs {
+    /// The password of the sentinels named in a redis+sentinel:// URL (the URL's own password
+    /// is the primary's); SLOTSTREAM_SENTINEL_PASSWORD does the same from the environment.
+    #[arg(long, env = "SLOTSTREAM_SENTINEL_PASSWORD", hide_env_values = true)]
+    pub sentinel_password: Option<String>,
+}
+
+impl SentinelArgs {
+    /// `url`, or for a `redis+sentinel://` URL the URL of its current primary (asked of the
+    /// sentinels now) and the name records and checkpoints use for it (`sentinel/<master>`,
+    /// the same after a failover).
+    pub fn resolve(&self, url: &str, side: &str) -> anyhow::Result<(String, Option<String>)> {
+        if !slotstream_link::sentinel::is_sentinel_url(url) {
+            return Ok((url.to_string(), None));
+        }
+        let bad = |why: String| {
+            anyhow::anyhow!(
+                "bad {side} URL {}: {why}",
+                slotstream_schemas::display::redact_url(url)
+            )
+        };
+        let parsed = slotstream_link::sentinel::SentinelUrl::parse(url).map_err(bad)?;
+        let primary =
+            slotstream_link::sentinel::resolve(&parsed, self.sentinel_password.as_deref())
+                .map_err(|why| anyhow::anyhow!("the {side}'s sentinels: {why}"))?;
+        Ok((primary, Some(format!("sentinel/{}", parsed.master))))
     }
 }
 
@@ -391,12 +440,16 @@ pub enum OnUnsupported {
 }
 
 impl ValueArgs {
-    /// The destination's settings for `url` with these choices and `secret`'s TLS files.
+    /// The destination's settings for `url` (its current primary, for a sentinel URL) with
+    /// these choices and `secret`'s TLS files.
     pub fn target_config(
         &self,
         url: &str,
         secret: &TargetSecret,
+        sentinel: &SentinelArgs,
     ) -> anyhow::Result<slotstream_consumer::TargetConfig> {
+        let (url, _) = sentinel.resolve(url, "target")?;
+        let url = url.as_str();
         let mut config = slotstream_consumer::TargetConfig::new(url);
         config.tls = secret.tls(url)?;
         config.ttl_extension = std::time::Duration::from_secs(self.ttl_extension_secs);

@@ -43,6 +43,10 @@ pub fn with_password(url: &str, side: Side, file: Option<&Path>) -> anyhow::Resu
     let Some(password) = password else {
         return Ok(url.to_string());
     };
+    if slotstream_link::sentinel::is_sentinel_url(url) {
+        return slotstream_link::sentinel::with_password(url, &password)
+            .map_err(|why| anyhow::anyhow!("bad {} URL {}: {why}", side.name(), redact_url(url)));
+    }
     let mut parsed = url::Url::parse(url)
         .with_context(|| format!("bad {} URL {}", side.name(), redact_url(url)))?;
     parsed.set_password(Some(&password)).map_err(|()| {

@@ -12,6 +12,7 @@ use crate::partition::{
 use crate::stats::ApplyStats;
 use crate::target::{SlotMap, Target, TargetInfo, Topology};
 use crate::throttle::Throttle;
+use slotstream_link::access;
 use slotstream_schemas::log::PartitionReader;
 use slotstream_schemas::slot::SlotRanges;
 use std::sync::Arc;
@@ -139,6 +140,7 @@ impl Applier {
         let target = Target::new(config)?;
         let mut conn = target.connect().await?;
         let info = target.info(&mut conn).await?;
+        check_target_access(&target, &mut conn).await?;
         if let Topology::Cluster(map) = &info.topology {
             check_cluster(&target.addr, map, &mut conn).await?;
             tracing::info!(
@@ -324,5 +326,30 @@ impl Applier {
         }
         summary.partitions.sort_by_key(|p| p.partition);
         Ok(summary)
+    }
+}
+
+/// Asks, before any write, whether the target account may run what every copy sends (`ACL
+/// DRYRUN`); a missing permission stops the run naming it and the rule that allows it.
+async fn check_target_access(
+    target: &Target,
+    conn: &mut redis::aio::MultiplexedConnection,
+) -> Result<(), ApplyError> {
+    let addr = &target.addr;
+    let user = target.username();
+    let (user, access) = access::check_async(conn, user, &[access::TARGET_NEEDS]).await;
+    if let Some(why) = &access.unchecked {
+        tracing::info!(target = %addr, %why, "cannot check the target account's permissions up front; a missing one shows as NOPERM when first used");
+        return Ok(());
+    }
+    if let Some(warning) = access.warning("target", &user) {
+        tracing::warn!(target = %addr, "{warning}");
+    }
+    match access.refusal("target", &user) {
+        Some(why) => Err(ApplyError::Permission {
+            addr: addr.to_string(),
+            why,
+        }),
+        None => Ok(()),
     }
 }

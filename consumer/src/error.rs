@@ -27,6 +27,10 @@ pub enum ApplyError {
     #[error(transparent)]
     TlsSettings(#[from] slotstream_link::TlsError),
 
+    /// The account may not run a command the apply side needs (found with `ACL DRYRUN`).
+    #[error("target {addr}: {why}")]
+    Permission { addr: String, why: String },
+
     #[error("target {addr} failed {doing}")]
     Redis {
         addr: String,
@@ -190,7 +194,7 @@ impl Retryable for ApplyError {
             // Like a server that is down: an error on the first attempt, waited out later.
             ApplyError::ClusterDown { .. } => Retry::Unreachable,
             ApplyError::Tls(err) => err.retry(),
-            ApplyError::TlsSettings(_) => Retry::Fatal,
+            ApplyError::TlsSettings(_) | ApplyError::Permission { .. } => Retry::Fatal,
             ApplyError::Barrier { retry, .. } => *retry,
             ApplyError::BadUrl { .. }
             | ApplyError::Incompatible { .. }

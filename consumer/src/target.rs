@@ -92,6 +92,11 @@ impl Target {
         })
     }
 
+    /// The account the URL logs in as, when it names one.
+    pub fn username(&self) -> Option<&str> {
+        self.endpoint.username.as_deref()
+    }
+
     /// Opens a batch connection ([`Wire`]) to the server of the URL.
     pub async fn wire(&self) -> Result<Wire, ApplyError> {
         Wire::connect(&self.endpoint)

@@ -3,10 +3,15 @@
 //! protocol code reads and writes ([`Stream`] blocking, [`AsyncStream`] for tokio). Connections
 //! made through the `redis` crate get the same TLS from [`Tls::client`].
 //!
+//! [`sentinel`] finds the current primary of a `redis+sentinel://` URL. [`access`] asks, before any write, whether the account of a side may run what slotstream
+//! will send it.
+//!
 //! One TLS stack for every link: OpenSSL, through `native-tls`, which librdkafka links already.
 
+pub mod access;
 mod error;
 mod nonblocking;
+pub mod sentinel;
 mod stream;
 mod tls;
 mod url;

@@ -53,6 +53,7 @@ impl Session {
         let addr = crate::config::parse_source_url(&config.url)?;
         let source_id = config.source_id.clone().unwrap_or_else(|| addr.to_string());
         check_standalone(config, &addr)?;
+        crate::access::check_source_access(config, &addr)?;
         // Read before asking for a full sync, while the source is not yet waiting on a replica.
         let facts = resume.is_none().then(|| read_facts(config, &addr));
         let mut link = ReplicaLink::connect(&addr, config)?;

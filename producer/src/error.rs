@@ -42,6 +42,10 @@ pub enum CaptureError {
     )]
     Auth { addr: String, reply: String },
 
+    /// The account may not run a command the capture needs (found with `ACL DRYRUN`).
+    #[error("source {addr}: {why}")]
+    Permission { addr: String, why: String },
+
     #[error("source {addr} refused {command}: {reply}")]
     Refused {
         addr: String,
@@ -123,6 +127,7 @@ impl Retryable for CaptureError {
             CaptureError::SlotsMoved { .. } => Retry::Later,
             CaptureError::BadUrl { .. }
             | CaptureError::TlsSettings(_)
+            | CaptureError::Permission { .. }
             | CaptureError::Auth { .. }
             | CaptureError::Protocol { .. }
             | CaptureError::Unsupported { .. }

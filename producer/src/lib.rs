@@ -37,6 +37,7 @@ pub mod snapshot;
 pub mod source_facts;
 pub mod stats;
 
+pub mod access;
 pub use capture::{capture_snapshot, CaptureSummary, Session};
 pub use config::SourceConfig;
 pub use error::CaptureError;

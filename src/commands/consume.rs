@@ -41,7 +41,7 @@ async fn run_once(
     let settings = kafka_settings(&args.kafka)?;
     let target = args
         .values
-        .target_config(&args.target, &args.target_secret)?;
+        .target_config(&args.target, &args.target_secret, &args.sentinel)?;
     let Some(applier) = shutdown.or_stop(Applier::connect(&target)).await else {
         return Ok(stopped("before connecting"));
     };

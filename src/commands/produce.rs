@@ -95,7 +95,9 @@ async fn run_once(
 /// Refuses a topic another kind of source feeds (a standalone source's topic for a cluster,
 /// or the other way round). Blocking.
 fn plan_jobs(args: &ProduceArgs, settings: KafkaSettings) -> anyhow::Result<Vec<Job>> {
-    let mut source = args.source_secret.source_config(&args.source)?;
+    let mut source = args
+        .source_secret
+        .source_config(&args.source, &args.sentinel)?;
     source.chunk_bytes = args.chunk_bytes;
     source.read_timeout = args.source_timeout()?;
     let addr = parse_source_url(&source.url)?.to_string();
@@ -112,7 +114,9 @@ fn plan_jobs(args: &ProduceArgs, settings: KafkaSettings) -> anyhow::Result<Vec<
                 settings.topic,
                 stored.shards.values().map(|p| p.source.as_str()).collect::<Vec<_>>().join(", ")
             );
-            source.source_id = args.source_id.clone();
+            if args.source_id.is_some() {
+                source.source_id = args.source_id.clone();
+            }
             Ok(vec![Job {
                 source,
                 settings,

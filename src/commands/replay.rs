@@ -20,7 +20,7 @@ pub async fn run(args: ReplayArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCo
     let settings = kafka_settings(&args.kafka)?;
     let target = args
         .values
-        .target_config(&args.target, &args.target_secret)?;
+        .target_config(&args.target, &args.target_secret, &args.sentinel)?;
     let Some(applier) = shutdown.or_stop(Applier::connect(&target)).await else {
         return Ok(crate::commands::stopped("before the replay began"));
     };

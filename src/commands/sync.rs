@@ -63,7 +63,9 @@ async fn run_once(
     );
     let fresh = resharded.load(Ordering::Relaxed);
     if fresh {
-        let mut source = args.source_secret.source_config(&args.source)?;
+        let mut source = args
+            .source_secret
+            .source_config(&args.source, &args.sentinel)?;
         source.read_timeout = args.source_timeout()?;
         if !topology::wait_until_settled(&source, shutdown).await {
             return Ok(stopped("while waiting for the source's resharding to end"));

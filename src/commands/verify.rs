@@ -10,12 +10,16 @@ use std::process::ExitCode;
 const KEY_CHARS: usize = 200;
 
 pub async fn run(args: VerifyArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCode> {
-    let source_tls = args.source_secret.source_config(&args.source)?.tls;
+    // Sentinel URLs name each side's current primary.
+    let source = args
+        .source_secret
+        .source_config(&args.source, &args.sentinel)?;
+    let (target, _) = args.sentinel.resolve(&args.target, "target")?;
     let options = VerifyOptions {
-        source_tls,
-        target_tls: args.target_secret.tls(&args.target)?,
-        source: args.source,
-        target: args.target,
+        source_tls: source.tls,
+        target_tls: args.target_secret.tls(&target)?,
+        source: source.url,
+        target,
         ttl_tolerance_ms: args.ttl_tolerance_ms,
         ttl_extension_ms: args.ttl_extension_secs * 1000,
         max_report: args.max_report,

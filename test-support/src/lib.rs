@@ -21,6 +21,8 @@
 //! - `broker` (feature `kafka`): a test broker, external (`SLOTSTREAM_TEST_BROKERS`) or a
 //!   `slotstream dev-broker` process, and unique topic names.
 //! - `kafka` (feature `kafka`): raw clients to create topics, write and read messages.
+//! - [`sentinel`]: [`Sentinels`], three Redis Sentinels watching a test's primaries, and a
+//!   failover that waits until the new primary is in place.
 //! - [`tls`]: [`TestCerts`] (a CA, server and client certificates made with the `openssl`
 //!   command) and [`TlsServer`], a server that also listens for TLS.
 //! - [`proxy`]: a TCP proxy in front of a server that cuts, stalls and slows the link.
@@ -36,6 +38,7 @@ pub mod missing;
 pub mod process;
 pub mod proxy;
 pub mod resp;
+pub mod sentinel;
 pub mod server;
 pub mod tls;
 pub mod versions;
@@ -43,5 +46,6 @@ pub mod versions;
 pub use cluster::Cluster;
 pub use process::Proc;
 pub use resp::{Reply, RespClient};
+pub use sentinel::Sentinels;
 pub use server::RedisServer;
 pub use tls::{TestCerts, TlsServer};

@@ -6,6 +6,7 @@ use crate::batch::Replies;
 use crate::checkpoint::Checkpoint;
 use crate::error::ApplyError;
 use crate::existing;
+use crate::expiry;
 use crate::precheck;
 use crate::sweep::{self, SeenKeys};
 use slotstream_schemas::slot::key_slot;
@@ -134,7 +135,11 @@ impl Lane {
         });
     }
 
-    /// A snapshot being swept needs every key it holds, applied now or before a restart.
+    /// A snapshot being swept needs every key it holds, applied now or before a restart: every
+    /// key the snapshot writes, by the rule it is written by. A key is written until its expiry
+    /// time on the target (the source's, moved the TTL extension later) has passed; judged by
+    /// the source's time alone, a key applied in between was written and then swept away, and
+    /// the source's renewal of it, which follows the snapshot, found nothing to renew.
     pub(super) fn remember_for_sweep(&mut self, record: &Record) {
         let Some(seen) = &mut self.seen else {
             return;
@@ -144,7 +149,8 @@ impl Lane {
             Body::SnapshotChunk(chunk) if chunk.last => (&chunk.key, chunk.expire_ms),
             _ => return,
         };
-        if expire_ms.is_none_or(|at| at > now_ms()) {
+        let extension_ms = self.ctx.ttl_extension_ms;
+        if expire_ms.is_none_or(|at| !expiry::passed(at, extension_ms, now_ms())) {
             seen.insert(record.db, key);
         }
     }

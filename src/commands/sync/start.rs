@@ -40,11 +40,16 @@ pub async fn read_starts(args: &SyncArgs, fresh: bool) -> anyhow::Result<Vec<Sta
     // Both sides' settings (URLs, TLS files) are checked before either is connected to.
     let target = args
         .values
-        .target_config(&args.target, &args.target_secret)?;
-    let mut source = args.source_secret.source_config(&args.source)?;
+        .target_config(&args.target, &args.target_secret, &args.sentinel)?;
+    let mut source = args
+        .source_secret
+        .source_config(&args.source, &args.sentinel)?;
     let source_id = match &args.source_id {
         Some(id) => id.clone(),
-        None => parse_source_url(&args.source)?.to_string(),
+        None => match &source.source_id {
+            Some(name) => name.clone(),
+            None => parse_source_url(&source.url)?.to_string(),
+        },
     };
     let applier = Applier::connect(&target).await?;
     source.chunk_bytes = args.chunk_bytes;

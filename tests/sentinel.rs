@@ -1,0 +1,69 @@
+//! Sentinel: `sync` given `redis+sentinel://` URLs for both sides follows a failover of the
+//! source (its replication goes on from the promoted replica, found through the sentinels) and
+//! of the target (reconnecting to the promoted replica and resuming from its checkpoints), and
+//! the target ends identical to the source.
+//!
+//! The promoted source answers with a full resync, not `+CONTINUE`: the old primary keeps
+//! streaming (the sentinels' hello messages are replicated `PUBLISH`es) after the replica was
+//! promoted, so slotstream has read past the point where the histories part. The new epoch's
+//! sweep converges; continuing from the last data-changing offset instead is left to do.
+
+mod common;
+
+use common::dataset::write_full;
+use common::follow::{assert_identical, wait_caught_up, write_counters, Proc, PARTITIONS};
+use common::{slotstream, RedisServer};
+use slotstream_test_support::Sentinels;
+
+/// A primary and its replica.
+fn primary_with_replica() -> Vec<RedisServer> {
+    let primary = RedisServer::start();
+    let replica = RedisServer::start();
+    let _: () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(primary.port())
+        .query(&mut replica.conn())
+        .unwrap();
+    vec![primary, replica]
+}
+
+/// The server of `pair` on `port`.
+fn on(pair: &[RedisServer], port: u16) -> &RedisServer {
+    pair.iter()
+        .find(|s| s.port() == port)
+        .expect("a server of the pair")
+}
+
+#[test]
+fn sync_follows_failovers_of_the_source_and_of_the_target() {
+    let source = primary_with_replica();
+    let target = primary_with_replica();
+    let sentinels = Sentinels::start(&[("src", source[0].port()), ("tgt", target[0].port())]);
+    write_full(&mut source[0].conn());
+    let mut cmd = slotstream();
+    cmd.args(["sync", "--source", &sentinels.url("src")])
+        .args(["--target", &sentinels.url("tgt")])
+        .args(["--partitions", &PARTITIONS.to_string()]);
+    let mut sync = Proc::spawn(&mut cmd, "sync");
+    // Checkpoints are named after the master name, so they stay the same across failovers.
+    let log = "sync:sentinel/src";
+    write_counters(&source[0], 1);
+    wait_caught_up(&source[0], &target[0], log, &mut [&mut sync]);
+
+    let promoted = sentinels.failover("src");
+    let src = on(&source, promoted);
+    write_counters(src, 2);
+    wait_caught_up(src, &target[0], log, &mut [&mut sync]);
+    assert_identical(src, &target[0]);
+
+    let promoted = sentinels.failover("tgt");
+    let tgt = on(&target, promoted);
+    write_counters(src, 3);
+    wait_caught_up(src, tgt, log, &mut [&mut sync]);
+    assert_identical(src, tgt);
+    let log = sync.stop();
+    assert!(
+        log.contains("continuing"),
+        "no partial resync logged:\n{log}"
+    );
+}
