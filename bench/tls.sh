@@ -33,7 +33,7 @@ start_tls() {
   local tls_port; tls_port=$(free_port)
   local port; port=$(start --tls-port "$tls_port" --tls-cert-file "$certs/server.crt" \
     --tls-key-file "$certs/server.key" --tls-ca-cert-file "$certs/ca.crt" \
-    --tls-auth-clients no --tls-replication yes "$@")
+    --tls-auth-clients no "$@")
   echo "$port $tls_port"
 }
 
@@ -43,11 +43,11 @@ echo "source: $keys keys of $value_bytes bytes, $($server --version | cut -d' ' 
   "$(openssl version | cut -d' ' -f1-2)" >&2
 
 # Seconds a native replica takes to hold every key, from the plain or the TLS port.
-native_over() { # port
-  local replica replica_tls t0 t1
-  read -r replica replica_tls <<< "$(start_tls)"
+native_over() { # port [--tls-replication yes]
+  local replica replica_tls t0 t1 port=$1; shift
+  read -r replica replica_tls <<< "$(start_tls "$@")"
   t0=$(now)
-  redis-cli -p "$replica" replicaof 127.0.0.1 "$1" >/dev/null
+  redis-cli -p "$replica" replicaof 127.0.0.1 "$port" >/dev/null
   while [ "$(field "$replica" master_link_status)" != "up" ] || \
         [ "$(redis-cli -p "$replica" dbsize)" != "$keys" ]; do sleep 0.01; done
   t1=$(now)
@@ -75,7 +75,7 @@ sync_over() { # plain|tls
 native=(); native_tls=(); synced=(); synced_tls=()
 for i in $(seq "$runs"); do
   native+=("$(native_over "$src")")
-  native_tls+=("$(native_over "$src_tls")")
+  native_tls+=("$(native_over "$src_tls" --tls-replication yes)")
   synced+=("$(sync_over plain)")
   synced_tls+=("$(sync_over tls)")
   printf 'run %d: native %.2f s, native TLS %.2f s, sync %.2f s, sync TLS %.2f s\n' "$i" \

@@ -231,6 +231,29 @@ mod kafka {
     use common::broker::{produce_cmd_from, unique_topic};
     use common::follow::broker_with_topic;
 
+    /// No broker that runs here serves Kafka over TLS or SASL (tansu 0.6 has no TLS listener and
+    /// no SCRAM credentials with memory storage; the mock cluster is plain), so this shows the
+    /// settings reach librdkafka: asked for TLS, it fails the handshake with the plain broker,
+    /// and `produce` stops naming the security settings instead of running in plain text.
+    #[test]
+    fn kafka_tls_settings_reach_librdkafka_and_a_failed_handshake_is_named() {
+        let certs = TestCerts::make();
+        let source = common::RedisServer::start();
+        let topic = unique_topic("kafka-tls");
+        let broker = broker_with_topic(&topic);
+        let mut produce = produce_cmd_from(&source.url(), &broker, &topic, PARTITIONS);
+        produce
+            .args(["--kafka-config", "security.protocol=SSL"])
+            .arg("--kafka-config")
+            .arg(format!("ssl.ca.location={}", certs.ca.display()))
+            .arg("--snapshot-only");
+        let log = fails(&mut produce, "produce");
+        assert!(
+            log.contains("the security settings in --kafka-config"),
+            "{log}"
+        );
+    }
+
     #[test]
     fn produce_and_consume_run_over_tls_with_client_certificates() {
         let certs = TestCerts::make();

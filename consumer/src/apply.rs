@@ -138,6 +138,7 @@ impl Applier {
     /// Connects once to check the destination is reachable and learn what it is.
     pub async fn connect(config: &TargetConfig) -> Result<Self, ApplyError> {
         let target = Target::new(config)?;
+        target.check_tls().await?;
         let mut conn = target.connect().await?;
         let info = target.info(&mut conn).await?;
         check_target_access(&target, &mut conn).await?;

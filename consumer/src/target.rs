@@ -200,13 +200,18 @@ impl Target {
         }
     }
 
-    /// The connection for queries to the server of the URL. Over TLS, a [`Wire`] is opened
-    /// first: its handshake names a certificate or CA problem as a fatal [`ApplyError::Tls`],
-    /// where the `redis` crate's connection would report a retryable I/O error.
-    pub async fn connect(&self) -> Result<MultiplexedConnection, ApplyError> {
+    /// Over TLS, opens a [`Wire`] and drops it: slotstream's own handshake names a certificate
+    /// or CA problem as a fatal [`ApplyError::Tls`], where the `redis` crate's connection would
+    /// report a retryable I/O error. Done once, before the first connection of a run.
+    pub async fn check_tls(&self) -> Result<(), ApplyError> {
         if self.endpoint.tls.is_some() {
             self.wire().await?;
         }
+        Ok(())
+    }
+
+    /// The connection for queries to the server of the URL.
+    pub async fn connect(&self) -> Result<MultiplexedConnection, ApplyError> {
         let mut conn = self
             .client
             .get_multiplexed_async_connection_with_config(&self.config)

@@ -18,7 +18,7 @@ use redis::{RedisError, Value};
 use slotstream_link::{AsyncStream, LinkError, Tls};
 use std::io;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 
 /// Where a connection goes and as whom.
 #[derive(Debug, Clone)]
@@ -37,7 +37,9 @@ pub struct Endpoint {
 
 /// One connection to the destination, in db 0 when it starts.
 pub struct Wire {
-    stream: AsyncStream,
+    /// Writes are gathered (64 KiB) and flushed once per batch: over TLS every write is a
+    /// record of its own, encrypted and sent apart, and a batch is many small parts.
+    stream: BufWriter<AsyncStream>,
     input: Vec<u8>,
     response_timeout: Duration,
 }
@@ -59,7 +61,7 @@ impl Wire {
             handshake => WireError::Tls(handshake),
         })?;
         let mut wire = Wire {
-            stream,
+            stream: BufWriter::with_capacity(64 << 10, stream),
             input: Vec::with_capacity(64 * 1024),
             response_timeout: endpoint.response_timeout,
         };
@@ -97,6 +99,7 @@ impl Wire {
             for part in parts {
                 self.stream.write_all(part).await?;
             }
+            self.stream.flush().await?;
             Ok(())
         })
         .await
