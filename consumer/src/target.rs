@@ -15,7 +15,7 @@ use crate::error::ApplyError;
 use crate::wire::{Endpoint, Wire, WireError};
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, IntoConnectionInfo, Value};
-use slotstream_link::{ServerUrl, Tls};
+use slotstream_link::{AsyncStream, ServerUrl, Tls};
 use slotstream_schemas::display::redact_url;
 use std::collections::HashMap;
 
@@ -175,17 +175,13 @@ impl Target {
                         endpoint.host.clone(),
                         endpoint.port,
                     ));
-            let client = client_for(&endpoint, info).map_err(|cause| ApplyError::Connect {
-                addr: node.to_string(),
-                cause,
-            })?;
-            let conn = client
-                .get_multiplexed_async_connection_with_config(&self.config)
-                .await
-                .map_err(|cause| ApplyError::Connect {
-                    addr: node.to_string(),
-                    cause,
-                })?;
+            let conn =
+                self.multiplexed(&endpoint, info)
+                    .await
+                    .map_err(|cause| ApplyError::Connect {
+                        addr: node.to_string(),
+                        cause,
+                    })?;
             conns.push(conn);
         }
         Ok(conns)
@@ -210,11 +206,43 @@ impl Target {
         Ok(())
     }
 
+    /// A `redis` crate connection to `endpoint` (`info` names it). Over TLS the stream is
+    /// slotstream's own, made with the one connector of the run: the `redis` crate would build
+    /// a connector for each connection, and OpenSSL loads the system's CA bundle for each
+    /// (~30 ms of CPU; BENCHMARKS.md, "TLS").
+    async fn multiplexed(
+        &self,
+        endpoint: &Endpoint,
+        info: redis::ConnectionInfo,
+    ) -> redis::RedisResult<MultiplexedConnection> {
+        let Some(tls) = &endpoint.tls else {
+            return Client::open(info)?
+                .get_multiplexed_async_connection_with_config(&self.config)
+                .await;
+        };
+        let stream = AsyncStream::connect(
+            &endpoint.host,
+            endpoint.port,
+            Some(tls),
+            endpoint.connect_timeout,
+        )
+        .await
+        .map_err(std::io::Error::from)?;
+        let (conn, driver) = MultiplexedConnection::new_with_config(
+            info.redis_settings(),
+            stream,
+            self.config.clone(),
+        )
+        .await?;
+        tokio::spawn(driver);
+        Ok(conn)
+    }
+
     /// The connection for queries to the server of the URL.
     pub async fn connect(&self) -> Result<MultiplexedConnection, ApplyError> {
+        let info = self.client.get_connection_info().clone();
         let mut conn = self
-            .client
-            .get_multiplexed_async_connection_with_config(&self.config)
+            .multiplexed(&self.endpoint, info)
             .await
             .map_err(|cause| ApplyError::Connect {
                 addr: self.addr.clone(),
