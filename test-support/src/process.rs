@@ -1,9 +1,16 @@
 //! [`Proc`]: a child process of a test (a `slotstream` command) whose stderr goes to a file,
 //! shown when it fails, and which never outlives the test.
+//!
+//! With `SLOTSTREAM_TEST_LOG_DIR` set, the files go there and are kept, so a run of the whole
+//! suite can be searched afterwards (`.ci/run` greps them for the suite's passwords:
+//! `scripts/no-passwords-in-logs.sh`); otherwise they are temp files, removed once read.
 
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+/// Where the logs go and stay, when set.
+const LOG_DIR: &str = "SLOTSTREAM_TEST_LOG_DIR";
 
 /// A child process whose stderr goes to a file, shown when it fails.
 pub struct Proc {
@@ -16,8 +23,8 @@ impl Proc {
     pub fn spawn(cmd: &mut Command, name: &str) -> Proc {
         static COUNT: AtomicUsize = AtomicUsize::new(0);
         let n = COUNT.fetch_add(1, Ordering::Relaxed);
-        let log =
-            std::env::temp_dir().join(format!("slotstream-{}-{name}-{n}.log", std::process::id()));
+        let dir = std::env::var_os(LOG_DIR).map_or_else(std::env::temp_dir, Into::into);
+        let log = dir.join(format!("slotstream-{}-{name}-{n}.log", std::process::id()));
         let file = std::fs::File::create(&log).unwrap();
         let child = cmd
             .stdout(Stdio::null())
@@ -74,7 +81,9 @@ impl Proc {
             .status();
         let _ = self.child.wait();
         let log = self.log();
-        let _ = std::fs::remove_file(&self.log);
+        if std::env::var_os(LOG_DIR).is_none() {
+            let _ = std::fs::remove_file(&self.log);
+        }
         log
     }
 }
