@@ -67,3 +67,60 @@ fn sync_follows_failovers_of_the_source_and_of_the_target() {
         "no partial resync logged:\n{log}"
     );
 }
+
+#[cfg(feature = "kafka")]
+mod kafka {
+    use super::*;
+    use common::broker::unique_topic;
+    use common::follow::broker_with_topic;
+
+    /// `produce` and `consume` given sentinel URLs follow a failover of the source and of the
+    /// target, through the suite's broker.
+    #[test]
+    fn produce_and_consume_follow_failovers_through_sentinels() {
+        let source = primary_with_replica();
+        let target = primary_with_replica();
+        let sentinels = Sentinels::start(&[("src", source[0].port()), ("tgt", target[0].port())]);
+        write_full(&mut source[0].conn());
+        let topic = unique_topic("sentinel");
+        let broker = broker_with_topic(&topic);
+        let mut produce = slotstream();
+        produce
+            .args(["produce", "--source", &sentinels.url("src")])
+            .args(["--brokers", broker.bootstrap(), "--topic", &topic])
+            .args(["--partitions", &PARTITIONS.to_string()]);
+        let mut producer = Proc::spawn(&mut produce, "produce");
+        let mut consume = slotstream();
+        consume
+            .args([
+                "consume",
+                "--brokers",
+                broker.bootstrap(),
+                "--topic",
+                &topic,
+            ])
+            .args(["--target", &sentinels.url("tgt")]);
+        let mut consumer = Proc::spawn(&mut consume, "consume");
+        write_counters(&source[0], 1);
+        wait_caught_up(
+            &source[0],
+            &target[0],
+            &topic,
+            &mut [&mut producer, &mut consumer],
+        );
+
+        let src = on(&source, sentinels.failover("src"));
+        write_counters(src, 2);
+        let tgt = on(&target, sentinels.failover("tgt"));
+        write_counters(src, 3);
+        wait_caught_up(src, tgt, &topic, &mut [&mut producer, &mut consumer]);
+        assert_identical(src, tgt);
+        consumer.stop();
+        let log = producer.stop();
+        let primary = format!("source=127.0.0.1:{}", src.port());
+        assert!(
+            log.contains(&primary),
+            "the promoted source was not read:\n{log}"
+        );
+    }
+}
