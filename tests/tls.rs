@@ -32,6 +32,16 @@ fn log_of(source: &TlsServer) -> String {
     format!("sync:127.0.0.1:{}", source.tls_port)
 }
 
+/// `--source-tls-ca-cert SOURCE_CA --target-tls-ca-cert TARGET_CA`.
+fn ca_args(source_ca: &std::path::Path, target_ca: &std::path::Path) -> Vec<String> {
+    vec![
+        "--source-tls-ca-cert".to_string(),
+        source_ca.display().to_string(),
+        "--target-tls-ca-cert".to_string(),
+        target_ca.display().to_string(),
+    ]
+}
+
 /// Runs `cmd`, expecting it to fail by itself; returns its stderr.
 fn fails(cmd: &mut Command, what: &str) -> String {
     let mut proc = Proc::spawn(cmd, what);
@@ -90,14 +100,7 @@ fn servers_that_speak_only_tls_1_2_or_only_tls_1_3_are_copied() {
         let source = TlsServer::start(&certs, &only);
         let target = TlsServer::start(&certs, &only);
         write_full(&mut source.server.conn());
-        let ca = |side: &str| {
-            vec![
-                format!("--{side}-tls-ca-cert"),
-                certs.ca.display().to_string(),
-            ]
-        };
-        let mut args = ca("source");
-        args.extend(ca("target"));
+        let mut args = ca_args(&certs.ca, &certs.ca);
         args.push("--snapshot-only".into());
         let mut sync = Proc::spawn(&mut sync_cmd(&source, &target, &args), "sync");
         let status = sync.wait_exit(Duration::from_secs(120), "sync did not finish");
@@ -120,12 +123,7 @@ fn a_source_certificate_from_another_ca_is_refused_naming_the_flag() {
         .arg("v")
         .query(&mut source.server.conn())
         .unwrap();
-    let args = vec![
-        "--source-tls-ca-cert".to_string(),
-        certs.other_ca.display().to_string(),
-        "--target-tls-ca-cert".to_string(),
-        certs.ca.display().to_string(),
-    ];
+    let args = ca_args(&certs.other_ca, &certs.ca);
     let log = fails(&mut sync_cmd(&source, &target, &args), "sync");
     assert!(log.contains("--source-tls-ca-cert"), "{log}");
     assert!(log.contains("certificate verify failed"), "{log}");
@@ -137,25 +135,12 @@ fn a_target_certificate_from_another_ca_is_refused_naming_the_flag() {
     let certs = TestCerts::make();
     let source = TlsServer::start(&certs, &["--tls-auth-clients", "no"]);
     let target = TlsServer::start(&certs, &["--tls-auth-clients", "no"]);
-    let args = vec![
-        "--source-tls-ca-cert".to_string(),
-        certs.ca.display().to_string(),
-        "--target-tls-ca-cert".to_string(),
-        certs.other_ca.display().to_string(),
-    ];
+    let args = ca_args(&certs.ca, &certs.other_ca);
     let log = fails(&mut sync_cmd(&source, &target, &args), "sync");
     assert!(log.contains("--target-tls-ca-cert"), "{log}");
     assert!(log.contains("certificate verify failed"), "{log}");
-    let run = run_verify(
-        &source.tls_url(),
-        &target.tls_url(),
-        &[
-            "--source-tls-ca-cert",
-            &certs.ca.display().to_string(),
-            "--target-tls-ca-cert",
-            &certs.other_ca.display().to_string(),
-        ],
-    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = run_verify(&source.tls_url(), &target.tls_url(), &args);
     assert_eq!(run.code, Some(1), "{}", run.text());
     assert!(
         run.stderr.contains("--target-tls-ca-cert"),
@@ -169,12 +154,7 @@ fn a_missing_client_certificate_is_named() {
     let certs = TestCerts::make();
     let source = TlsServer::start(&certs, &[]);
     let target = TlsServer::start(&certs, &["--tls-auth-clients", "no"]);
-    let args = vec![
-        "--source-tls-ca-cert".to_string(),
-        certs.ca.display().to_string(),
-        "--target-tls-ca-cert".to_string(),
-        certs.ca.display().to_string(),
-    ];
+    let args = ca_args(&certs.ca, &certs.ca);
     let log = fails(&mut sync_cmd(&source, &target, &args), "sync");
     assert!(log.contains("--source-tls-cert"), "{log}");
 }

@@ -339,18 +339,10 @@ async fn check_target_access(
     let addr = &target.addr;
     let user = target.username();
     let (user, access) = access::check_async(conn, user, &[access::TARGET_NEEDS]).await;
-    if let Some(why) = &access.unchecked {
-        tracing::info!(target = %addr, %why, "cannot check the target account's permissions up front; a missing one shows as NOPERM when first used");
-        return Ok(());
-    }
-    if let Some(warning) = access.warning("target", &user) {
-        tracing::warn!(target = %addr, "{warning}");
-    }
-    match access.refusal("target", &user) {
-        Some(why) => Err(ApplyError::Permission {
+    access
+        .settle("target", &user, addr)
+        .map_err(|why| ApplyError::Permission {
             addr: addr.to_string(),
             why,
-        }),
-        None => Ok(()),
-    }
+        })
 }

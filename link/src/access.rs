@@ -238,6 +238,29 @@ impl Access {
     }
 }
 
+impl Access {
+    /// What the check means for a run: logs a note when it could not be made and a warning for
+    /// optional permissions missing; `Err` with the refusal when a required one is.
+    pub fn settle(&self, side: &str, user: &str, addr: &str) -> Result<(), String> {
+        if let Some(why) = &self.unchecked {
+            tracing::info!(
+                %addr,
+                %why,
+                "cannot check the {side} account's permissions up front; a missing one shows as \
+                 NOPERM when first used"
+            );
+            return Ok(());
+        }
+        if let Some(warning) = self.warning(side, user) {
+            tracing::warn!(%addr, "{warning}");
+        }
+        match self.refusal(side, user) {
+            Some(why) => Err(why),
+            None => Ok(()),
+        }
+    }
+}
+
 fn describe(needs: &[&(Need, String)]) -> String {
     needs
         .iter()

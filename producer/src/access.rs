@@ -17,18 +17,10 @@ pub fn check_source_access(config: &SourceConfig, addr: &SourceAddr) -> Result<(
         None => &[SOURCE_NEEDS],
     };
     let (user, access) = access::check(&mut conn, addr.username.as_deref(), needs);
-    if let Some(why) = &access.unchecked {
-        tracing::info!(source = %addr, %why, "cannot check the source account's permissions up front; a missing one shows as NOPERM when first used");
-        return Ok(());
-    }
-    if let Some(warning) = access.warning("source", &user) {
-        tracing::warn!(source = %addr, "{warning}");
-    }
-    match access.refusal("source", &user) {
-        Some(why) => Err(CaptureError::Permission {
+    access
+        .settle("source", &user, &addr.to_string())
+        .map_err(|why| CaptureError::Permission {
             addr: addr.to_string(),
             why,
-        }),
-        None => Ok(()),
-    }
+        })
 }
