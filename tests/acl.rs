@@ -5,10 +5,9 @@
 mod common;
 
 use common::dataset::write_full;
-use common::follow::{assert_identical, wait_caught_up, write_counters, Proc, PARTITIONS};
+use common::follow::{assert_identical, fails, wait_caught_up, write_counters, Proc, PARTITIONS};
 use common::{key_count, slotstream, RedisServer};
 use std::process::Command;
-use std::time::Duration;
 
 /// README's rules for the source account (Redis 7.0: no `+hpexpiretime` before 7.4).
 const SOURCE_RULES: &str =
@@ -58,15 +57,6 @@ fn without(rules: &str, rule: &str) -> String {
     kept.join(" ")
 }
 
-/// Runs `cmd`, expecting it to fail by itself; returns its log.
-fn fails(cmd: &mut Command) -> String {
-    let mut proc = Proc::spawn(cmd, "sync");
-    let status = proc.wait_exit(Duration::from_secs(60), "sync did not stop");
-    let log = proc.log();
-    assert!(!status.success(), "sync succeeded:\n{log}");
-    log
-}
-
 #[test]
 fn accounts_with_exactly_the_documented_rules_copy_everything() {
     let source = server_with_account("copier", SOURCE_RULES);
@@ -91,7 +81,7 @@ fn a_source_account_one_rule_short_is_named_before_any_write() {
     let source = server_with_account("copier", &without(SOURCE_RULES, "+replconf"));
     let target = server_with_account("writer", TARGET_RULES);
     write_full(&mut source.conn());
-    let log = fails(&mut sync_as(&source, &target));
+    let log = fails(&mut sync_as(&source, &target), "sync");
     assert!(log.contains("REPLCONF (replicating)"), "{log}");
     assert!(log.contains("ACL SETUSER copier +replconf"), "{log}");
     assert_eq!(key_count(&target), 0, "the target was written:\n{log}");
@@ -102,7 +92,7 @@ fn a_target_account_one_rule_short_is_named_before_any_write() {
     let source = server_with_account("copier", SOURCE_RULES);
     let target = server_with_account("writer", &without(TARGET_RULES, "+@transaction"));
     write_full(&mut source.conn());
-    let log = fails(&mut sync_as(&source, &target));
+    let log = fails(&mut sync_as(&source, &target), "sync");
     assert!(
         log.contains("MULTI (applying a batch with its checkpoint)"),
         "{log}"

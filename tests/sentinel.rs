@@ -71,7 +71,7 @@ fn sync_follows_failovers_of_the_source_and_of_the_target() {
 #[cfg(feature = "kafka")]
 mod kafka {
     use super::*;
-    use common::broker::unique_topic;
+    use common::broker::{consume_cmd_to, produce_cmd_from, unique_topic};
     use common::follow::broker_with_topic;
 
     /// `produce` and `consume` given sentinel URLs follow a failover of the source and of the
@@ -84,22 +84,9 @@ mod kafka {
         write_full(&mut source[0].conn());
         let topic = unique_topic("sentinel");
         let broker = broker_with_topic(&topic);
-        let mut produce = slotstream();
-        produce
-            .args(["produce", "--source", &sentinels.url("src")])
-            .args(["--brokers", broker.bootstrap(), "--topic", &topic])
-            .args(["--partitions", &PARTITIONS.to_string()]);
+        let mut produce = produce_cmd_from(&sentinels.url("src"), &broker, &topic, PARTITIONS);
         let mut producer = Proc::spawn(&mut produce, "produce");
-        let mut consume = slotstream();
-        consume
-            .args([
-                "consume",
-                "--brokers",
-                broker.bootstrap(),
-                "--topic",
-                &topic,
-            ])
-            .args(["--target", &sentinels.url("tgt")]);
+        let mut consume = consume_cmd_to(&sentinels.url("tgt"), &broker, &topic);
         let mut consumer = Proc::spawn(&mut consume, "consume");
         write_counters(&source[0], 1);
         wait_caught_up(

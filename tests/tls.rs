@@ -6,7 +6,7 @@
 mod common;
 
 use common::dataset::write_full;
-use common::follow::{assert_identical, wait_caught_up, write_counters, Proc, PARTITIONS};
+use common::follow::{assert_identical, fails, wait_caught_up, write_counters, Proc, PARTITIONS};
 use common::{assert_same_contents, run_verify, slotstream};
 use slotstream_test_support::{TestCerts, TlsServer};
 use std::process::Command;
@@ -40,15 +40,6 @@ fn ca_args(source_ca: &std::path::Path, target_ca: &std::path::Path) -> Vec<Stri
         "--target-tls-ca-cert".to_string(),
         target_ca.display().to_string(),
     ]
-}
-
-/// Runs `cmd`, expecting it to fail by itself; returns its stderr.
-fn fails(cmd: &mut Command, what: &str) -> String {
-    let mut proc = Proc::spawn(cmd, what);
-    let status = proc.wait_exit(Duration::from_secs(60), &format!("{what} did not stop"));
-    let log = proc.log();
-    assert!(!status.success(), "{what} succeeded:\n{log}");
-    log
 }
 
 #[test]
@@ -208,7 +199,7 @@ fn tls_options_for_a_plain_url_are_refused() {
 #[cfg(feature = "kafka")]
 mod kafka {
     use super::*;
-    use common::broker::{produce_cmd_from, unique_topic};
+    use common::broker::{consume_cmd_to, produce_cmd_from, unique_topic};
     use common::follow::broker_with_topic;
 
     /// No broker that runs here serves Kafka over TLS or SASL (tansu 0.6 has no TLS listener and
@@ -245,17 +236,8 @@ mod kafka {
         let mut produce = produce_cmd_from(&source.tls_url(), &broker, &topic, PARTITIONS);
         produce.args(certs.client_args("source"));
         let mut producer = Proc::spawn(&mut produce, "produce");
-        let mut consume = slotstream();
-        consume
-            .args([
-                "consume",
-                "--brokers",
-                broker.bootstrap(),
-                "--topic",
-                &topic,
-            ])
-            .args(["--target", &target.tls_url()])
-            .args(certs.client_args("target"));
+        let mut consume = consume_cmd_to(&target.tls_url(), &broker, &topic);
+        consume.args(certs.client_args("target"));
         let mut consumer = Proc::spawn(&mut consume, "consume");
         write_counters(&source.server, 1);
         wait_caught_up(

@@ -1,7 +1,7 @@
 //! Settings of the capture side: where the source is and how patient to be with it.
 
 use crate::error::CaptureError;
-use slotstream_link::{Stream, Tls};
+use slotstream_link::{Stream, Tls, TlsError};
 use slotstream_schemas::display::redact_url;
 use slotstream_schemas::slot::SlotRanges;
 use std::time::Duration;
@@ -56,7 +56,7 @@ impl SourceConfig {
             // The `redis` crate bounds the TCP connect but not the TLS handshake: a server that
             // never answers it would hold this call forever. slotstream's own handshake, bounded,
             // goes first (and names a certificate problem better).
-            let tls = self.tls_for_host()?;
+            let tls = self.tls_or_system().map_err(std::io::Error::other)?;
             let timeout = self.connect_timeout.min(self.read_timeout);
             Stream::connect(host, *port, Some(&tls), timeout).map_err(std::io::Error::from)?;
         }
@@ -80,23 +80,20 @@ impl SourceConfig {
     }
 
     /// The TLS settings of a `rediss://` link: the configured ones, else the system's CAs.
-    fn tls_for_host(&self) -> std::io::Result<Tls> {
+    fn tls_or_system(&self) -> Result<Tls, TlsError> {
         match &self.tls {
             Some(tls) => Ok(tls.clone()),
-            None => Tls::system("source").map_err(std::io::Error::other),
+            None => Tls::system("source"),
         }
     }
 
-    /// The TLS settings a link to the source uses: `None` for `redis://`; for `rediss://`
-    /// the configured ones, else the system's CAs.
+    /// The TLS settings a link to the source uses: `None` for `redis://`, else
+    /// [`Self::tls_or_system`].
     pub fn tls_for(&self, addr: &SourceAddr) -> Result<Option<Tls>, CaptureError> {
         if !addr.tls {
             return Ok(None);
         }
-        if let Some(tls) = &self.tls {
-            return Ok(Some(tls.clone()));
-        }
-        Tls::system("source")
+        self.tls_or_system()
             .map(Some)
             .map_err(|err| CaptureError::BadUrl {
                 url: redact_url(&self.url),

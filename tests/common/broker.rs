@@ -36,8 +36,13 @@ pub fn produce_cmd_from(
 
 /// `slotstream consume` of `topic` into `target`.
 pub fn consume_cmd(target: &super::RedisServer, broker: &Broker, topic: &str) -> Command {
+    consume_cmd_to(&target.url(), broker, topic)
+}
+
+/// [`consume_cmd`] into a target reached at `target_url` (over TLS, through sentinels).
+pub fn consume_cmd_to(target_url: &str, broker: &Broker, topic: &str) -> Command {
     let mut cmd = Command::new(super::SLOTSTREAM);
     cmd.args(["consume", "--brokers", broker.bootstrap(), "--topic", topic])
-        .args(["--target", &target.url()]);
+        .args(["--target", target_url]);
     cmd
 }

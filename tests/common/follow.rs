@@ -124,6 +124,15 @@ pub fn wait_caught_up(
     }
 }
 
+/// Runs `cmd` as `what`, expecting it to fail by itself within a minute; returns its log.
+pub fn fails(cmd: &mut Command, what: &str) -> String {
+    let mut proc = Proc::spawn(cmd, what);
+    let status = proc.wait_exit(Duration::from_secs(60), &format!("{what} did not stop"));
+    let log = proc.log();
+    assert!(!status.success(), "{what} succeeded:\n{log}");
+    log
+}
+
 pub fn sync_cmd(source: &RedisServer, target: &RedisServer) -> Command {
     sync_cmd_from(&source.url(), target)
 }
