@@ -113,10 +113,11 @@ data_keys() {
   done
   echo "$n"
 }
-# Seconds a native replica (a fresh server, stopped after) takes to hold the `keys` keys of `src`.
-native_copy() { # src keys
+# Seconds a native replica (a fresh server, stopped after) takes to hold the `keys` keys of `src`;
+# further arguments go to the replica's redis-server (bench/tls.sh: a replica over TLS).
+native_copy() { # src keys [server args...]
   local replica t0 t1
-  replica=$(start)
+  replica=$(start "${@:3}")
   t0=$(now)
   redis-cli -p "$replica" replicaof 127.0.0.1 "$1" >/dev/null
   while [ "$(field "$replica" master_link_status)" != "up" ] || \

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 keys=${1:-1000000}
 value_bytes=${2:-32}
 runs=${3:-3}
-. bench/lib.sh   # start, stop_server, field, now, median, data_keys; cleanup on exit
+. bench/lib.sh   # start, native_copy, stop_server, now, median, data_keys; cleanup on exit
 bench_init tls
 build_if_stale
 command -v openssl >/dev/null || die "openssl is needed to make the certificates"
@@ -28,12 +28,12 @@ certs="$run/certs"; mkdir -p "$certs"
   openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
     -extfile server.ext -out server.crt 2>/dev/null
 )
+tls_files=(--tls-cert-file "$certs/server.crt" --tls-key-file "$certs/server.key"
+           --tls-ca-cert-file "$certs/ca.crt")
 # A server with a TLS port beside its plain one (which the script uses to check); prints both.
 start_tls() {
   local tls_port; tls_port=$(free_port)
-  local port; port=$(start --tls-port "$tls_port" --tls-cert-file "$certs/server.crt" \
-    --tls-key-file "$certs/server.key" --tls-ca-cert-file "$certs/ca.crt" \
-    --tls-auth-clients no "$@")
+  local port; port=$(start --tls-port "$tls_port" "${tls_files[@]}" --tls-auth-clients no)
   echo "$port $tls_port"
 }
 
@@ -42,18 +42,6 @@ redis-cli -p "$src" debug populate "$keys" key "$value_bytes" >/dev/null
 echo "source: $keys keys of $value_bytes bytes, $($server --version | cut -d' ' -f3)," \
   "$(openssl version | cut -d' ' -f1-2)" >&2
 
-# Seconds a native replica takes to hold every key, from the plain or the TLS port.
-native_over() { # port [--tls-replication yes]
-  local replica replica_tls t0 t1 port=$1; shift
-  read -r replica replica_tls <<< "$(start_tls "$@")"
-  t0=$(now)
-  redis-cli -p "$replica" replicaof 127.0.0.1 "$port" >/dev/null
-  while [ "$(field "$replica" master_link_status)" != "up" ] || \
-        [ "$(redis-cli -p "$replica" dbsize)" != "$keys" ]; do sleep 0.01; done
-  t1=$(now)
-  stop_server "$replica"
-  echo "$t1 - $t0" | bc -l
-}
 # Seconds `sync --snapshot-only` takes, plain or over TLS on both sides.
 sync_over() { # plain|tls
   local target target_tls t0 t1 args
@@ -74,8 +62,8 @@ sync_over() { # plain|tls
 
 native=(); native_tls=(); synced=(); synced_tls=()
 for i in $(seq "$runs"); do
-  native+=("$(native_over "$src")")
-  native_tls+=("$(native_over "$src_tls" --tls-replication yes)")
+  native+=("$(native_copy "$src" "$keys")")
+  native_tls+=("$(native_copy "$src_tls" "$keys" --tls-replication yes "${tls_files[@]}")")
   synced+=("$(sync_over plain)")
   synced_tls+=("$(sync_over tls)")
   printf 'run %d: native %.2f s, native TLS %.2f s, sync %.2f s, sync TLS %.2f s\n' "$i" \
