@@ -1,6 +1,9 @@
 //! Command-line interface: the `slotstream` command and its subcommands.
 
+mod filter;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
+pub use filter::FilterArgs;
 use slotstream_link::{Tls, TlsFiles};
 use std::path::PathBuf;
 
@@ -100,6 +103,8 @@ pub struct ProduceArgs {
     #[arg(long, default_value_t = slotstream_rdb::DEFAULT_CHUNK_BYTES)]
     pub chunk_bytes: usize,
     #[command(flatten)]
+    pub filter: FilterArgs,
+    #[command(flatten)]
     pub kafka: KafkaArgs,
     /// Partitions of the data topic when it is created; an existing topic must have this many.
     #[arg(long, default_value_t = 16)]
@@ -131,6 +136,10 @@ pub struct ProduceArgs {
     /// After a dropped link, keep starting again from the saved position for this long.
     #[arg(long, default_value_t = 12 * 3600)]
     pub retry_for_secs: u64,
+    /// After an error that may pass (the target answering OOM, LOADING, BUSY, MASTERDOWN or
+    /// READONLY, a cluster down, a Kafka leader election), keep trying again for this long.
+    #[arg(long, default_value_t = 600)]
+    pub retry_other_for_secs: u64,
     /// Silence on the source link for longer than this means the link is dead: it is dropped
     /// and made again. Keep it above the source's repl-ping-replica-period (10 s by default).
     #[arg(long, default_value_t = 60)]
@@ -168,6 +177,10 @@ pub struct ConsumeArgs {
     /// topic that does not exist yet is waited for as long.
     #[arg(long, default_value_t = 12 * 3600)]
     pub retry_for_secs: u64,
+    /// After an error that may pass (the target answering OOM, LOADING, BUSY, MASTERDOWN or
+    /// READONLY, a cluster down, a Kafka leader election), keep trying again for this long.
+    #[arg(long, default_value_t = 600)]
+    pub retry_other_for_secs: u64,
     #[command(flatten)]
     pub sentinel: SentinelArgs,
 }
@@ -215,6 +228,8 @@ pub struct SyncArgs {
     /// parts of about this size, rebuilt under a temporary key and renamed into place.
     #[arg(long, default_value_t = slotstream_rdb::DEFAULT_CHUNK_BYTES)]
     pub chunk_bytes: usize,
+    #[command(flatten)]
+    pub filter: FilterArgs,
     /// Target Redis URL: redis://[user:password@]host:port
     #[arg(long)]
     pub target: String,
@@ -241,6 +256,10 @@ pub struct SyncArgs {
     /// After a dropped link, keep starting again from the saved position for this long.
     #[arg(long, default_value_t = 12 * 3600)]
     pub retry_for_secs: u64,
+    /// After an error that may pass (the target answering OOM, LOADING, BUSY, MASTERDOWN or
+    /// READONLY, a cluster down, a Kafka leader election), keep trying again for this long.
+    #[arg(long, default_value_t = 600)]
+    pub retry_other_for_secs: u64,
     /// Silence on the source link for longer than this means the link is dead: it is dropped
     /// and made again. Keep it above the source's repl-ping-replica-period (10 s by default).
     #[arg(long, default_value_t = 60)]

@@ -3,10 +3,11 @@
 //! of the target (reconnecting to the promoted replica and resuming from its checkpoints), and
 //! the target ends identical to the source.
 //!
-//! The promoted source answers with a full resync, not `+CONTINUE`: the old primary keeps
-//! streaming (the sentinels' hello messages are replicated `PUBLISH`es) after the replica was
-//! promoted, so slotstream has read past the point where the histories part. The new epoch's
-//! sweep converges; continuing from the last data-changing offset instead is left to do.
+//! The capture continues from the promoted source (`+CONTINUE`, no full sync), although the
+//! old primary went on streaming after the promotion (pings, the sentinels' hello
+//! `PUBLISH`es): what it read past the fork changed nothing, so the checkpoints are lowered to
+//! the fork (producer/src/fork.rs): by `sync` in the target before it continues, by `produce`
+//! through a `Fork` record in every partition, which the consumer applies.
 
 mod common;
 
@@ -55,6 +56,7 @@ fn sync_follows_failovers_of_the_source_and_of_the_target() {
     write_counters(src, 2);
     wait_caught_up(src, &target[0], log, &mut [&mut sync]);
     assert_identical(src, &target[0]);
+    assert_only_partial_syncs(src);
 
     let promoted = sentinels.failover("tgt");
     let tgt = on(&target, promoted);
@@ -65,6 +67,25 @@ fn sync_follows_failovers_of_the_source_and_of_the_target() {
     assert!(
         log.contains("continuing"),
         "no partial resync logged:\n{log}"
+    );
+}
+
+/// Every sync that slotstream (a replica without a port of its own) asked of `server` was
+/// partial: the server's own log says so (its `sync_full` also counts the old primary's).
+fn assert_only_partial_syncs(server: &RedisServer) {
+    let log = server.log();
+    let name = "127.0.0.1:<unknown-replica-port>";
+    let asked = log
+        .matches(&format!("Replica {name} asks for synchronization"))
+        .count();
+    let partial = log
+        .matches(&format!(
+            "Partial resynchronization request from {name} accepted"
+        ))
+        .count();
+    assert!(
+        asked >= 1 && partial == asked,
+        "{asked} syncs asked, {partial} partial:\n{log}"
     );
 }
 
@@ -102,6 +123,7 @@ mod kafka {
         write_counters(src, 3);
         wait_caught_up(src, tgt, &topic, &mut [&mut producer, &mut consumer]);
         assert_identical(src, tgt);
+        assert_only_partial_syncs(src);
         consumer.stop();
         let log = producer.stop();
         let primary = format!("source=127.0.0.1:{}", src.port());

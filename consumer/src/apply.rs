@@ -15,6 +15,7 @@ use crate::throttle::Throttle;
 use slotstream_link::access;
 use slotstream_schemas::log::PartitionReader;
 use slotstream_schemas::slot::SlotRanges;
+use slotstream_schemas::Position;
 use std::sync::Arc;
 use tokio::task::JoinSet;
 
@@ -193,6 +194,51 @@ impl Applier {
             .map_err(|cause| ApplyError::Redis {
                 addr: self.target.addr.clone(),
                 doing: "reading the replication id of the checkpoints".into(),
+                cause,
+            })
+    }
+
+    /// Whether [`Applier::lower_checkpoints`] can run here: on one server, where the
+    /// partitions' checkpoints change in one transaction (a cluster's are spread per slot).
+    pub fn can_lower_checkpoints(&self) -> bool {
+        !matches!(self.info.topology, Topology::Cluster(_))
+    }
+
+    /// Lowers every checkpoint of `log` past `to` to it, with `db` selected there, in one
+    /// transaction, and the same in `checkpoints` (as read before): for a source that continues
+    /// from a failover's fork below them, past which the stream changed nothing. A kill before
+    /// the transaction leaves them all as they were, which the next run sees again.
+    pub async fn lower_checkpoints(
+        &self,
+        log: &str,
+        checkpoints: &mut [Option<Checkpoint>],
+        to: Position,
+        db: u32,
+    ) -> Result<(), ApplyError> {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for (partition, checkpoint) in checkpoints.iter_mut().enumerate() {
+            let Some(checkpoint) = checkpoint.as_mut().filter(|c| c.position > to) else {
+                continue;
+            };
+            checkpoint.position = to;
+            checkpoint.db = db;
+            pipe.cmd("HSET")
+                .arg(checkpoint_key(log, partition as u32))
+                .arg("offset")
+                .arg(to.offset)
+                .arg("index")
+                .arg(to.index)
+                .arg("db")
+                .arg(db)
+                .ignore();
+        }
+        let mut conn = self.target.queries(&self.info.topology).await?;
+        pipe.query_async::<()>(&mut conn)
+            .await
+            .map_err(|cause| ApplyError::Redis {
+                addr: self.target.addr.clone(),
+                doing: format!("lowering the checkpoints of {log} to the source's fork"),
                 cause,
             })
     }

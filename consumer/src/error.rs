@@ -31,7 +31,7 @@ pub enum ApplyError {
     #[error("target {addr}: {why}")]
     Permission { addr: String, why: String },
 
-    #[error("target {addr} failed {doing}")]
+    #[error("target {addr} failed {doing}{hint}", hint = redis_hint(cause))]
     Redis {
         addr: String,
         doing: String,
@@ -250,6 +250,11 @@ pub fn with_causes(err: &dyn std::error::Error) -> String {
         cause = inner.source();
     }
     text
+}
+
+/// [`hint_for`] an error the target answered.
+fn redis_hint(cause: &redis::RedisError) -> &'static str {
+    cause.code().map_or("", hint_for)
 }
 
 /// What an operator should do about a rejected command, judged from the reply.

@@ -17,6 +17,7 @@ mod context;
 mod cross_slot;
 mod epoch;
 mod fill;
+mod fork;
 mod lineage;
 
 pub use context::{AppliedHook, PartitionContext, PendingClaim};
@@ -223,6 +224,10 @@ impl Lane {
         }
         self.check_lineage(&record, log_offset)?;
         // From here on `record.db` is the destination's database.
+        if let Body::Fork(fork) = record.body {
+            // Its position is the fork, below what it lowers: it is never a copy.
+            return self.fork(record.epoch, fork, log_offset).await;
+        }
         let source_db = self.ctx.db_map.record(&mut record);
         self.remember_for_sweep(&record);
         let before_min_epoch = self.ctx.min_epoch.is_some_and(|min| record.epoch < min);
@@ -278,6 +283,7 @@ impl Lane {
                     .barrier((epoch, position), db, slot, capture_ms, barrier, next)
                     .await;
             }
+            Body::Fork(_) => {}
             Body::Heartbeat(_) => {
                 let key = LagKey {
                     shard: self.ctx.slots.as_ref().and_then(SlotRanges::first),

@@ -51,6 +51,7 @@ pub fn kind_name(body: &Body) -> &'static str {
         Body::Barrier(_) => "Barrier",
         Body::Heartbeat(_) => "Heartbeat",
         Body::Function(_) => "Function",
+        Body::Fork(_) => "Fork",
     }
 }
 

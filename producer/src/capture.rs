@@ -4,6 +4,7 @@
 use crate::config::{SourceAddr, SourceConfig};
 use crate::error::CaptureError;
 use crate::follow::Follower;
+use crate::fork::{self, ForkPoint, Plan, StreamTail};
 use crate::keys::CommandTable;
 use crate::replica::{Payload, ReplicaLink, SyncStart, Transfer};
 use crate::shards::is_cluster_node;
@@ -42,22 +43,41 @@ pub struct Session {
     pending: Vec<u8>,
     /// What the source holds that some targets cannot, read before a full sync.
     facts: Option<SourceFacts>,
+    /// Set when the source continues from a failover's fork below positions the log holds:
+    /// the caller lowers every position past it to it before anything else ([`fork`]).
+    pub rewound_to: Option<ForkPoint>,
+}
+
+/// Where a capture asks the source to continue from, and what it knows of the log past it.
+#[derive(Debug, Clone, Copy)]
+pub struct Saved<'a> {
+    pub point: &'a ResumePoint,
+    /// The highest position the log may hold for this capture (`u64::MAX`: not known).
+    pub highest: u64,
+    /// What this capture's last run in this process read after its last change.
+    pub tail: Option<&'a StreamTail>,
+    /// Whether the caller can lower the log's positions ([`Plan::Rewind`]).
+    pub can_rewind: bool,
 }
 
 impl Session {
-    /// Connects as a replica and asks to continue from `resume`, or for a full sync.
-    pub fn start(
-        config: &SourceConfig,
-        resume: Option<&ResumePoint>,
-    ) -> Result<Self, CaptureError> {
+    /// Connects as a replica and asks to continue from `saved`, or for a full sync. A source
+    /// that continues the saved history under a new id (a promoted replica) is asked as
+    /// [`fork::plan`] decides.
+    pub fn start(config: &SourceConfig, saved: Option<Saved<'_>>) -> Result<Self, CaptureError> {
         let addr = crate::config::parse_source_url(&config.url)?;
         let source_id = config.source_id.clone().unwrap_or_else(|| addr.to_string());
         check_standalone(config, &addr)?;
         crate::access::check_source_access(config, &addr)?;
+        let mut link = ReplicaLink::connect(&addr, config)?;
+        link.hello()?;
+        let (resume, rewound_to) = match saved {
+            Some(saved) => plan_continuation(&mut link, saved)?,
+            None => (None, None),
+        };
         // Read before asking for a full sync, while the source is not yet waiting on a replica.
         let facts = resume.is_none().then(|| read_facts(config, &addr));
-        let mut link = ReplicaLink::connect(&addr, config)?;
-        let (replid, offset, transfer) = match link.handshake(resume)? {
+        let (replid, offset, transfer) = match link.psync(resume.as_ref())? {
             SyncStart::Full {
                 replid,
                 offset,
@@ -67,7 +87,7 @@ impl Session {
                 (replid, offset, Some(transfer))
             }
             SyncStart::Continue { replid } => {
-                let resume = resume.ok_or_else(|| CaptureError::Protocol {
+                let resume = resume.as_ref().ok_or_else(|| CaptureError::Protocol {
                     addr: addr.to_string(),
                     what: "answered a request for a full sync with +CONTINUE".into(),
                 })?;
@@ -90,6 +110,7 @@ impl Session {
             }
         };
         let reader = link.into_reader();
+        let rewound_to = rewound_to.filter(|_| transfer.is_none());
         Ok(Self {
             addr,
             source_id,
@@ -100,6 +121,7 @@ impl Session {
             transfer,
             pending: Vec::new(),
             facts,
+            rewound_to,
         })
     }
 
@@ -150,6 +172,7 @@ impl Session {
             replid: self.replid.clone(),
             offset: self.offset,
             facts,
+            filter: self.config.filter.clone(),
         };
         let snapshot = stream_snapshot(&mut rdb, log, &info, stats, stop)?;
         let (leftover, payload) = rdb.into_parts();
@@ -190,6 +213,47 @@ impl Session {
             offset: self.offset,
             idle_timeout: self.config.read_timeout,
         })
+    }
+}
+
+/// Reads the source's histories and decides how to continue `saved` ([`fork::plan`]):
+/// the point to ask for (`None`: a full sync), and the fork to lower the log to, if any.
+fn plan_continuation(
+    link: &mut ReplicaLink,
+    saved: Saved<'_>,
+) -> Result<(Option<ResumePoint>, Option<ForkPoint>), CaptureError> {
+    let history = link.history()?;
+    let addr = link.addr().to_string();
+    match fork::plan(
+        saved.point,
+        saved.highest,
+        saved.tail,
+        &history,
+        saved.can_rewind,
+    ) {
+        Plan::AsSaved => Ok((Some(saved.point.clone()), None)),
+        Plan::Rewind { to } => {
+            tracing::info!(
+                source = %addr,
+                fork = to.offset,
+                "the source is a promoted replica and the log went past its fork with pings \
+                 and messages only: continuing from the fork"
+            );
+            let point = if saved.point.offset <= to.offset {
+                saved.point.clone()
+            } else {
+                ResumePoint {
+                    offset: to.offset,
+                    db: to.db,
+                    ..saved.point.clone()
+                }
+            };
+            Ok((Some(point), Some(to)))
+        }
+        Plan::Full(why) => {
+            tracing::warn!(source = %addr, "cannot continue after the failover: {why}; full sync");
+            Ok((None, None))
+        }
     }
 }
 

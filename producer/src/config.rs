@@ -1,6 +1,7 @@
 //! Settings of the capture side: where the source is and how patient to be with it.
 
 use crate::error::CaptureError;
+use crate::filter::KeyFilter;
 use slotstream_link::{Stream, Tls, TlsError};
 use slotstream_schemas::display::redact_url;
 use slotstream_schemas::slot::SlotRanges;
@@ -29,6 +30,8 @@ pub struct SourceConfig {
     pub shard: Option<SlotRanges>,
     /// TLS settings for a `rediss://` URL (`None`: the system's CAs).
     pub tls: Option<Tls>,
+    /// Which databases and keys are captured (snapshot and live commands).
+    pub filter: KeyFilter,
 }
 
 impl SourceConfig {
@@ -42,6 +45,7 @@ impl SourceConfig {
             chunk_bytes: slotstream_rdb::DEFAULT_CHUNK_BYTES,
             shard: None,
             tls: None,
+            filter: KeyFilter::default(),
         }
     }
 

@@ -56,6 +56,10 @@ pub enum CaptureError {
     #[error("source {addr} is not supported: {what}")]
     Unsupported { addr: String, what: String },
 
+    /// A live command the key filter cannot cut exactly.
+    #[error("a command from source {addr} cannot be filtered exactly: {what}")]
+    Filtered { addr: String, what: String },
+
     /// Slots move between the shards of a cluster source: the moved keys' writes are on two
     /// shards' streams, which are applied independently.
     #[error(
@@ -131,6 +135,7 @@ impl Retryable for CaptureError {
             | CaptureError::Auth { .. }
             | CaptureError::Protocol { .. }
             | CaptureError::Unsupported { .. }
+            | CaptureError::Filtered { .. }
             | CaptureError::Rdb { .. }
             | CaptureError::Stopped { .. } => Retry::Fatal,
         }

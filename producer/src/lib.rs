@@ -15,7 +15,9 @@
 //! - [`shards`]: the source's shape: one server, or the shards of a cluster and their slots.
 //! - [`capture`]: the driver that runs the above on one socket.
 //! - [`command`]: the replication command stream, parsed incrementally.
+//! - [`filter`], [`glob`]: which databases and keys are captured.
 //! - [`follow`]: after the snapshot: ACKs, offsets, the live stream.
+//! - [`fork`]: after a failover, whether the capture continues from the promoted replica.
 //! - [`headroom`]: the source's backlog and replica buffer limit against its write rate.
 //! - [`keys`]: which arguments of a command are keys, from the source's own `COMMAND` table.
 //! - [`stats`]: live counters for progress reporting.
@@ -27,7 +29,10 @@ pub mod capture;
 pub mod command;
 pub mod config;
 pub mod error;
+pub mod filter;
 pub mod follow;
+pub mod fork;
+pub mod glob;
 pub mod headroom;
 pub mod keys;
 pub mod replica;

@@ -8,6 +8,7 @@
 
 use crate::config::{SourceAddr, SourceConfig};
 use crate::error::CaptureError;
+use crate::fork::History;
 use slotstream_link::{LinkError, Stream};
 use slotstream_schemas::display::show_key;
 use slotstream_schemas::resume::ResumePoint;
@@ -79,10 +80,8 @@ impl ReplicaLink {
         })
     }
 
-    /// Authenticates, announces the replica's capabilities and sends `PSYNC`: with a resume
-    /// point `PSYNC <replid> <offset + 1>` (continue after the last handled byte), else
-    /// `PSYNC ? -1`.
-    pub fn handshake(&mut self, resume: Option<&ResumePoint>) -> Result<SyncStart, CaptureError> {
+    /// Authenticates and announces the replica's capabilities: everything before `PSYNC`.
+    pub fn hello(&mut self) -> Result<(), CaptureError> {
         if let Some(password) = self.addr.password.clone() {
             let reply = match self.addr.username.clone() {
                 Some(user) => self.command(&[b"AUTH", user.as_bytes(), password.as_bytes()]),
@@ -112,7 +111,38 @@ impl ReplicaLink {
         // cannot (a hash with field TTLs). Redis does not know the option and refuses it.
         let reply = self.command(&[b"REPLCONF", b"version", ANNOUNCED_VERSION.as_bytes()])?;
         tracing::debug!(%reply, "REPLCONF version {ANNOUNCED_VERSION}");
+        Ok(())
+    }
 
+    /// The replication histories the source can continue (`INFO replication`, on this link
+    /// before `PSYNC`, so it describes the server that answers it).
+    pub fn history(&mut self) -> Result<History, CaptureError> {
+        let header = self.command(&[b"INFO", b"replication"])?;
+        let len = header
+            .strip_prefix('$')
+            .and_then(|len| len.parse::<usize>().ok())
+            .filter(|len| *len < 1 << 20)
+            .ok_or_else(|| CaptureError::Refused {
+                addr: self.addr.to_string(),
+                command: "INFO replication".into(),
+                reply: header.clone(),
+            })?;
+        let mut body = vec![0; len + 2];
+        self.reader
+            .read_exact(&mut body)
+            .map_err(|cause| self.io_error("reading INFO replication", cause))?;
+        let info = String::from_utf8_lossy(&body[..len]);
+        History::parse(&info).ok_or_else(|| {
+            self.protocol(
+                "INFO replication without master_replid, master_replid2 or second_repl_offset"
+                    .into(),
+            )
+        })
+    }
+
+    /// Sends `PSYNC`: with a resume point `PSYNC <replid> <offset + 1>` (continue after the
+    /// last handled byte), else `PSYNC ? -1`.
+    pub fn psync(&mut self, resume: Option<&ResumePoint>) -> Result<SyncStart, CaptureError> {
         let (replid, offset) = match resume {
             Some(point) => (point.replid.clone(), (point.offset + 1).to_string()),
             None => ("?".to_string(), "-1".to_string()),
@@ -218,7 +248,7 @@ fn closed_at_start(err: CaptureError) -> CaptureError {
 }
 
 /// Reads `$<len>` or `$EOF:<mark>`, skipping the bare newlines the source sends as keepalives
-/// while it prepares the snapshot. What [`ReplicaLink::handshake`] reads after `+FULLRESYNC`.
+/// while it prepares the snapshot. What [`ReplicaLink::psync`] reads after `+FULLRESYNC`.
 pub fn read_payload_header(
     reader: &mut impl BufRead,
     addr: &SourceAddr,

@@ -5,16 +5,18 @@
 //! every partition involved.
 
 use crate::error::CaptureError;
+use crate::filter::{Decision, KeyFilter};
+use crate::fork::{ForkPoint, StreamTail};
 use crate::keys::CommandTable;
 use slotstream_schemas::log::LogWriter;
 use slotstream_schemas::name::Name;
 use slotstream_schemas::now_ms;
 use slotstream_schemas::slot::{key_slot, partition_for_slot, NO_SLOT};
-use slotstream_schemas::{Barrier, Body, Command, Element, Heartbeat, Position, Record};
+use slotstream_schemas::{Barrier, Body, Command, Element, Fork, Heartbeat, Position, Record};
 use std::collections::BTreeMap;
 
 /// Index of heartbeats: after every part of a split command at the same offset.
-pub const HEARTBEAT_INDEX: u64 = u32::MAX as u64;
+pub const HEARTBEAT_INDEX: u64 = Position::LAST_INDEX;
 
 /// Where a run of the router writes, and what it calls itself.
 pub struct Router {
@@ -29,6 +31,10 @@ pub struct Router {
     addr: String,
     /// The source is one shard of a cluster ([`Router::of_shard`]).
     shard: bool,
+    /// What the stream held after its last change ([`Router::following`]).
+    tail: Option<StreamTail>,
+    /// The databases and keys captured ([`Router::filtered`]).
+    filter: KeyFilter,
 }
 
 /// A `MULTI` block being collected.
@@ -72,6 +78,41 @@ impl Router {
             block: None,
             addr,
             shard: false,
+            tail: None,
+            filter: KeyFilter::default(),
+        }
+    }
+
+    /// Captures only what `filter` keeps.
+    pub fn filtered(mut self, filter: KeyFilter) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    /// Keeps the [`StreamTail`] of history `replid` from `offset` on, where the run begins to
+    /// follow (with the database given to [`Router::new`] selected).
+    pub fn following(mut self, replid: &str, offset: u64) -> Self {
+        self.tail = Some(StreamTail::at(replid.to_string(), offset, self.db));
+        self
+    }
+
+    /// What the stream held after its last change, when [`Router::following`] set it up.
+    pub fn tail(&self) -> Option<&StreamTail> {
+        self.tail.as_ref()
+    }
+
+    /// A command ending at `end` changed something, or might have.
+    fn changed(&mut self, end: u64) {
+        let db = self.db;
+        if let Some(tail) = &mut self.tail {
+            tail.changed(end, db);
+        }
+    }
+
+    /// A command ending at `end` changed nothing the log holds.
+    fn read_only(&mut self, end: u64) {
+        if let Some(tail) = &mut self.tail {
+            tail.read(end);
         }
     }
 
@@ -103,16 +144,23 @@ impl Router {
     ) -> Result<(), CaptureError> {
         let name = Name::of_command(&args);
         match name.as_bytes() {
-            b"PING" | b"REPLCONF" => return Ok(()),
+            b"PING" | b"REPLCONF" => {
+                self.read_only(end);
+                return Ok(());
+            }
             b"SELECT" => {
                 self.db = parse_db(&args)
                     .ok_or_else(|| self.protocol("SELECT without a database number"))?;
+                if let Some(tail) = &mut self.tail {
+                    tail.selected(end, self.db);
+                }
                 if let Some(block) = &mut self.block {
                     block.commands.push(args);
                 }
                 return Ok(());
             }
             b"MULTI" => {
+                self.changed(end);
                 self.block = Some(Block {
                     start,
                     db: self.db,
@@ -124,6 +172,7 @@ impl Router {
                 let Some(block) = self.block.take() else {
                     return Err(self.protocol("EXEC without MULTI"));
                 };
+                self.changed(end);
                 return self.write_block(block, end, log);
             }
             b"RESTORE-ASKING" if self.shard => {
@@ -156,10 +205,36 @@ impl Router {
         }
         if let Some(block) = &mut self.block {
             block.commands.push(args);
+            self.changed(end);
             return Ok(());
         }
+        let Some(args) = self.keep(&name, self.db, args)? else {
+            self.read_only(end);
+            return Ok(());
+        };
         let route = self.route(&name, &args)?;
+        match route {
+            Route::Drop => self.read_only(end),
+            _ => self.changed(end),
+        }
         self.write(route, args, end, log)
+    }
+
+    /// Writes a [`Fork`] to every partition: the source's history parted at `to`, and the
+    /// records that follow reuse the positions past it.
+    pub fn fork<W: LogWriter>(&mut self, to: ForkPoint, log: &mut W) -> Result<(), CaptureError> {
+        let fork = Fork {
+            offset: to.offset,
+            db: to.db,
+        };
+        for partition in 0..self.partitions {
+            let body = Body::Fork(fork);
+            log.append(
+                partition,
+                self.record(to.offset, HEARTBEAT_INDEX, 0, to.db, body),
+            )?;
+        }
+        Ok(())
     }
 
     /// Writes a heartbeat to every partition, positioned after every record of `offset`.
@@ -202,6 +277,36 @@ impl Router {
         Ok(Route::Barrier(
             self.partitions_of(indices.iter().map(|&i| &args[i][..])),
         ))
+    }
+
+    /// What the filter keeps of one command run in `db` (`None`: nothing); a command it
+    /// cannot cut exactly stops the capture, or is left out with a warning when asked.
+    fn keep(
+        &self,
+        name: &Name,
+        db: u32,
+        args: Vec<Vec<u8>>,
+    ) -> Result<Option<Vec<Vec<u8>>>, CaptureError> {
+        if self.filter.keeps_all() {
+            return Ok(Some(args));
+        }
+        let decision = self
+            .filter
+            .replicated(name.as_bytes(), db, args, |args| self.key_indices(args))?;
+        match decision {
+            Decision::Keep(args) => Ok(Some(args)),
+            Decision::Drop => Ok(None),
+            Decision::Refuse(why) if self.filter.leave_out_refused => {
+                tracing::warn!(source = %self.addr, db, "left out (--on-unsupported skip-with-warning): {why}");
+                Ok(None)
+            }
+            Decision::Refuse(why) => Err(CaptureError::Filtered {
+                addr: self.addr.clone(),
+                what: format!(
+                    "{why}; or pass --on-unsupported skip-with-warning to leave such commands out"
+                ),
+            }),
+        }
     }
 
     fn key_indices(&self, args: &[Vec<u8>]) -> Result<Vec<usize>, CaptureError> {
@@ -250,6 +355,19 @@ impl Router {
         log: &mut W,
     ) -> Result<(), CaptureError> {
         let Block { db, commands, .. } = block;
+        // What the filter keeps of each command, in the database selected where it runs.
+        let mut kept = Vec::with_capacity(commands.len());
+        let mut selected = db;
+        for args in commands {
+            let name = Name::of_command(&args);
+            if name.as_bytes() == b"SELECT" {
+                selected = parse_db(&args).unwrap_or(selected);
+            }
+            if let Some(args) = self.keep(&name, selected, args)? {
+                kept.push(args);
+            }
+        }
+        let commands = kept;
         let mut partitions = Vec::new();
         // The slots the block's keyed commands name (one: the block fits a cluster's
         // transaction); `None` once a command spans slots.

@@ -2,6 +2,7 @@
 //! `SnapshotKey` per key in its slot's partition, then `SnapshotEnd` in every partition.
 
 use crate::error::CaptureError;
+use crate::filter::KeyFilter;
 use crate::source_facts::SourceFacts;
 use crate::stats::CaptureStats;
 use slotstream_rdb::{ChunkEntry, Entry, KeyEntry, RdbReader};
@@ -26,6 +27,8 @@ pub struct EpochInfo {
     pub offset: u64,
     /// What the source holds that some targets cannot.
     pub facts: SourceFacts,
+    /// The databases and keys the snapshot keeps.
+    pub filter: KeyFilter,
 }
 
 /// What a snapshot contained.
@@ -34,6 +37,8 @@ pub struct SnapshotSummary {
     pub rdb_version: u16,
     pub source_version: String,
     pub keys: u64,
+    /// Keys the filter left out.
+    pub left_out: u64,
     pub functions: u64,
     pub bytes: u64,
     pub records_per_partition: Vec<u64>,
@@ -84,7 +89,11 @@ pub fn stream_snapshot<R: Read, W: LogWriter>(
             Entry::Aux { key, value } => writer.note_aux(&key, &value),
             Entry::Key(key) => {
                 writer.open()?;
-                writer.key(key)?;
+                if epoch.filter.keeps(key.db, &key.key) {
+                    writer.key(key)?;
+                } else {
+                    writer.summary.left_out += 1;
+                }
                 stats.keys.fetch_add(1, Ordering::Relaxed);
             }
             Entry::Chunk(chunk) => {
@@ -92,7 +101,11 @@ pub fn stream_snapshot<R: Read, W: LogWriter>(
                 if chunk.last {
                     stats.keys.fetch_add(1, Ordering::Relaxed);
                 }
-                writer.chunk(chunk)?;
+                if epoch.filter.keeps(chunk.db, &chunk.key) {
+                    writer.chunk(chunk)?;
+                } else if chunk.last {
+                    writer.summary.left_out += 1;
+                }
             }
             Entry::Function { code } => {
                 writer.open()?;
@@ -238,6 +251,14 @@ impl<W: LogWriter> SnapshotWriter<'_, W> {
             self.log.append(partition, record)?;
         }
         self.log.flush()?;
+        if self.summary.left_out > 0 {
+            tracing::info!(
+                kept = self.summary.keys,
+                left_out = self.summary.left_out,
+                filter = %self.epoch.filter.describe(),
+                "the snapshot's keys, filtered"
+            );
+        }
         Ok(())
     }
 

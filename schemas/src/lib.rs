@@ -33,8 +33,8 @@ pub mod slot;
 
 pub use codec::{Codec, CodecError};
 pub use record::{
-    now_ms, Barrier, Body, Command, DbCount, Element, EpochBegin, Function, Heartbeat, Position,
-    Record, SnapshotChunk, SnapshotEnd, SnapshotKey, SourceModule,
+    now_ms, Barrier, Body, Command, DbCount, Element, EpochBegin, Fork, Function, Heartbeat,
+    Position, Record, SnapshotChunk, SnapshotEnd, SnapshotKey, SourceModule,
 };
 
 /// Keys slotstream itself writes to a destination (checkpoints, temporary keys) start with this.

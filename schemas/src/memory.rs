@@ -133,7 +133,7 @@ pub fn record_size(record: &Record) -> usize {
             .map(|a| a.0.len() + 16)
             .sum(),
         Body::Function(f) => f.code.len(),
-        Body::EpochBegin(_) | Body::SnapshotEnd(_) | Body::Heartbeat(_) => 0,
+        Body::EpochBegin(_) | Body::SnapshotEnd(_) | Body::Heartbeat(_) | Body::Fork(_) => 0,
     };
     body + 96
 }

@@ -44,6 +44,19 @@ pub struct Position {
     pub index: u64,
 }
 
+impl Position {
+    /// The index of heartbeats: after every part of a command split at the same offset.
+    pub const LAST_INDEX: u64 = u32::MAX as u64;
+
+    /// The position after every record of stream offset `offset`.
+    pub fn end_of(offset: u64) -> Position {
+        Position {
+            offset,
+            index: Self::LAST_INDEX,
+        }
+    }
+}
+
 /// What a record carries: in Avro, a union of one record per variant, named like the variant.
 ///
 /// The Avro decoder names a union branch by its full name (`io.slotstream.SnapshotKey`), hence
@@ -66,6 +79,8 @@ pub enum Body {
     Heartbeat(Heartbeat),
     #[serde(alias = "io.slotstream.Function")]
     Function(Function),
+    #[serde(alias = "io.slotstream.Fork")]
+    Fork(Fork),
 }
 
 /// One key of the snapshot, as the RDB stored it.
@@ -185,6 +200,18 @@ pub struct Barrier {
 pub struct Heartbeat {
     /// The source replication offset at capture time.
     pub source_offset: u64,
+}
+
+/// The source failed over, and the promoted replica's history parts from the one before at
+/// `offset`: what the log holds past it in this epoch changed nothing, and the records after
+/// this one reuse those positions. Written to every partition before them; a partition's
+/// checkpoint past `offset` is lowered to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fork {
+    /// The last replication offset the two histories share.
+    pub offset: u64,
+    /// The database selected in the stream at `offset`.
+    pub db: u32,
 }
 
 /// A Redis 7+ function library, as `FUNCTION LOAD` takes it.

@@ -6,7 +6,7 @@ use super::shard_topic as shards;
 
 use crate::cli::ConsumeArgs;
 use crate::commands::progress::{peak_rss_bytes, Numbers, Progress};
-use crate::commands::retry::Advanced;
+use crate::commands::retry::{Advanced, Windows};
 use crate::commands::{apply_progress, kafka_settings, stopped};
 use crate::shutdown::Shutdown;
 use slotstream_consumer::checkpoint::Checkpoint;
@@ -25,8 +25,8 @@ const WAITING_NOTE_EVERY: Duration = Duration::from_secs(5);
 const TOPIC_POLL_EVERY: Duration = Duration::from_secs(1);
 
 pub async fn run(args: ConsumeArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCode> {
-    let give_up_after = std::time::Duration::from_secs(args.retry_for_secs);
-    crate::commands::retry::with_retries(give_up_after, shutdown, |advanced| {
+    let windows = Windows::secs(args.retry_for_secs, args.retry_other_for_secs);
+    crate::commands::retry::with_retries(windows, shutdown, |advanced| {
         run_once(args.clone(), shutdown, advanced)
     })
     .await

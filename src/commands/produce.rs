@@ -3,12 +3,14 @@
 
 use crate::cli::ProduceArgs;
 use crate::commands::progress::{Numbers, Progress};
-use crate::commands::retry::Advanced;
+use crate::commands::retry::{Advanced, Windows};
 use crate::commands::{capture_progress, kafka_settings, stopped};
 use crate::shutdown::Shutdown;
 use anyhow::Context;
 use slotstream_kafka::{KafkaSettings, KafkaWriter};
+use slotstream_producer::capture::Saved;
 use slotstream_producer::config::parse_source_url;
+use slotstream_producer::fork::Tails;
 use slotstream_producer::route::Router;
 use slotstream_producer::shards::{self, SourceShape};
 use slotstream_producer::{CaptureError, CaptureStats, Session, SourceConfig};
@@ -19,9 +21,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 pub async fn run(args: ProduceArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCode> {
-    let give_up_after = std::time::Duration::from_secs(args.retry_for_secs);
-    crate::commands::retry::with_retries(give_up_after, shutdown, |advanced| {
-        run_once(args.clone(), shutdown, advanced)
+    let windows = Windows::secs(args.retry_for_secs, args.retry_other_for_secs);
+    let tails = Tails::default();
+    crate::commands::retry::with_retries(windows, shutdown, |advanced| {
+        run_once(args.clone(), shutdown, advanced, tails.clone())
     })
     .await
 }
@@ -47,6 +50,7 @@ async fn run_once(
     args: ProduceArgs,
     shutdown: &Shutdown,
     advanced: Advanced,
+    tails: Tails,
 ) -> anyhow::Result<ExitCode> {
     let settings = kafka_settings(&args.kafka)?;
     let jobs = {
@@ -72,8 +76,9 @@ async fn run_once(
     let mut captures = tokio::task::JoinSet::new();
     for (job, stats) in jobs.into_iter().zip(stats) {
         let (args, attempt, advanced) = (args.clone(), attempt.clone(), advanced.clone());
+        let tails = tails.clone();
         captures.spawn_blocking(move || {
-            let outcome = produce(&args, job, &attempt.flag(), &stats, &advanced);
+            let outcome = produce(&args, job, &attempt.flag(), &stats, (&advanced, &tails));
             if outcome.is_err() {
                 attempt.stop();
             }
@@ -99,6 +104,7 @@ fn plan_jobs(args: &ProduceArgs, settings: KafkaSettings) -> anyhow::Result<Vec<
         .source_secret
         .source_config(&args.source, &args.sentinel)?;
     source.chunk_bytes = args.chunk_bytes;
+    source.filter = args.filter.key_filter(false);
     source.read_timeout = args.source_timeout()?;
     let addr = parse_source_url(&source.url)?.to_string();
     let stored = slotstream_kafka::load_resume_points(&settings)?;
@@ -163,7 +169,7 @@ fn produce(
     job: Job,
     stop: &AtomicBool,
     stats: &CaptureStats,
-    advanced: &Advanced,
+    (advanced, tails): (&Advanced, &Tails),
 ) -> anyhow::Result<ExitCode> {
     let Job {
         source,
@@ -175,7 +181,21 @@ fn produce(
         KafkaWriter::open(&settings, args.partitions)?.with_kind_headers(args.kind_headers);
     // A point whose snapshot never finished names no position a source can continue from.
     let resume = stored.clone().filter(|point| point.snapshot_complete);
-    let mut session = Session::start(&source, resume.as_ref())?;
+    // Records past the resume point may be in the topic: how far, only this process's last
+    // run of the capture knows (after a failover, that decides whether it can continue).
+    let name = settings.shard.clone().unwrap_or_default();
+    let tail = tails.get(&name);
+    let saved = resume.as_ref().map(|point| Saved {
+        point,
+        highest: if tail.is_some() {
+            point.offset
+        } else {
+            u64::MAX
+        },
+        tail: tail.as_ref(),
+        can_rewind: true,
+    });
+    let mut session = Session::start(&source, saved)?;
     if source.shard.is_none() {
         // A shard's was told when the captures were planned.
         slotstream_producer::headroom::report_in_background(
@@ -223,6 +243,10 @@ fn produce(
     if args.snapshot_only {
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(to) = session.rewound_to.filter(|to| point.offset > to.offset) {
+        // The source continues from the fork, below the resume point.
+        (point.offset, point.db) = (to.offset, to.db);
+    }
     let mut router = Router::new(
         session.command_table()?,
         point.source.clone(),
@@ -232,31 +256,40 @@ fn produce(
         args.forward_publish,
         parse_source_url(&source.url)?.to_string(),
     )
-    .of_shard(source.shard.is_some());
+    .of_shard(source.shard.is_some())
+    .following(&session.replid, session.offset)
+    .filtered(source.filter.clone());
+    if let Some(to) = session.rewound_to {
+        // Every partition lowers its checkpoint before a record of the new history reaches
+        // it; only once that is acknowledged may the resume point go below the log's end.
+        router.fork(to, &mut writer)?;
+        writer.flush()?;
+        writer.save_resume_point(&point)?;
+    }
     let follower = session.into_follower()?;
-    follower
-        .run(stop, &mut router, &mut writer, |progress, writer| {
-            point.offset = progress.offset;
-            point.db = progress.db;
-            writer
-                .save_resume_point(&point)
-                .map_err(|err| CaptureError::Log(err.into()))?;
-            // Live changes acknowledged: a failure from here on is a new outage.
-            advanced.mark();
-            Ok(())
-        })
-        .map_err(|err| match err {
-            // Shards' producers may run apart, so nothing orders their new snapshots after the
-            // moved keys' last writes: this stops, and a new snapshot is the operator's call.
-            CaptureError::SlotsMoved { addr, what } => anyhow::anyhow!(
-                "slots of source {addr}'s cluster are moving between its shards ({what}), and \
+    let followed = follower.run(stop, &mut router, &mut writer, |progress, writer| {
+        point.offset = progress.offset;
+        point.db = progress.db;
+        writer
+            .save_resume_point(&point)
+            .map_err(|err| CaptureError::Log(err.into()))?;
+        // Live changes acknowledged: a failure from here on is a new outage.
+        advanced.mark();
+        Ok(())
+    });
+    tails.keep(&name, router.tail());
+    followed.map_err(|err| match err {
+        // Shards' producers may run apart, so nothing orders their new snapshots after the
+        // moved keys' last writes: this stops, and a new snapshot is the operator's call.
+        CaptureError::SlotsMoved { addr, what } => anyhow::anyhow!(
+            "slots of source {addr}'s cluster are moving between its shards ({what}), and \
              produce does not follow slot migrations yet: the moved keys' writes on two shards \
              cannot be put in order. Once the resharding is over, produce into a new topic \
              and consume it into a fresh target, or copy with `slotstream sync`, which \
              follows reshardings"
-            ),
-            err => err.into(),
-        })?;
+        ),
+        err => err.into(),
+    })?;
     writer.flush()?;
     writer.save_resume_point(&point)?;
     Ok(stopped(

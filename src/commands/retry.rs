@@ -64,11 +64,38 @@ impl Advanced {
     }
 }
 
-/// Runs `attempt` until it succeeds, fails for good, an outage has lasted `give_up_after`, or
-/// `shutdown` stops it. Each attempt sees the stop itself (and drains); a stop during the pause
-/// between attempts ends the run with success.
+/// How long an outage may last before the run gives up: one of dropped links
+/// (`--retry-for-secs`), and one of errors that may pass (`--retry-other-for-secs`: a target out
+/// of memory, loading, busy or read-only, a cluster down, a broker electing a leader).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Windows {
+    pub links: Duration,
+    pub other: Duration,
+}
+
+impl Windows {
+    pub fn secs(links: u64, other: u64) -> Windows {
+        Windows {
+            links: Duration::from_secs(links),
+            other: Duration::from_secs(other),
+        }
+    }
+
+    /// The window for an error of class `class`, and the option that sets it.
+    fn of(&self, class: Retry) -> (Duration, &'static str) {
+        match class {
+            Retry::Later => (self.other, "--retry-other-for-secs"),
+            _ => (self.links, "--retry-for-secs"),
+        }
+    }
+}
+
+/// Runs `attempt` until it succeeds, fails for good, an outage has lasted its window
+/// ([`Windows`], by the class of its last error), or `shutdown` stops it. Each attempt sees the
+/// stop itself (and drains); a stop during the pause between attempts ends the run with
+/// success.
 pub async fn with_retries<F, Fut>(
-    give_up_after: Duration,
+    windows: Windows,
     shutdown: &Shutdown,
     mut attempt: F,
 ) -> anyhow::Result<ExitCode>
@@ -85,7 +112,8 @@ where
             Ok(code) => return Ok(code),
             Err(err) => err,
         };
-        let again = match classify(&err) {
+        let class = classify(&err);
+        let again = match class {
             Retry::Reconnect | Retry::Later => true,
             Retry::Unreachable => failures > 0,
             Retry::Fatal => false,
@@ -101,9 +129,10 @@ where
         // A new outage: the run's first failure, or one after live progress or a steady while.
         let new_outage =
             failures == 0 || advanced.is_marked() || now.saturating_duration_since(began) >= STEADY;
-        let Some(pause) = outage.failed(now, new_outage, give_up_after) else {
+        let (window, option) = windows.of(class);
+        let Some(pause) = outage.failed(now, new_outage, window) else {
             return Err(err.context(format!(
-                "gave up after retrying for {} s (--retry-for-secs)",
+                "gave up after retrying for {} s ({option})",
                 outage.lasted(now).as_secs()
             )));
         };
@@ -182,6 +211,21 @@ mod tests {
         };
         assert_eq!(classify(&anyhow::Error::new(refused)), Retry::Fatal);
         assert_eq!(classify(&anyhow::anyhow!("something else")), Retry::Fatal);
+    }
+
+    #[test]
+    fn errors_that_may_pass_have_their_own_window() {
+        let windows = Windows::secs(43_200, 600);
+        assert_eq!(
+            windows.of(Retry::Later),
+            (Duration::from_secs(600), "--retry-other-for-secs")
+        );
+        for class in [Retry::Reconnect, Retry::Unreachable] {
+            assert_eq!(
+                windows.of(class),
+                (Duration::from_secs(43_200), "--retry-for-secs")
+            );
+        }
     }
 
     #[test]

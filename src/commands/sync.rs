@@ -12,17 +12,20 @@ mod topology;
 
 use crate::cli::SyncArgs;
 use crate::commands::progress::{peak_rss_bytes, Numbers, Progress};
-use crate::commands::retry::Advanced;
+use crate::commands::retry::{Advanced, Windows};
 use crate::commands::{apply_progress, capture_progress, stopped};
 use crate::shutdown::Shutdown;
 use anyhow::Context;
 use slotstream_consumer::{ApplyStats, ApplySummary};
+use slotstream_producer::capture::Saved;
+use slotstream_producer::fork::Tails;
 use slotstream_producer::route::Router;
 use slotstream_producer::{CaptureError, CaptureStats, Session};
 use slotstream_schemas::log::LogError;
 use slotstream_schemas::memory::{memory_log, MemoryLogConfig, MemoryWriter};
 use slotstream_schemas::resume::ResumePoint;
 use slotstream_schemas::slot::SlotRanges;
+use slotstream_schemas::Position;
 use start::Start;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,12 +33,19 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub async fn run(args: SyncArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCode> {
-    let give_up_after = std::time::Duration::from_secs(args.retry_for_secs);
+    let windows = Windows::secs(args.retry_for_secs, args.retry_other_for_secs);
     // Set when an attempt ended because the source's slots moved: the next one waits for the
     // resharding to end and takes a new snapshot of every shard ([`topology`]).
     let resharded = Arc::new(AtomicBool::new(false));
-    crate::commands::retry::with_retries(give_up_after, shutdown, |advanced| {
-        run_once(args.clone(), shutdown, advanced, resharded.clone())
+    let tails = Tails::default();
+    crate::commands::retry::with_retries(windows, shutdown, |advanced| {
+        run_once(
+            args.clone(),
+            shutdown,
+            advanced,
+            resharded.clone(),
+            tails.clone(),
+        )
     })
     .await
 }
@@ -54,6 +64,7 @@ async fn run_once(
     shutdown: &Shutdown,
     advanced: Advanced,
     resharded: Arc<AtomicBool>,
+    tails: Tails,
 ) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     anyhow::ensure!(
@@ -111,7 +122,8 @@ async fn run_once(
     });
     let mut runs = tokio::task::JoinSet::new();
     for (start, stats) in starts.into_iter().zip(capture_stats) {
-        let run = run_capture(&args, start, stats, apply_stats.clone(), attempt.clone())?;
+        let sides = (stats, apply_stats.clone(), tails.clone());
+        let run = run_capture(&args, start, sides, attempt.clone())?;
         runs.spawn(run);
     }
     let mut outcomes = Vec::new();
@@ -145,8 +157,7 @@ async fn run_once(
 fn run_capture(
     args: &SyncArgs,
     start: Start,
-    stats: Arc<CaptureStats>,
-    apply_stats: Arc<ApplyStats>,
+    (stats, apply_stats, tails): (Arc<CaptureStats>, Arc<ApplyStats>, Tails),
     attempt: Shutdown,
 ) -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<Outcome>>> {
     let (writer, readers) = memory_log(MemoryLogConfig {
@@ -163,7 +174,8 @@ fn run_capture(
         applier,
         source,
         log_name,
-        resume,
+        mut resume,
+        checkpoints,
         options: mut run_options,
         ..
     } = start;
@@ -172,9 +184,24 @@ fn run_capture(
         // failover) has its new id stored with the checkpoints from the first batch on.
         let handshake = {
             let (source, resume) = (source.clone(), resume.clone());
-            tokio::task::spawn_blocking(move || Session::start(&source, resume.as_ref()))
-                .await
-                .context("the capture's handshake")?
+            let tail = tails.get(&log_name);
+            let highest = checkpoints
+                .iter()
+                .flatten()
+                .map(|c| c.position.offset)
+                .max();
+            let can_rewind = applier.can_lower_checkpoints();
+            tokio::task::spawn_blocking(move || {
+                let saved = resume.as_ref().map(|point| Saved {
+                    point,
+                    highest: highest.unwrap_or(point.offset),
+                    tail: tail.as_ref(),
+                    can_rewind,
+                });
+                Session::start(&source, saved)
+            })
+            .await
+            .context("the capture's handshake")?
         };
         let session = match handshake {
             Ok(session) => session,
@@ -190,14 +217,26 @@ fn run_capture(
         if session.transfer.is_none() {
             run_options.continued_replid = Some(session.replid.clone());
         }
+        if let (Some(to), Some(point)) = (session.rewound_to, resume.as_mut()) {
+            // Before any record of the new history: past the fork, it reuses their positions.
+            let fork = Position::end_of(to.offset);
+            applier
+                .lower_checkpoints(&log_name, &mut run_options.start, fork, to.db)
+                .await?;
+            if point.offset > to.offset {
+                (point.offset, point.db) = (to.offset, to.db);
+            }
+        }
         let capture = {
             let stop = attempt.flag();
+            let log = log_name.clone();
             std::thread::Builder::new()
                 .name("capture".into())
                 .spawn(move || {
                     // The writer is dropped when this returns, which closes the log: the
                     // partition tasks then drain and end. A stop reaches it through `stop`.
-                    capture(session, resume, writer, &options, &stats, &stop)
+                    let kept = (&tails, log.as_str());
+                    capture(session, resume, writer, &options, &stats, &stop, kept)
                 })
                 .context("cannot start the capture thread")?
         };
@@ -327,6 +366,7 @@ fn capture(
     options: &CaptureOptions,
     stats: &CaptureStats,
     stop: &AtomicBool,
+    (tails, name): (&Tails, &str),
 ) -> Result<String, CaptureError> {
     let (epoch, db, described) = match (&resume, session.transfer.is_some()) {
         (Some(point), false) => (
@@ -360,9 +400,13 @@ fn capture(
         options.forward_publish,
         slotstream_producer::config::parse_source_url(&session.config().url)?.to_string(),
     )
-    .of_shard(session.config().shard.is_some());
+    .of_shard(session.config().shard.is_some())
+    .following(&session.replid, session.offset)
+    .filtered(session.config().filter.clone());
     tracing::info!(epoch, "following live changes");
     let follower = session.into_follower()?;
-    follower.run(stop, &mut router, &mut writer, |_, _| Ok(()))?;
+    let followed = follower.run(stop, &mut router, &mut writer, |_, _| Ok(()));
+    tails.keep(name, router.tail());
+    followed?;
     Ok(described)
 }

@@ -118,6 +118,13 @@ pub fn of_server(server: &RedisServer) -> BTreeMap<Vec<u8>, Entry> {
     keys
 }
 
+/// Every key of database `db` of one server.
+pub fn of_db(server: &RedisServer, db: u32) -> BTreeMap<Vec<u8>, Entry> {
+    let mut keys = BTreeMap::new();
+    read_db(&mut server.conn(), db, &mut keys);
+    keys
+}
+
 /// Every key of the databases `dbs` of one server, as if they were one database.
 pub fn of_server_dbs(server: &RedisServer, dbs: &[u32]) -> BTreeMap<Vec<u8>, Entry> {
     let mut keys = BTreeMap::new();

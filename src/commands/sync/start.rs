@@ -53,6 +53,8 @@ pub async fn read_starts(args: &SyncArgs, fresh: bool) -> anyhow::Result<Vec<Sta
     };
     let applier = Applier::connect(&target).await?;
     source.chunk_bytes = args.chunk_bytes;
+    let leave_out = args.values.on_unsupported == crate::cli::OnUnsupported::SkipWithWarning;
+    source.filter = args.filter.key_filter(leave_out);
     source.read_timeout = args.source_timeout()?;
     let shape = {
         let source = source.clone();

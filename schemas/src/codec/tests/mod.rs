@@ -3,6 +3,7 @@
 
 mod agreement;
 mod bench;
+mod earlier;
 mod fast;
 mod fastavro;
 mod samples;

@@ -161,6 +161,10 @@ pub(super) fn samples() -> Vec<Record> {
             code: b"#!lua name=lib\nredis.register_function('f', function() return 1 end)".to_vec(),
         })),
         record(Body::Function(Function { code: Vec::new() })),
+        record(Body::Fork(Fork {
+            offset: 5_671_849,
+            db: 3,
+        })),
     ];
     // Envelope edges.
     out.push(Record {
@@ -204,6 +208,7 @@ pub(super) fn body_name(body: &Body) -> &'static str {
         Body::Barrier(_) => "Barrier",
         Body::Heartbeat(_) => "Heartbeat",
         Body::Function(_) => "Function",
+        Body::Fork(_) => "Fork",
     }
 }
 
