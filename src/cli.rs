@@ -166,13 +166,8 @@ pub struct ConsumeArgs {
     /// Consumer group, for lag tools only (progress itself is kept in the target).
     #[arg(long, default_value = "slotstream")]
     pub group: String,
-    /// Most writes per second applied to the target: commands, with each key of a batched
-    /// `MSET` counted (0: unlimited).
-    #[arg(long, default_value_t = 0)]
-    pub max_ops: u32,
-    /// Most payload bytes per second written to the target (0: unlimited).
-    #[arg(long, default_value_t = 0)]
-    pub max_bytes: u64,
+    #[command(flatten)]
+    pub throttle: ThrottleArgs,
     /// After a dropped link, keep starting again from the saved position for this long; a
     /// topic that does not exist yet is waited for as long.
     #[arg(long, default_value_t = 12 * 3600)]
@@ -201,6 +196,8 @@ pub struct ReplayArgs {
     /// applied in turn and deletes what its snapshot lacks, so the target ends as the newest).
     #[arg(long)]
     pub epoch: Option<u64>,
+    #[command(flatten)]
+    pub throttle: ThrottleArgs,
     #[command(flatten)]
     pub sentinel: SentinelArgs,
 }
@@ -237,6 +234,8 @@ pub struct SyncArgs {
     pub target_secret: TargetSecret,
     #[command(flatten)]
     pub values: ValueArgs,
+    #[command(flatten)]
+    pub throttle: ThrottleArgs,
     /// Exit 0 once the snapshot is applied instead of following live changes.
     #[arg(long)]
     pub snapshot_only: bool,
@@ -408,6 +407,27 @@ impl SentinelArgs {
             slotstream_link::sentinel::resolve(&parsed, self.sentinel_password.as_deref())
                 .map_err(|why| anyhow::anyhow!("the {side}'s sentinels: {why}"))?;
         Ok((primary, Some(format!("sentinel/{}", parsed.master))))
+    }
+}
+
+/// How fast the apply side may write to the target, snapshot and live changes alike.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct ThrottleArgs {
+    /// Most writes per second applied to the target: commands, with each key of a batched
+    /// `MSET` counted (0: unlimited).
+    #[arg(long, default_value_t = 0)]
+    pub max_ops: u32,
+    /// Most payload bytes per second written to the target (0: unlimited).
+    #[arg(long, default_value_t = 0)]
+    pub max_bytes: u64,
+}
+
+impl ThrottleArgs {
+    /// The limits for one of `share` apply sides running side by side (each takes its part).
+    pub fn throttle(&self, share: u64) -> Option<slotstream_consumer::throttle::Throttle> {
+        let share = share.max(1);
+        let ops = u32::try_from(u64::from(self.max_ops).div_ceil(share)).unwrap_or(u32::MAX);
+        slotstream_consumer::throttle::Throttle::new(ops, self.max_bytes.div_ceil(share))
     }
 }
 

@@ -10,7 +10,6 @@ use crate::commands::retry::{Advanced, Windows};
 use crate::commands::{apply_progress, kafka_settings, stopped};
 use crate::shutdown::Shutdown;
 use slotstream_consumer::checkpoint::Checkpoint;
-use slotstream_consumer::throttle::Throttle;
 use slotstream_consumer::{Applier, ApplyError, ApplyStats, ApplySummary, RunOptions};
 use slotstream_kafka::{KafkaError, KafkaLog, KafkaSettings};
 use std::future::Future;
@@ -67,8 +66,7 @@ async fn run_once(
         checkpoints: true,
         stop_at_end: false,
         snapshot_only: args.snapshot_only,
-        max_ops: args.max_ops,
-        max_bytes: args.max_bytes,
+        throttle: args.throttle,
         min_epoch: None,
         claim_log: settings.topic.clone(),
     };
@@ -161,7 +159,7 @@ async fn apply_whole(
         start: checkpoints,
         stop_after_snapshot: args.snapshot_only,
         snapshot_epoch: None,
-        throttle: Throttle::new(args.max_ops, args.max_bytes),
+        throttle: args.throttle.throttle(1),
         on_applied: Some(log.commit_hook()),
         min_epoch: None,
         existing_log: Some(settings.topic.clone()),

@@ -45,6 +45,7 @@ pub async fn run(args: ReplayArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCo
             log_name: settings.topic.clone(),
             min_epoch: args.epoch,
             existing_log: Some(claim_log),
+            throttle: args.throttle.throttle(1),
             ..RunOptions::default()
         };
         shutdown
@@ -57,8 +58,7 @@ pub async fn run(args: ReplayArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCo
             checkpoints: false,
             stop_at_end: true,
             snapshot_only: false,
-            max_ops: 0,
-            max_bytes: 0,
+            throttle: args.throttle,
             min_epoch: args.epoch,
             claim_log,
         };

@@ -8,7 +8,6 @@ use super::consume::log_offsets;
 use crate::shutdown::Shutdown;
 use anyhow::Context;
 use slotstream_consumer::error::StrayRecord;
-use slotstream_consumer::throttle::Throttle;
 use slotstream_consumer::{
     Applier, ApplyError, ApplyStats, ApplySummary, RunOptions, TargetConfig,
 };
@@ -78,8 +77,7 @@ pub struct HowApplied {
     /// End each run at the end of the topic (`replay`).
     pub stop_at_end: bool,
     pub snapshot_only: bool,
-    pub max_ops: u32,
-    pub max_bytes: u64,
+    pub throttle: crate::cli::ThrottleArgs,
     /// Skip records of epochs before this one.
     pub min_epoch: Option<u64>,
     /// The name the target's own keys are claimed under.
@@ -157,10 +155,7 @@ pub async fn apply(
             checkpoint_log: how.checkpoints.then_some(log_name),
             start: checkpoints,
             stop_after_snapshot: how.snapshot_only,
-            throttle: Throttle::new(
-                (u64::from(how.max_ops).div_ceil(share)) as u32,
-                how.max_bytes.div_ceil(share),
-            ),
+            throttle: how.throttle.throttle(share),
             on_applied: how.checkpoints.then(|| log.commit_hook()),
             min_epoch: how.min_epoch,
             slots: Some(slots),

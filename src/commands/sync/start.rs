@@ -64,7 +64,8 @@ pub async fn read_starts(args: &SyncArgs, fresh: bool) -> anyhow::Result<Vec<Sta
         source.source_id = Some(source_id.clone());
         let node = parse_source_url(&source.url)?.to_string();
         headroom::report_in_background(source.clone(), node, headroom::SAMPLE);
-        let start = read_start(args, applier, source, &source_id, None, fresh).await?;
+        let mut start = read_start(args, applier, source, &source_id, None, fresh).await?;
+        start.options.throttle = args.throttle.throttle(1);
         return Ok(vec![start]);
     };
     let captures = {
@@ -94,9 +95,12 @@ pub async fn read_starts(args: &SyncArgs, fresh: bool) -> anyhow::Result<Vec<Sta
         .applier
         .claim(&format!("sync:{source_id}"), args.partitions, first_write)
         .await?;
+    let shards = starts.len() as u64;
     for start in &mut starts {
         start.options.existing_log = None;
         start.options.claim = Some(claim.clone());
+        // Each shard's apply side takes its part of the limits.
+        start.options.throttle = args.throttle.throttle(shards);
     }
     Ok(starts)
 }
