@@ -18,7 +18,7 @@ fn sync_keeps_the_snapshot_to_max_ops() {
     let target = RedisServer::start();
     let mut cmd = sync_cmd(&source, &target);
     cmd.args(["--snapshot-only", "--max-ops", &(LIMIT as u32).to_string()]);
-    let mut sync = Proc::spawn(&mut cmd, "sync");
+    let sync = Proc::spawn(&mut cmd, "sync");
     // Past the first second's burst.
     let deadline = Instant::now() + Duration::from_secs(60);
     while key_count(&target) < 10_000 {
