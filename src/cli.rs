@@ -289,6 +289,13 @@ pub struct VerifyArgs {
     /// How many differing keys to print.
     #[arg(long, default_value_t = slotstream_verify::VerifyOptions::DEFAULT_MAX_REPORT)]
     pub max_report: usize,
+    /// The copy's `--map-db SRC=DST` (repeatable): source database SRC is compared with target
+    /// database DST.
+    #[arg(long = "map-db", value_name = "SRC=DST", value_parser = parse_db_pair)]
+    pub map_db: Vec<(u32, u32)>,
+    /// The copy's filters: only the databases and keys it holds are compared.
+    #[command(flatten)]
+    pub filter: FilterArgs,
     #[command(flatten)]
     pub sentinel: SentinelArgs,
 }

@@ -2,13 +2,14 @@
 //! with `--map-db`, through the snapshot (whole keys and big values in parts) and live changes
 //! (multi-key commands cut to the kept keys, transactions, other databases), checked key by key
 //! against the source filtered by the test itself; a command the filter cannot cut exactly
-//! stops the copy, naming it, before anything of it is applied.
+//! stops the copy, naming it, before anything of it is applied. `verify` given the same map and
+//! filters compares only what the copy holds.
 
 mod common;
 
 use common::follow::{fails, wait_caught_up, Proc, PARTITIONS};
 use common::keyspace::{difference, of_db, Entry};
-use common::{slotstream, RedisServer, TTL_EXTENSION_MS};
+use common::{run_verify, slotstream, RedisServer, TTL_EXTENSION_MS};
 use std::collections::BTreeMap;
 use std::process::Command;
 
@@ -121,6 +122,22 @@ fn values(keys: &BTreeMap<Vec<u8>, Entry>) -> Vec<(&Vec<u8>, &common::keyspace::
         .collect()
 }
 
+/// `verify` given the same map and filters finds the copy identical; without the filters it
+/// finds the left-out keys missing.
+fn assert_verify_agrees(source: &RedisServer, target: &RedisServer) {
+    let scoped: Vec<&str> = FILTER
+        .chunks(2)
+        .filter(|pair| pair[0] != "--chunk-bytes")
+        .flatten()
+        .copied()
+        .collect();
+    let run = run_verify(&source.url(), &target.url(), &scoped);
+    assert_eq!(run.code, Some(0), "{}", run.text());
+    let run = run_verify(&source.url(), &target.url(), &["--map-db", "1=5"]);
+    assert_eq!(run.code, Some(1), "{}", run.text());
+    assert!(run.stdout.contains("other:s"), "{}", run.text());
+}
+
 fn sync_cmd(source: &RedisServer, target: &RedisServer) -> Command {
     let mut cmd = slotstream();
     cmd.args(["sync", "--source", &source.url(), "--target", &target.url()])
@@ -142,6 +159,7 @@ fn sync_copies_what_the_filter_keeps_through_the_snapshot_and_live_changes() {
     write_live(&source);
     wait_caught_up(&source, &target, &log, &mut [&mut sync]);
     assert_filtered(&source, &target);
+    assert_verify_agrees(&source, &target);
 
     // Kept and left-out keys in one command whose effect on the kept one needs the other.
     let before = of_db(&target, 0);
@@ -214,6 +232,7 @@ mod kafka {
             &mut [&mut producer, &mut consumer],
         );
         assert_filtered(&source, &target);
+        assert_verify_agrees(&source, &target);
         consumer.stop();
         producer.stop();
     }

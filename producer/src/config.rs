@@ -1,9 +1,9 @@
 //! Settings of the capture side: where the source is and how patient to be with it.
 
 use crate::error::CaptureError;
-use crate::filter::KeyFilter;
 use slotstream_link::{Stream, Tls, TlsError};
 use slotstream_schemas::display::redact_url;
+use slotstream_schemas::filter::KeyFilter;
 use slotstream_schemas::slot::SlotRanges;
 use std::time::Duration;
 

@@ -15,7 +15,6 @@
 //! - [`shards`]: the source's shape: one server, or the shards of a cluster and their slots.
 //! - [`capture`]: the driver that runs the above on one socket.
 //! - [`command`]: the replication command stream, parsed incrementally.
-//! - [`filter`], [`glob`]: which databases and keys are captured.
 //! - [`follow`]: after the snapshot: ACKs, offsets, the live stream.
 //! - [`fork`]: after a failover, whether the capture continues from the promoted replica.
 //! - [`headroom`]: the source's backlog and replica buffer limit against its write rate.
@@ -29,10 +28,8 @@ pub mod capture;
 pub mod command;
 pub mod config;
 pub mod error;
-pub mod filter;
 pub mod follow;
 pub mod fork;
-pub mod glob;
 pub mod headroom;
 pub mod keys;
 pub mod replica;

@@ -5,9 +5,9 @@
 //! every partition involved.
 
 use crate::error::CaptureError;
-use crate::filter::{Decision, KeyFilter};
 use crate::fork::{ForkPoint, StreamTail};
 use crate::keys::CommandTable;
+use slotstream_schemas::filter::{Decision, KeyFilter};
 use slotstream_schemas::log::LogWriter;
 use slotstream_schemas::name::Name;
 use slotstream_schemas::now_ms;

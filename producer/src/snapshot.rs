@@ -2,10 +2,10 @@
 //! `SnapshotKey` per key in its slot's partition, then `SnapshotEnd` in every partition.
 
 use crate::error::CaptureError;
-use crate::filter::KeyFilter;
 use crate::source_facts::SourceFacts;
 use crate::stats::CaptureStats;
 use slotstream_rdb::{ChunkEntry, Entry, KeyEntry, RdbReader};
+use slotstream_schemas::filter::KeyFilter;
 use slotstream_schemas::log::LogWriter;
 pub use slotstream_schemas::now_ms;
 use slotstream_schemas::slot::{key_slot, partition_for_slot};

@@ -11,6 +11,7 @@
 //!   `serde_avro_fast`), and a generic decoder that knows only `record.avsc` (`apache-avro`).
 //! - [`slot`]: Redis hash slots (CRC16 with hash tags) and the slot→partition map.
 //! - [`display`]: how keys and URLs appear in logs and errors (escaped; no passwords).
+//! - [`filter`], [`glob`]: which databases and keys a copy holds (capture and `verify` agree).
 //! - [`info`]: reading servers' `INFO` text (the databases of `INFO keyspace`).
 //! - [`log`]: the traits a transport implements (where records are appended, where they are read).
 //! - [`resume`]: where a producer may continue from (the resume point).
@@ -22,6 +23,8 @@
 
 pub mod codec;
 pub mod display;
+pub mod filter;
+pub mod glob;
 pub mod info;
 pub mod log;
 pub mod memory;

@@ -2,8 +2,8 @@
 //! captured, for `sync` and `produce`.
 
 use clap::Args;
-use slotstream_producer::filter::KeyFilter;
-use slotstream_producer::glob::Glob;
+use slotstream_schemas::filter::KeyFilter;
+use slotstream_schemas::glob::Glob;
 
 /// Which databases and keys of the source are copied.
 #[derive(Debug, Clone, Default, Args)]

@@ -2,7 +2,7 @@
 
 use crate::cli::VerifyArgs;
 use crate::shutdown::Shutdown;
-use slotstream_verify::{escape, verify, VerifyOptions, VerifyReport};
+use slotstream_verify::{escape, verify, Scope, VerifyOptions, VerifyReport};
 use std::fmt::Write;
 use std::process::ExitCode;
 
@@ -23,6 +23,10 @@ pub async fn run(args: VerifyArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCo
         ttl_tolerance_ms: args.ttl_tolerance_ms,
         ttl_extension_ms: args.ttl_extension_secs * 1000,
         max_report: args.max_report,
+        scope: Scope {
+            db_map: args.map_db.iter().copied().collect(),
+            filter: args.filter.key_filter(false),
+        },
     };
     let Some(report) = shutdown.or_stop(verify(&options)).await else {
         anyhow::bail!("verify stopped on request before the comparison finished");

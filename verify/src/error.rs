@@ -32,6 +32,9 @@ impl fmt::Display for Role {
 /// its `host:port` (never the password), and says what to check.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
+    /// `--map-db` and the filters describe no comparison verify can make.
+    #[error("cannot compare: {0}")]
+    Scope(String),
     #[error(
         "the {role} URL is not valid ({error}); expected redis://[user:password@]host:port or \
          rediss://… for TLS"

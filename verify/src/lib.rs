@@ -18,6 +18,8 @@
 //! Each module uses only those listed before it (see README.md).
 //! - [`error`]: [`VerifyError`] and [`Role`] (source or target).
 //! - [`report`]: [`VerifyReport`], the counts, differences and warnings; `escape` for bytes.
+//! - [`scope`]: [`Scope`], which source database goes to which target database
+//!   (`--map-db`) and which keys the copy holds (the filters).
 //! - `reply`: reading the `redis` crate's replies (strings, integers, maps, error codes).
 //! - `nodes`: `Nodes`, the server or a cluster's primaries and which holds each slot.
 //! - `side`: `Side`, one server or cluster: connecting, capabilities, databases, SCAN pages,
@@ -40,6 +42,7 @@ mod module;
 mod nodes;
 mod reply;
 pub mod report;
+pub mod scope;
 mod side;
 mod stream;
 mod stream_info;
@@ -48,4 +51,5 @@ mod verifier;
 
 pub use error::{Role, VerifyError};
 pub use report::{escape, DbCounts, DiffKind, Difference, VerifyReport, Warning};
+pub use scope::Scope;
 pub use verifier::{verify, VerifyOptions};

@@ -6,6 +6,7 @@ use crate::error::{Role, VerifyError};
 use crate::field_ttl::{compare_field_ttls, fields_to_check, HashFields};
 use crate::module::compare_module;
 use crate::report::{escape, DiffKind, VerifyReport};
+use crate::scope::Scope;
 use crate::side::{KeyType, Side};
 use crate::stream;
 use crate::value::{estimated_bytes, is_small, lengths, over_budget, read_big, read_small};
@@ -37,6 +38,8 @@ pub struct VerifyOptions {
     /// TLS settings of each side, for a `rediss://` URL (`None`: the system's CAs).
     pub source_tls: Option<slotstream_link::Tls>,
     pub target_tls: Option<slotstream_link::Tls>,
+    /// Where each source database went, and which keys the copy holds.
+    pub scope: Scope,
 }
 
 impl VerifyOptions {
@@ -53,6 +56,7 @@ impl VerifyOptions {
             max_report: Self::DEFAULT_MAX_REPORT,
             source_tls: None,
             target_tls: None,
+            scope: Scope::default(),
         }
     }
 }
@@ -80,14 +84,16 @@ pub async fn verify(options: &VerifyOptions) -> Result<VerifyReport, VerifyError
         },
         source,
         target,
+        scope: options.scope.clone(),
         last_progress: Instant::now(),
     };
     let (src_dbs, tgt_dbs) = tokio::try_join!(
         verifier.source.dbs_with_keys(),
         verifier.target.dbs_with_keys()
     )?;
-    for db in src_dbs.union(&tgt_dbs) {
-        verifier.verify_db(*db).await?;
+    let pairs = verifier.scope.pairs(&src_dbs, &tgt_dbs);
+    for (src_db, tgt_db) in pairs.map_err(VerifyError::Scope)? {
+        verifier.verify_db(src_db, tgt_db).await?;
     }
     let mut report = verifier.report;
     report.elapsed = started.elapsed();
@@ -128,12 +134,16 @@ struct Verifier {
     /// For expiry times, which the copy moves by its TTL extension.
     ttl: TtlRule,
     report: VerifyReport,
+    scope: Scope,
     last_progress: Instant,
 }
 
 impl Verifier {
-    async fn verify_db(&mut self, db: i64) -> Result<(), VerifyError> {
-        let (srcs, tgts) = tokio::try_join!(self.source.open_all(db), self.target.open_all(db))?;
+    /// Source database `db` against target database `tgt_db` (the same, unless mapped); the
+    /// report counts them under `db`.
+    async fn verify_db(&mut self, db: i64, tgt_db: i64) -> Result<(), VerifyError> {
+        let (srcs, tgts) =
+            tokio::try_join!(self.source.open_all(db), self.target.open_all(tgt_db))?;
         self.report.dbs.entry(db).or_default();
         // Each source node in turn; each page's keys read on the target node that holds them.
         for src in &srcs {
@@ -141,7 +151,9 @@ impl Verifier {
             let mut cursor = 0;
             loop {
                 let (next, mut keys) = self.source.scan_page(&mut scanning, cursor).await?;
-                keys.retain(|key| !key.starts_with(BOOKKEEPING_PREFIX));
+                keys.retain(|key| {
+                    !key.starts_with(BOOKKEEPING_PREFIX) && self.scope.keeps_key(key)
+                });
                 for (node, keys) in self.target.nodes.group(keys) {
                     self.check_batch(db, src, &tgts[node], keys).await?;
                 }
@@ -425,7 +437,7 @@ impl Verifier {
         let mut cursor = 0;
         loop {
             let (next, mut keys) = self.target.scan_page(tgt, cursor).await?;
-            keys.retain(|key| !key.starts_with(BOOKKEEPING_PREFIX));
+            keys.retain(|key| !key.starts_with(BOOKKEEPING_PREFIX) && self.scope.keeps_key(key));
             let on_source = self.source.exists_anywhere(srcs, &keys).await?;
             let extra: Vec<Vec<u8>> = keys
                 .into_iter()

@@ -1,4 +1,4 @@
-//! Which databases and keys of the source are captured (`--include-db`, `--exclude-db`,
+//! Which databases and keys of the source a copy holds (`--include-db`, `--exclude-db`,
 //! `--include-key`, `--exclude-key`), for snapshot entries and live commands alike.
 //!
 //! Filtering happens where it saves the most for the commands that have it: on the capture
@@ -136,7 +136,7 @@ impl KeyFilter {
                 left_out
                     .iter()
                     .take(3)
-                    .map(|k| slotstream_schemas::display::show_key(k))
+                    .map(|k| crate::display::show_key(k))
                     .collect::<Vec<_>>()
                     .join(", ")
             )),
