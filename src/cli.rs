@@ -104,6 +104,11 @@ pub struct ProduceArgs {
     pub chunk_bytes: usize,
     #[command(flatten)]
     pub filter: FilterArgs,
+    /// Most bytes a second read from the source's replication link, snapshot and live stream
+    /// alike (0: unlimited). What is not read waits in the source's output buffer for replicas:
+    /// keep its client-output-buffer-limit replica above the difference.
+    #[arg(long, default_value_t = 0)]
+    pub source_max_bytes: u64,
     #[command(flatten)]
     pub kafka: KafkaArgs,
     /// Partitions of the data topic when it is created; an existing topic must have this many.
@@ -227,6 +232,11 @@ pub struct SyncArgs {
     pub chunk_bytes: usize,
     #[command(flatten)]
     pub filter: FilterArgs,
+    /// Most bytes a second read from the source's replication link, snapshot and live stream
+    /// alike (0: unlimited). What is not read waits in the source's output buffer for replicas:
+    /// keep its client-output-buffer-limit replica above the difference.
+    #[arg(long, default_value_t = 0)]
+    pub source_max_bytes: u64,
     /// Target Redis URL: redis://[user:password@]host:port
     #[arg(long)]
     pub target: String,

@@ -1,6 +1,8 @@
 //! `--max-ops` on `sync`: the snapshot's writes keep to the limit (keys per second, each key
 //! of a batched `MSET` counted), measured from the target's key count over 10 s. `consume` and
 //! `replay` take the same option (tests/kafka_path.rs uses it to slow a snapshot down).
+//! `--source-max-bytes`: what is read from the source keeps to the limit, measured the same way
+//! with values of known size that do not compress.
 
 mod common;
 
@@ -11,6 +13,19 @@ use std::time::{Duration, Instant};
 
 const LIMIT: f64 = 5_000.0;
 
+/// Keys per second reaching `target` over 10 s, once it holds `past` keys.
+fn measured_rate(target: &RedisServer, past: u64, sync: &Proc) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while key_count(target) < past {
+        assert!(Instant::now() < deadline, "no progress:\n{}", sync.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (from, began) = (key_count(target), Instant::now());
+    std::thread::sleep(Duration::from_secs(10));
+    let (to, took) = (key_count(target), began.elapsed());
+    (to - from) as f64 / took.as_secs_f64()
+}
+
 #[test]
 fn sync_keeps_the_snapshot_to_max_ops() {
     let source = RedisServer::start();
@@ -20,18 +35,52 @@ fn sync_keeps_the_snapshot_to_max_ops() {
     cmd.args(["--snapshot-only", "--max-ops", &(LIMIT as u32).to_string()]);
     let sync = Proc::spawn(&mut cmd, "sync");
     // Past the first second's burst.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while key_count(&target) < 10_000 {
-        assert!(Instant::now() < deadline, "no progress:\n{}", sync.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let (from, began) = (key_count(&target), Instant::now());
-    std::thread::sleep(Duration::from_secs(10));
-    let (to, took) = (key_count(&target), began.elapsed());
-    let rate = (to - from) as f64 / took.as_secs_f64();
+    let rate = measured_rate(&target, 10_000, &sync);
     assert!(
         (LIMIT * 0.9..=LIMIT * 1.1).contains(&rate),
         "{rate:.0} keys/s with --max-ops {LIMIT}:\n{}",
+        sync.log()
+    );
+    sync.stop();
+}
+
+/// Values this long, of bytes that do not compress (the RDB stores them as they are).
+const VALUE_BYTES: usize = 10_000;
+const READ_LIMIT: f64 = 3_000_000.0;
+
+#[test]
+fn sync_reads_the_source_no_faster_than_source_max_bytes() {
+    let source = RedisServer::start();
+    let mut conn = source.conn();
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    for i in 0..4_000 {
+        let value: Vec<u8> = (0..VALUE_BYTES)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect();
+        let _: () = redis::cmd("SET")
+            .arg(format!("big:{i:05}"))
+            .arg(value)
+            .query(&mut conn)
+            .unwrap();
+    }
+    let target = RedisServer::start();
+    let mut cmd = sync_cmd(&source, &target);
+    cmd.args([
+        "--snapshot-only",
+        "--source-max-bytes",
+        &(READ_LIMIT as u64).to_string(),
+    ]);
+    let sync = Proc::spawn(&mut cmd, "sync");
+    // Each key is its value and about 20 bytes of name and framing in the RDB.
+    let rate = measured_rate(&target, 400, &sync) * (VALUE_BYTES + 20) as f64;
+    assert!(
+        (READ_LIMIT * 0.9..=READ_LIMIT * 1.1).contains(&rate),
+        "{rate:.0} bytes/s read with --source-max-bytes {READ_LIMIT}:\n{}",
         sync.log()
     );
     sync.stop();

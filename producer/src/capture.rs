@@ -6,6 +6,7 @@ use crate::error::CaptureError;
 use crate::follow::Follower;
 use crate::fork::{self, ForkPoint, Plan, StreamTail};
 use crate::keys::CommandTable;
+use crate::read_limit::ReadLimit;
 use crate::replica::{Payload, ReplicaLink, SyncStart, Transfer};
 use crate::shards::is_cluster_node;
 use crate::snapshot::{stream_snapshot, EpochInfo, SnapshotSummary};
@@ -158,7 +159,8 @@ impl Session {
             addr: self.addr.to_string(),
             what: "the snapshot was already read".into(),
         })?;
-        let payload = Payload::new(reader, &transfer);
+        let limit = ReadLimit::new(self.config.max_read_bytes);
+        let payload = Payload::new(reader, &transfer).limited(limit);
         let mut rdb = RdbReader::with_limits(payload, self.config.max_object_bytes);
         rdb.set_chunk_bytes(self.config.chunk_bytes);
         let facts = match self.facts.take() {
@@ -212,6 +214,7 @@ impl Session {
             pending: self.pending,
             offset: self.offset,
             idle_timeout: self.config.read_timeout,
+            limit: ReadLimit::new(self.config.max_read_bytes),
         })
     }
 }

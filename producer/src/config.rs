@@ -32,6 +32,8 @@ pub struct SourceConfig {
     pub tls: Option<Tls>,
     /// Which databases and keys are captured (snapshot and live commands).
     pub filter: KeyFilter,
+    /// Most bytes a second read from the replication link (0: unlimited).
+    pub max_read_bytes: u64,
 }
 
 impl SourceConfig {
@@ -46,6 +48,7 @@ impl SourceConfig {
             shard: None,
             tls: None,
             filter: KeyFilter::default(),
+            max_read_bytes: 0,
         }
     }
 

@@ -3,6 +3,7 @@
 
 use crate::command::FrameParser;
 use crate::error::CaptureError;
+use crate::read_limit::ReadLimit;
 use crate::route::Router;
 use slotstream_link::Stream;
 use slotstream_schemas::log::LogWriter;
@@ -26,6 +27,8 @@ pub struct Follower {
     pub offset: u64,
     /// Silence longer than this means the link is dead.
     pub idle_timeout: Duration,
+    /// `--source-max-bytes`.
+    pub limit: Option<ReadLimit>,
 }
 
 /// Where the stream has been handled up to: every record before it is in the log.
@@ -131,9 +134,15 @@ impl Follower {
                 std::io::Error::new(ErrorKind::UnexpectedEof, "the source closed the link"),
             )),
             Ok(bytes) => {
-                let len = bytes.len();
-                self.pending.extend_from_slice(bytes);
+                let len = match &mut self.limit {
+                    Some(limit) => limit.grant(bytes.len()),
+                    None => bytes.len(),
+                };
+                self.pending.extend_from_slice(&bytes[..len]);
                 self.reader.consume(len);
+                if let Some(limit) = &mut self.limit {
+                    limit.spent(len);
+                }
                 Ok(true)
             }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => Ok(false),

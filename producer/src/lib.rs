@@ -18,6 +18,7 @@
 //! - [`follow`]: after the snapshot: ACKs, offsets, the live stream.
 //! - [`fork`]: after a failover, whether the capture continues from the promoted replica.
 //! - [`headroom`]: the source's backlog and replica buffer limit against its write rate.
+//! - [`read_limit`]: `--source-max-bytes`, a token bucket on what is read from the source.
 //! - [`keys`]: which arguments of a command are keys, from the source's own `COMMAND` table.
 //! - [`stats`]: live counters for progress reporting.
 //! - [`error`]: the capture error type.
@@ -32,6 +33,7 @@ pub mod follow;
 pub mod fork;
 pub mod headroom;
 pub mod keys;
+pub mod read_limit;
 pub mod replica;
 pub mod route;
 pub mod shards;

@@ -9,6 +9,7 @@
 use crate::config::{SourceAddr, SourceConfig};
 use crate::error::CaptureError;
 use crate::fork::History;
+use crate::read_limit::ReadLimit;
 use slotstream_link::{LinkError, Stream};
 use slotstream_schemas::display::show_key;
 use slotstream_schemas::resume::ResumePoint;
@@ -346,6 +347,7 @@ pub struct Payload<R> {
     framing: Framing<R>,
     /// Bytes handed to the RDB parser so far.
     handed: u64,
+    limit: Option<ReadLimit>,
 }
 
 enum Framing<R> {
@@ -365,7 +367,17 @@ impl<R: Read> Payload<R> {
                 mark: *mark,
             },
         };
-        Payload { framing, handed: 0 }
+        Payload {
+            framing,
+            handed: 0,
+            limit: None,
+        }
+    }
+
+    /// Reads no faster than `limit` allows.
+    pub fn limited(mut self, limit: Option<ReadLimit>) -> Self {
+        self.limit = limit;
+        self
     }
 
     /// Checks the transfer ended where the framing says: no bytes left of a sized payload, or
@@ -423,10 +435,18 @@ impl<R: Read> Payload<R> {
 
 impl<R: Read> Read for Payload<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let len = self
+            .limit
+            .as_mut()
+            .map_or(buf.len(), |l| l.grant(buf.len()));
+        let buf = &mut buf[..len];
         let n = match &mut self.framing {
             Framing::Sized { take, .. } => take.read(buf)?,
             Framing::Eof { reader, .. } => reader.read(buf)?,
         };
+        if let Some(limit) = &mut self.limit {
+            limit.spent(n);
+        }
         self.handed += n as u64;
         Ok(n)
     }

@@ -105,6 +105,7 @@ fn plan_jobs(args: &ProduceArgs, settings: KafkaSettings) -> anyhow::Result<Vec<
         .source_config(&args.source, &args.sentinel)?;
     source.chunk_bytes = args.chunk_bytes;
     source.filter = args.filter.key_filter(false);
+    source.max_read_bytes = args.source_max_bytes;
     source.read_timeout = args.source_timeout()?;
     let addr = parse_source_url(&source.url)?.to_string();
     let stored = slotstream_kafka::load_resume_points(&settings)?;

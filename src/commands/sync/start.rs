@@ -55,6 +55,7 @@ pub async fn read_starts(args: &SyncArgs, fresh: bool) -> anyhow::Result<Vec<Sta
     source.chunk_bytes = args.chunk_bytes;
     let leave_out = args.values.on_unsupported == crate::cli::OnUnsupported::SkipWithWarning;
     source.filter = args.filter.key_filter(leave_out);
+    source.max_read_bytes = args.source_max_bytes;
     source.read_timeout = args.source_timeout()?;
     let shape = {
         let source = source.clone();
