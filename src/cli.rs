@@ -15,6 +15,12 @@ pub struct Cli {
     #[arg(long, global = true, default_value = "info", env = "SLOTSTREAM_LOG")]
     pub log: String,
 
+    /// Read options from this TOML file: a [common] section and one per command ([sync],
+    /// [produce], …), keys named like the options. SLOTSTREAM_<OPTION> variables win over the
+    /// file, and the command line over both. slotstream.example.toml shows every section.
+    #[arg(long, global = true, value_name = "PATH", env = "SLOTSTREAM_CONFIG")]
+    pub config: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }

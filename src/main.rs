@@ -3,6 +3,8 @@
 //! # Layout
 //! - `cli`: the clap definitions, one struct per subcommand.
 //! - `commands`: one file per subcommand, each a thin driver over the library crates.
+//! - `layers`: options from a config file (`--config`) and `SLOTSTREAM_*` variables, put
+//!   before the command line's.
 //! - `shutdown`: the one stop token of the process: SIGTERM/SIGINT start a drain, a second
 //!   signal exits at once, a deadline bounds the drain.
 
@@ -11,6 +13,7 @@
 mod cli;
 mod commands;
 mod credentials;
+mod layers;
 mod shutdown;
 
 use clap::Parser;
@@ -19,7 +22,14 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     // Test builds only (the `failpoints` feature): named points where a test ends the process.
     slotstream_consumer::failpoints::from_env();
-    let cli = cli::Cli::parse();
+    let args = match layers::layered(std::env::args_os().collect()) {
+        Ok(args) => args,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = cli::Cli::parse_from(args);
     commands::init_logging(&cli.log);
     match commands::run(cli.command) {
         Ok(code) => code,

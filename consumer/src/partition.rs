@@ -223,11 +223,11 @@ impl Lane {
             return Ok(());
         }
         self.check_lineage(&record, log_offset)?;
-        // From here on `record.db` is the destination's database.
         if let Body::Fork(fork) = record.body {
             // Its position is the fork, below what it lowers: it is never a copy.
             return self.fork(record.epoch, fork, log_offset).await;
         }
+        // From here on `record.db` is the destination's database.
         let source_db = self.ctx.db_map.record(&mut record);
         self.remember_for_sweep(&record);
         let before_min_epoch = self.ctx.min_epoch.is_some_and(|min| record.epoch < min);
