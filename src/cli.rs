@@ -443,14 +443,37 @@ pub struct ThrottleArgs {
     /// Most payload bytes per second written to the target (0: unlimited).
     #[arg(long, default_value_t = 0)]
     pub max_bytes: u64,
+    /// --max-ops for the snapshot alone (default: --max-ops).
+    #[arg(long)]
+    pub snapshot_max_ops: Option<u32>,
+    /// --max-ops for live changes alone (default: --max-ops).
+    #[arg(long)]
+    pub live_max_ops: Option<u32>,
+    /// --max-bytes for the snapshot alone (default: --max-bytes).
+    #[arg(long)]
+    pub snapshot_max_bytes: Option<u64>,
+    /// --max-bytes for live changes alone (default: --max-bytes).
+    #[arg(long)]
+    pub live_max_bytes: Option<u64>,
 }
 
 impl ThrottleArgs {
-    /// The limits for one of `share` apply sides running side by side (each takes its part).
-    pub fn throttle(&self, share: u64) -> Option<slotstream_consumer::throttle::Throttle> {
+    /// The limits of each phase for one of `share` apply sides running side by side (each
+    /// takes its part).
+    pub fn throttles(&self, share: u64) -> slotstream_consumer::throttle::Throttles {
         let share = share.max(1);
-        let ops = u32::try_from(u64::from(self.max_ops).div_ceil(share)).unwrap_or(u32::MAX);
-        slotstream_consumer::throttle::Throttle::new(ops, self.max_bytes.div_ceil(share))
+        let limit = |ops: Option<u32>, bytes: Option<u64>| {
+            let ops = u64::from(ops.unwrap_or(self.max_ops)).div_ceil(share);
+            let bytes = bytes.unwrap_or(self.max_bytes).div_ceil(share);
+            slotstream_consumer::throttle::Throttle::new(
+                u32::try_from(ops).unwrap_or(u32::MAX),
+                bytes,
+            )
+        };
+        slotstream_consumer::throttle::Throttles {
+            snapshot: limit(self.snapshot_max_ops, self.snapshot_max_bytes),
+            live: limit(self.live_max_ops, self.live_max_bytes),
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use crate::partition::{
 };
 use crate::stats::ApplyStats;
 use crate::target::{SlotMap, Target, TargetInfo, Topology};
-use crate::throttle::Throttle;
+use crate::throttle::Throttles;
 use slotstream_link::access;
 use slotstream_schemas::log::PartitionReader;
 use slotstream_schemas::slot::SlotRanges;
@@ -43,7 +43,7 @@ pub struct RunOptions {
     /// With `stop_after_snapshot`: only the snapshot of this epoch (or a later one) ends a
     /// partition, not one its checkpoint already holds (`sync` taking a new snapshot).
     pub snapshot_epoch: Option<u64>,
-    pub throttle: Option<Throttle>,
+    pub throttles: Throttles,
     pub on_applied: Option<AppliedHook>,
     /// Skip records of epochs before this one.
     pub min_epoch: Option<u64>,
@@ -315,17 +315,14 @@ impl Applier {
             limits: Limits {
                 commands: self.config.batch_records,
                 bytes: self.config.batch_bytes,
-                writes: options
-                    .throttle
-                    .as_ref()
-                    .and_then(|t| t.batch_limit(readers.len() as u32)),
+                writes: options.throttles.batch_limit(readers.len() as u32),
             },
             stats,
             log_name: options.log_name,
             checkpoint_log: options.checkpoint_log,
             stop_after_snapshot: options.stop_after_snapshot,
             snapshot_epoch: options.snapshot_epoch,
-            throttle: options.throttle,
+            throttles: options.throttles,
             on_applied: options.on_applied,
             min_epoch: options.min_epoch,
             barriers: Default::default(),

@@ -4,6 +4,38 @@
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
 
+/// The limits of each phase: the snapshot's writes (slotstream's own, replayable) and the live
+/// phase's replicated commands (`--snapshot-max-ops`, `--live-max-ops`, …); `None`: unlimited.
+#[derive(Default)]
+pub struct Throttles {
+    pub snapshot: Option<Throttle>,
+    pub live: Option<Throttle>,
+}
+
+impl Throttles {
+    /// The limit for a batch of replicated commands (`replicated`) or of snapshot writes.
+    pub fn of(&self, replicated: bool) -> Option<&Throttle> {
+        if replicated {
+            self.live.as_ref()
+        } else {
+            self.snapshot.as_ref()
+        }
+    }
+
+    /// The most writes a batch should hold: a tenth of a second's worth of the faster phase's
+    /// limit ([`Throttle::batch_limit`]; a slower phase's batch then waits longer, and the rate
+    /// holds all the same); `None` when a phase is unlimited.
+    pub fn batch_limit(&self, partitions: u32) -> Option<usize> {
+        let limit = |t: &Option<Throttle>| t.as_ref().and_then(|t| t.batch_limit(partitions));
+        limit(&self.snapshot).max(limit(&self.live)).filter(|_| {
+            [&self.snapshot, &self.live].iter().all(|t| {
+                t.as_ref()
+                    .is_some_and(|t| t.batch_limit(partitions).is_some())
+            })
+        })
+    }
+}
+
 /// Limits on apply speed; `None` fields are unlimited.
 pub struct Throttle {
     ops: Option<DefaultDirectRateLimiter>,
@@ -67,6 +99,20 @@ async fn wait_for(limiter: &DefaultDirectRateLimiter, mut cells: u64) {
 mod tests {
     use super::*;
     use std::time::Instant;
+
+    #[test]
+    fn the_faster_phase_sets_the_batch_size() {
+        let both = Throttles {
+            snapshot: Throttle::new(40_000, 0),
+            live: Throttle::new(80, 0),
+        };
+        assert_eq!(both.batch_limit(8), Some(500));
+        let live_unlimited = Throttles {
+            snapshot: Throttle::new(40_000, 0),
+            live: None,
+        };
+        assert_eq!(live_unlimited.batch_limit(8), None);
+    }
 
     #[test]
     fn unlimited_is_no_throttle() {

@@ -159,7 +159,7 @@ async fn apply_whole(
         start: checkpoints,
         stop_after_snapshot: args.snapshot_only,
         snapshot_epoch: None,
-        throttle: args.throttle.throttle(1),
+        throttles: args.throttle.throttles(1),
         on_applied: Some(log.commit_hook()),
         min_epoch: None,
         existing_log: Some(settings.topic.clone()),

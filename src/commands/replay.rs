@@ -45,7 +45,7 @@ pub async fn run(args: ReplayArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCo
             log_name: settings.topic.clone(),
             min_epoch: args.epoch,
             existing_log: Some(claim_log),
-            throttle: args.throttle.throttle(1),
+            throttles: args.throttle.throttles(1),
             ..RunOptions::default()
         };
         shutdown

@@ -155,7 +155,7 @@ pub async fn apply(
             checkpoint_log: how.checkpoints.then_some(log_name),
             start: checkpoints,
             stop_after_snapshot: how.snapshot_only,
-            throttle: how.throttle.throttle(share),
+            throttles: how.throttle.throttles(share),
             on_applied: how.checkpoints.then(|| log.commit_hook()),
             min_epoch: how.min_epoch,
             slots: Some(slots),

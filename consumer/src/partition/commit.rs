@@ -170,7 +170,8 @@ impl Committer {
         let (writes, bytes) = per_node.iter().flatten().fold((0, 0), |(w, b), batch| {
             (w + batch.writes(), b + batch.byte_len())
         });
-        if let Some(throttle) = &self.ctx.throttle {
+        let replicated = per_node.iter().flatten().any(|batch| !batch.replayable());
+        if let Some(throttle) = self.ctx.throttles.of(replicated) {
             throttle.admit(writes, bytes).await;
         }
         for (node, batches) in per_node.iter_mut().enumerate() {
@@ -279,11 +280,11 @@ impl Committer {
 
     /// One round trip: the batch (inside `MULTI … EXEC` when `transaction`), every reply judged.
     async fn send(&mut self, batch: &mut Batch, transaction: bool) -> Result<(), ApplyError> {
-        let (count, writes) = (batch.len(), batch.writes());
+        let (count, writes, replicated) = (batch.len(), batch.writes(), !batch.replayable());
         // What goes on the wire, RESP framing included.
         let body = batch.bytes();
         let bytes = body.len();
-        if let Some(throttle) = &self.ctx.throttle {
+        if let Some(throttle) = self.ctx.throttles.of(replicated) {
             throttle.admit(writes, bytes).await;
         }
         let (parts, replies): (Vec<&[u8]>, usize) = if transaction {

@@ -8,7 +8,7 @@ use crate::dbmap::DbMap;
 use crate::snapshot::SnapshotWriter;
 use crate::stats::ApplyStats;
 use crate::target::{Target, TargetInfo};
-use crate::throttle::Throttle;
+use crate::throttle::Throttles;
 use slotstream_schemas::slot::SlotRanges;
 use std::sync::Arc;
 
@@ -28,7 +28,7 @@ pub struct PartitionContext {
     pub stop_after_snapshot: bool,
     /// With `stop_after_snapshot`: the epoch whose snapshot ends the partition (`None`: any).
     pub snapshot_epoch: Option<u64>,
-    pub throttle: Option<Throttle>,
+    pub throttles: Throttles,
     pub on_applied: Option<AppliedHook>,
     /// Skip records of epochs before this one (replay of one epoch onwards).
     pub min_epoch: Option<u64>,

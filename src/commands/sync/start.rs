@@ -66,7 +66,7 @@ pub async fn read_starts(args: &SyncArgs, fresh: bool) -> anyhow::Result<Vec<Sta
         let node = parse_source_url(&source.url)?.to_string();
         headroom::report_in_background(source.clone(), node, headroom::SAMPLE);
         let mut start = read_start(args, applier, source, &source_id, None, fresh).await?;
-        start.options.throttle = args.throttle.throttle(1);
+        start.options.throttles = args.throttle.throttles(1);
         return Ok(vec![start]);
     };
     let captures = {
@@ -101,7 +101,7 @@ pub async fn read_starts(args: &SyncArgs, fresh: bool) -> anyhow::Result<Vec<Sta
         start.options.existing_log = None;
         start.options.claim = Some(claim.clone());
         // Each shard's apply side takes its part of the limits.
-        start.options.throttle = args.throttle.throttle(shards);
+        start.options.throttles = args.throttle.throttles(shards);
     }
     Ok(starts)
 }
