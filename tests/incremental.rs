@@ -468,14 +468,7 @@ fn incremental_kafka_stops_on_records_deleted_before_they_were_applied() {
     for _ in 0..80 {
         let mut pipe = redis::pipe();
         for _ in 0..1000 {
-            let value: Vec<u8> = (0..150)
-                .map(|_| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 7;
-                    seed ^= seed << 17;
-                    seed as u8
-                })
-                .collect();
+            let value = common::dataset::incompressible(&mut seed, 150);
             pipe.cmd("RPUSH").arg("hot").arg(value).ignore();
         }
         pipe.query::<()>(&mut conn).unwrap();

@@ -57,14 +57,7 @@ fn sync_reads_the_source_no_faster_than_source_max_bytes() {
     let mut conn = source.conn();
     let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
     for i in 0..4_000 {
-        let value: Vec<u8> = (0..VALUE_BYTES)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                seed as u8
-            })
-            .collect();
+        let value = common::dataset::incompressible(&mut seed, VALUE_BYTES);
         let _: () = redis::cmd("SET")
             .arg(format!("big:{i:05}"))
             .arg(value)

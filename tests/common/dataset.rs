@@ -475,6 +475,18 @@ pub fn write_big(conn: &mut Connection) -> DatasetSummary {
     w.summary()
 }
 
+/// `len` bytes that do not compress (an RDB stores them as they are), from a xorshift state.
+pub fn incompressible(seed: &mut u64, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            *seed as u8
+        })
+        .collect()
+}
+
 /// Writes `n` short strings `small:{i}` into db 0 (selecting it).
 pub fn write_small_strings(conn: &mut Connection, n: usize) -> DatasetSummary {
     let mut w = Writer::new(conn);
