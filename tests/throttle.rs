@@ -81,3 +81,41 @@ fn sync_reads_the_source_no_faster_than_source_max_bytes() {
     );
     sync.stop();
 }
+
+/// Writes this many commands into one slot: one partition, whose queue holds 4,096 records;
+/// the rest wait in the source's replica output buffer while the copy is held back.
+const BACKLOG: usize = 24_000;
+
+/// A copy held back (here by `--live-max-ops`) falls behind in the source's replica buffer,
+/// where the capture cannot see it. Commands are dated by when the source wrote them, so the
+/// warning that the copy applies them later than the TTL extension fires: at 4,000 commands a
+/// second the last are about 6 s late. Dated when they were read, they would seem at most the
+/// partition queue's 4,096 records late (about 1 s), under the 3 s extension, and a key the
+/// source renewed just in time could be lost on the target with nothing said.
+#[test]
+fn sync_counts_lag_from_when_the_source_wrote_each_command() {
+    let source = RedisServer::start();
+    let target = RedisServer::start();
+    let mut cmd = sync_cmd(&source, &target);
+    cmd.args(["--live-max-ops", "4000", "--ttl-extension-secs", "3"]);
+    let mut sync = Proc::spawn(&mut cmd, "sync");
+    let log = common::follow::sync_log(&source);
+    common::follow::wait_caught_up(&source, &target, &log, &mut [&mut sync]);
+    let mut conn = source.conn();
+    for chunk in 0..BACKLOG / 1_000 {
+        let mut pipe = redis::pipe();
+        for i in chunk * 1_000..(chunk + 1) * 1_000 {
+            pipe.cmd("SET").arg(format!("{{late}}:{i}")).arg(i).ignore();
+        }
+        let _: () = pipe.query(&mut conn).unwrap();
+    }
+    common::follow::wait_caught_up(&source, &target, &log, &mut [&mut sync]);
+    let text = sync.log();
+    assert!(
+        text.contains("after the source ran them"),
+        "no warning that {BACKLOG} commands held back at 4,000/s apply later than the 3 s \
+         extension:\n{text}"
+    );
+    common::follow::assert_identical(&source, &target);
+    sync.stop();
+}

@@ -10,6 +10,7 @@ use crate::read_limit::ReadLimit;
 use crate::replica::{Payload, ReplicaLink, SyncStart, Transfer};
 use crate::shards::is_cluster_node;
 use crate::snapshot::{stream_snapshot, EpochInfo, SnapshotSummary};
+use crate::source_clock::SourceClock;
 use crate::source_facts::SourceFacts;
 use crate::stats::CaptureStats;
 use slotstream_link::Stream;
@@ -215,6 +216,7 @@ impl Session {
             offset: self.offset,
             idle_timeout: self.config.read_timeout,
             limit: ReadLimit::new(self.config.max_read_bytes),
+            clock: SourceClock::start(&self.config, &self.addr.to_string()),
         })
     }
 }

@@ -5,6 +5,7 @@ use crate::command::FrameParser;
 use crate::error::CaptureError;
 use crate::read_limit::ReadLimit;
 use crate::route::Router;
+use crate::source_clock::SourceClock;
 use slotstream_link::Stream;
 use slotstream_schemas::log::LogWriter;
 use std::io::{BufRead, BufReader, ErrorKind, Write};
@@ -29,6 +30,8 @@ pub struct Follower {
     pub idle_timeout: Duration,
     /// `--source-max-bytes`.
     pub limit: Option<ReadLimit>,
+    /// Dates each command by when the source wrote it.
+    pub clock: SourceClock,
 }
 
 /// Where the stream has been handled up to: every record before it is in the log.
@@ -62,7 +65,9 @@ impl Follower {
         while !stop.load(Ordering::Relaxed) {
             self.route_pending(&mut parser, router, log)?;
             if clock.heartbeat_due() {
-                router.heartbeat(router.safe_offset(self.offset), log)?;
+                let offset = router.safe_offset(self.offset);
+                router.written_at(self.clock.written_past(offset));
+                router.heartbeat(offset, log)?;
             }
             if clock.ack_due() {
                 self.acknowledge()?;
@@ -106,6 +111,7 @@ impl Follower {
             let start = self.offset;
             self.offset += frame.len as u64;
             consumed += frame.len;
+            router.written_at(self.clock.written_by(self.offset));
             router.command(frame.args, start, self.offset, log)?;
         }
         self.pending.drain(..consumed);

@@ -18,6 +18,7 @@
 //! - [`follow`]: after the snapshot: ACKs, offsets, the live stream.
 //! - [`fork`]: after a failover, whether the capture continues from the promoted replica.
 //! - [`headroom`]: the source's backlog and replica buffer limit against its write rate.
+//! - [`source_clock`]: when the source wrote each offset, sampled, so lag counts from the source.
 //! - [`read_limit`]: `--source-max-bytes`, a token bucket on what is read from the source.
 //! - [`keys`]: which arguments of a command are keys, from the source's own `COMMAND` table.
 //! - [`stats`]: live counters for progress reporting.
@@ -38,6 +39,7 @@ pub mod replica;
 pub mod route;
 pub mod shards;
 pub mod snapshot;
+pub mod source_clock;
 pub mod source_facts;
 pub mod stats;
 

@@ -4,15 +4,18 @@
 //! that changes state (`FLUSHALL`, `FLUSHDB`, `SWAPDB`, `SCRIPT`, `FUNCTION`), as a barrier in
 //! every partition involved.
 
+mod control;
+mod keep;
+
 use crate::error::CaptureError;
-use crate::fork::{ForkPoint, StreamTail};
+use crate::fork::StreamTail;
 use crate::keys::CommandTable;
-use slotstream_schemas::filter::{Decision, KeyFilter};
+use slotstream_schemas::filter::KeyFilter;
 use slotstream_schemas::log::LogWriter;
 use slotstream_schemas::name::Name;
 use slotstream_schemas::now_ms;
 use slotstream_schemas::slot::{key_slot, partition_for_slot, NO_SLOT};
-use slotstream_schemas::{Barrier, Body, Command, Element, Fork, Heartbeat, Position, Record};
+use slotstream_schemas::{Barrier, Body, Command, Element, Position, Record};
 use std::collections::BTreeMap;
 
 /// Index of heartbeats: after every part of a split command at the same offset.
@@ -35,6 +38,8 @@ pub struct Router {
     tail: Option<StreamTail>,
     /// The databases and keys captured ([`Router::filtered`]).
     filter: KeyFilter,
+    /// When the source wrote what is routed next ([`Router::written_at`]); `None`: now.
+    written_ms: Option<i64>,
 }
 
 /// A `MULTI` block being collected.
@@ -80,7 +85,14 @@ impl Router {
             shard: false,
             tail: None,
             filter: KeyFilter::default(),
+            written_ms: None,
         }
+    }
+
+    /// Dates the records of what is routed next: the source wrote it by `ms` (Unix ms, from
+    /// [`crate::source_clock`]), or just now when `None`.
+    pub fn written_at(&mut self, ms: Option<i64>) {
+        self.written_ms = ms;
     }
 
     /// Captures only what `filter` keeps.
@@ -220,41 +232,6 @@ impl Router {
         self.write(route, args, end, log)
     }
 
-    /// Writes a [`Fork`] to every partition: the source's history parted at `to`, and the
-    /// records that follow reuse the positions past it.
-    pub fn fork<W: LogWriter>(&mut self, to: ForkPoint, log: &mut W) -> Result<(), CaptureError> {
-        let fork = Fork {
-            offset: to.offset,
-            db: to.db,
-        };
-        for partition in 0..self.partitions {
-            let body = Body::Fork(fork);
-            log.append(
-                partition,
-                self.record(to.offset, HEARTBEAT_INDEX, 0, to.db, body),
-            )?;
-        }
-        Ok(())
-    }
-
-    /// Writes a heartbeat to every partition, positioned after every record of `offset`.
-    pub fn heartbeat<W: LogWriter>(
-        &mut self,
-        offset: u64,
-        log: &mut W,
-    ) -> Result<(), CaptureError> {
-        for partition in 0..self.partitions {
-            let body = Body::Heartbeat(Heartbeat {
-                source_offset: offset,
-            });
-            log.append(
-                partition,
-                self.record(offset, HEARTBEAT_INDEX, 0, self.db, body),
-            )?;
-        }
-        Ok(())
-    }
-
     fn route(&self, name: &[u8], args: &[Vec<u8>]) -> Result<Route, CaptureError> {
         match name {
             b"PUBLISH" | b"SPUBLISH" if !self.forward_publish => return Ok(Route::Drop),
@@ -277,36 +254,6 @@ impl Router {
         Ok(Route::Barrier(
             self.partitions_of(indices.iter().map(|&i| &args[i][..])),
         ))
-    }
-
-    /// What the filter keeps of one command run in `db` (`None`: nothing); a command it
-    /// cannot cut exactly stops the capture, or is left out with a warning when asked.
-    fn keep(
-        &self,
-        name: &Name,
-        db: u32,
-        args: Vec<Vec<u8>>,
-    ) -> Result<Option<Vec<Vec<u8>>>, CaptureError> {
-        if self.filter.keeps_all() {
-            return Ok(Some(args));
-        }
-        let decision = self
-            .filter
-            .replicated(name.as_bytes(), db, args, |args| self.key_indices(args))?;
-        match decision {
-            Decision::Keep(args) => Ok(Some(args)),
-            Decision::Drop => Ok(None),
-            Decision::Refuse(why) if self.filter.leave_out_refused => {
-                tracing::warn!(source = %self.addr, db, "left out (--on-unsupported skip-with-warning): {why}");
-                Ok(None)
-            }
-            Decision::Refuse(why) => Err(CaptureError::Filtered {
-                addr: self.addr.clone(),
-                what: format!(
-                    "{why}; or pass --on-unsupported skip-with-warning to leave such commands out"
-                ),
-            }),
-        }
     }
 
     fn key_indices(&self, args: &[Vec<u8>]) -> Result<Vec<usize>, CaptureError> {
@@ -448,7 +395,7 @@ impl Router {
             position: Position { offset, index },
             db,
             slot,
-            capture_ms: now_ms(),
+            capture_ms: self.written_ms.unwrap_or_else(now_ms),
             body,
         }
     }

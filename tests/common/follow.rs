@@ -165,6 +165,16 @@ pub fn assert_identical(source: &RedisServer, target: &RedisServer) {
     verify_identical(source, target);
 }
 
+/// [`assert_identical`] for a copy made with `--ttl-extension-secs` of `extension_ms`.
+pub fn assert_identical_with(source: &RedisServer, target: &RedisServer, extension_ms: i64) {
+    super::contents::assert_same_contents_with(&source.url(), &target.url(), extension_ms);
+    let mut options = slotstream_verify::VerifyOptions::new(source.url(), target.url());
+    options.ttl_extension_ms = extension_ms as u64;
+    let report = super::compare_with(options)
+        .unwrap_or_else(|err| panic!("verify could not compare: {err}"));
+    assert!(report.is_identical(), "{}", super::describe(&report));
+}
+
 /// Every replicated command of the workload succeeded on the source, so on an identical target
 /// each must succeed too: a refusal means the copies had already drifted apart.
 pub fn assert_nothing_refused(log: &str) {
