@@ -40,6 +40,7 @@ pub mod error;
 mod field_ttl;
 mod module;
 mod nodes;
+mod options;
 mod reply;
 pub mod report;
 pub mod scope;
