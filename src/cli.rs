@@ -1,8 +1,10 @@
 //! Command-line interface: the `slotstream` command and its subcommands.
 
+mod check;
 mod filter;
 mod target;
 
+pub use check::CheckArgs;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 pub use filter::FilterArgs;
 use slotstream_link::{Tls, TlsFiles};
@@ -67,6 +69,9 @@ pub enum Command {
     Sync(SyncArgs),
     /// Compare every key of every database of source and target; exit 1 on any difference.
     Verify(VerifyArgs),
+    /// Check what a copy needs of the source and the target before any write: each item pass,
+    /// warn or fail with what to do; exit 0, 1 on a failure, 2 on warnings only.
+    Check(CheckArgs),
     /// Capture the source into a Kafka topic partitioned by hash slot (runs near the source).
     #[cfg(feature = "kafka")]
     Produce(ProduceArgs),

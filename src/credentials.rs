@@ -83,6 +83,15 @@ pub fn resolve(command: &mut Command) -> anyhow::Result<()> {
             fill(source, Side::Source, &source_secret.source_password_file)?;
             fill(target, Side::Target, &target_secret.target_password_file)
         }
+        Command::Check(args) => {
+            if let Some(url) = &mut args.source {
+                fill(url, Side::Source, &args.source_secret.source_password_file)?;
+            }
+            if let Some(url) = &mut args.target {
+                fill(url, Side::Target, &args.target_secret.target_password_file)?;
+            }
+            Ok(())
+        }
         #[cfg(feature = "kafka")]
         Command::Produce(args) => fill(
             &mut args.source,

@@ -10,6 +10,7 @@
 
 #![forbid(unsafe_code)]
 
+mod check;
 mod cli;
 mod commands;
 mod credentials;

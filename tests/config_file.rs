@@ -80,6 +80,7 @@ fn the_example_file_is_valid() {
     for command in [
         "sync",
         "verify",
+        "check",
         "produce",
         "consume",
         "replay",

@@ -89,7 +89,7 @@ impl ApplySummary {
 
 /// Refuses a cluster destination that cannot take every slot: one in `cluster_state:fail`, or
 /// with slots no primary serves (named as ranges).
-async fn check_cluster(
+pub async fn check_cluster(
     addr: &str,
     map: &SlotMap,
     conn: &mut redis::aio::MultiplexedConnection,

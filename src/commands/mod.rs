@@ -1,5 +1,7 @@
 //! One module per subcommand; [`run`] dispatches.
 
+mod check;
+
 #[cfg(feature = "kafka")]
 mod consume;
 #[cfg(feature = "kafka")]
@@ -35,6 +37,7 @@ pub fn run(mut command: Command) -> anyhow::Result<ExitCode> {
         match command {
             Command::Sync(args) => sync::run(args, &shutdown).await,
             Command::Verify(args) => verify::run(args, &shutdown).await,
+            Command::Check(args) => check::run(args, &shutdown).await,
             #[cfg(feature = "kafka")]
             Command::Produce(args) => produce::run(args, &shutdown).await,
             #[cfg(feature = "kafka")]
