@@ -43,11 +43,7 @@ impl Headroom {
             .query(&mut conn)?;
         let offset = |conn: &mut redis::Connection| -> redis::RedisResult<u64> {
             let info: String = redis::cmd("INFO").arg("replication").query(conn)?;
-            Ok(info
-                .lines()
-                .find_map(|line| line.trim().strip_prefix("master_repl_offset:"))
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0))
+            Ok(crate::source_clock::master_offset(&info).unwrap_or(0))
         };
         let (first, at) = (offset(&mut conn)?, Instant::now());
         std::thread::sleep(over);

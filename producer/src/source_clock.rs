@@ -154,7 +154,7 @@ fn sample(config: &SourceConfig, node: &str, out: &Sender<Sample>, stop: &Atomic
 }
 
 /// `master_repl_offset` from an `INFO replication` reply.
-fn master_offset(info: &str) -> Option<u64> {
+pub(crate) fn master_offset(info: &str) -> Option<u64> {
     info.lines()
         .find_map(|line| line.trim().strip_prefix("master_repl_offset:"))
         .and_then(|n| n.parse().ok())
