@@ -48,6 +48,9 @@ pub struct Session {
     /// Set when the source continues from a failover's fork below positions the log holds:
     /// the caller lowers every position past it to it before anything else ([`fork`]).
     pub rewound_to: Option<ForkPoint>,
+    /// Samples the source's offset from the `PSYNC` on, so the writes it buffers during a
+    /// snapshot are dated when they were made, not when the snapshot ended.
+    clock: SourceClock,
 }
 
 /// Where a capture asks the source to continue from, and what it knows of the log past it.
@@ -113,6 +116,7 @@ impl Session {
         };
         let reader = link.into_reader();
         let rewound_to = rewound_to.filter(|_| transfer.is_none());
+        let clock = SourceClock::start(config, &addr.to_string());
         Ok(Self {
             addr,
             source_id,
@@ -124,6 +128,7 @@ impl Session {
             pending: Vec::new(),
             facts,
             rewound_to,
+            clock,
         })
     }
 
@@ -216,7 +221,7 @@ impl Session {
             offset: self.offset,
             idle_timeout: self.config.read_timeout,
             limit: ReadLimit::new(self.config.max_read_bytes),
-            clock: SourceClock::start(&self.config, &self.addr.to_string()),
+            clock: self.clock,
         })
     }
 }

@@ -6,7 +6,8 @@
 //! loses keys the source renewed or renamed just in time. Counting from when the capture
 //! *read* a command is not enough: when the destination is slow, the log fills, the capture
 //! stops reading, and the source's writes wait in its replica output buffer, where no lag
-//! shows. So a side connection samples the source's `master_repl_offset` every 100 ms, and a
+//! shows. So a side connection samples the source's `master_repl_offset` every 100 ms (from the
+//! `PSYNC` on, snapshot included: what the source buffers meanwhile is dated too), and a
 //! command ending at offset `o` is dated by the first sample at or past `o`: the source had
 //! written it by then (at most a sample's interval and a round trip late). A command past
 //! every sample is newer than the last one: it is dated now. Without samples (the source
