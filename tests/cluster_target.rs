@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::follow::write_counters;
+use common::follow::{wait_logged, write_counters};
 use common::keyspace::{self, wait_identical};
 use common::{slotstream, versions, RedisServer};
 use slotstream_test_support::{Cluster, Proc};
@@ -195,6 +195,13 @@ fn live_changes_reach_a_cluster_exactly_once_across_kills() {
             sync = start();
         }
     }
+    // The killed run may have applied everything already: wait for the restart itself.
+    wait_logged(
+        &sync,
+        "asking the source to continue",
+        Duration::from_secs(60),
+    );
+    wait_logged(&sync, "capture: continuing", Duration::from_secs(60));
     wait_identical(&source, &cluster, Duration::from_secs(60), || sync.log());
     let log = sync.stop();
     assert!(log.contains("refused=0"), "{log}");
@@ -484,6 +491,12 @@ fn a_sync_killed_between_the_steps_of_a_command_across_slots_applies_each_once()
         );
     }
     let sync = start(None);
+    wait_logged(
+        &sync,
+        "asking the source to continue",
+        Duration::from_secs(60),
+    );
+    wait_logged(&sync, "capture: continuing", Duration::from_secs(60));
     wait_identical(&source, &cluster, Duration::from_secs(60), || sync.log());
     let log = sync.stop();
     assert!(log.contains("refused=0"), "{log}");

@@ -159,6 +159,20 @@ pub fn sync_log(source: &RedisServer) -> String {
     format!("sync:127.0.0.1:{}", source.port())
 }
 
+/// Waits until `proc`'s log holds `text`: the step a test checks has happened (a copy that is
+/// identical already, say from a killed run, does not show that its restart got anywhere).
+pub fn wait_logged(proc: &Proc, text: &str, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while !proc.log().contains(text) {
+        assert!(
+            Instant::now() < deadline,
+            "{text:?} not logged within {limit:?}:\n{}",
+            proc.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Both checkers agree the copy is exact.
 pub fn assert_identical(source: &RedisServer, target: &RedisServer) {
     assert_same_contents(&source.url(), &target.url());
