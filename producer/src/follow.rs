@@ -65,6 +65,7 @@ impl Follower {
         while !stop.load(Ordering::Relaxed) {
             self.route_pending(&mut parser, router, log)?;
             if clock.heartbeat_due() {
+                self.clock.refresh();
                 let offset = router.safe_offset(self.offset);
                 router.written_at(self.clock.written_past(offset));
                 router.heartbeat(offset, log)?;
@@ -100,6 +101,7 @@ impl Follower {
         log: &mut W,
     ) -> Result<(), CaptureError> {
         let mut consumed = 0;
+        self.clock.refresh();
         while let Some(frame) =
             parser
                 .parse(&self.pending[consumed..])

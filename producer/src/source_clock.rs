@@ -75,8 +75,9 @@ impl SourceClock {
         }
     }
 
-    /// When the source had written the stream up to `offset`: `None` when no sample reaches
-    /// it yet (the capture is current: date it now). Offsets asked must not decrease.
+    /// When the source had written the stream up to `offset`, from the samples taken in by the
+    /// last [`SourceClock::refresh`]: `None` when none reaches it (the capture is current: date
+    /// it now). Offsets asked must not decrease.
     pub fn written_by(&mut self, offset: u64) -> Option<i64> {
         self.drop_before(offset);
         self.samples.front().map(|s| s.ms)
@@ -94,15 +95,15 @@ impl SourceClock {
     }
 
     fn drop_before(&mut self, offset: u64) {
-        self.take_incoming();
         while self.samples.front().is_some_and(|s| s.offset < offset) {
             self.samples.pop_front();
         }
     }
 
-    /// Keeps the first sample of each offset: a source that writes nothing for a while sends
-    /// the same offset again and again, and only when it first got there matters.
-    fn take_incoming(&mut self) {
+    /// Takes in the samples taken since the last call: once per read from the source, not per
+    /// command. Keeps the first sample of each offset: a source that writes nothing for a while
+    /// reports the same offset again and again, and only when it first got there matters.
+    pub fn refresh(&mut self) {
         let Some(incoming) = &self.incoming else {
             return;
         };
