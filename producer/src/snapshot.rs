@@ -4,6 +4,7 @@
 use crate::error::CaptureError;
 use crate::source_facts::SourceFacts;
 use crate::stats::CaptureStats;
+use slotstream_rdb::types::type_name;
 use slotstream_rdb::{ChunkEntry, Entry, KeyEntry, RdbReader};
 use slotstream_schemas::filter::KeyFilter;
 use slotstream_schemas::log::LogWriter;
@@ -89,7 +90,10 @@ pub fn stream_snapshot<R: Read, W: LogWriter>(
             Entry::Aux { key, value } => writer.note_aux(&key, &value),
             Entry::Key(key) => {
                 writer.open()?;
-                if epoch.filter.keeps(key.db, &key.key) {
+                if epoch
+                    .filter
+                    .keeps_entry(key.db, &key.key, type_name(key.rdb_type))
+                {
                     writer.key(key)?;
                 } else {
                     writer.summary.left_out += 1;
@@ -101,7 +105,10 @@ pub fn stream_snapshot<R: Read, W: LogWriter>(
                 if chunk.last {
                     stats.keys.fetch_add(1, Ordering::Relaxed);
                 }
-                if epoch.filter.keeps(chunk.db, &chunk.key) {
+                if epoch
+                    .filter
+                    .keeps_entry(chunk.db, &chunk.key, type_name(chunk.rdb_type))
+                {
                     writer.chunk(chunk)?;
                 } else if chunk.last {
                     writer.summary.left_out += 1;

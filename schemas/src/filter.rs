@@ -1,5 +1,6 @@
-//! Which databases and keys of the source a copy holds (`--include-db`, `--exclude-db`,
-//! `--include-key`, `--exclude-key`), for snapshot entries and live commands alike.
+//! Which databases, keys and value types of the source a copy holds (`--include-db`,
+//! `--exclude-db`, `--include-key`, `--exclude-key`, `--include-type`, `--exclude-type`), for
+//! snapshot entries and live commands alike (types: [`by_type`]).
 //!
 //! Filtering happens where it saves the most for the commands that have it: on the capture
 //! side, so left-out keys never reach the log (a topic holds what its filter keeps; a topic
@@ -9,7 +10,12 @@
 //! filter (`MOVE`, `SWAPDB`, `COPY … DB`), is refused ([`Decision::Refuse`]): the router stops,
 //! naming it, or leaves it out with a warning when asked to (`leave_out_refused`).
 
+mod by_type;
+
+pub use by_type::KeyType;
+
 use crate::glob::Glob;
+use by_type::Typed;
 
 /// The databases and keys to capture; the default keeps everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,6 +26,9 @@ pub struct KeyFilter {
     /// Only keys matching one of these (empty: every key).
     pub include_key: Vec<Glob>,
     pub exclude_key: Vec<Glob>,
+    /// Only values of these types (empty: every type).
+    pub include_type: Vec<KeyType>,
+    pub exclude_type: Vec<KeyType>,
     /// A command the filter cannot cut exactly is left out with a warning instead of stopping
     /// the capture (`--on-unsupported skip-with-warning`).
     pub leave_out_refused: bool,
@@ -56,6 +65,16 @@ impl KeyFilter {
             && self.exclude_db.is_empty()
             && self.include_key.is_empty()
             && self.exclude_key.is_empty()
+            && self.keeps_every_type()
+    }
+
+    fn keeps_every_type(&self) -> bool {
+        self.include_type.is_empty() && self.exclude_type.is_empty()
+    }
+
+    pub fn keeps_type(&self, t: KeyType) -> bool {
+        (self.include_type.is_empty() || self.include_type.contains(&t))
+            && !self.exclude_type.contains(&t)
     }
 
     /// What to capture of command `args` (named `name`, upper case) run in database `db`;
@@ -120,10 +139,31 @@ impl KeyFilter {
         if !self.keeps_db(db) {
             return Ok(Decision::Drop);
         }
-        if self.include_key.is_empty() && self.exclude_key.is_empty() {
+        if self.include_key.is_empty() && self.exclude_key.is_empty() && self.keeps_every_type() {
             return Ok(Decision::Keep(args));
         }
-        let keys = keys(&args)?;
+        let mut keys = keys(&args)?;
+        let mut args = args;
+        let mut name: &[u8] = name;
+        if !self.keeps_every_type() {
+            match by_type::decide(|t| self.keeps_type(t), name, &args, &keys) {
+                Typed::Keep => {}
+                Typed::Drop => return Ok(Decision::Drop),
+                Typed::Refuse(why) => return Ok(Decision::Refuse(why)),
+                Typed::Delete(which) => {
+                    let mut del = vec![b"DEL".to_vec()];
+                    del.extend(
+                        which
+                            .iter()
+                            .filter_map(|&k| keys.get(k))
+                            .filter_map(|&i| args.get(i).cloned()),
+                    );
+                    keys = (1..del.len()).collect();
+                    args = del;
+                    name = b"DEL";
+                }
+            }
+        }
         Ok(match self.command(name, &args, &keys) {
             Kept::All => Decision::Keep(args),
             Kept::Nothing => Decision::Drop,
@@ -155,6 +195,13 @@ impl KeyFilter {
 
     pub fn keeps(&self, db: u32, key: &[u8]) -> bool {
         self.keeps_db(db) && self.keeps_key(key)
+    }
+
+    /// Whether a snapshot entry of RDB type `rdb_type_name` (`hash-listpack`) is kept.
+    pub fn keeps_entry(&self, db: u32, key: &[u8], rdb_type_name: &str) -> bool {
+        self.keeps(db, key)
+            && (self.keeps_every_type()
+                || KeyType::of_rdb_name(rdb_type_name).is_some_and(|t| self.keeps_type(t)))
     }
 
     /// What to keep of `args` (command `name`, its keys at `keys`) in a kept database.
@@ -205,6 +252,13 @@ impl KeyFilter {
         if !self.exclude_key.is_empty() {
             parts.push(format!("not keys {}", globs(&self.exclude_key)));
         }
+        let types = |t: &[KeyType]| t.iter().map(|t| t.name()).collect::<Vec<_>>().join(" ");
+        if !self.include_type.is_empty() {
+            parts.push(format!("types {}", types(&self.include_type)));
+        }
+        if !self.exclude_type.is_empty() {
+            parts.push(format!("not types {}", types(&self.exclude_type)));
+        }
         parts.join(", ")
     }
 }
@@ -219,7 +273,7 @@ mod tests {
             exclude_db: vec![2],
             include_key: vec![Glob::new("keep:*")],
             exclude_key: vec![Glob::new("keep:secret*")],
-            leave_out_refused: false,
+            ..KeyFilter::default()
         }
     }
 
@@ -277,6 +331,26 @@ mod tests {
         };
         assert!(only.keeps(1, b"x") && !only.keeps(0, b"x"));
         assert!(KeyFilter::default().keeps_all() && !f.keeps_all());
+    }
+
+    #[test]
+    fn a_left_out_type_s_replacing_command_deletes_its_kept_keys_only() {
+        let f = KeyFilter {
+            exclude_type: vec![KeyType::String],
+            ..filter()
+        };
+        assert_eq!(
+            decide(&f, 0, &["MSET", "keep:1", "a", "other", "b"], &[1, 3]),
+            Decision::Keep(args(&["DEL", "keep:1"]))
+        );
+        assert_eq!(decide(&f, 0, &["INCR", "keep:1"], &[1]), Decision::Drop);
+        assert_eq!(
+            decide(&f, 0, &["SADD", "keep:1", "m"], &[1]),
+            Decision::Keep(args(&["SADD", "keep:1", "m"]))
+        );
+        assert!(f.keeps_entry(0, b"keep:1", "set-listpack"));
+        assert!(!f.keeps_entry(0, b"keep:1", "string"));
+        assert!(f.describe().contains("not types string"));
     }
 
     #[test]

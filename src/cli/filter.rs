@@ -1,8 +1,8 @@
-//! `--include-db`, `--exclude-db`, `--include-key`, `--exclude-key`: what of the source is
-//! captured, for `sync` and `produce`.
+//! `--include-db`, `--exclude-db`, `--include-key`, `--exclude-key`, `--include-type`,
+//! `--exclude-type`: what of the source is captured, for `sync` and `produce`.
 
 use clap::Args;
-use slotstream_schemas::filter::KeyFilter;
+use slotstream_schemas::filter::{KeyFilter, KeyType};
 use slotstream_schemas::glob::Glob;
 
 /// Which databases and keys of the source are copied.
@@ -21,6 +21,16 @@ pub struct FilterArgs {
     /// Leave out keys matching this glob (repeatable), even when --include-key matches them.
     #[arg(long, value_name = "GLOB")]
     pub exclude_key: Vec<String>,
+    /// Copy only values of these types (repeatable, or comma-separated: string, list, set,
+    /// zset, hash, stream, module; HyperLogLogs and bitmaps are strings, geo sets zsets).
+    /// `RENAME`, `MOVE`, `COPY` and `SORT … STORE` then cannot be copied exactly: they stop the
+    /// copy, or are left out with --on-unsupported skip-with-warning.
+    #[arg(long, value_delimiter = ',', value_name = "TYPE")]
+    pub include_type: Vec<KeyType>,
+    /// Leave out values of these types (repeatable, or comma-separated), even when
+    /// --include-type names them.
+    #[arg(long, value_delimiter = ',', value_name = "TYPE")]
+    pub exclude_type: Vec<KeyType>,
 }
 
 impl FilterArgs {
@@ -33,6 +43,8 @@ impl FilterArgs {
             exclude_db: self.exclude_db.clone(),
             include_key: globs(&self.include_key),
             exclude_key: globs(&self.exclude_key),
+            include_type: self.include_type.clone(),
+            exclude_type: self.exclude_type.clone(),
             leave_out_refused,
         }
     }

@@ -1,8 +1,9 @@
 //! What a verification compares when the copy was mapped or filtered: each source database
-//! against the target database `--map-db` sent it to, and only the keys the filter keeps (on
-//! both sides: a target key the filter would leave out is not the copy's).
+//! against the target database `--map-db` sent it to, and only the keys and types the filter
+//! keeps (on both sides: a target key the filter would leave out is not the copy's).
 
-use slotstream_schemas::filter::KeyFilter;
+use crate::side::KeyType;
+use slotstream_schemas::filter::{KeyFilter, KeyType as Type};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The databases and keys a copy holds, and where each source database went.
@@ -20,6 +21,21 @@ impl Scope {
 
     pub fn keeps_key(&self, key: &[u8]) -> bool {
         self.filter.keeps_key(key)
+    }
+
+    /// Whether the copy holds values of this type (`--include-type`, `--exclude-type`).
+    pub fn keeps_kind(&self, kind: &KeyType) -> bool {
+        let t = match kind {
+            KeyType::None => return true,
+            KeyType::String => Type::String,
+            KeyType::List => Type::List,
+            KeyType::Set => Type::Set,
+            KeyType::ZSet => Type::ZSet,
+            KeyType::Hash => Type::Hash,
+            KeyType::Stream => Type::Stream,
+            KeyType::Other(_) => Type::Module,
+        };
+        self.filter.keeps_type(t)
     }
 
     /// The `(source db, target db)` pairs to compare, given the databases holding keys on each

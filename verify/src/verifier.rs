@@ -193,6 +193,16 @@ impl Verifier {
             };
             verdicts.push(match (&a.kind, &b.kind) {
                 (KeyType::None, _) => Some(Verdict::Gone),
+                // Not the copy's: a left-out type (a key of it on the target is one too many).
+                (x, KeyType::None) if !self.scope.keeps_kind(x) => Some(Verdict::Gone),
+                (x, y) if !self.scope.keeps_kind(x) => Some(checked(
+                    DiffKind::ExtraOnTarget,
+                    format!(
+                        "{} on target, {} (left out by the filter) on source",
+                        y.name(),
+                        x.name()
+                    ),
+                )),
                 (_, KeyType::None) if first_pass => Some(Verdict::Vanished),
                 (kind, KeyType::None) => Some(checked(
                     DiffKind::MissingOnTarget,
@@ -417,7 +427,8 @@ impl Verifier {
                 for (key, (meta, on_source)) in
                     extra.into_iter().zip(on_target.into_iter().zip(on_source))
                 {
-                    if on_source || meta.kind == KeyType::None {
+                    if on_source || meta.kind == KeyType::None || !self.scope.keeps_kind(&meta.kind)
+                    {
                         continue;
                     }
                     let reason = format!("{} only on target", meta.kind.name());
