@@ -3,7 +3,8 @@
 //! count over 10 s. `consume` and
 //! `replay` take the same option (tests/kafka_path.rs uses it to slow a snapshot down).
 //! `--source-max-bytes`: what is read from the source keeps to the limit, measured the same way
-//! with values of known size that do not compress.
+//! with values of known size that do not compress. SIGHUP sets the limits the config file
+//! says now, without a restart.
 
 mod common;
 
@@ -16,13 +17,18 @@ const LIMIT: f64 = 5_000.0;
 
 /// Keys per second reaching `target` over 10 s, once it holds `past` keys.
 fn measured_rate(target: &RedisServer, past: u64, sync: &Proc) -> f64 {
+    rate_over(target, past, sync, Duration::from_secs(10))
+}
+
+/// Keys per second reaching `target` over `span`, once it holds `past` keys.
+fn rate_over(target: &RedisServer, past: u64, sync: &Proc, span: Duration) -> f64 {
     let deadline = Instant::now() + Duration::from_secs(60);
     while key_count(target) < past {
         assert!(Instant::now() < deadline, "no progress:\n{}", sync.log());
         std::thread::sleep(Duration::from_millis(50));
     }
     let (from, began) = (key_count(target), Instant::now());
-    std::thread::sleep(Duration::from_secs(10));
+    std::thread::sleep(span);
     let (to, took) = (key_count(target), began.elapsed());
     (to - from) as f64 / took.as_secs_f64()
 }
@@ -44,6 +50,30 @@ fn sync_keeps_the_snapshot_to_its_max_ops() {
         "{rate:.0} keys/s with --max-ops {LIMIT}:\n{}",
         sync.log()
     );
+    sync.stop();
+}
+
+/// `--live-max-ops` holds live changes to their limit, measured the same way over a backlog of
+/// live writes made at once (the snapshot, empty, unlimited).
+#[test]
+fn sync_keeps_live_changes_to_their_max_ops() {
+    let source = RedisServer::start();
+    let target = RedisServer::start();
+    let mut cmd = sync_cmd(&source, &target);
+    cmd.args(["--live-max-ops", "3000", "--ttl-extension-secs", "600"]);
+    let mut sync = Proc::spawn(&mut cmd, "sync");
+    let log = common::follow::sync_log(&source);
+    common::follow::wait_caught_up(&source, &target, &log, &mut [&mut sync]);
+    write_small_strings(&mut source.conn(), 60_000);
+    // Past the first second's burst.
+    let rate = rate_over(&target, 4_000, &sync, Duration::from_secs(10));
+    assert!(
+        (2_700.0..=3_300.0).contains(&rate),
+        "{rate:.0} live writes/s with --live-max-ops 3000:\n{}",
+        sync.log()
+    );
+    common::follow::wait_caught_up(&source, &target, &log, &mut [&mut sync]);
+    common::follow::assert_identical_with(&source, &target, 600_000);
     sync.stop();
 }
 
@@ -118,4 +148,47 @@ fn sync_counts_lag_from_when_the_source_wrote_each_command() {
     );
     common::follow::assert_identical(&source, &target);
     sync.stop();
+}
+
+/// SIGHUP reads the options again, the config file included: a snapshot held to 2,000 keys a
+/// second goes on at the file's new 8,000 without a restart, and the new limits are logged.
+#[test]
+fn sighup_takes_the_config_file_s_new_limits() {
+    let source = RedisServer::start();
+    write_small_strings(&mut source.conn(), 150_000);
+    let target = RedisServer::start();
+    let config = std::env::temp_dir().join(format!("slotstream-{}-hup.toml", std::process::id()));
+    let limit = |ops: u32| {
+        let file = format!("[sync]\nsnapshot-max-ops = {ops}\nsource-max-bytes = 50000000\n");
+        std::fs::write(&config, file).unwrap()
+    };
+    limit(2_000);
+    let mut cmd = sync_cmd(&source, &target);
+    cmd.args(["--snapshot-only", "--config"]).arg(&config);
+    let mut sync = Proc::spawn(&mut cmd, "sync");
+    // Past the first second's burst.
+    let slow = rate_over(&target, 3_000, &sync, Duration::from_secs(4));
+    assert!(
+        (1_600.0..=2_400.0).contains(&slow),
+        "{slow:.0} keys/s under a limit of 2,000:\n{}",
+        sync.log()
+    );
+    limit(8_000);
+    sync.signal("HUP");
+    common::follow::wait_logged(
+        &sync,
+        "limits now: writes to the target snapshot 8000 ops/s, live unlimited; reads from the \
+         source 50000000 bytes/s",
+        Duration::from_secs(10),
+    );
+    let fast = rate_over(&target, 0, &sync, Duration::from_secs(5));
+    assert!(
+        (6_800.0..=9_200.0).contains(&fast),
+        "{fast:.0} keys/s after SIGHUP set the limit to 8,000:\n{}",
+        sync.log()
+    );
+    let status = sync.wait_exit(Duration::from_secs(120), "the snapshot-only sync to end");
+    assert!(status.success(), "sync failed:\n{}", sync.log());
+    common::follow::assert_identical(&source, &target);
+    let _ = std::fs::remove_file(&config);
 }

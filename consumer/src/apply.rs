@@ -315,7 +315,8 @@ impl Applier {
             limits: Limits {
                 commands: self.config.batch_records,
                 bytes: self.config.batch_bytes,
-                writes: options.throttles.batch_limit(readers.len() as u32),
+                // Set per batch, from the throttles.
+                writes: None,
             },
             stats,
             log_name: options.log_name,

@@ -165,7 +165,7 @@ impl Session {
             addr: self.addr.to_string(),
             what: "the snapshot was already read".into(),
         })?;
-        let limit = ReadLimit::new(self.config.max_read_bytes);
+        let limit = Some(ReadLimit::new(&self.config.max_read_bytes));
         let payload = Payload::new(reader, &transfer).limited(limit);
         let mut rdb = RdbReader::with_limits(payload, self.config.max_object_bytes);
         rdb.set_chunk_bytes(self.config.chunk_bytes);
@@ -220,7 +220,7 @@ impl Session {
             pending: self.pending,
             offset: self.offset,
             idle_timeout: self.config.read_timeout,
-            limit: ReadLimit::new(self.config.max_read_bytes),
+            limit: Some(ReadLimit::new(&self.config.max_read_bytes)),
             clock: self.clock,
         })
     }

@@ -1,6 +1,7 @@
 //! Settings of the capture side: where the source is and how patient to be with it.
 
 use crate::error::CaptureError;
+use crate::read_limit::ReadRate;
 use slotstream_link::{Stream, Tls, TlsError};
 use slotstream_schemas::display::redact_url;
 use slotstream_schemas::filter::KeyFilter;
@@ -32,8 +33,9 @@ pub struct SourceConfig {
     pub tls: Option<Tls>,
     /// Which databases and keys are captured (snapshot and live commands).
     pub filter: KeyFilter,
-    /// Most bytes a second read from the replication link (0: unlimited).
-    pub max_read_bytes: u64,
+    /// Most bytes a second read from the replication link (0: unlimited); changeable while
+    /// the capture runs.
+    pub max_read_bytes: ReadRate,
 }
 
 impl SourceConfig {
@@ -48,7 +50,7 @@ impl SourceConfig {
             shard: None,
             tls: None,
             filter: KeyFilter::default(),
-            max_read_bytes: 0,
+            max_read_bytes: ReadRate::default(),
         }
     }
 

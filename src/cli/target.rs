@@ -3,6 +3,7 @@
 
 use super::{SentinelArgs, TargetSecret};
 use clap::{Args, ValueEnum};
+use slotstream_consumer::throttle::Rate;
 
 /// How fast the apply side may write to the target, snapshot and live changes alike.
 #[derive(Debug, Clone, Copy, Default, Args)]
@@ -29,22 +30,16 @@ pub struct ThrottleArgs {
 }
 
 impl ThrottleArgs {
-    /// The limits of each phase for one of `share` apply sides running side by side (each
-    /// takes its part).
-    pub fn throttles(&self, share: u64) -> slotstream_consumer::throttle::Throttles {
-        let share = share.max(1);
-        let limit = |ops: Option<u32>, bytes: Option<u64>| {
-            let ops = u64::from(ops.unwrap_or(self.max_ops)).div_ceil(share);
-            let bytes = bytes.unwrap_or(self.max_bytes).div_ceil(share);
-            slotstream_consumer::throttle::Throttle::new(
-                u32::try_from(ops).unwrap_or(u32::MAX),
-                bytes,
-            )
+    /// The limits of the snapshot's writes and of live changes.
+    pub fn rates(&self) -> (Rate, Rate) {
+        let rate = |ops: Option<u32>, bytes: Option<u64>| Rate {
+            ops: u64::from(ops.unwrap_or(self.max_ops)),
+            bytes: bytes.unwrap_or(self.max_bytes),
         };
-        slotstream_consumer::throttle::Throttles {
-            snapshot: limit(self.snapshot_max_ops, self.snapshot_max_bytes),
-            live: limit(self.live_max_ops, self.live_max_bytes),
-        }
+        (
+            rate(self.snapshot_max_ops, self.snapshot_max_bytes),
+            rate(self.live_max_ops, self.live_max_bytes),
+        )
     }
 }
 

@@ -94,7 +94,7 @@ struct ShardRun {
 
 /// Applies every shard `stored` names, each by a run of its own, until they end; the first
 /// that fails stops the others. The target's own keys are looked at once, under
-/// `how.claim_log`, before any shard writes. `--max-ops`/`--max-bytes` are shared out equally.
+/// `how.claim_log`, before any shard writes. Every run waits on the same `--max-ops`/`--max-bytes`.
 pub async fn apply(
     how: &HowApplied,
     settings: &KafkaSettings,
@@ -113,7 +113,6 @@ pub async fn apply(
             sources(stored).join(", ")
         );
     }
-    let share = stored.shards.len().max(1) as u64;
     let mut first = first;
     let mut runs = Vec::with_capacity(stored.shards.len());
     for (label, point) in &stored.shards {
@@ -155,7 +154,7 @@ pub async fn apply(
             checkpoint_log: how.checkpoints.then_some(log_name),
             start: checkpoints,
             stop_after_snapshot: how.snapshot_only,
-            throttles: how.throttle.throttles(share),
+            throttles: super::reload::throttles(&how.throttle),
             on_applied: how.checkpoints.then(|| log.commit_hook()),
             min_epoch: how.min_epoch,
             slots: Some(slots),

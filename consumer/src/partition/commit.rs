@@ -171,9 +171,7 @@ impl Committer {
             (w + batch.writes(), b + batch.byte_len())
         });
         let replicated = per_node.iter().flatten().any(|batch| !batch.replayable());
-        if let Some(throttle) = self.ctx.throttles.of(replicated) {
-            throttle.admit(writes, bytes).await;
-        }
+        self.ctx.throttles.admit(replicated, writes, bytes).await;
         for (node, batches) in per_node.iter_mut().enumerate() {
             let mut parts: Vec<&[u8]> = Vec::with_capacity(batches.len() * 3);
             for batch in batches.iter_mut() {
@@ -284,9 +282,7 @@ impl Committer {
         // What goes on the wire, RESP framing included.
         let body = batch.bytes();
         let bytes = body.len();
-        if let Some(throttle) = self.ctx.throttles.of(replicated) {
-            throttle.admit(writes, bytes).await;
-        }
+        self.ctx.throttles.admit(replicated, writes, bytes).await;
         let (parts, replies): (Vec<&[u8]>, usize) = if transaction {
             (vec![MULTI, body, EXEC], count + 2)
         } else {

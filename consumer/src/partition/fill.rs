@@ -16,7 +16,17 @@ impl Lane {
     ) -> Result<(), ApplyError> {
         let partition = self.partition;
         let read = |cause| ApplyError::Read { partition, cause };
-        while self.batches.has_room(&self.ctx.limits) && !self.done() {
+        // A batch's share of its phase's rate limit as it is now (the limits may change while
+        // it runs): the live one once it holds replicated commands.
+        let replicated = !self.batches.is_empty() && !self.batches.replayable();
+        let limits = crate::batch::Limits {
+            writes: self
+                .ctx
+                .throttles
+                .batch_limit(self.ctx.partitions, replicated),
+            ..self.ctx.limits
+        };
+        while self.batches.has_room(&limits) && !self.done() {
             // Unconstrained: tokio's cooperative budget would end every batch near 128 records.
             match poll_once(tokio::task::unconstrained(reader.next())) {
                 Some(next) => match next.map_err(read)? {

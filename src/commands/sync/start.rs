@@ -55,7 +55,7 @@ pub async fn read_starts(args: &SyncArgs, fresh: bool) -> anyhow::Result<Vec<Sta
     source.chunk_bytes = args.chunk_bytes;
     let leave_out = args.values.on_unsupported == crate::cli::OnUnsupported::SkipWithWarning;
     source.filter = args.filter.key_filter(leave_out);
-    source.max_read_bytes = args.source_max_bytes;
+    source.max_read_bytes = crate::commands::reload::source_rate(args.source_max_bytes);
     source.read_timeout = args.source_timeout()?;
     let shape = {
         let source = source.clone();
@@ -66,7 +66,7 @@ pub async fn read_starts(args: &SyncArgs, fresh: bool) -> anyhow::Result<Vec<Sta
         let node = parse_source_url(&source.url)?.to_string();
         headroom::report_in_background(source.clone(), node, headroom::SAMPLE);
         let mut start = read_start(args, applier, source, &source_id, None, fresh).await?;
-        start.options.throttles = args.throttle.throttles(1);
+        start.options.throttles = crate::commands::reload::throttles(&args.throttle);
         return Ok(vec![start]);
     };
     let captures = {
@@ -96,12 +96,11 @@ pub async fn read_starts(args: &SyncArgs, fresh: bool) -> anyhow::Result<Vec<Sta
         .applier
         .claim(&format!("sync:{source_id}"), args.partitions, first_write)
         .await?;
-    let shards = starts.len() as u64;
     for start in &mut starts {
         start.options.existing_log = None;
         start.options.claim = Some(claim.clone());
-        // Each shard's apply side takes its part of the limits.
-        start.options.throttles = args.throttle.throttles(shards);
+        // Every shard's apply side waits on the same limits.
+        start.options.throttles = crate::commands::reload::throttles(&args.throttle);
     }
     Ok(starts)
 }
