@@ -1,7 +1,9 @@
 //! `slotstream check`: what a copy needs of its source and its target, each item judged pass,
 //! warn or fail with what to do, before anything is written. The items are in
 //! [`source`] and [`target`]; this module holds the verdicts and how they are printed.
+//! [`preflight`] runs them before the first write of `sync`, `produce` and `consume`.
 
+pub mod preflight;
 pub mod source;
 pub mod target;
 

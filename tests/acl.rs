@@ -15,7 +15,8 @@ const SOURCE_RULES: &str =
      +acl|dryrun";
 /// README's rules for the target account.
 const TARGET_RULES: &str =
-    "~* &* +@read +@write +@keyspace +@transaction +@connection +@scripting +info +acl|dryrun";
+    "~* &* +@read +@write +@keyspace +@transaction +@connection +@scripting +info +config|get \
+     +acl|dryrun";
 
 const PASSWORD: &str = "acl-test-pw";
 
@@ -73,6 +74,10 @@ fn accounts_with_exactly_the_documented_rules_copy_everything() {
     assert!(
         !log.contains("cannot check"),
         "the permissions were not checked:\n{log}"
+    );
+    assert!(
+        !log.contains("cannot be read"),
+        "a check before the first write could not read a setting:\n{log}"
     );
 }
 

@@ -1,6 +1,6 @@
 //! `slotstream check` against real servers: each item's pass and its warning or failure, the
 //! exit code (0 all pass, 1 a failure, 2 warnings only), and that nothing is written to either
-//! side.
+//! side; `sync` stopping on a failed item before its first write.
 
 mod common;
 
@@ -116,6 +116,45 @@ fn a_target_smaller_than_the_source_fails_on_memory() {
     assert_eq!(verdict(&text, "memory"), "FAIL", "{text}");
     assert!(text.contains("raise maxmemory"), "{text}");
     assert_eq!(code, Some(1), "{text}");
+}
+
+/// `sync` takes the same checks before its first write: a target too small for the source is
+/// refused with nothing written, and `--skip-check memory` goes on (into the target's OOM
+/// replies, which it waits on).
+#[test]
+fn sync_refuses_a_target_too_small_before_any_write_unless_the_check_is_skipped() {
+    let source = RedisServer::start();
+    let value = "x".repeat(100_000);
+    for i in 0..60 {
+        set(&source, &format!("big:{i}"), &value);
+    }
+    let target =
+        RedisServer::start_with_args(&["--maxmemory", "3mb", "--maxmemory-policy", "noeviction"]);
+    let sync = |extra: &[&str]| {
+        let output = common::follow::sync_cmd(&source, &target)
+            .args(["--snapshot-only", "--retry-other-for-secs", "2"])
+            .args(extra)
+            .output()
+            .expect("run slotstream sync");
+        let text = String::from_utf8_lossy(&output.stderr).to_string();
+        (text, output.status.success())
+    };
+    let (text, ok) = sync(&[]);
+    assert!(!ok, "sync went on into a target too small:\n{text}");
+    assert!(
+        text.contains("the checks before the first write failed; nothing was written")
+            && text.contains("target memory:")
+            && text.contains("--skip-check memory"),
+        "{text}"
+    );
+    assert_eq!(dbsize(&target), 0, "sync wrote before its checks failed");
+    let (text, ok) = sync(&["--skip-check", "memory"]);
+    assert!(!ok, "6 MB fitted into 3 MB:\n{text}");
+    assert!(
+        !text.contains("checks before the first write failed"),
+        "{text}"
+    );
+    assert!(text.contains("out of memory"), "{text}");
 }
 
 #[test]

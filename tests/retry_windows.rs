@@ -38,7 +38,13 @@ fn a_target_out_of_memory_is_waited_for_within_the_window_and_given_up_past_it()
 
     let target = full_target();
     let mut sync = sync_cmd(&source, &target);
-    sync.args(["--snapshot-only", "--retry-other-for-secs", "3"]);
+    sync.args([
+        "--snapshot-only",
+        "--skip-check",
+        "memory",
+        "--retry-other-for-secs",
+        "3",
+    ]);
     let log = fails(&mut sync, "sync");
     assert!(
         log.contains("gave up after retrying for 3 s (--retry-other-for-secs)"),
@@ -48,7 +54,13 @@ fn a_target_out_of_memory_is_waited_for_within_the_window_and_given_up_past_it()
 
     let target = full_target();
     let mut sync = sync_cmd(&source, &target);
-    sync.args(["--snapshot-only", "--retry-other-for-secs", "120"]);
+    sync.args([
+        "--snapshot-only",
+        "--skip-check",
+        "memory",
+        "--retry-other-for-secs",
+        "120",
+    ]);
     let mut sync = Proc::spawn(&mut sync, "sync");
     let deadline = Instant::now() + Duration::from_secs(60);
     while !sync.log().contains(OOM_HINT) {

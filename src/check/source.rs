@@ -25,8 +25,23 @@ pub struct SourceSeen {
     pub modules: Vec<String>,
 }
 
-/// Checks the source `config` names, sampling its write rate for `sample`.
-pub fn check(config: &SourceConfig, sample: Duration) -> (Vec<Item>, Option<SourceSeen>) {
+impl SourceSeen {
+    /// What two shards of a cluster source hold together.
+    pub fn with(mut self, shard: SourceSeen) -> SourceSeen {
+        self.used_memory += shard.used_memory;
+        self.proto_max_bulk_len = self.proto_max_bulk_len.max(shard.proto_max_bulk_len);
+        for module in shard.modules {
+            if !self.modules.contains(&module) {
+                self.modules.push(module);
+            }
+        }
+        self
+    }
+}
+
+/// Checks the source `config` names, sampling its write rate for `sample` (`None`: no sample,
+/// and no backlog and replica buffer items, which need it).
+pub fn check(config: &SourceConfig, sample: Option<Duration>) -> (Vec<Item>, Option<SourceSeen>) {
     let mut items = Vec::new();
     let mut conn = match config.client_connection() {
         Ok(conn) => conn,
@@ -68,27 +83,8 @@ pub fn check(config: &SourceConfig, sample: Duration) -> (Vec<Item>, Option<Sour
         ),
     ));
     items.push(replication(&mut conn));
-    let input_before = (net_input(&mut conn), std::time::Instant::now());
-    match Headroom::measure(config, sample) {
-        Ok(mut headroom) => {
-            // A source no replica ever attached to keeps no backlog, and its replication
-            // offset stands still: its network input is the write rate's upper bound.
-            let no_backlog = info_field(&info, "repl_backlog_active") == Some("0");
-            let estimated = headroom.bytes_per_sec == 0.0 && no_backlog;
-            if estimated {
-                if let (Some(before), Some(after)) = (input_before.0, net_input(&mut conn)) {
-                    let secs = input_before.1.elapsed().as_secs_f64().max(0.001);
-                    headroom.bytes_per_sec = after.saturating_sub(before) as f64 / secs;
-                }
-            }
-            items.push(backlog(&headroom, estimated));
-            items.push(replica_buffer(&headroom, seen.used_memory));
-        }
-        Err(err) => items.push(Item::warn(
-            "backlog",
-            format!("cannot read repl-backlog-size and the replica buffer limit: {err}"),
-            "allow CONFIG GET to the source user (+config|get), or check these settings by hand",
-        )),
+    if let Some(sample) = sample {
+        sampled(config, sample, &info, &seen, &mut conn, &mut items);
     }
     items.push(match config_number(&mut conn, "repl-timeout") {
         Some(secs) if secs < MIN_REPL_TIMEOUT_SECS => Item::warn(
@@ -107,6 +103,39 @@ pub fn check(config: &SourceConfig, sample: Duration) -> (Vec<Item>, Option<Sour
         ),
     });
     (items, Some(seen))
+}
+
+/// The items that need the write rate, sampled for `sample`: backlog and replica buffer.
+fn sampled(
+    config: &SourceConfig,
+    sample: Duration,
+    info: &str,
+    seen: &SourceSeen,
+    conn: &mut redis::Connection,
+    items: &mut Vec<Item>,
+) {
+    let input_before = (net_input(conn), std::time::Instant::now());
+    match Headroom::measure(config, sample) {
+        Ok(mut headroom) => {
+            // A source no replica ever attached to keeps no backlog, and its replication
+            // offset stands still: its network input is the write rate's upper bound.
+            let no_backlog = info_field(info, "repl_backlog_active") == Some("0");
+            let estimated = headroom.bytes_per_sec == 0.0 && no_backlog;
+            if estimated {
+                if let (Some(before), Some(after)) = (input_before.0, net_input(conn)) {
+                    let secs = input_before.1.elapsed().as_secs_f64().max(0.001);
+                    headroom.bytes_per_sec = after.saturating_sub(before) as f64 / secs;
+                }
+            }
+            items.push(backlog(&headroom, estimated));
+            items.push(replica_buffer(&headroom, seen.used_memory));
+        }
+        Err(err) => items.push(Item::warn(
+            "backlog",
+            format!("cannot read repl-backlog-size and the replica buffer limit: {err}"),
+            "allow CONFIG GET to the source user (+config|get), or check these settings by hand",
+        )),
+    }
 }
 
 /// Whether the server offers replication to this user: `PSYNC` exists (managed services may

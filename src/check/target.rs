@@ -13,8 +13,13 @@ use slotstream_schemas::BOOKKEEPING_PREFIX;
 /// Memory use past this share of what the target has free is warned about.
 const TIGHT: f64 = 0.8;
 
-/// Checks the target `config` names, against what was seen of the source.
-pub async fn check(config: &TargetConfig, source: Option<&SourceSeen>) -> Vec<Item> {
+/// Checks the target `config` names, against what was seen of the source; keys of its own only
+/// with `own_keys` (a look over every key, which the copy's first write takes anyway).
+pub async fn check(
+    config: &TargetConfig,
+    source: Option<&SourceSeen>,
+    own_keys: bool,
+) -> Vec<Item> {
     let mut items = Vec::new();
     let unreachable = |why: String| {
         Item::fail(
@@ -71,7 +76,9 @@ pub async fn check(config: &TargetConfig, source: Option<&SourceSeen>) -> Vec<It
     if let Some(source) = source {
         items.push(modules(&source.modules, &info.modules));
     }
-    items.push(own_keys(&mut nodes, &mut conn, config.on_existing).await);
+    if own_keys {
+        items.push(keys_of_its_own(&mut nodes, &mut conn, config.on_existing).await);
+    }
     items
 }
 
@@ -216,7 +223,7 @@ fn modules(source: &[String], target: &[String]) -> Item {
 }
 
 /// Keys the target holds of its own, as the copy's first write would judge them.
-async fn own_keys(
+async fn keys_of_its_own(
     nodes: &mut [MultiplexedConnection],
     store: &mut MultiplexedConnection,
     policy: slotstream_consumer::OnExisting,

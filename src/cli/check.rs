@@ -1,6 +1,7 @@
 //! `slotstream check`'s arguments: the sides to check, reached as `sync` reaches them.
 
 use super::{SentinelArgs, SourceSecret, TargetSecret, ValueArgs};
+use clap::builder::PossibleValuesParser;
 use clap::Args;
 
 #[derive(Debug, Args)]
@@ -23,4 +24,14 @@ pub struct CheckArgs {
     /// How long the source's write rate is sampled, for its backlog and replica buffer.
     #[arg(long, default_value_t = 2)]
     pub sample_secs: u64,
+}
+
+/// The checks `sync`, `produce` and `consume` take before their first write.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PreflightArgs {
+    /// Go on although this check fails (repeatable), e.g. `--skip-check memory` for a target
+    /// whose maxmemory will be raised while the copy waits on its OOM replies.
+    #[arg(long = "skip-check", value_name = "ITEM",
+          value_parser = PossibleValuesParser::new(crate::check::preflight::SKIPPABLE))]
+    pub skip_check: Vec<String>,
 }

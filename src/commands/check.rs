@@ -17,7 +17,7 @@ pub async fn run(args: CheckArgs, _shutdown: &Shutdown) -> anyhow::Result<ExitCo
     let mut seen = None;
     if let Some(url) = &args.source {
         let config = args.source_secret.source_config(url, &args.sentinel)?;
-        let sample = Duration::from_secs(args.sample_secs);
+        let sample = Some(Duration::from_secs(args.sample_secs));
         let (items, source) =
             tokio::task::spawn_blocking(move || check::source::check(&config, sample)).await?;
         seen = source;
@@ -30,7 +30,7 @@ pub async fn run(args: CheckArgs, _shutdown: &Shutdown) -> anyhow::Result<ExitCo
         let config = args
             .values
             .target_config(url, &args.target_secret, &args.sentinel)?;
-        let items = check::target::check(&config, seen.as_ref()).await;
+        let items = check::target::check(&config, seen.as_ref(), true).await;
         report.sections.push(Section {
             title: format!("target {}", redact_url(url)),
             items,
