@@ -2,11 +2,13 @@
 
 mod check;
 mod filter;
+mod metrics;
 mod target;
 
-pub use check::CheckArgs;
+pub use check::{CheckArgs, PreflightArgs};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 pub use filter::FilterArgs;
+pub use metrics::MetricsArgs;
 use slotstream_link::{Tls, TlsFiles};
 use std::path::PathBuf;
 use target::parse_db_pair;
@@ -165,6 +167,10 @@ pub struct ProduceArgs {
     pub source_timeout_secs: u64,
     #[command(flatten)]
     pub sentinel: SentinelArgs,
+    #[command(flatten)]
+    pub preflight: PreflightArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 #[cfg(feature = "kafka")]
@@ -197,6 +203,10 @@ pub struct ConsumeArgs {
     pub retry_other_for_secs: u64,
     #[command(flatten)]
     pub sentinel: SentinelArgs,
+    #[command(flatten)]
+    pub preflight: PreflightArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 #[cfg(feature = "kafka")]
@@ -219,6 +229,8 @@ pub struct ReplayArgs {
     pub throttle: ThrottleArgs,
     #[command(flatten)]
     pub sentinel: SentinelArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 #[cfg(feature = "kafka")]
@@ -289,6 +301,10 @@ pub struct SyncArgs {
     pub source_timeout_secs: u64,
     #[command(flatten)]
     pub sentinel: SentinelArgs,
+    #[command(flatten)]
+    pub preflight: PreflightArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 #[derive(Debug, Args)]

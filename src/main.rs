@@ -5,6 +5,7 @@
 //! - `commands`: one file per subcommand, each a thin driver over the library crates.
 //! - `layers`: options from a config file (`--config`) and `SLOTSTREAM_*` variables, put
 //!   before the command line's.
+//! - `metrics`: `--metrics-addr`, the run's numbers for Prometheus and orchestrators.
 //! - `shutdown`: the one stop token of the process: SIGTERM/SIGINT start a drain, a second
 //!   signal exits at once, a deadline bounds the drain.
 
@@ -15,6 +16,7 @@ mod cli;
 mod commands;
 mod credentials;
 mod layers;
+mod metrics;
 mod shutdown;
 
 use clap::Parser;

@@ -1,6 +1,6 @@
 //! Counters the capture side updates as it goes, read by progress reporting.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Live capture counters; cheap to update from the capture thread.
 #[derive(Debug, Default)]
@@ -11,6 +11,8 @@ pub struct CaptureStats {
     pub rdb_bytes: AtomicU64,
     /// Size of the snapshot when the source announced it (`$<len>`), else 0.
     pub rdb_total: AtomicU64,
+    /// The snapshot is captured and the capture follows live changes.
+    pub live: AtomicBool,
 }
 
 impl CaptureStats {
@@ -24,5 +26,9 @@ impl CaptureStats {
 
     pub fn rdb_total(&self) -> u64 {
         self.rdb_total.load(Ordering::Relaxed)
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.live.load(Ordering::Relaxed)
     }
 }

@@ -24,7 +24,14 @@ const WAITING_NOTE_EVERY: Duration = Duration::from_secs(5);
 const TOPIC_POLL_EVERY: Duration = Duration::from_secs(1);
 
 pub async fn run(args: ConsumeArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCode> {
+    args.metrics.serve().await?;
     let windows = Windows::secs(args.retry_for_secs, args.retry_other_for_secs);
+    // The target's items (the source's are the producer's): once, as the process starts.
+    let target = args
+        .values
+        .target_config(&args.target, &args.target_secret, &args.sentinel)?;
+    let skip = &args.preflight.skip_check;
+    crate::check::preflight::before_first_write(&[], Some(&target), skip).await?;
     crate::commands::retry::with_retries(windows, shutdown, |advanced| {
         run_once(args.clone(), shutdown, advanced)
     })
@@ -53,10 +60,14 @@ async fn run_once(
         return Ok(stopped("while waiting for the producer"));
     };
     let stats = Arc::new(ApplyStats::default());
+    let partitions = log.partitions() as usize * stored.shards.len().max(1);
     let progress = Progress::spawn({
         let stats = stats.clone();
         move || {
-            let mut numbers = Numbers::default();
+            let mut numbers = Numbers {
+                partitions,
+                ..Numbers::default()
+            };
             apply_progress(&stats, &mut numbers);
             numbers
         }
@@ -159,7 +170,7 @@ async fn apply_whole(
         start: checkpoints,
         stop_after_snapshot: args.snapshot_only,
         snapshot_epoch: None,
-        throttles: args.throttle.throttles(1),
+        throttles: super::reload::throttles(&args.throttle),
         on_applied: Some(log.commit_hook()),
         min_epoch: None,
         existing_log: Some(settings.topic.clone()),

@@ -8,7 +8,8 @@ mod consume;
 mod dev_broker;
 #[cfg(feature = "kafka")]
 mod produce;
-mod progress;
+pub(crate) mod progress;
+mod reload;
 #[cfg(feature = "kafka")]
 mod replay;
 mod retry;
@@ -103,6 +104,8 @@ pub fn capture_progress(stats: &CaptureStats, numbers: &mut Numbers) {
     numbers.keys_read += stats.keys();
     numbers.rdb_bytes += stats.rdb_bytes();
     numbers.rdb_total += stats.rdb_total();
+    numbers.captures += 1;
+    numbers.captures_live += usize::from(stats.is_live());
 }
 
 /// The apply side's counters, for the progress line.

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 pub async fn run(args: ProduceArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCode> {
+    args.metrics.serve().await?;
     let windows = Windows::secs(args.retry_for_secs, args.retry_other_for_secs);
     let tails = Tails::default();
     crate::commands::retry::with_retries(windows, shutdown, |advanced| {
@@ -59,6 +60,11 @@ async fn run_once(
             .await
             .context("planning the captures")??
     };
+    if jobs.iter().all(|job| job.stored.is_none()) {
+        let sources: Vec<_> = jobs.iter().map(|job| job.source.clone()).collect();
+        let skip = &args.preflight.skip_check;
+        crate::check::preflight::before_first_write(&sources, None, skip).await?;
+    }
     // Stops this attempt: on a stop of the process, or when one capture fails.
     let linked = shutdown.attempt();
     let attempt = &linked.token;
@@ -105,7 +111,7 @@ fn plan_jobs(args: &ProduceArgs, settings: KafkaSettings) -> anyhow::Result<Vec<
         .source_config(&args.source, &args.sentinel)?;
     source.chunk_bytes = args.chunk_bytes;
     source.filter = args.filter.key_filter(false);
-    source.max_read_bytes = args.source_max_bytes;
+    source.max_read_bytes = super::reload::source_rate(args.source_max_bytes);
     source.read_timeout = args.source_timeout()?;
     let addr = parse_source_url(&source.url)?.to_string();
     let stored = slotstream_kafka::load_resume_points(&settings)?;
@@ -117,9 +123,15 @@ fn plan_jobs(args: &ProduceArgs, settings: KafkaSettings) -> anyhow::Result<Vec<
             );
             anyhow::ensure!(
                 stored.shards.is_empty(),
-                "topic {} is fed by the shards of a cluster source ({}), not by a standalone                  server; use another topic",
+                "topic {} is fed by the shards of a cluster source ({}), not by a standalone \
+                 server; use another topic",
                 settings.topic,
-                stored.shards.values().map(|p| p.source.as_str()).collect::<Vec<_>>().join(", ")
+                stored
+                    .shards
+                    .values()
+                    .map(|p| p.source.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             if args.source_id.is_some() {
                 source.source_id = args.source_id.clone();
@@ -134,7 +146,8 @@ fn plan_jobs(args: &ProduceArgs, settings: KafkaSettings) -> anyhow::Result<Vec<
         SourceShape::Cluster(shards) => {
             if let Some(whole) = &stored.whole {
                 anyhow::bail!(
-                    "topic {} is fed by source {:?}, a standalone server, and {addr} is a node                      of a cluster; use another topic",
+                    "topic {} is fed by source {:?}, a standalone server, and {addr} is a node \
+                     of a cluster; use another topic",
                     settings.topic,
                     whole.source
                 );
@@ -268,6 +281,7 @@ fn produce(
         writer.save_resume_point(&point)?;
     }
     let follower = session.into_follower()?;
+    stats.live.store(true, std::sync::atomic::Ordering::Relaxed);
     let followed = follower.run(stop, &mut router, &mut writer, |progress, writer| {
         point.offset = progress.offset;
         point.db = progress.db;

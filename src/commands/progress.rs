@@ -30,6 +30,11 @@ pub struct Numbers {
     pub left_out: u64,
     /// Per partition (and shard): apply time minus capture time of its last heartbeat, in ms.
     pub lags_ms: BTreeMap<slotstream_consumer::stats::LagKey, i64>,
+    /// Partitions (of every shard) the apply side runs; 0 without one.
+    pub partitions: usize,
+    /// Captures running, and those past their snapshot.
+    pub captures: usize,
+    pub captures_live: usize,
 }
 
 /// A background task that logs progress until stopped.
@@ -38,8 +43,11 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// Logs what `read` returns every few seconds while it changes, and the live line.
-    pub fn spawn(read: impl Fn() -> Numbers + Send + 'static) -> Self {
+    /// Logs what `read` returns every few seconds while it changes, and the live line; `read`
+    /// also answers `--metrics-addr` from now on.
+    pub fn spawn(read: impl Fn() -> Numbers + Send + Sync + 'static) -> Self {
+        let read = std::sync::Arc::new(read);
+        crate::metrics::publish(read.clone());
         let task = tokio::spawn(async move {
             let started = Instant::now();
             let mut ticker = tokio::time::interval(EVERY);
@@ -50,7 +58,7 @@ impl Progress {
             loop {
                 ticker.tick().await;
                 ticks += 1;
-                let numbers = read();
+                let numbers = (*read)();
                 let now = (numbers.keys_read, numbers.keys_applied);
                 if now == last {
                     if ticks % LIVE_EVERY_TICKS == 0 {

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub async fn run(args: ReplayArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCode> {
+    args.metrics.serve().await?;
     let started = Instant::now();
     let settings = kafka_settings(&args.kafka)?;
     let target = args
@@ -45,7 +46,7 @@ pub async fn run(args: ReplayArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCo
             log_name: settings.topic.clone(),
             min_epoch: args.epoch,
             existing_log: Some(claim_log),
-            throttles: args.throttle.throttles(1),
+            throttles: super::reload::throttles(&args.throttle),
             ..RunOptions::default()
         };
         shutdown

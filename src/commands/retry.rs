@@ -137,6 +137,7 @@ where
             )));
         };
         failures += 1;
+        crate::metrics::note_retry(class != Retry::Later);
         tracing::warn!(
             error = %format!("{err:#}"),
             attempt = failures,

@@ -33,6 +33,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub async fn run(args: SyncArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCode> {
+    args.metrics.serve().await?;
     let windows = Windows::secs(args.retry_for_secs, args.retry_other_for_secs);
     // Set when an attempt ended because the source's slots moved: the next one waits for the
     // resharding to end and takes a new snapshot of every shard ([`topology`]).
@@ -86,6 +87,17 @@ async fn run_once(
         return Ok(stopped("before the sync began"));
     };
     let starts = starts?;
+    if starts
+        .iter()
+        .all(|s| s.checkpoints.iter().all(Option::is_none))
+    {
+        let sources: Vec<_> = starts.iter().map(|s| s.source.clone()).collect();
+        let target =
+            args.values
+                .target_config(&args.target, &args.target_secret, &args.sentinel)?;
+        let skip = &args.preflight.skip_check;
+        crate::check::preflight::before_first_write(&sources, Some(&target), skip).await?;
+    }
     resharded.store(false, Ordering::Relaxed);
     // Stops this attempt: on a stop of the process, or when one capture fails.
     let linked = shutdown.attempt();
@@ -109,10 +121,14 @@ async fn run_once(
         .iter()
         .map(|_| Arc::new(CaptureStats::default()))
         .collect();
+    let partitions = args.partitions as usize * capture_stats.len();
     let progress = Progress::spawn({
         let (capture, apply) = (capture_stats.clone(), apply_stats.clone());
         move || {
-            let mut numbers = Numbers::default();
+            let mut numbers = Numbers {
+                partitions,
+                ..Numbers::default()
+            };
             for stats in &capture {
                 capture_progress(stats, &mut numbers);
             }
@@ -405,6 +421,7 @@ fn capture(
     .filtered(session.config().filter.clone());
     tracing::info!(epoch, "following live changes");
     let follower = session.into_follower()?;
+    stats.live.store(true, Ordering::Relaxed);
     let followed = follower.run(stop, &mut router, &mut writer, |_, _| Ok(()));
     tails.keep(name, router.tail());
     followed?;

@@ -1,0 +1,163 @@
+//! The run's numbers as Prometheus text (prometheus-client's encoder): counters of what was
+//! read, applied, refused and left out, the snapshot's size, lag per partition, retries, and
+//! readiness. Labels are bounded: a partition and a shard, never a key.
+
+use super::{LATER, RECONNECTS};
+use crate::commands::progress::Numbers;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Whose lag.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PartitionLabels {
+    /// `slots-<first slot>` of a cluster source's shard; empty for a whole source.
+    shard: String,
+    partition: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CauseLabels {
+    cause: String,
+}
+
+/// `numbers` (and `ready`) in the text format.
+pub fn render(numbers: &Numbers, ready: bool) -> Result<String, std::fmt::Error> {
+    let mut registry = Registry::with_prefix("slotstream");
+    let mut counter = |name: &str, help: &str, value: u64| {
+        let counter: Counter = Counter::default();
+        counter.inc_by(value);
+        registry.register(name, help, counter);
+    };
+    counter(
+        "snapshot_keys_read",
+        "Snapshot keys read from the source",
+        numbers.keys_read,
+    );
+    counter(
+        "snapshot_keys_applied",
+        "Snapshot keys written to the target",
+        numbers.keys_applied,
+    );
+    counter(
+        "snapshot_bytes_read",
+        "Snapshot bytes read from the source",
+        numbers.rdb_bytes,
+    );
+    counter(
+        "commands_applied",
+        "Live commands applied to the target",
+        numbers.commands,
+    );
+    counter(
+        "commands_refused",
+        "Replicated commands the target answered with an error of their own",
+        numbers.refused,
+    );
+    counter(
+        "left_out",
+        "Keys and commands left out as the target cannot hold them (--on-unsupported)",
+        numbers.left_out,
+    );
+    let gauge = |registry: &mut Registry, name: &str, help: &str, value: i64| {
+        let gauge: Gauge = Gauge::default();
+        gauge.set(value);
+        registry.register(name, help, gauge);
+    };
+    gauge(
+        &mut registry,
+        "snapshot_bytes_expected",
+        "Snapshot size the source announced (0: not announced)",
+        numbers.rdb_total as i64,
+    );
+    gauge(
+        &mut registry,
+        "partitions",
+        "Partitions the apply side runs (of every shard)",
+        numbers.partitions as i64,
+    );
+    gauge(
+        &mut registry,
+        "partitions_live",
+        "Partitions that have applied a heartbeat, so are past their snapshot",
+        numbers.lags_ms.len() as i64,
+    );
+    gauge(
+        &mut registry,
+        "captures_live",
+        "Captures past their snapshot, following live changes",
+        numbers.captures_live as i64,
+    );
+    gauge(
+        &mut registry,
+        "ready",
+        "1 when /readyz answers 200",
+        i64::from(ready),
+    );
+    let lag = Family::<PartitionLabels, Gauge<f64, AtomicU64>>::default();
+    for (key, ms) in &numbers.lags_ms {
+        let labels = PartitionLabels {
+            shard: key.shard.map(|s| format!("slots-{s}")).unwrap_or_default(),
+            partition: key.partition.to_string(),
+        };
+        lag.get_or_create(&labels).set(*ms as f64 / 1000.0);
+    }
+    registry.register(
+        "lag_seconds",
+        "Apply time minus the time the source wrote the partition's last heartbeat",
+        lag,
+    );
+    let retries = Family::<CauseLabels, Counter>::default();
+    for (cause, count) in [("reconnect", &RECONNECTS), ("later", &LATER)] {
+        let labels = CauseLabels {
+            cause: cause.to_string(),
+        };
+        retries
+            .get_or_create(&labels)
+            .inc_by(count.load(Ordering::Relaxed));
+    }
+    registry.register(
+        "retries",
+        "Attempts started again: after a dropped link (reconnect) or an error that may pass (later)",
+        retries,
+    );
+    let mut text = String::new();
+    encode(&mut text, &registry)?;
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slotstream_consumer::stats::LagKey;
+
+    #[test]
+    fn numbers_become_prometheus_text() {
+        let mut numbers = Numbers {
+            keys_applied: 42,
+            partitions: 2,
+            ..Numbers::default()
+        };
+        let key = LagKey {
+            shard: Some(5461),
+            partition: 3,
+        };
+        numbers.lags_ms.insert(key, 1500);
+        let text = render(&numbers, false).unwrap();
+        assert!(
+            text.contains("slotstream_snapshot_keys_applied_total 42\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("slotstream_lag_seconds{shard=\"slots-5461\",partition=\"3\"} 1.5\n"),
+            "{text}"
+        );
+        assert!(text.contains("slotstream_ready 0\n"), "{text}");
+        assert!(text.contains("slotstream_partitions_live 1\n"), "{text}");
+        assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+}
