@@ -22,6 +22,10 @@ pub struct Cli {
     #[arg(long, global = true, default_value = "info", env = "SLOTSTREAM_LOG")]
     pub log: String,
 
+    /// Log lines as text, or as one JSON object per line for log shippers.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "SLOTSTREAM_LOG_FORMAT")]
+    pub log_format: LogFormat,
+
     /// Read options from this TOML file: a [common] section and one per command ([sync],
     /// [produce], …), keys named like the options. SLOTSTREAM_<OPTION> variables win over the
     /// file, and the command line over both. slotstream.example.toml shows every section.
@@ -30,6 +34,12 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// Examples of the commands every build has.

@@ -5,7 +5,8 @@
 //! - `commands`: one file per subcommand, each a thin driver over the library crates.
 //! - `layers`: options from a config file (`--config`) and `SLOTSTREAM_*` variables, put
 //!   before the command line's.
-//! - `metrics`: `--metrics-addr`, the run's numbers for Prometheus and orchestrators.
+//! - `progress`: the counters a command reports ([`progress::Numbers`]) and its progress lines.
+//! - `metrics`: `--metrics-addr`, the same numbers for Prometheus and orchestrators.
 //! - `shutdown`: the one stop token of the process: SIGTERM/SIGINT start a drain, a second
 //!   signal exits at once, a deadline bounds the drain.
 
@@ -17,6 +18,7 @@ mod commands;
 mod credentials;
 mod layers;
 mod metrics;
+mod progress;
 mod shutdown;
 
 use clap::Parser;
@@ -33,7 +35,7 @@ fn main() -> ExitCode {
         }
     };
     let cli = cli::Cli::parse_from(args);
-    commands::init_logging(&cli.log);
+    commands::init_logging(&cli.log, cli.log_format);
     match commands::run(cli.command) {
         Ok(code) => code,
         Err(err) => {

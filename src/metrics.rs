@@ -1,24 +1,39 @@
 //! `--metrics-addr`: the run's counters over HTTP for Prometheus and orchestrators. `/metrics`
 //! is Prometheus text, `/healthz` answers while the process is up, `/readyz` once the copy is
 //! past its snapshot and within `--ready-lag-secs` ([`ready`]). The numbers are the ones the
-//! progress lines read ([`Numbers`]), as the current attempt's closure returns them.
+//! progress lines read ([`Numbers`]), as the current attempt's closure returns them (each
+//! command hands it over with [`publish`]).
 //!
 //! # Layout
 //! - `text`: [`Numbers`] → Prometheus text.
 //! - `server`: the HTTP listener (hyper), one task per connection.
+//! - `alert`: `--alert-lag-secs` and `--alert-webhook`.
 
+pub mod alert;
 mod server;
 mod text;
 
 pub use server::serve;
 
-use crate::commands::progress::Numbers;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+/// Starts what the command asked for: the lag alert (`alert`) and the server (`addr`).
+pub async fn start(
+    addr: Option<std::net::SocketAddr>,
+    ready_lag: Duration,
+    alert: Option<alert::LagAlert>,
+) -> anyhow::Result<()> {
+    if let Some(alert) = alert {
+        alert::watch(alert);
+    }
+    match addr {
+        Some(addr) => serve(addr, ready_lag).await,
+        None => Ok(()),
+    }
+}
 
-/// What reads the current attempt's numbers.
-pub type Reader = Arc<dyn Fn() -> Numbers + Send + Sync>;
+use crate::progress::{Numbers, Reader};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
 
 /// The reader of the attempt running now ([`publish`]); `None` before the first.
 static CURRENT: Mutex<Option<Reader>> = Mutex::new(None);

@@ -125,3 +125,98 @@ fn sync_serves_health_readiness_and_counters_of_what_it_copied() {
     assert_eq!(key_count(&other), 0, "the second sync wrote:\n{out}");
     sync.stop();
 }
+
+/// A webhook receiver: every request's body, as it arrives.
+fn webhook() -> (String, std::sync::mpsc::Receiver<String>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Headers, then as many body bytes as Content-Length says.
+            let body = loop {
+                let Ok(n) = stream.read(&mut buf) else {
+                    break None;
+                };
+                if n == 0 {
+                    break None;
+                }
+                request.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&request).to_string();
+                let Some((head, body)) = text.split_once("\r\n\r\n") else {
+                    continue;
+                };
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().to_string())
+                    })
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                if body.len() >= length {
+                    break Some(body.to_string());
+                }
+            };
+            let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+            if let Some(body) = body {
+                let _ = tx.send(body);
+            }
+        }
+    });
+    (url, rx)
+}
+
+/// `--alert-lag-secs`: a copy held back (`--live-max-ops`) under a burst of writes warns once its
+/// lag passes the threshold and says when it is back under, and the webhook gets a JSON
+/// document for each; logs come as one JSON object per line with `--log-format json`.
+#[test]
+fn lag_alerts_are_logged_and_posted_and_logs_can_be_json() {
+    let source = RedisServer::start();
+    let target = RedisServer::start();
+    let (url, posted) = webhook();
+    let mut cmd = sync_cmd(&source, &target);
+    cmd.args(["--live-max-ops", "500", "--ttl-extension-secs", "600"])
+        .args(["--alert-lag-secs", "1", "--alert-webhook", &url])
+        .args(["--log-format", "json"]);
+    let mut sync = Proc::spawn(&mut cmd, "sync");
+    let log = sync_log(&source);
+    wait_caught_up(&source, &target, &log, &mut [&mut sync]);
+    write_small_strings(&mut source.conn(), 4_000);
+    wait_caught_up(&source, &target, &log, &mut [&mut sync]);
+    common::follow::wait_logged(
+        &sync,
+        "lag back under --alert-lag-secs",
+        Duration::from_secs(60),
+    );
+    let text = sync.log();
+    assert!(text.contains("lag over --alert-lag-secs"), "{text}");
+    let events: Vec<serde_json::Value> = (0..2)
+        .map(|_| {
+            let body = posted
+                .recv_timeout(Duration::from_secs(10))
+                .unwrap_or_else(|_| panic!("the webhook got fewer than 2 documents:\n{text}"));
+            serde_json::from_str(&body).unwrap_or_else(|err| panic!("{err}: {body}"))
+        })
+        .collect();
+    assert_eq!(events[0]["event"], "lag_over", "{events:?}");
+    assert!(
+        events[0]["lag_seconds"].as_f64().unwrap() > 1.0,
+        "{events:?}"
+    );
+    assert_eq!(events[1]["event"], "lag_recovered", "{events:?}");
+    assert_eq!(events[0]["command"], "sync", "{events:?}");
+    // Every line of the log is a JSON object with a level and a message.
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let object: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|err| panic!("not JSON ({err}): {line}"));
+        assert!(object["level"].is_string(), "{line}");
+        assert!(object["fields"]["message"].is_string(), "{line}");
+    }
+    assert_identical(&source, &target);
+    sync.stop();
+}

@@ -1,5 +1,5 @@
-//! `--metrics-addr` and `--ready-lag-secs`, for the commands that copy (`sync`, `produce`,
-//! `consume`, `replay`).
+//! `--metrics-addr`, `--ready-lag-secs` and the lag alert, for the commands that copy (`sync`,
+//! `produce`, `consume`, `replay`).
 
 use clap::Args;
 use std::net::SocketAddr;
@@ -15,16 +15,23 @@ pub struct MetricsArgs {
     /// this many seconds.
     #[arg(long, default_value_t = 30)]
     pub ready_lag_secs: u64,
+    /// Warn when a partition's lag passes this many seconds, and say when every partition is
+    /// back under it (the slotstream_lag_alert metric follows).
+    #[arg(long, value_name = "SECS")]
+    pub alert_lag_secs: Option<u64>,
+    /// POST a JSON document to this http:// or https:// URL when the lag alert is raised and
+    /// when it clears (needs --alert-lag-secs).
+    #[arg(long, value_name = "URL", requires = "alert_lag_secs")]
+    pub alert_webhook: Option<url::Url>,
 }
 
 impl MetricsArgs {
-    /// Starts serving, when asked to.
-    pub async fn serve(&self) -> anyhow::Result<()> {
-        match self.metrics_addr {
-            Some(addr) => {
-                crate::metrics::serve(addr, Duration::from_secs(self.ready_lag_secs)).await
-            }
-            None => Ok(()),
-        }
+    pub fn ready_lag(&self) -> Duration {
+        Duration::from_secs(self.ready_lag_secs)
+    }
+
+    /// The lag alert's threshold, when asked for.
+    pub fn alert_lag(&self) -> Option<Duration> {
+        self.alert_lag_secs.map(Duration::from_secs)
     }
 }

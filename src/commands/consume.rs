@@ -5,9 +5,9 @@
 use super::shard_topic as shards;
 
 use crate::cli::ConsumeArgs;
-use crate::commands::progress::{peak_rss_bytes, Numbers, Progress};
 use crate::commands::retry::{Advanced, Windows};
 use crate::commands::{apply_progress, kafka_settings, stopped};
+use crate::progress::{peak_rss_bytes, Numbers};
 use crate::shutdown::Shutdown;
 use slotstream_consumer::checkpoint::Checkpoint;
 use slotstream_consumer::{Applier, ApplyError, ApplyStats, ApplySummary, RunOptions};
@@ -24,7 +24,7 @@ const WAITING_NOTE_EVERY: Duration = Duration::from_secs(5);
 const TOPIC_POLL_EVERY: Duration = Duration::from_secs(1);
 
 pub async fn run(args: ConsumeArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCode> {
-    args.metrics.serve().await?;
+    crate::commands::start_metrics(&args.metrics, "consume").await?;
     let windows = Windows::secs(args.retry_for_secs, args.retry_other_for_secs);
     // The target's items (the source's are the producer's): once, as the process starts.
     let target = args
@@ -61,7 +61,7 @@ async fn run_once(
     };
     let stats = Arc::new(ApplyStats::default());
     let partitions = log.partitions() as usize * stored.shards.len().max(1);
-    let progress = Progress::spawn({
+    let progress = crate::commands::watch({
         let stats = stats.clone();
         move || {
             let mut numbers = Numbers {

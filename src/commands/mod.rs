@@ -8,7 +8,6 @@ mod consume;
 mod dev_broker;
 #[cfg(feature = "kafka")]
 mod produce;
-pub(crate) mod progress;
 mod reload;
 #[cfg(feature = "kafka")]
 mod replay;
@@ -20,8 +19,8 @@ mod sync;
 mod verify;
 
 use crate::cli::Command;
+use crate::progress::{Numbers, Progress};
 use crate::shutdown::{Shutdown, DRAIN_DEADLINE};
-use progress::Numbers;
 use slotstream_consumer::ApplyStats;
 use slotstream_producer::CaptureStats;
 use std::process::ExitCode;
@@ -69,13 +68,17 @@ pub fn apply_failed(err: slotstream_consumer::ApplyError, resume: &str) -> anyho
 }
 
 /// Logs go to stderr, filtered by `--log` (or RUST_LOG when set).
-pub fn init_logging(filter: &str) {
+pub fn init_logging(filter: &str, format: crate::cli::LogFormat) {
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| filter.to_string());
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        crate::cli::LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        crate::cli::LogFormat::Json => builder.json().init(),
+    }
 }
 
 /// Kafka settings from the command line and the optional properties file.
@@ -120,4 +123,36 @@ pub fn apply_progress(stats: &ApplyStats, numbers: &mut Numbers) {
 pub fn stopped(what: &str) -> ExitCode {
     tracing::info!("stopped {what}; the saved position stands");
     ExitCode::SUCCESS
+}
+
+/// Starts `--metrics-addr` and the lag alert of `args` for `command`.
+pub async fn start_metrics(
+    args: &crate::cli::MetricsArgs,
+    command: &'static str,
+) -> anyhow::Result<()> {
+    let alert = match (args.alert_lag(), &args.alert_webhook) {
+        (None, _) => None,
+        (Some(threshold), webhook) => {
+            if let Some(url) = webhook {
+                anyhow::ensure!(
+                    matches!(url.scheme(), "http" | "https") && url.host_str().is_some(),
+                    "--alert-webhook {} is not an http:// or https:// URL with a host",
+                    crate::metrics::alert::shown(url)
+                );
+            }
+            Some(crate::metrics::alert::LagAlert {
+                threshold,
+                webhook: webhook.clone(),
+                command,
+            })
+        }
+    };
+    crate::metrics::start(args.metrics_addr, args.ready_lag(), alert).await
+}
+
+/// Logs progress from `read` and serves it to `--metrics-addr`, until the returned task stops.
+pub fn watch(read: impl Fn() -> Numbers + Send + Sync + 'static) -> Progress {
+    let read: crate::progress::Reader = std::sync::Arc::new(read);
+    crate::metrics::publish(read.clone());
+    Progress::spawn(read)
 }

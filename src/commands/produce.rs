@@ -2,9 +2,9 @@
 //! resume point says.
 
 use crate::cli::ProduceArgs;
-use crate::commands::progress::{Numbers, Progress};
 use crate::commands::retry::{Advanced, Windows};
 use crate::commands::{capture_progress, kafka_settings, stopped};
+use crate::progress::Numbers;
 use crate::shutdown::Shutdown;
 use anyhow::Context;
 use slotstream_kafka::{KafkaSettings, KafkaWriter};
@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 pub async fn run(args: ProduceArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCode> {
-    args.metrics.serve().await?;
+    crate::commands::start_metrics(&args.metrics, "produce").await?;
     let windows = Windows::secs(args.retry_for_secs, args.retry_other_for_secs);
     let tails = Tails::default();
     crate::commands::retry::with_retries(windows, shutdown, |advanced| {
@@ -69,7 +69,7 @@ async fn run_once(
     let linked = shutdown.attempt();
     let attempt = &linked.token;
     let stats: Vec<Arc<CaptureStats>> = jobs.iter().map(|_| Arc::default()).collect();
-    let progress = Progress::spawn({
+    let progress = crate::commands::watch({
         let stats = stats.clone();
         move || {
             let mut numbers = Numbers::default();

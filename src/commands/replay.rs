@@ -5,8 +5,8 @@
 use crate::cli::ReplayArgs;
 use crate::commands::apply_progress;
 use crate::commands::kafka_settings;
-use crate::commands::progress::{Numbers, Progress};
 use crate::commands::shard_topic;
+use crate::progress::Numbers;
 use crate::shutdown::Shutdown;
 use anyhow::Context;
 use slotstream_consumer::{Applier, ApplyStats, RunOptions};
@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub async fn run(args: ReplayArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCode> {
-    args.metrics.serve().await?;
+    crate::commands::start_metrics(&args.metrics, "replay").await?;
     let started = Instant::now();
     let settings = kafka_settings(&args.kafka)?;
     let target = args
@@ -28,7 +28,7 @@ pub async fn run(args: ReplayArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCo
     let applier = applier?;
     let stored = slotstream_kafka::load_resume_points(&settings)?;
     let stats = Arc::new(ApplyStats::default());
-    let progress = Progress::spawn({
+    let progress = crate::commands::watch({
         let stats = stats.clone();
         move || {
             let mut numbers = Numbers::default();

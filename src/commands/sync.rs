@@ -11,9 +11,9 @@ mod start;
 mod topology;
 
 use crate::cli::SyncArgs;
-use crate::commands::progress::{peak_rss_bytes, Numbers, Progress};
 use crate::commands::retry::{Advanced, Windows};
 use crate::commands::{apply_progress, capture_progress, stopped};
+use crate::progress::{peak_rss_bytes, Numbers};
 use crate::shutdown::Shutdown;
 use anyhow::Context;
 use slotstream_consumer::{ApplyStats, ApplySummary};
@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub async fn run(args: SyncArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCode> {
-    args.metrics.serve().await?;
+    crate::commands::start_metrics(&args.metrics, "sync").await?;
     let windows = Windows::secs(args.retry_for_secs, args.retry_other_for_secs);
     // Set when an attempt ended because the source's slots moved: the next one waits for the
     // resharding to end and takes a new snapshot of every shard ([`topology`]).
@@ -122,7 +122,7 @@ async fn run_once(
         .map(|_| Arc::new(CaptureStats::default()))
         .collect();
     let partitions = args.partitions as usize * capture_stats.len();
-    let progress = Progress::spawn({
+    let progress = crate::commands::watch({
         let (capture, apply) = (capture_stats.clone(), apply_stats.clone());
         move || {
             let mut numbers = Numbers {

@@ -3,7 +3,7 @@
 //! readiness. Labels are bounded: a partition and a shard, never a key.
 
 use super::{LATER, RECONNECTS};
-use crate::commands::progress::Numbers;
+use crate::progress::Numbers;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -91,6 +91,12 @@ pub fn render(numbers: &Numbers, ready: bool) -> Result<String, std::fmt::Error>
         "captures_live",
         "Captures past their snapshot, following live changes",
         numbers.captures_live as i64,
+    );
+    gauge(
+        &mut registry,
+        "lag_alert",
+        "1 while a partition's lag is over --alert-lag-secs",
+        i64::from(super::alert::raised()),
     );
     gauge(
         &mut registry,

@@ -37,17 +37,17 @@ pub struct Numbers {
     pub captures_live: usize,
 }
 
+/// What reads a command's counters into [`Numbers`].
+pub type Reader = std::sync::Arc<dyn Fn() -> Numbers + Send + Sync>;
+
 /// A background task that logs progress until stopped.
 pub struct Progress {
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Progress {
-    /// Logs what `read` returns every few seconds while it changes, and the live line; `read`
-    /// also answers `--metrics-addr` from now on.
-    pub fn spawn(read: impl Fn() -> Numbers + Send + Sync + 'static) -> Self {
-        let read = std::sync::Arc::new(read);
-        crate::metrics::publish(read.clone());
+    /// Logs what `read` returns every few seconds while it changes, and the live line.
+    pub fn spawn(read: Reader) -> Self {
         let task = tokio::spawn(async move {
             let started = Instant::now();
             let mut ticker = tokio::time::interval(EVERY);
