@@ -6,7 +6,7 @@
 #   - Debian packages, with apt-get (through sudo when not root): redis-server and redis-tools
 #     (the server the tests start from PATH), build-essential, pkg-config, libssl-dev and
 #     zlib1g-dev (librdkafka is built from source), procps (kill), bc (the benchmark scripts),
-#     python3 and python3-venv;
+#     chromium and fonts-dejavu-core (the status page's test), python3 and python3-venv;
 #   - Rust, with rustup, when there is no cargo;
 #   - cargo-nextest (`cargo install --locked cargo-nextest`);
 #   - fastavro, in a Python virtual environment in the cache dir

@@ -1,5 +1,6 @@
-//! `--metrics-addr`: the run's counters over HTTP for Prometheus and orchestrators. `/metrics`
-//! is Prometheus text, `/healthz` answers while the process is up, `/readyz` once the copy is
+//! `--metrics-addr`: the run's counters over HTTP for Prometheus, orchestrators and people.
+//! `/metrics` is Prometheus text, `/` a status page (`/status.json` its data), `/healthz`
+//! answers while the process is up, `/readyz` once the copy is
 //! past its snapshot and within `--ready-lag-secs` ([`ready`]). The numbers are the ones the
 //! progress lines read ([`Numbers`]), as the current attempt's closure returns them (each
 //! command hands it over with [`publish`]).
@@ -8,9 +9,13 @@
 //! - `text`: [`Numbers`] → Prometheus text.
 //! - `server`: the HTTP listener (hyper), one task per connection.
 //! - `alert`: `--alert-lag-secs` and `--alert-webhook`.
+//! - `status`: the status page at `/` and its `/status.json`.
+//! - `problems`: the last warnings and errors logged, for the page.
 
 pub mod alert;
+pub mod problems;
 mod server;
+mod status;
 mod text;
 
 pub use server::serve;
@@ -25,7 +30,11 @@ pub async fn start(
         alert::watch(alert);
     }
     match addr {
-        Some(addr) => serve(addr, ready_lag).await,
+        Some(addr) => {
+            serve(addr, ready_lag).await?;
+            status::keep_history();
+            Ok(())
+        }
         None => Ok(()),
     }
 }

@@ -1,7 +1,9 @@
 //! `--metrics-addr` on a running `sync`: `/healthz` answers while it runs, `/readyz` only once
 //! every partition is past its snapshot, `/metrics` counts what the target really received
-//! (the snapshot's keys, the live commands) and gives a lag per partition; a taken address
-//! stops the command before it writes, naming the option.
+//! (the snapshot's keys, the live commands) and gives a lag per partition, the status page at
+//! `/` renders those numbers in a real headless browser (Debian's `chromium`), and a taken
+//! address stops the command before it writes, naming the option. Lag alerts and JSON logs
+//! below.
 
 mod common;
 
@@ -13,6 +15,8 @@ use common::{key_count, RedisServer};
 use slotstream_test_support::server::free_port;
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const SNAPSHOT_KEYS: usize = 5_000;
@@ -56,6 +60,56 @@ fn wait_for_status(addr: &str, path: &str, status: u16, limit: Duration, sync: &
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// The first of the browsers headless Chromium comes as, on `PATH`.
+fn chromium_binary() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Headless Chromium's view of `url` once its scripts ran for 5 s of page time: the DOM as
+/// text, and a screenshot written to `screenshot`. `None` (outside CI) without Chromium.
+fn browse(url: &str, screenshot: &Path) -> Option<String> {
+    let Some(binary) = chromium_binary() else {
+        slotstream_test_support::missing::report(
+            "chromium",
+            Path::new("PATH"),
+            "apt-get install chromium",
+        );
+        return None;
+    };
+    let profile = std::env::temp_dir().join(format!("slotstream-chromium-{}", std::process::id()));
+    let run = |extra: &[String]| {
+        let output = Command::new(&binary)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--virtual-time-budget=5000",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .args(extra)
+            .arg(url)
+            .output()
+            .expect("run chromium");
+        assert!(
+            output.status.success(),
+            "chromium failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).to_string()
+    };
+    let dom = run(&["--dump-dom".to_string()]);
+    run(&[
+        "--window-size=1200,900".to_string(),
+        format!("--screenshot={}", screenshot.display()),
+    ]);
+    let _ = std::fs::remove_dir_all(&profile);
+    Some(dom)
 }
 
 /// The value of the sample `name` (with its labels, if any) in Prometheus text.
@@ -113,6 +167,35 @@ fn sync_serves_health_readiness_and_counters_of_what_it_copied() {
     assert_eq!(lags, PARTITIONS as usize, "one lag per partition:\n{text}");
     assert_eq!(get(&addr, "/nothing").map(|(s, _)| s), Some(404));
 
+    // The status page, as a person sees it.
+    let screenshot = std::env::var_os("SLOTSTREAM_STATUS_SCREENSHOT").map_or_else(
+        || std::env::temp_dir().join(format!("slotstream-status-{}.png", std::process::id())),
+        PathBuf::from,
+    );
+    if let Some(dom) = browse(&format!("http://{addr}/"), &screenshot) {
+        for shown in [
+            "<span id=\"phase\" class=\"ok\">live</span>".to_string(),
+            format!("{PARTITIONS} of {PARTITIONS} partitions live"),
+            format!(
+                "<div class=\"value\" id=\"keys\">{}</div>",
+                number_with_commas(SNAPSHOT_KEYS)
+            ),
+            format!("{} applied", number_with_commas(commands)),
+            "<div class=\"value ok\" id=\"ready\">yes</div>".to_string(),
+        ] {
+            assert!(
+                dom.contains(&shown),
+                "the page does not show {shown:?}:\n{dom}"
+            );
+        }
+        let png = std::fs::read(&screenshot).expect("the screenshot");
+        assert!(
+            png.starts_with(b"\x89PNG") && png.len() > 20_000,
+            "{} bytes",
+            png.len()
+        );
+    }
+
     // The address is taken: a second sync stops at once, naming the option.
     let other = RedisServer::start();
     let mut second = sync_cmd(&source, &other);
@@ -124,6 +207,19 @@ fn sync_serves_health_readiness_and_counters_of_what_it_copied() {
     );
     assert_eq!(key_count(&other), 0, "the second sync wrote:\n{out}");
     sync.stop();
+}
+
+/// `1234567` → `1,234,567`, as the page shows numbers.
+fn number_with_commas(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// A webhook receiver: every request's body, as it arrives.
@@ -171,7 +267,7 @@ fn webhook() -> (String, std::sync::mpsc::Receiver<String>) {
     (url, rx)
 }
 
-/// `--alert-lag-secs`: a copy held back (`--live-max-ops`) under a burst of writes warns once its
+/// `--alert-lag-secs`: a copy held back (`--live-max-ops 250`) under 3,000 writes warns once its
 /// lag passes the threshold and says when it is back under, and the webhook gets a JSON
 /// document for each; logs come as one JSON object per line with `--log-format json`.
 #[test]
@@ -180,13 +276,15 @@ fn lag_alerts_are_logged_and_posted_and_logs_can_be_json() {
     let target = RedisServer::start();
     let (url, posted) = webhook();
     let mut cmd = sync_cmd(&source, &target);
-    cmd.args(["--live-max-ops", "500", "--ttl-extension-secs", "600"])
+    // Slow enough that the writes outrun it even on a loaded machine (at 500/s a starved
+    // source once wrote slower than that, and no lag built up).
+    cmd.args(["--live-max-ops", "250", "--ttl-extension-secs", "600"])
         .args(["--alert-lag-secs", "1", "--alert-webhook", &url])
         .args(["--log-format", "json"]);
     let mut sync = Proc::spawn(&mut cmd, "sync");
     let log = sync_log(&source);
     wait_caught_up(&source, &target, &log, &mut [&mut sync]);
-    write_small_strings(&mut source.conn(), 4_000);
+    write_small_strings(&mut source.conn(), 3_000);
     wait_caught_up(&source, &target, &log, &mut [&mut sync]);
     common::follow::wait_logged(
         &sync,

@@ -69,15 +69,18 @@ pub fn apply_failed(err: slotstream_consumer::ApplyError, resume: &str) -> anyho
 
 /// Logs go to stderr, filtered by `--log` (or RUST_LOG when set).
 pub fn init_logging(filter: &str, format: crate::cli::LogFormat) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| filter.to_string());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry()
+        .with(tracing_subscriber::EnvFilter::new(filter))
+        .with(crate::metrics::problems::Problems);
+    let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     match format {
-        crate::cli::LogFormat::Text => builder
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        crate::cli::LogFormat::Text => registry
+            .with(lines.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())))
             .init(),
-        crate::cli::LogFormat::Json => builder.json().init(),
+        crate::cli::LogFormat::Json => registry.with(lines.json()).init(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! The HTTP side of `--metrics-addr`: a hyper HTTP/1 server on its own task, answering
-//! `GET /metrics`, `/healthz` and `/readyz`; anything else is 404.
+//! `GET /metrics`, `/`, `/status.json`, `/healthz` and `/readyz`; anything else is 404.
 
-use super::{current, ready, text};
+use super::{current, ready, status, text};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -24,7 +24,7 @@ pub async fn serve(addr: SocketAddr, ready_lag: Duration) -> anyhow::Result<()> 
         )
     })?;
     let bound = listener.local_addr()?;
-    tracing::info!(addr = %bound, "serving /metrics, /healthz and /readyz");
+    tracing::info!(addr = %bound, "serving the status page at /, /metrics, /healthz and /readyz");
     tokio::spawn(async move {
         loop {
             let stream = match listener.accept().await {
@@ -75,6 +75,15 @@ fn respond(request: &Request<Incoming>, ready_lag: Duration) -> Response<Full<By
                 Err(err) => reply(StatusCode::INTERNAL_SERVER_ERROR, plain, err.to_string()),
             }
         }
+        "/" => reply(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            status::PAGE.to_string(),
+        ),
+        "/status.json" => match serde_json::to_string(&status::of(&current(), ready_lag)) {
+            Ok(body) => reply(StatusCode::OK, "application/json", body),
+            Err(err) => reply(StatusCode::INTERNAL_SERVER_ERROR, plain, err.to_string()),
+        },
         "/healthz" => reply(StatusCode::OK, plain, "ok\n".into()),
         "/readyz" => {
             let numbers = current();
@@ -102,7 +111,7 @@ fn respond(request: &Request<Incoming>, ready_lag: Duration) -> Response<Full<By
         _ => reply(
             StatusCode::NOT_FOUND,
             plain,
-            "not found: /metrics, /healthz and /readyz are served here\n".into(),
+            "not found: /, /status.json, /metrics, /healthz and /readyz are served here\n".into(),
         ),
     }
 }
