@@ -89,6 +89,8 @@ fn browse(url: &str, screenshot: &Path) -> Option<String> {
                 "--headless",
                 "--no-sandbox",
                 "--disable-gpu",
+                // Containers often give /dev/shm only 64 MB.
+                "--disable-dev-shm-usage",
                 "--virtual-time-budget=5000",
             ])
             .arg(format!("--user-data-dir={}", profile.display()))
