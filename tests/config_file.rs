@@ -74,20 +74,42 @@ fn an_unknown_key_is_named_with_its_line() {
     assert!(log.contains("line 1: unknown section [synk]"), "{log}");
 }
 
+/// The example file with every commented-out option of it turned on (`# key = value` lines),
+/// so an option it documents that no command knows fails the test below.
+fn example_with_every_option() -> PathBuf {
+    let example = include_str!("../slotstream.example.toml");
+    let text: String = example
+        .lines()
+        .map(|line| {
+            let option = line.strip_prefix("# ").filter(|rest| {
+                rest.split_once(" = ").is_some_and(|(key, _)| {
+                    !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+                })
+            });
+            // A trailing comment after the value stays a comment.
+            format!("{}\n", option.unwrap_or(line))
+        })
+        .collect();
+    write_config("example-every-option", &text)
+}
+
 #[test]
 fn the_example_file_is_valid() {
+    let every = example_with_every_option();
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/slotstream.example.toml");
-    for command in [
-        "sync",
-        "verify",
-        "check",
-        "produce",
-        "consume",
-        "replay",
-        "dev-broker",
-    ] {
-        let mut help = slotstream();
-        help.args(["--config", example, command, "--help"]);
-        run_ok(&mut help);
+    for config in [std::path::Path::new(example), every.as_path()] {
+        for command in [
+            "sync",
+            "verify",
+            "check",
+            "produce",
+            "consume",
+            "replay",
+            "dev-broker",
+        ] {
+            let mut help = slotstream();
+            help.arg("--config").arg(config).args([command, "--help"]);
+            run_ok(&mut help);
+        }
     }
 }
