@@ -66,6 +66,8 @@ fn a_source_and_an_empty_target_pass_every_item() {
         "memory",
         "proto-max-bulk-len",
         "modules",
+        "functions",
+        "field TTLs",
         "keys of its own",
     ] {
         assert_eq!(verdict(&text, item), "pass", "{item}:\n{text}");
@@ -155,6 +157,64 @@ fn sync_refuses_a_target_too_small_before_any_write_unless_the_check_is_skipped(
         "{text}"
     );
     assert!(text.contains("out of memory"), "{text}");
+}
+
+/// Function libraries into a target without functions (6.2) and hashes with field TTLs into one
+/// without them (7.0) fail, naming what and how many; with `--on-unsupported skip-with-warning`
+/// they warn that the copy leaves them out.
+#[test]
+fn functions_and_field_ttls_a_target_lacks_fail_unless_left_out() {
+    let (Some(functions), Some(no_functions)) = (
+        common::versions::start(common::versions::HUB),
+        common::versions::start("redis-6.2.14"),
+    ) else {
+        return;
+    };
+    let _: String = redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg(common::versions::LIBRARY)
+        .query(&mut functions.conn())
+        .unwrap();
+    let (Some(field_ttls), Some(no_field_ttls)) = (
+        common::versions::start("redis-7.4.1"),
+        common::versions::start(common::versions::HUB),
+    ) else {
+        return;
+    };
+    let mut conn = field_ttls.conn();
+    let _: () = redis::cmd("HSET")
+        .arg(&["h:ttl", "f1", "v1", "f2", "v2"])
+        .query(&mut conn)
+        .unwrap();
+    let _: Vec<i64> = redis::cmd("HEXPIRE")
+        .arg(&["h:ttl", "4000", "FIELDS", "1", "f1"])
+        .query(&mut conn)
+        .unwrap();
+    for (source, target, item, said) in [
+        (
+            &functions,
+            &no_functions,
+            "functions",
+            "1 library on the source (matrixlib)",
+        ),
+        (
+            &field_ttls,
+            &no_field_ttls,
+            "field TTLs",
+            "1 hash with field TTLs on the source",
+        ),
+    ] {
+        let sides = ["--source", &source.url(), "--target", &target.url()];
+        let (text, code) = check(&sides);
+        assert_eq!(verdict(&text, item), "FAIL", "{text}");
+        assert!(text.contains(said), "{text}");
+        assert_eq!(code, Some(1), "{text}");
+        let mut skipping = sides.to_vec();
+        skipping.extend(["--on-unsupported", "skip-with-warning"]);
+        let (text, _) = check(&skipping);
+        assert_eq!(verdict(&text, item), "WARN", "{text}");
+        assert!(text.contains("leaves"), "{text}");
+    }
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! check`'s items for the sides they have, less what needs a sample of the write rate (backlog,
 //! replica buffer) and what the run checks itself, with more to say (reachable, replication:
 //! the capture names a missing ACL rule; cluster slots: the uncovered ranges; keys of its own:
-//! the claim at the first write). A failed item stops the command before it writes, unless
+//! the claim at the first write; functions and field TTLs: the snapshot's start, naming the
+//! libraries and keys). A failed item stops the command before it writes, unless
 //! `--skip-check` names it; warnings are logged.
 
 use super::source::SourceSeen;
@@ -11,11 +12,13 @@ use slotstream_consumer::TargetConfig;
 use slotstream_producer::SourceConfig;
 
 /// Items the preflight leaves to the run (see the module doc).
-const LEFT_TO_THE_RUN: [&str; 4] = [
+const LEFT_TO_THE_RUN: [&str; 6] = [
     "reachable",
     "replication",
     "cluster slots",
     "keys of its own",
+    "functions",
+    "field TTLs",
 ];
 
 /// The items `--skip-check` may name, as it spells them.

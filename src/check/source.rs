@@ -23,6 +23,11 @@ pub struct SourceSeen {
     pub used_memory: u64,
     pub proto_max_bulk_len: Option<u64>,
     pub modules: Vec<String>,
+    /// Names of its function libraries.
+    pub functions: Vec<String>,
+    /// Hashes with field TTLs (`INFO keyspace`: `subexpiry`, Valkey's
+    /// `keys_with_volatile_items`).
+    pub field_ttl_hashes: u64,
 }
 
 impl SourceSeen {
@@ -35,6 +40,12 @@ impl SourceSeen {
                 self.modules.push(module);
             }
         }
+        for library in shard.functions {
+            if !self.functions.contains(&library) {
+                self.functions.push(library);
+            }
+        }
+        self.field_ttl_hashes += shard.field_ttl_hashes;
         self
     }
 }
@@ -72,6 +83,12 @@ pub fn check(config: &SourceConfig, sample: Option<Duration>) -> (Vec<Item>, Opt
         used_memory: number(&info, "used_memory").unwrap_or(0),
         proto_max_bulk_len: config_number(&mut conn, "proto-max-bulk-len"),
         modules: module_names(&mut conn),
+        functions: libraries(&mut conn),
+        field_ttl_hashes: ["subexpiry", "keys_with_volatile_items"]
+            .iter()
+            .flat_map(|field| slotstream_schemas::info::keyspace(&info, field))
+            .map(|(_, hashes)| hashes)
+            .sum(),
     };
     let role = info_field(&info, "role").unwrap_or("?");
     items.push(Item::pass(
@@ -256,5 +273,15 @@ fn module_names(conn: &mut redis::Connection) -> Vec<String> {
     list.unwrap_or_default()
         .into_iter()
         .filter_map(|mut module| redis::from_redis_value(module.remove("name")?).ok())
+        .collect()
+}
+
+/// Names of the function libraries (none before Redis 7.0, or when `FUNCTION LIST` is refused).
+fn libraries(conn: &mut redis::Connection) -> Vec<String> {
+    let list: redis::RedisResult<Vec<std::collections::HashMap<String, redis::Value>>> =
+        redis::cmd("FUNCTION").arg("LIST").query(conn);
+    list.unwrap_or_default()
+        .into_iter()
+        .filter_map(|mut library| redis::from_redis_value(library.remove("library_name")?).ok())
         .collect()
 }

@@ -6,7 +6,7 @@ use super::source::SourceSeen;
 use super::{bytes, info_field, Item};
 use redis::aio::MultiplexedConnection;
 use slotstream_consumer::existing;
-use slotstream_consumer::target::{Target, Topology};
+use slotstream_consumer::target::{Target, TargetInfo, Topology};
 use slotstream_consumer::{OnExisting, TargetConfig};
 use slotstream_schemas::BOOKKEEPING_PREFIX;
 
@@ -75,6 +75,9 @@ pub async fn check(
     }
     if let Some(source) = source {
         items.push(modules(&source.modules, &info.modules));
+        let skip = config.on_unsupported == slotstream_consumer::OnUnsupported::SkipWithWarning;
+        items.push(functions(&source.functions, &info, skip));
+        items.push(field_ttls(source.field_ttl_hashes, &info, skip));
     }
     if own_keys {
         items.push(keys_of_its_own(&mut nodes, &mut conn, config.on_existing).await);
@@ -220,6 +223,75 @@ fn modules(source: &[String], target: &[String]) -> Item {
         "keys of those types cannot be written: load the modules on the target (the copy stops \
          at the first such key, or leaves them out with --on-unsupported skip-with-warning)",
     )
+}
+
+/// Function libraries need Redis 7.0+ (or Valkey) on the target.
+fn functions(libraries: &[String], info: &TargetInfo, skip: bool) -> Item {
+    if libraries.is_empty() {
+        return Item::pass("functions", "none on the source");
+    }
+    let named = libraries
+        .iter()
+        .take(3)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let found = format!(
+        "{} on the source ({named})",
+        count(libraries.len(), "library", "libraries")
+    );
+    if info.at_least(7, 0) {
+        return Item::pass("functions", found);
+    }
+    let found = format!("{found}; {} has no functions", info.version);
+    if skip {
+        Item::warn(
+            "functions",
+            found,
+            "--on-unsupported skip-with-warning: the copy leaves them out",
+        )
+    } else {
+        Item::fail(
+            "functions",
+            found,
+            "copy into Redis 7.0+ or Valkey, or pass --on-unsupported skip-with-warning to leave \
+             them out",
+        )
+    }
+}
+
+/// Hashes with field TTLs need Redis 7.4+ or Valkey 9+ on the target.
+fn field_ttls(hashes: u64, info: &TargetInfo, skip: bool) -> Item {
+    if hashes == 0 {
+        return Item::pass("field TTLs", "no hash on the source has them");
+    }
+    let found = format!(
+        "{} with field TTLs on the source",
+        count(hashes as usize, "hash", "hashes")
+    );
+    if info.has_field_ttls() {
+        return Item::pass("field TTLs", found);
+    }
+    let found = format!("{found}; {} has no field TTLs", info.version);
+    if skip {
+        Item::warn(
+            "field TTLs",
+            found,
+            "--on-unsupported skip-with-warning: the copy leaves those hashes out",
+        )
+    } else {
+        Item::fail(
+            "field TTLs",
+            found,
+            "copy into Redis 7.4+ or Valkey 9+, or pass --on-unsupported skip-with-warning to \
+             leave those hashes out",
+        )
+    }
+}
+
+/// `1 library`, `3 libraries`.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Keys the target holds of its own, as the copy's first write would judge them.
