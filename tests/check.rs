@@ -181,15 +181,7 @@ fn functions_and_field_ttls_a_target_lacks_fail_unless_left_out() {
     ) else {
         return;
     };
-    let mut conn = field_ttls.conn();
-    let _: () = redis::cmd("HSET")
-        .arg(&["h:ttl", "f1", "v1", "f2", "v2"])
-        .query(&mut conn)
-        .unwrap();
-    let _: Vec<i64> = redis::cmd("HEXPIRE")
-        .arg(&["h:ttl", "4000", "FIELDS", "1", "f1"])
-        .query(&mut conn)
-        .unwrap();
+    common::versions::write_field_ttl_hash(&mut field_ttls.conn(), "h:ttl", 4000);
     for (source, target, item, said) in [
         (
             &functions,

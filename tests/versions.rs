@@ -156,14 +156,7 @@ fn field_ttls_into_7_0(
         .arg("v")
         .query(&mut conn)
         .unwrap();
-    let _: () = redis::cmd("HSET")
-        .arg(&["h:ttl", "f1", "v1", "f2", "v2"])
-        .query(&mut conn)
-        .unwrap();
-    let _: Vec<i64> = redis::cmd("HEXPIRE")
-        .arg(&["h:ttl", "4000", "FIELDS", "1", "f1"])
-        .query(&mut conn)
-        .unwrap();
+    versions::write_field_ttl_hash(&mut conn, "h:ttl", 4000);
     let (ok, log) = snapshot_copy(via, &source, &target, extra);
     Some((ok, log, target))
 }

@@ -244,20 +244,7 @@ fn functions(libraries: &[String], info: &TargetInfo, skip: bool) -> Item {
         return Item::pass("functions", found);
     }
     let found = format!("{found}; {} has no functions", info.version);
-    if skip {
-        Item::warn(
-            "functions",
-            found,
-            "--on-unsupported skip-with-warning: the copy leaves them out",
-        )
-    } else {
-        Item::fail(
-            "functions",
-            found,
-            "copy into Redis 7.0+ or Valkey, or pass --on-unsupported skip-with-warning to leave \
-             them out",
-        )
-    }
+    cannot_hold("functions", found, skip, "Redis 7.0+ or Valkey", "them")
 }
 
 /// Hashes with field TTLs need Redis 7.4+ or Valkey 9+ on the target.
@@ -273,19 +260,26 @@ fn field_ttls(hashes: u64, info: &TargetInfo, skip: bool) -> Item {
         return Item::pass("field TTLs", found);
     }
     let found = format!("{found}; {} has no field TTLs", info.version);
+    cannot_hold(
+        "field TTLs",
+        found,
+        skip,
+        "Redis 7.4+ or Valkey 9+",
+        "those hashes",
+    )
+}
+
+/// What the target cannot hold: a failure, or a warning when `--on-unsupported
+/// skip-with-warning` (`skip`) leaves `what` out.
+fn cannot_hold(name: &'static str, found: String, skip: bool, holds: &str, what: &str) -> Item {
     if skip {
-        Item::warn(
-            "field TTLs",
-            found,
-            "--on-unsupported skip-with-warning: the copy leaves those hashes out",
-        )
+        let advice = format!("--on-unsupported skip-with-warning: the copy leaves {what} out");
+        Item::warn(name, found, advice)
     } else {
-        Item::fail(
-            "field TTLs",
-            found,
-            "copy into Redis 7.4+ or Valkey 9+, or pass --on-unsupported skip-with-warning to \
-             leave those hashes out",
-        )
+        let advice = format!(
+            "copy into {holds}, or pass --on-unsupported skip-with-warning to leave {what} out"
+        );
+        Item::fail(name, found, advice)
     }
 }
 

@@ -267,3 +267,18 @@ pub fn write_live(conn: &mut Connection, round: u32) {
     run(conn, &["EXPIRE", "s:emb", "2000"]);
     run(conn, &["DEL", "s:raw"]);
 }
+
+/// Writes hash `key` with fields `f1`, `f2` and gives `f1` a TTL of `secs` (`HEXPIRE`: Redis
+/// 7.4+, Valkey 9+).
+pub fn write_field_ttl_hash(conn: &mut redis::Connection, key: &str, secs: u64) {
+    let _: () = redis::cmd("HSET")
+        .arg(&[key, "f1", "v1", "f2", "v2"])
+        .query(conn)
+        .unwrap();
+    let _: Vec<i64> = redis::cmd("HEXPIRE")
+        .arg(key)
+        .arg(secs)
+        .arg(&["FIELDS", "1", "f1"])
+        .query(conn)
+        .unwrap();
+}
