@@ -25,6 +25,7 @@ const TOPIC_POLL_EVERY: Duration = Duration::from_secs(1);
 
 pub async fn run(args: ConsumeArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCode> {
     crate::commands::start_metrics(&args.metrics, "consume").await?;
+    crate::commands::reload::watch_hangup();
     let windows = Windows::secs(args.retry_for_secs, args.retry_other_for_secs);
     // The target's items (the source's are the producer's): once, as the process starts.
     let target = args

@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 pub async fn run(args: ProduceArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCode> {
     crate::commands::start_metrics(&args.metrics, "produce").await?;
+    crate::commands::reload::watch_hangup();
     let windows = Windows::secs(args.retry_for_secs, args.retry_other_for_secs);
     let tails = Tails::default();
     crate::commands::retry::with_retries(windows, shutdown, |advanced| {

@@ -38,8 +38,9 @@ pub fn source_rate(bytes_per_second: u64) -> ReadRate {
         .clone()
 }
 
-/// Starts watching for SIGHUP, once.
-fn watch_hangup() {
+/// Starts watching for SIGHUP, once (the commands that copy call it as they start, so a SIGHUP
+/// never ends them as its default action would).
+pub fn watch_hangup() {
     WATCHING.call_once(|| {
         let mut hangup = match signal(SignalKind::hangup()) {
             Ok(hangup) => hangup,

@@ -17,6 +17,7 @@ use std::time::Instant;
 
 pub async fn run(args: ReplayArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCode> {
     crate::commands::start_metrics(&args.metrics, "replay").await?;
+    crate::commands::reload::watch_hangup();
     let started = Instant::now();
     let settings = kafka_settings(&args.kafka)?;
     let target = args

@@ -34,6 +34,7 @@ use std::time::Instant;
 
 pub async fn run(args: SyncArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCode> {
     crate::commands::start_metrics(&args.metrics, "sync").await?;
+    crate::commands::reload::watch_hangup();
     let windows = Windows::secs(args.retry_for_secs, args.retry_other_for_secs);
     // Set when an attempt ended because the source's slots moved: the next one waits for the
     // resharding to end and takes a new snapshot of every shard ([`topology`]).
