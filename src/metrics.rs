@@ -69,19 +69,23 @@ fn current() -> Numbers {
     read.map(|read| (*read)()).unwrap_or_default()
 }
 
-/// Whether the copy is ready: with an apply side, every partition has applied a heartbeat
-/// (which follows its snapshot) within `ready_lag`; a capture alone, every capture follows live
-/// changes.
-pub fn ready(numbers: &Numbers, ready_lag: Duration) -> bool {
+/// Whether the copy is past its snapshot: with an apply side, every partition has applied a
+/// heartbeat (which follows its snapshot); a capture alone, every capture follows live changes.
+pub fn live(numbers: &Numbers) -> bool {
     if numbers.partitions > 0 {
-        let within = numbers
-            .lags_ms
-            .values()
-            .all(|&ms| ms as u128 <= ready_lag.as_millis());
-        numbers.lags_ms.len() >= numbers.partitions && within
+        numbers.lags_ms.len() >= numbers.partitions
     } else {
         numbers.captures > 0 && numbers.captures_live == numbers.captures
     }
+}
+
+/// Whether the copy is ready: [`live`], and every partition's lag within `ready_lag`.
+pub fn ready(numbers: &Numbers, ready_lag: Duration) -> bool {
+    let within = numbers
+        .lags_ms
+        .values()
+        .all(|&ms| ms as u128 <= ready_lag.as_millis());
+    live(numbers) && within
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 use crate::error::CaptureError;
 use crate::source_facts::SourceFacts;
 use crate::stats::CaptureStats;
-use slotstream_rdb::types::type_name;
 use slotstream_rdb::{ChunkEntry, Entry, KeyEntry, RdbReader};
 use slotstream_schemas::filter::KeyFilter;
 use slotstream_schemas::log::LogWriter;
@@ -90,10 +89,7 @@ pub fn stream_snapshot<R: Read, W: LogWriter>(
             Entry::Aux { key, value } => writer.note_aux(&key, &value),
             Entry::Key(key) => {
                 writer.open()?;
-                if epoch
-                    .filter
-                    .keeps_entry(key.db, &key.key, type_name(key.rdb_type))
-                {
+                if epoch.filter.keeps_entry(key.db, &key.key, key.rdb_type) {
                     writer.key(key)?;
                 } else {
                     writer.summary.left_out += 1;
@@ -107,7 +103,7 @@ pub fn stream_snapshot<R: Read, W: LogWriter>(
                 }
                 if epoch
                     .filter
-                    .keeps_entry(chunk.db, &chunk.key, type_name(chunk.rdb_type))
+                    .keeps_entry(chunk.db, &chunk.key, chunk.rdb_type)
                 {
                     writer.chunk(chunk)?;
                 } else if chunk.last {

@@ -197,11 +197,11 @@ impl KeyFilter {
         self.keeps_db(db) && self.keeps_key(key)
     }
 
-    /// Whether a snapshot entry of RDB type `rdb_type_name` (`hash-listpack`) is kept.
-    pub fn keeps_entry(&self, db: u32, key: &[u8], rdb_type_name: &str) -> bool {
+    /// Whether a snapshot entry of RDB type byte `rdb_type` is kept.
+    pub fn keeps_entry(&self, db: u32, key: &[u8], rdb_type: u8) -> bool {
         self.keeps(db, key)
             && (self.keeps_every_type()
-                || KeyType::of_rdb_name(rdb_type_name).is_some_and(|t| self.keeps_type(t)))
+                || KeyType::of_rdb_type(rdb_type).is_some_and(|t| self.keeps_type(t)))
     }
 
     /// What to keep of `args` (command `name`, its keys at `keys`) in a kept database.
@@ -348,8 +348,8 @@ mod tests {
             decide(&f, 0, &["SADD", "keep:1", "m"], &[1]),
             Decision::Keep(args(&["SADD", "keep:1", "m"]))
         );
-        assert!(f.keeps_entry(0, b"keep:1", "set-listpack"));
-        assert!(!f.keeps_entry(0, b"keep:1", "string"));
+        assert!(f.keeps_entry(0, b"keep:1", 20)); // set-listpack
+        assert!(!f.keeps_entry(0, b"keep:1", 0)); // string
         assert!(f.describe().contains("not types string"));
     }
 

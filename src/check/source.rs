@@ -268,20 +268,21 @@ fn config_number(conn: &mut impl redis::ConnectionLike, name: &str) -> Option<u6
 
 /// Names of the modules the server has loaded (none when `MODULE LIST` is refused).
 fn module_names(conn: &mut redis::Connection) -> Vec<String> {
-    let list: redis::RedisResult<Vec<std::collections::HashMap<String, redis::Value>>> =
-        redis::cmd("MODULE").arg("LIST").query(conn);
-    list.unwrap_or_default()
-        .into_iter()
-        .filter_map(|mut module| redis::from_redis_value(module.remove("name")?).ok())
-        .collect()
+    names(conn, &["MODULE", "LIST"], "name")
 }
 
 /// Names of the function libraries (none before Redis 7.0, or when `FUNCTION LIST` is refused).
 fn libraries(conn: &mut redis::Connection) -> Vec<String> {
+    names(conn, &["FUNCTION", "LIST"], "library_name")
+}
+
+/// Field `field` of each map a listing command (`MODULE LIST`, `FUNCTION LIST`) answers; none
+/// when it is refused.
+fn names(conn: &mut redis::Connection, command: &[&str], field: &str) -> Vec<String> {
     let list: redis::RedisResult<Vec<std::collections::HashMap<String, redis::Value>>> =
-        redis::cmd("FUNCTION").arg("LIST").query(conn);
+        redis::cmd(command[0]).arg(&command[1..]).query(conn);
     list.unwrap_or_default()
         .into_iter()
-        .filter_map(|mut library| redis::from_redis_value(library.remove("library_name")?).ok())
+        .filter_map(|mut entry| redis::from_redis_value(entry.remove(field)?).ok())
         .collect()
 }

@@ -101,11 +101,7 @@ pub struct Snapshot {
 /// The status `numbers` describe.
 pub fn of(numbers: &Numbers, ready_lag: Duration) -> Status {
     let partitions_live = numbers.lags_ms.len();
-    let live = if numbers.partitions > 0 {
-        partitions_live >= numbers.partitions
-    } else {
-        numbers.captures > 0 && numbers.captures_live == numbers.captures
-    };
+    let live = super::live(numbers);
     let started = numbers.keys_read > 0 || numbers.keys_applied > 0 || partitions_live > 0;
     Status {
         phase: match (live, started) {

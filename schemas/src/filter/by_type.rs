@@ -52,10 +52,19 @@ impl KeyType {
         }
     }
 
-    /// The type of an RDB type's name (`hash-listpack` → hash, `module-2` → module); `None`
-    /// for anything else.
-    pub fn of_rdb_name(name: &str) -> Option<KeyType> {
-        name.split('-').next().and_then(|t| t.parse().ok())
+    /// The type of an RDB type byte (a snapshot entry's, or a `DUMP` payload's first byte);
+    /// `None` for a byte that is not a value type.
+    pub fn of_rdb_type(rdb_type: u8) -> Option<KeyType> {
+        Some(match rdb_type {
+            0 => KeyType::String,
+            1 | 10 | 14 | 18 => KeyType::List,
+            2 | 11 | 20 => KeyType::Set,
+            3 | 5 | 12 | 17 => KeyType::ZSet,
+            4 | 9 | 13 | 16 | 22..=25 => KeyType::Hash,
+            15 | 19 | 21 => KeyType::Stream,
+            6 | 7 => KeyType::Module,
+            _ => return None,
+        })
     }
 }
 
@@ -119,7 +128,7 @@ pub(super) fn decide(
         }
         b"RESTORE" => {
             let payload_type = args.get(3).and_then(|p| p.first()).copied();
-            return match payload_type.and_then(restored_type) {
+            return match payload_type.and_then(KeyType::of_rdb_type) {
                 Some(t) if keeps(t) => Typed::Keep,
                 Some(_) => Typed::Delete(every_key()),
                 None => refuse("restores a value of a type not known here"),
@@ -307,20 +316,6 @@ fn command_type(name: &[u8]) -> KeyType {
         .map_or(KeyType::Module, |(t, _)| *t)
 }
 
-/// The type of a `DUMP` payload's first byte (an RDB type byte).
-fn restored_type(rdb_type: u8) -> Option<KeyType> {
-    Some(match rdb_type {
-        0 => KeyType::String,
-        1 | 10 | 14 | 18 => KeyType::List,
-        2 | 11 | 20 => KeyType::Set,
-        3 | 5 | 12 | 17 => KeyType::ZSet,
-        4 | 9 | 13 | 16 | 22..=25 => KeyType::Hash,
-        15 | 19 | 21 => KeyType::Stream,
-        6 | 7 => KeyType::Module,
-        _ => return None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,10 +396,10 @@ mod tests {
         assert_eq!("ZSet".parse::<KeyType>(), Ok(KeyType::ZSet));
         assert!("sortedset".parse::<KeyType>().is_err());
         assert_eq!(
-            KeyType::of_rdb_name("hash-listpack-ex"),
+            KeyType::of_rdb_type(25), // hash-listpack-ex
             Some(KeyType::Hash)
         );
-        assert_eq!(KeyType::of_rdb_name("module-2"), Some(KeyType::Module));
-        assert_eq!(KeyType::of_rdb_name("string"), Some(KeyType::String));
+        assert_eq!(KeyType::of_rdb_type(7), Some(KeyType::Module)); // module-2
+        assert_eq!(KeyType::of_rdb_type(0), Some(KeyType::String));
     }
 }
