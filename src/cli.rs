@@ -3,6 +3,7 @@
 mod check;
 mod filter;
 mod metrics;
+mod status;
 mod target;
 
 pub use check::{CheckArgs, PreflightArgs};
@@ -10,6 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub use filter::FilterArgs;
 pub use metrics::MetricsArgs;
 use slotstream_link::{Tls, TlsFiles};
+pub use status::StatusArgs;
 use std::path::PathBuf;
 use target::parse_db_pair;
 pub use target::{OnUnsupported, ThrottleArgs, ValueArgs};
@@ -84,6 +86,10 @@ pub enum Command {
     /// Check what a copy needs of the source and the target before any write: each item pass,
     /// warn or fail with what to do; exit 0, 1 on a failure, 2 on warnings only.
     Check(CheckArgs),
+    /// How far the target's copy is: per partition its checkpoint, the log's end (the topic of a
+    /// `consume`, the source of a `sync`), lag in records or bytes and seconds; exit 1 over
+    /// --max-lag-secs.
+    Status(StatusArgs),
     /// Capture the source into a Kafka topic partitioned by hash slot (runs near the source).
     #[cfg(feature = "kafka")]
     Produce(ProduceArgs),
@@ -433,6 +439,19 @@ impl TargetSecret {
             insecure: self.target_tls_insecure,
         };
         Ok(files.for_url("target", url)?)
+    }
+
+    /// The destination's connection settings for `url` (its current primary, for a sentinel
+    /// URL), with the copy's choices left at their defaults.
+    pub fn target_config(
+        &self,
+        url: &str,
+        sentinel: &SentinelArgs,
+    ) -> anyhow::Result<slotstream_consumer::TargetConfig> {
+        let (url, _) = sentinel.resolve(url, "target")?;
+        let mut config = slotstream_consumer::TargetConfig::new(&url);
+        config.tls = self.tls(&url)?;
+        Ok(config)
     }
 }
 

@@ -92,6 +92,16 @@ pub fn resolve(command: &mut Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Status(args) => {
+            if let Some(url) = &mut args.source {
+                fill(url, Side::Source, &args.source_secret.source_password_file)?;
+            }
+            fill(
+                &mut args.target,
+                Side::Target,
+                &args.target_secret.target_password_file,
+            )
+        }
         #[cfg(feature = "kafka")]
         Command::Produce(args) => fill(
             &mut args.source,

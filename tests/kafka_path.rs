@@ -205,6 +205,138 @@ fn kafka_producer_killed_after_snapshot_continues_without_a_second_full_sync() {
     verify_identical(&source, &target);
 }
 
+/// A partition's row in `slotstream status --json`, checked against the target's checkpoint
+/// and the topic as a raw reader sees them.
+fn check_status_row(
+    row: &serde_json::Value,
+    checkpoint: &std::collections::HashMap<String, i64>,
+    offsets: &[i64],
+    (before_ms, after_ms): (i64, i64),
+) -> i64 {
+    let end = offsets.iter().max().copied();
+    assert_eq!(row["end"].as_i64(), end, "{row}");
+    let Some(&applied) = checkpoint.get("log_offset") else {
+        assert!(row["epoch"].is_null(), "{row}");
+        assert_eq!(row["lag"].as_i64(), Some(offsets.len() as i64), "{row}");
+        return offsets.len() as i64;
+    };
+    let lag = offsets.iter().filter(|&&o| o > applied).count() as i64;
+    assert_eq!(row["applied"].as_i64(), Some(applied), "{row}");
+    assert_eq!(row["lag"].as_i64(), Some(lag), "{row}");
+    assert_eq!(
+        row["epoch"].as_i64(),
+        checkpoint.get("epoch").copied(),
+        "{row}"
+    );
+    assert_eq!(
+        row["snapshot_done"].as_bool(),
+        Some(checkpoint.get("snapshot_done") == Some(&1)),
+        "{row}"
+    );
+    let seconds = row["lag_seconds"].as_f64().expect("a lag in seconds");
+    if lag == 0 {
+        assert_eq!(seconds, 0.0, "{row}");
+    } else {
+        // Counted from when the source wrote the last record applied, at the moment status ran.
+        let captured = checkpoint["captured_ms"];
+        let (low, high) = ((before_ms - captured) as f64, (after_ms - captured) as f64);
+        assert!(
+            seconds * 1000.0 >= low - 1.0 && seconds * 1000.0 <= high + 1.0,
+            "{seconds} s, expected between {low} and {high} ms: {row}"
+        );
+    }
+    lag
+}
+
+#[test]
+fn kafka_status_shows_each_partition_of_a_half_applied_topic() {
+    let topic = unique_topic("status");
+    let broker = Broker::start(common::SLOTSTREAM, &[(&topic, PARTITIONS)]);
+    let source = RedisServer::start();
+    let target = RedisServer::start();
+    dataset::write_small_strings(&mut source.conn(), 40_000);
+    run_ok(produce_cmd(&source, &broker, &topic, PARTITIONS).arg("--snapshot-only"));
+    let total = key_count(&source);
+    let mut consumer = consume_cmd(&target, &broker, &topic)
+        .args(["--snapshot-only", "--max-ops", "20000"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_keys(&target, total * 2 / 5, &mut consumer);
+    consumer.kill().unwrap();
+    consumer.wait().unwrap();
+
+    let status = |max_lag: &str| {
+        let before = slotstream_schemas::now_ms();
+        let output = slotstream()
+            .args(["status", "--brokers", broker.bootstrap(), "--topic", &topic])
+            .args([
+                "--target",
+                &target.url(),
+                "--json",
+                "--max-lag-secs",
+                max_lag,
+            ])
+            .output()
+            .unwrap();
+        let after = slotstream_schemas::now_ms();
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let report: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|err| {
+            panic!("{err}: {text}\n{}", String::from_utf8_lossy(&output.stderr))
+        });
+        (report, output.status.code(), (before, after))
+    };
+    let (report, code, when) = status("1000000");
+    let log = &report["logs"][0];
+    assert_eq!(log["log"], topic.as_str(), "{report}");
+    assert_eq!(log["unit"], "records", "{report}");
+    let rows = log["partitions"].as_array().expect("partitions");
+    assert_eq!(rows.len(), PARTITIONS as usize, "{report}");
+
+    let mut offsets = vec![Vec::new(); PARTITIONS as usize];
+    for (partition, offset, ..) in read_all(broker.bootstrap(), &topic) {
+        offsets[partition as usize].push(offset);
+    }
+    let mut conn = target.conn();
+    let (mut waiting, mut with_checkpoint) = (0, 0);
+    for (partition, row) in rows.iter().enumerate() {
+        assert_eq!(row["partition"].as_u64(), Some(partition as u64), "{row}");
+        let key = format!("__slotstream:checkpoint:{topic}:{partition}");
+        let fields: std::collections::HashMap<String, i64> = redis::cmd("HGETALL")
+            .arg(&key)
+            .query::<Vec<(String, String)>>(&mut conn)
+            .unwrap()
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v.parse().ok()?)))
+            .collect();
+        with_checkpoint += usize::from(fields.contains_key("log_offset"));
+        waiting += check_status_row(row, &fields, &offsets[partition], when);
+    }
+    assert!(
+        waiting > 0,
+        "the kill came after the whole topic was applied: {report}"
+    );
+    assert!(with_checkpoint > 0, "nothing was applied: {report}");
+    // Exit 1 when some partition lags more than --max-lag-secs.
+    let over = rows
+        .iter()
+        .any(|r| r["lag"].as_i64() != Some(0) && r["lag_seconds"].is_null());
+    assert_eq!(code, Some(i32::from(over)), "{report}");
+    let (_, code, _) = status("0");
+    assert_eq!(code, Some(1), "records wait, and 0 s of lag is allowed");
+
+    // The rest applied, the same command says every partition is done and caught up.
+    run_ok(consume_cmd(&target, &broker, &topic).arg("--snapshot-only"));
+    let (report, code, _) = status("0");
+    assert_eq!(code, Some(0), "{report}");
+    for row in report["logs"][0]["partitions"].as_array().unwrap() {
+        assert_eq!(row["lag"].as_i64(), Some(0), "{row}");
+        assert_eq!(row["snapshot_done"].as_bool(), Some(true), "{row}");
+    }
+    assert_same_contents(&source.url(), &target.url());
+}
+
 #[test]
 fn kafka_replay_rebuilds_an_identical_destination() {
     let topic = unique_topic("replay");

@@ -209,6 +209,73 @@ fn sync_serves_health_readiness_and_counters_of_what_it_copied() {
     );
     assert_eq!(key_count(&other), 0, "the second sync wrote:\n{out}");
     sync.stop();
+    status_of_a_stopped_sync(&source, &target);
+}
+
+/// `slotstream status --source --target` after a sync stopped, with writes it has not seen:
+/// each partition's checkpoint against the source's replication offset, as read directly.
+fn status_of_a_stopped_sync(source: &RedisServer, target: &RedisServer) {
+    let mut conn = source.conn();
+    for i in 0..50 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("late:{i}"))
+            .arg(i)
+            .query(&mut conn)
+            .unwrap();
+    }
+    let offset = || -> i64 {
+        let info: String = redis::cmd("INFO")
+            .arg("replication")
+            .query(&mut source.conn())
+            .unwrap();
+        let line = info
+            .lines()
+            .find_map(|l| l.strip_prefix("master_repl_offset:"));
+        line.unwrap().trim().parse().unwrap()
+    };
+    let before = offset();
+    let output = Command::new(common::SLOTSTREAM)
+        .args([
+            "status",
+            "--source",
+            &source.url(),
+            "--target",
+            &target.url(),
+            "--json",
+        ])
+        .args(["--partitions", &PARTITIONS.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(offset(), before, "the source moved while status ran");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let report: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|err| panic!("{err}: {text}\n{}", String::from_utf8_lossy(&output.stderr)));
+    assert_eq!(output.status.code(), Some(0), "no --max-lag-secs: {report}");
+    let log = &report["logs"][0];
+    assert_eq!(log["log"], sync_log(source).as_str(), "{report}");
+    assert_eq!(log["unit"], "bytes", "{report}");
+    let rows = log["partitions"].as_array().expect("partitions");
+    assert_eq!(rows.len(), PARTITIONS as usize, "{report}");
+    let mut conn = target.conn();
+    for (partition, row) in rows.iter().enumerate() {
+        let key = format!("{}:{partition}", sync_log(source));
+        let (applied, epoch): (i64, i64) = redis::cmd("HMGET")
+            .arg(format!("__slotstream:checkpoint:{key}"))
+            .arg("offset")
+            .arg("epoch")
+            .query(&mut conn)
+            .unwrap();
+        assert_eq!(row["applied"].as_i64(), Some(applied), "{row}");
+        assert_eq!(row["end"].as_i64(), Some(before), "{row}");
+        assert_eq!(row["lag"].as_i64(), Some(before - applied), "{row}");
+        assert_eq!(row["epoch"].as_i64(), Some(epoch), "{row}");
+        assert_eq!(row["snapshot_done"].as_bool(), Some(true), "{row}");
+        assert!(before > applied, "the late writes are not applied: {row}");
+        assert!(
+            row["lag_seconds"].as_f64().is_some_and(|s| s > 0.0),
+            "{row}"
+        );
+    }
 }
 
 /// `1234567` → `1,234,567`, as the page shows numbers.

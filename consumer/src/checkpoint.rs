@@ -25,6 +25,9 @@ pub struct Checkpoint {
     /// While a snapshot that must be swept is applied: log offset of its `EpochBegin`, where a
     /// restarted consumer reads again to rebuild the set of keys the snapshot contains.
     pub sweep_from: Option<i64>,
+    /// When the source wrote the record (Unix ms, its capture time): `slotstream status`
+    /// counts a stopped copy's lag from it.
+    pub captured_ms: Option<i64>,
 }
 
 impl Checkpoint {
@@ -91,7 +94,9 @@ pub fn write_commands(
         .arg("db")
         .arg(checkpoint.db)
         .arg("sweep_from")
-        .arg(checkpoint.sweep_from.unwrap_or(-1));
+        .arg(checkpoint.sweep_from.unwrap_or(-1))
+        .arg("captured_ms")
+        .arg(checkpoint.captured_ms.unwrap_or(-1));
     if let Some(replid) = &origin.replid {
         set.arg("replid").arg(replid);
     }
@@ -192,10 +197,12 @@ pub async fn load(
             "snapshot_done",
             "db",
             "sweep_from",
+            "captured_ms",
         ])
         .query_async(conn)
         .await?;
-    let [Some(epoch), Some(offset), Some(index), log_offset, done, db, sweep_from] = fields[..]
+    let [Some(epoch), Some(offset), Some(index), log_offset, done, db, sweep_from, captured] =
+        fields[..]
     else {
         return Ok(None);
     };
@@ -209,6 +216,7 @@ pub async fn load(
         snapshot_done: done == Some(1),
         db: db.unwrap_or(0) as u32,
         sweep_from: sweep_from.filter(|&o| o >= 0),
+        captured_ms: captured.filter(|&ms| ms >= 0),
     }))
 }
 

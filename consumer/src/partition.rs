@@ -239,6 +239,7 @@ impl Lane {
         let mut next = self
             .positions
             .after(record.epoch, record.position, source_db, log_offset);
+        next.captured_ms = Some(record.capture_ms);
         self.claim(&record);
         let Record {
             db,

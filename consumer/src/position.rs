@@ -72,6 +72,7 @@ impl Positions {
             snapshot_done: previous.is_some_and(|c| c.snapshot_done),
             db,
             sweep_from: previous.and_then(|c| c.sweep_from),
+            captured_ms: None,
         }
     }
 

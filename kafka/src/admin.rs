@@ -1,13 +1,16 @@
 //! Topics: how many partitions one has, and creating it through the Admin API when missing.
 
-use crate::config::KafkaSettings;
+use crate::config::{KafkaSettings, RESUME_READER_DEFAULTS};
 use crate::error::KafkaError;
 use crate::topic::resume_topic;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError as ClientError, RDKafkaErrorCode};
-use std::time::Duration;
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
 pub(crate) const METADATA_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -35,21 +38,88 @@ pub(crate) fn partition_count(
 /// Whether the data topic holds no record in any partition (or does not exist).
 pub fn topic_is_empty(settings: &KafkaSettings) -> Result<bool, KafkaError> {
     let consumer: BaseConsumer = settings.create("metadata client", &[])?;
+    let ends = watermarks(&consumer, settings)?.unwrap_or_default();
+    Ok(ends.iter().all(|&(low, high)| high <= low))
+}
+
+/// Where every partition of the data topic begins and ends: its first offset and the offset
+/// its next message will get, in partition order (`None` when the topic does not exist).
+///
+/// Some Kafka-protocol brokers (tansu) answer the high watermark with the last batch's first
+/// offset + 1, short of the end when that batch holds several records; so each partition is
+/// read from there to its end-of-partition event (at most a batch).
+pub fn topic_ends(settings: &KafkaSettings) -> Result<Option<Vec<(i64, i64)>>, KafkaError> {
+    let consumer: BaseConsumer = settings.create("end reader", RESUME_READER_DEFAULTS)?;
     let topic = &settings.topic;
-    let Some(partitions) = partition_count(&consumer, settings, topic)? else {
-        return Ok(true);
+    let Some(mut ends) = watermarks(&consumer, settings)? else {
+        return Ok(None);
     };
-    for partition in 0..partitions as i32 {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, partition, METADATA_TIMEOUT)
-            .map_err(KafkaError::request(format!(
-                "reading the ends of {topic}[{partition}]"
-            )))?;
+    let mut assignment = TopicPartitionList::new();
+    let mut reading = BTreeSet::new();
+    for (partition, &(low, high)) in ends.iter().enumerate() {
         if high > low {
-            return Ok(false);
+            let partition = partition as i32;
+            assignment
+                .add_partition_offset(topic, partition, Offset::Offset(high - 1))
+                .map_err(KafkaError::request(format!("assigning {topic}")))?;
+            reading.insert(partition);
         }
     }
-    Ok(true)
+    if reading.is_empty() {
+        return Ok(Some(ends));
+    }
+    consumer
+        .assign(&assignment)
+        .map_err(KafkaError::request(format!("assigning {topic}")))?;
+    let deadline = Instant::now() + METADATA_TIMEOUT;
+    while !reading.is_empty() {
+        if Instant::now() >= deadline {
+            return Err(KafkaError::request(format!(
+                "reading the ends of {topic}: partitions {reading:?} gave no end within {} s",
+                METADATA_TIMEOUT.as_secs()
+            ))(ClientError::NoMessageReceived));
+        }
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(message)) => {
+                if let Some(end) = ends.get_mut(message.partition() as usize) {
+                    end.1 = end.1.max(message.offset() + 1);
+                }
+            }
+            Some(Err(ClientError::PartitionEOF(partition))) => {
+                reading.remove(&partition);
+            }
+            Some(Err(err)) => {
+                return Err(KafkaError::request(format!("reading the ends of {topic}"))(
+                    err,
+                ))
+            }
+            None => {}
+        }
+    }
+    Ok(Some(ends))
+}
+
+/// The low and high watermarks of every partition of the data topic, as the brokers' offset
+/// listing says (`None` when the topic does not exist).
+fn watermarks(
+    consumer: &BaseConsumer,
+    settings: &KafkaSettings,
+) -> Result<Option<Vec<(i64, i64)>>, KafkaError> {
+    let topic = &settings.topic;
+    let Some(partitions) = partition_count(consumer, settings, topic)? else {
+        return Ok(None);
+    };
+    let mut ends = Vec::with_capacity(partitions as usize);
+    for partition in 0..partitions as i32 {
+        ends.push(
+            consumer
+                .fetch_watermarks(topic, partition, METADATA_TIMEOUT)
+                .map_err(KafkaError::request(format!(
+                    "reading the ends of {topic}[{partition}]"
+                )))?,
+        );
+    }
+    Ok(Some(ends))
 }
 
 /// Checks that the data topic exists with `partitions` partitions, creating it when missing.

@@ -32,7 +32,7 @@ pub mod resume;
 pub mod topic;
 pub mod writer;
 
-pub use admin::topic_is_empty;
+pub use admin::{topic_ends, topic_is_empty};
 pub use config::KafkaSettings;
 pub use dev_broker::DevBroker;
 pub use error::KafkaError;

@@ -155,6 +155,13 @@ fn sample(config: &SourceConfig, node: &str, out: &Sender<Sample>, stop: &Atomic
     }
 }
 
+/// The source's replication offset now (`None` when its `INFO` does not say). Blocking.
+pub fn read_offset(config: &SourceConfig) -> redis::RedisResult<Option<u64>> {
+    let mut conn = config.client_connection()?;
+    let info: String = redis::cmd("INFO").arg("replication").query(&mut conn)?;
+    Ok(master_offset(&info))
+}
+
 /// `master_repl_offset` from an `INFO replication` reply.
 pub(crate) fn master_offset(info: &str) -> Option<u64> {
     info.lines()

@@ -91,10 +91,7 @@ impl ValueArgs {
         secret: &TargetSecret,
         sentinel: &SentinelArgs,
     ) -> anyhow::Result<slotstream_consumer::TargetConfig> {
-        let (url, _) = sentinel.resolve(url, "target")?;
-        let url = url.as_str();
-        let mut config = slotstream_consumer::TargetConfig::new(url);
-        config.tls = secret.tls(url)?;
+        let mut config = secret.target_config(url, sentinel)?;
         config.ttl_extension = std::time::Duration::from_secs(self.ttl_extension_secs);
         config.on_unsupported = match self.on_unsupported {
             OnUnsupported::Fail => slotstream_consumer::OnUnsupported::Fail,

@@ -15,6 +15,7 @@ mod retry;
 #[cfg(feature = "kafka")]
 mod shard_topic;
 mod shards;
+mod status;
 mod sync;
 mod verify;
 
@@ -38,6 +39,7 @@ pub fn run(mut command: Command) -> anyhow::Result<ExitCode> {
             Command::Sync(args) => sync::run(args, &shutdown).await,
             Command::Verify(args) => verify::run(args, &shutdown).await,
             Command::Check(args) => check::run(args, &shutdown).await,
+            Command::Status(args) => status::run(args, &shutdown).await,
             #[cfg(feature = "kafka")]
             Command::Produce(args) => produce::run(args, &shutdown).await,
             #[cfg(feature = "kafka")]
