@@ -18,7 +18,7 @@ BUILD_PACKAGES=(build-essential pkg-config libssl-dev zlib1g-dev)
 # What the tests run besides slotstream: redis-server on PATH (Debian's is built with TLS), kill
 # (procps), openssl (the TLS tests make their certificates with it), chromium and a font (the
 # status page is tested in a headless browser); and bc, for the benchmark scripts.
-TEST_PACKAGES=(redis-server redis-tools procps bc openssl chromium fonts-dejavu-core)
+TEST_PACKAGES=(redis-server redis-tools procps bc openssl chromium fonts-dejavu-core prometheus)
 
 # as_root CMD...: runs CMD as root, through sudo when this is not root.
 as_root() {

@@ -69,14 +69,9 @@ fn current() -> Numbers {
     read.map(|read| (*read)()).unwrap_or_default()
 }
 
-/// Whether the copy is past its snapshot: with an apply side, every partition has applied a
-/// heartbeat (which follows its snapshot); a capture alone, every capture follows live changes.
+/// Whether the copy is past its snapshot ([`Numbers::live`]).
 pub fn live(numbers: &Numbers) -> bool {
-    if numbers.partitions > 0 {
-        numbers.lags_ms.len() >= numbers.partitions
-    } else {
-        numbers.captures > 0 && numbers.captures_live == numbers.captures
-    }
+    numbers.live()
 }
 
 /// Whether the copy is ready: [`live`], and every partition's lag within `ready_lag`.

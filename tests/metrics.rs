@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::broker::{consume_cmd, produce_cmd, read_all, unique_topic, Broker};
 use common::dataset::write_small_strings;
 use common::follow::{
     assert_identical, fails, sync_cmd, sync_log, wait_caught_up, Proc, PARTITIONS,
@@ -28,11 +29,8 @@ fn get(addr: &str, path: &str) -> Option<(u16, String)> {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
+    // HTTP/1.0: the answer comes whole, never in chunks.
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
     let mut text = String::new();
     stream.read_to_string(&mut text).ok()?;
     let status = text.split_whitespace().nth(1)?.parse().ok()?;
@@ -62,10 +60,10 @@ fn wait_for_status(addr: &str, path: &str, status: u16, limit: Duration, sync: &
     }
 }
 
-/// The first of the browsers headless Chromium comes as, on `PATH`.
-fn chromium_binary() -> Option<PathBuf> {
+/// The first of `names` found on `PATH`.
+fn on_path(names: &[&str]) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    ["chromium", "chromium-browser", "google-chrome"]
+    names
         .iter()
         .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
         .find(|candidate| candidate.is_file())
@@ -74,7 +72,8 @@ fn chromium_binary() -> Option<PathBuf> {
 /// Headless Chromium's view of `url` once its scripts ran for 5 s of page time: the DOM as
 /// text, and a screenshot written to `screenshot`. `None` (outside CI) without Chromium.
 fn browse(url: &str, screenshot: &Path) -> Option<String> {
-    let Some(binary) = chromium_binary() else {
+    // The names headless Chromium comes as.
+    let Some(binary) = on_path(&["chromium", "chromium-browser", "google-chrome"]) else {
         slotstream_test_support::missing::report(
             "chromium",
             Path::new("PATH"),
@@ -144,6 +143,7 @@ fn sync_serves_health_readiness_and_counters_of_what_it_copied() {
             .query(&mut conn)
             .unwrap();
     }
+    let written = common::follow::source_offset(&source);
     wait_caught_up(&source, &target, &log, &mut [&mut sync]);
     assert_identical(&source, &target);
     let (status, text) = get(&addr, "/metrics").expect("/metrics answers");
@@ -167,6 +167,27 @@ fn sync_serves_health_readiness_and_counters_of_what_it_copied() {
         .filter(|l| l.starts_with("slotstream_lag_seconds{"))
         .count();
     assert_eq!(lags, PARTITIONS as usize, "one lag per partition:\n{text}");
+    // Each partition's checkpoint as the metrics say, against the target's own: past the
+    // live writes, and not past what the target holds now.
+    let mut conn = target.conn();
+    for partition in 0..PARTITIONS {
+        let name = format!("slotstream_checkpoint_offset{{shard=\"\",partition=\"{partition}\"}}");
+        let shown = sample(&text, &name) as u64;
+        let stored: u64 = redis::cmd("HGET")
+            .arg(format!("__slotstream:checkpoint:{log}:{partition}"))
+            .arg("offset")
+            .query(&mut conn)
+            .unwrap();
+        assert!(
+            written <= shown && shown <= stored,
+            "{name} {shown}: the writes end at {written}, the target's checkpoint is at {stored}"
+        );
+        let epoch = format!("slotstream_checkpoint_epoch{{shard=\"\",partition=\"{partition}\"}}");
+        assert_eq!(sample(&text, &epoch), 1.0, "{text}");
+    }
+    let batches = sample(&text, "slotstream_batch_seconds_count");
+    let in_buckets = sample(&text, "slotstream_batch_seconds_bucket{le=\"+Inf\"}");
+    assert!(batches > 0.0 && in_buckets == batches, "{text}");
     assert_eq!(get(&addr, "/nothing").map(|(s, _)| s), Some(404));
 
     // The status page, as a person sees it.
@@ -386,4 +407,168 @@ fn lag_alerts_are_logged_and_posted_and_logs_can_be_json() {
     }
     assert_identical(&source, &target);
     sync.stop();
+}
+
+/// Partitions of the idle topic (the acceptance figure counts 16).
+const IDLE_PARTITIONS: u32 = 16;
+/// How long the source stays idle while heartbeats are counted.
+const IDLE_SECS: u64 = 60;
+/// A partition with nothing of its own gets a heartbeat every `IDLE_TICKS` ticks of at least
+/// 100 ms: every 5 s or more.
+const IDLE_HEARTBEAT_SECS: u64 = 5;
+
+/// A real Prometheus server (Debian's `prometheus`) scraping `target` every second.
+struct Prometheus {
+    proc: Option<Proc>,
+    addr: String,
+    dir: PathBuf,
+}
+
+/// Stopped, and its data removed, however the test ends.
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        if let Some(proc) = self.proc.take() {
+            proc.stop();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Prometheus {
+    /// `None` (outside CI) when `prometheus` is not installed.
+    fn start(target: &str) -> Option<Prometheus> {
+        let Some(binary) = on_path(&["prometheus"]) else {
+            slotstream_test_support::missing::report(
+                "prometheus",
+                Path::new("PATH"),
+                "apt-get install prometheus",
+            );
+            return None;
+        };
+        let addr = format!("127.0.0.1:{}", free_port());
+        let dir = std::env::temp_dir().join(format!("slotstream-prometheus-{addr}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: slotstream\n    \
+                 static_configs:\n      - targets: ['{target}']\n"
+            ),
+        )
+        .unwrap();
+        let mut cmd = Command::new(binary);
+        cmd.arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address={addr}"));
+        let proc = Proc::spawn(&mut cmd, "prometheus");
+        wait_for_status(&addr, "/-/ready", 200, Duration::from_secs(60), &proc);
+        Some(Prometheus {
+            proc: Some(proc),
+            addr,
+            dir,
+        })
+    }
+
+    /// The result of an instant query (a name without labels: nothing to escape).
+    fn query(&self, name: &str) -> Vec<serde_json::Value> {
+        let (status, body) =
+            get(&self.addr, &format!("/api/v1/query?query={name}")).expect("prometheus answers");
+        assert_eq!(status, 200, "{body}");
+        let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+        answer["data"]["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// The messages of `topic`, as `(partition, offset, record)`.
+fn records(broker: &Broker, topic: &str) -> Vec<(i32, i64, slotstream_schemas::Record)> {
+    let codec = slotstream_schemas::Codec::shared().unwrap();
+    read_all(broker.bootstrap(), topic)
+        .into_iter()
+        .map(|(partition, offset, _, value, _)| (partition, offset, codec.decode(&value).unwrap()))
+        .collect()
+}
+
+#[test]
+fn prometheus_scrapes_a_running_consume_and_an_idle_topic_gets_few_heartbeats() {
+    let topic = unique_topic("idle");
+    let broker = Broker::start(common::SLOTSTREAM, &[(&topic, IDLE_PARTITIONS)]);
+    let source = RedisServer::start();
+    let target = RedisServer::start();
+    write_small_strings(&mut source.conn(), 2_000);
+    let addr = format!("127.0.0.1:{}", free_port());
+    let producer = Proc::spawn(
+        &mut produce_cmd(&source, &broker, &topic, IDLE_PARTITIONS),
+        "produce",
+    );
+    let consumer = Proc::spawn(
+        consume_cmd(&target, &broker, &topic).args([
+            "--metrics-addr",
+            &addr,
+            "--ready-lag-secs",
+            "60",
+        ]),
+        "consume",
+    );
+    wait_for_status(&addr, "/readyz", 200, Duration::from_secs(60), &consumer);
+    let prometheus = Prometheus::start(&addr);
+
+    // The source writes nothing: the topic gets heartbeats only, a few per partition.
+    let before: std::collections::HashSet<(i32, i64)> = records(&broker, &topic)
+        .into_iter()
+        .map(|(partition, offset, _)| (partition, offset))
+        .collect();
+    std::thread::sleep(Duration::from_secs(IDLE_SECS));
+    let new: Vec<_> = records(&broker, &topic)
+        .into_iter()
+        .filter(|(partition, offset, _)| !before.contains(&(*partition, *offset)))
+        .collect();
+    let heartbeats = new
+        .iter()
+        .filter(|(_, _, r)| matches!(r.body, slotstream_schemas::Body::Heartbeat(_)))
+        .count() as u64;
+    assert_eq!(
+        heartbeats,
+        new.len() as u64,
+        "an idle source wrote records: {new:?}"
+    );
+    let most = u64::from(IDLE_PARTITIONS) * IDLE_SECS / IDLE_HEARTBEAT_SECS;
+    eprintln!("{heartbeats} heartbeats in {IDLE_SECS} s of an idle source (at most {most})");
+    assert!(
+        heartbeats <= most && heartbeats >= u64::from(IDLE_PARTITIONS),
+        "{heartbeats} heartbeats in {IDLE_SECS} s idle, expected 16 to {most}"
+    );
+    let mut partitions: Vec<i32> = new.iter().map(|(p, ..)| *p).collect();
+    partitions.dedup();
+    partitions.sort_unstable();
+    partitions.dedup();
+    assert_eq!(
+        partitions.len(),
+        IDLE_PARTITIONS as usize,
+        "every partition had a heartbeat"
+    );
+
+    if let Some(prometheus) = prometheus {
+        // Prometheus parsed every scrape, and its query API has a lag series per partition.
+        let up = prometheus.query("up");
+        assert_eq!(up.len(), 1, "{up:?}");
+        assert_eq!(up[0]["value"][1], "1", "the scrape failed: {up:?}");
+        let lags = prometheus.query("slotstream_lag_seconds");
+        let mut labels: Vec<&str> = lags
+            .iter()
+            .filter_map(|series| series["metric"]["partition"].as_str())
+            .collect();
+        labels.sort_unstable();
+        labels.dedup();
+        assert_eq!(labels.len(), IDLE_PARTITIONS as usize, "{lags:?}");
+    }
+    assert_identical(&source, &target);
+    consumer.stop();
+    producer.stop();
 }

@@ -32,7 +32,7 @@ use crate::error::ApplyError;
 use crate::existing;
 use crate::position::Positions;
 use crate::snapshot::Written;
-use crate::stats::LagKey;
+use crate::stats::{Applied, LagKey};
 use crate::sweep::SeenKeys;
 use crate::target::Topology;
 use commit::Committer;
@@ -108,6 +108,9 @@ struct Lane {
     /// On a cluster: a plain connection to one node, for `COMMAND GETKEYS` (opened by the
     /// first command across slots, then kept).
     key_lookup: Option<redis::aio::MultiplexedConnection>,
+    /// Capture time of the newest live record (command, barrier, heartbeat) taken since the
+    /// last commit: the partition's lag is noted from it once that commit is applied.
+    live_capture_ms: Option<i64>,
 }
 
 impl Lane {
@@ -184,6 +187,7 @@ impl Lane {
             own_keys,
             chunked: ChunkedValue::default(),
             key_lookup: None,
+            live_capture_ms: None,
             summary: PartitionSummary {
                 partition,
                 epoch: start.map(|c| c.epoch),
@@ -273,6 +277,7 @@ impl Lane {
                     self.flush().await?;
                 }
                 self.write_command(slot, db, command, capture_ms)?;
+                self.live_capture_ms = Some(capture_ms);
             }
             Body::EpochBegin(begin) => {
                 self.begin_epoch(epoch, &begin, log_offset, &mut next)
@@ -280,18 +285,13 @@ impl Lane {
             }
             Body::SnapshotEnd(end) => self.end_snapshot(epoch, end.records, &mut next).await?,
             Body::Barrier(barrier) => {
+                self.live_capture_ms = Some(capture_ms);
                 return self
                     .barrier((epoch, position), db, slot, capture_ms, barrier, next)
                     .await;
             }
             Body::Fork(_) => {}
-            Body::Heartbeat(_) => {
-                let key = LagKey {
-                    shard: self.ctx.slots.as_ref().and_then(SlotRanges::first),
-                    partition: self.partition,
-                };
-                self.ctx.stats.note_lag(key, now - capture_ms)
-            }
+            Body::Heartbeat(_) => self.live_capture_ms = Some(capture_ms),
         }
         self.positions.take(next);
         Ok(())
@@ -396,16 +396,23 @@ impl Lane {
 
     /// Commits the batches with the checkpoints of `arrivals` and moves this partition's own.
     async fn commit(&mut self, arrivals: Vec<Arrival>, atomic: bool) -> Result<(), ApplyError> {
+        let started = std::time::Instant::now();
         let tally = self
             .link
             .commit(&mut self.batches, &arrivals, atomic)
             .await?;
+        self.ctx.stats.batch_latency.observe(started.elapsed());
         let own = arrivals
             .iter()
             .find(|a| a.partition == self.partition)
             .and_then(|a| a.checkpoint.as_ref());
         if let Some((_, checkpoint)) = own {
             self.positions.stored(*checkpoint);
+            let applied = Applied {
+                epoch: checkpoint.epoch,
+                offset: checkpoint.position.offset,
+            };
+            self.ctx.stats.note_applied(self.lag_key(), applied);
             // A slot checkpoint past the partition's still covers records to come.
             self.slots_ahead
                 .retain(|_, at| !checkpoint.covers(at.epoch, at.position));
@@ -414,7 +421,24 @@ impl Lane {
             }
         }
         self.count_applied(tally);
+        self.note_lag();
         Ok(())
+    }
+
+    /// The lag of the newest live record the commit applied: now minus when the source wrote
+    /// it. Snapshot records set none, so a partition has a lag once it is past its snapshot.
+    fn note_lag(&mut self) {
+        if let Some(captured) = self.live_capture_ms.take() {
+            self.ctx.stats.note_lag(self.lag_key(), now_ms() - captured);
+        }
+    }
+
+    /// The partition (of its shard) in the run's numbers.
+    fn lag_key(&self) -> LagKey {
+        LagKey {
+            shard: self.ctx.slots.as_ref().and_then(SlotRanges::first),
+            partition: self.partition,
+        }
     }
 
     fn count_applied(&mut self, tally: Tally) {

@@ -1,5 +1,8 @@
 //! Counters the apply side updates as it goes, read by progress reporting.
 
+pub mod latency;
+
+pub use latency::{Latency, LatencyReading};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -25,8 +28,20 @@ pub struct ApplyStats {
     pub bytes: AtomicU64,
     /// Live commands applied later after the source ran them than the TTL extension.
     pub later_than_extension: AtomicU64,
-    /// Per partition (and shard): apply time minus capture time of its last heartbeat, in ms.
+    /// Per partition (and shard): commit time minus capture time of the newest live record
+    /// (command, barrier, heartbeat) the commit applied, in ms.
     lag_ms: Mutex<BTreeMap<LagKey, i64>>,
+    /// Per partition (and shard): where its last stored checkpoint is.
+    applied: Mutex<BTreeMap<LagKey, Applied>>,
+    /// How long each batch's round trip to the target took.
+    pub batch_latency: Latency,
+}
+
+/// Where a partition's last stored checkpoint is: its epoch and source replication offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    pub epoch: u64,
+    pub offset: u64,
 }
 
 /// Whose lag: a partition, of one shard when the source is a cluster (each shard's records
@@ -73,7 +88,7 @@ impl ApplyStats {
         self.commands.load(Ordering::Relaxed)
     }
 
-    /// Records the lag a partition's heartbeat showed.
+    /// Records the lag a partition's commit showed.
     pub fn note_lag(&self, key: LagKey, lag_ms: i64) {
         let mut lags = self.lag_ms.lock().unwrap_or_else(|p| p.into_inner());
         lags.insert(key, lag_ms.max(0));
@@ -82,6 +97,20 @@ impl ApplyStats {
     /// The last lag seen per partition (and shard).
     pub fn lags(&self) -> BTreeMap<LagKey, i64> {
         self.lag_ms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Records where a partition's stored checkpoint now is.
+    pub fn note_applied(&self, key: LagKey, applied: Applied) {
+        let mut positions = self.applied.lock().unwrap_or_else(|p| p.into_inner());
+        positions.insert(key, applied);
+    }
+
+    /// Where each partition's last stored checkpoint is.
+    pub fn applied(&self) -> BTreeMap<LagKey, Applied> {
+        self.applied
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()

@@ -42,6 +42,8 @@ impl fmt::Display for Rate {
 pub struct Throttles {
     snapshot: Arc<Throttle>,
     live: Arc<Throttle>,
+    /// Microseconds batches waited for a limit, all partitions together.
+    waited_us: Arc<AtomicU64>,
 }
 
 impl Throttles {
@@ -65,8 +67,19 @@ impl Throttles {
         } else {
             &self.snapshot
         };
+        if throttle.ops.get() == 0 && throttle.bytes.get() == 0 {
+            return;
+        }
+        let started = std::time::Instant::now();
         throttle.ops.take(ops as u64).await;
         throttle.bytes.take(bytes as u64).await;
+        let waited = started.elapsed().as_micros() as u64;
+        self.waited_us.fetch_add(waited, Ordering::Relaxed);
+    }
+
+    /// How long batches have waited for a limit so far, every partition's waits added up.
+    pub fn waited(&self) -> std::time::Duration {
+        std::time::Duration::from_micros(self.waited_us.load(Ordering::Relaxed))
     }
 
     /// The most writes a batch should hold now: a tenth of a second's worth of its phase's

@@ -173,6 +173,7 @@ impl Session {
             Some(facts) => facts,
             None => read_facts(&self.config, &self.addr),
         };
+        stats.keys_expected.store(facts.keys, Ordering::Relaxed);
         let info = EpochInfo {
             source: self.source_id.clone(),
             source_addr: self.addr.to_string(),

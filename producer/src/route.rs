@@ -40,6 +40,8 @@ pub struct Router {
     filter: KeyFilter,
     /// When the source wrote what is routed next ([`Router::written_at`]); `None`: now.
     written_ms: Option<i64>,
+    /// Which partitions need a heartbeat ([`Router::heartbeat`]).
+    heartbeats: control::Heartbeats,
 }
 
 /// A `MULTI` block being collected.
@@ -86,6 +88,7 @@ impl Router {
             tail: None,
             filter: KeyFilter::default(),
             written_ms: None,
+            heartbeats: control::Heartbeats::new(partitions),
         }
     }
 
@@ -155,6 +158,9 @@ impl Router {
         log: &mut W,
     ) -> Result<(), CaptureError> {
         let name = Name::of_command(&args);
+        if !matches!(name.as_bytes(), b"PING" | b"REPLCONF") {
+            self.heartbeats.source_wrote();
+        }
         match name.as_bytes() {
             b"PING" | b"REPLCONF" => {
                 self.read_only(end);
@@ -277,13 +283,15 @@ impl Router {
             Route::Single { slot } => {
                 let partition = partition_for_slot(slot, self.partitions);
                 let body = Body::Command(command(args));
-                log.append(partition, self.record(end, 0, slot, db, body))?;
+                let record = self.record(end, 0, slot, db, body);
+                self.append(partition, record, log)?;
             }
             Route::Split(parts) => {
                 for (index, (slot, part)) in parts.into_iter().enumerate() {
                     let partition = partition_for_slot(slot, self.partitions);
                     let body = Body::Command(command(part));
-                    log.append(partition, self.record(end, index as u64, slot, db, body))?;
+                    let record = self.record(end, index as u64, slot, db, body);
+                    self.append(partition, record, log)?;
                 }
             }
             Route::Barrier(partitions) => {
@@ -370,7 +378,8 @@ impl Router {
         };
         for &partition in &partitions {
             let body = Body::Barrier(barrier.clone());
-            log.append(partition, self.record(end, 0, slot, db, body))?;
+            let record = self.record(end, 0, slot, db, body);
+            self.append(partition, record, log)?;
         }
         Ok(())
     }

@@ -29,12 +29,15 @@ const EXAMPLES_SCANNED: usize = 10_000;
 /// At most this many examples are named.
 const EXAMPLES: usize = 10;
 
-/// The facts `EpochBegin` carries.
+/// What is read from the source before its snapshot: the facts `EpochBegin` carries, and how
+/// many keys it holds (for the snapshot's progress).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SourceFacts {
     pub modules: Vec<SourceModule>,
     pub field_ttl_hashes: Vec<DbCount>,
     pub field_ttl_examples: Vec<Element>,
+    /// Keys of every database (`INFO keyspace`), as the snapshot begins.
+    pub keys: u64,
 }
 
 impl SourceFacts {
@@ -62,6 +65,7 @@ impl SourceFacts {
                 .extend(hashes_with_field_ttls(conn, count.db, most)?);
         }
         facts.field_ttl_hashes = counts;
+        facts.keys = keyspace(conn, "keys")?.iter().map(|count| count.keys).sum();
         redis::cmd("SELECT").arg(0).query::<()>(conn)?;
         Ok(facts)
     }

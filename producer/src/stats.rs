@@ -11,6 +11,8 @@ pub struct CaptureStats {
     pub rdb_bytes: AtomicU64,
     /// Size of the snapshot when the source announced it (`$<len>`), else 0.
     pub rdb_total: AtomicU64,
+    /// Keys the source held as its snapshot began (`INFO keyspace`; 0 when unknown).
+    pub keys_expected: AtomicU64,
     /// The snapshot is captured and the capture follows live changes.
     pub live: AtomicBool,
 }
@@ -26,6 +28,10 @@ impl CaptureStats {
 
     pub fn rdb_total(&self) -> u64 {
         self.rdb_total.load(Ordering::Relaxed)
+    }
+
+    pub fn keys_expected(&self) -> u64 {
+        self.keys_expected.load(Ordering::Relaxed)
     }
 
     pub fn is_live(&self) -> bool {

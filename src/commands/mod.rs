@@ -112,6 +112,7 @@ pub fn capture_progress(stats: &CaptureStats, numbers: &mut Numbers) {
     numbers.keys_read += stats.keys();
     numbers.rdb_bytes += stats.rdb_bytes();
     numbers.rdb_total += stats.rdb_total();
+    numbers.keys_expected += stats.keys_expected();
     numbers.captures += 1;
     numbers.captures_live += usize::from(stats.is_live());
 }
@@ -122,6 +123,9 @@ pub fn apply_progress(stats: &ApplyStats, numbers: &mut Numbers) {
     numbers.commands = stats.commands();
     numbers.refused = stats.refused();
     numbers.lags_ms = stats.lags();
+    numbers.applied = stats.applied();
+    numbers.batch_latency = stats.batch_latency.read();
+    numbers.throttle_waited = reload::throttle_waited();
 }
 
 /// The log line and exit code of a run that stopped on request before it was done.

@@ -30,6 +30,11 @@ pub fn throttles(args: &ThrottleArgs) -> Throttles {
         .clone()
 }
 
+/// How long the process's batches have waited for the write limits (zero before any).
+pub fn throttle_waited() -> std::time::Duration {
+    THROTTLES.get().map(Throttles::waited).unwrap_or_default()
+}
+
 /// The process's read limit on the source, as [`throttles`] is for writes.
 pub fn source_rate(bytes_per_second: u64) -> ReadRate {
     watch_hangup();

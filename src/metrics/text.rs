@@ -1,15 +1,18 @@
 //! The run's numbers as Prometheus text (prometheus-client's encoder): counters of what was
-//! read, applied, refused and left out, the snapshot's size, lag per partition, retries, and
-//! readiness. Labels are bounded: a partition and a shard, never a key.
+//! read, applied, refused and left out, the snapshot's size, lag and checkpoint per partition,
+//! batch round trips, throttle waits, retries, and readiness. Labels are bounded: a partition
+//! and a shard, never a key.
 
 use super::{LATER, RECONNECTS};
 use crate::progress::Numbers;
 use prometheus_client::encoding::text::encode;
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
+use slotstream_consumer::stats::LatencyReading;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Whose lag.
@@ -23,6 +26,34 @@ struct PartitionLabels {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CauseLabels {
     cause: String,
+}
+
+/// A partition's labels.
+fn labels_of(key: &slotstream_consumer::stats::LagKey) -> PartitionLabels {
+    PartitionLabels {
+        shard: key.shard.map(|s| format!("slots-{s}")).unwrap_or_default(),
+        partition: key.partition.to_string(),
+    }
+}
+
+/// A histogram read from the apply side's atomics, encoded as Prometheus's histogram type.
+#[derive(Debug)]
+struct Histogram(LatencyReading);
+
+impl EncodeMetric for Histogram {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let Histogram(reading) = self;
+        encoder.encode_histogram::<NoLabelSet>(
+            reading.sum_seconds,
+            reading.count,
+            &reading.buckets,
+            None,
+        )
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
 }
 
 /// `numbers` (and `ready`) in the text format.
@@ -83,7 +114,7 @@ pub fn render(numbers: &Numbers, ready: bool) -> Result<String, std::fmt::Error>
     gauge(
         &mut registry,
         "partitions_live",
-        "Partitions that have applied a heartbeat, so are past their snapshot",
+        "Partitions that have applied a live record, so are past their snapshot",
         numbers.lags_ms.len() as i64,
     );
     gauge(
@@ -106,16 +137,44 @@ pub fn render(numbers: &Numbers, ready: bool) -> Result<String, std::fmt::Error>
     );
     let lag = Family::<PartitionLabels, Gauge<f64, AtomicU64>>::default();
     for (key, ms) in &numbers.lags_ms {
-        let labels = PartitionLabels {
-            shard: key.shard.map(|s| format!("slots-{s}")).unwrap_or_default(),
-            partition: key.partition.to_string(),
-        };
-        lag.get_or_create(&labels).set(*ms as f64 / 1000.0);
+        lag.get_or_create(&labels_of(key)).set(*ms as f64 / 1000.0);
     }
     registry.register(
         "lag_seconds",
-        "Apply time minus the time the source wrote the partition's last heartbeat",
+        "Apply time minus the time the source wrote the partition's newest record applied",
         lag,
+    );
+    let epoch = Family::<PartitionLabels, Gauge>::default();
+    let offset = Family::<PartitionLabels, Gauge>::default();
+    for (key, applied) in &numbers.applied {
+        epoch
+            .get_or_create(&labels_of(key))
+            .set(applied.epoch as i64);
+        offset
+            .get_or_create(&labels_of(key))
+            .set(applied.offset as i64);
+    }
+    registry.register(
+        "checkpoint_epoch",
+        "Epoch of the partition's last stored checkpoint",
+        epoch,
+    );
+    registry.register(
+        "checkpoint_offset",
+        "Source replication offset the partition's last stored checkpoint reached",
+        offset,
+    );
+    registry.register(
+        "batch_seconds",
+        "Round trip of each batch (its commands and checkpoint) to the target",
+        Histogram(numbers.batch_latency.clone()),
+    );
+    let waited: Counter<f64, AtomicU64> = Counter::default();
+    waited.inc_by(numbers.throttle_waited.as_secs_f64());
+    registry.register(
+        "throttle_wait_seconds",
+        "Time batches waited for the write limits (--max-ops and the like), partitions added up",
+        waited,
     );
     let retries = Family::<CauseLabels, Counter>::default();
     for (cause, count) in [("reconnect", &RECONNECTS), ("later", &LATER)] {
@@ -153,7 +212,28 @@ mod tests {
             partition: 3,
         };
         numbers.lags_ms.insert(key, 1500);
+        let applied = slotstream_consumer::stats::Applied {
+            epoch: 7,
+            offset: 9000,
+        };
+        numbers.applied.insert(key, applied);
+        let latency = slotstream_consumer::stats::Latency::default();
+        latency.observe(std::time::Duration::from_millis(3));
+        latency.observe(std::time::Duration::from_millis(4));
+        numbers.batch_latency = latency.read();
+        numbers.throttle_waited = std::time::Duration::from_millis(2500);
         let text = render(&numbers, false).unwrap();
+        for line in [
+            "slotstream_checkpoint_epoch{shard=\"slots-5461\",partition=\"3\"} 7\n",
+            "slotstream_checkpoint_offset{shard=\"slots-5461\",partition=\"3\"} 9000\n",
+            "slotstream_batch_seconds_count 2\n",
+            "slotstream_batch_seconds_bucket{le=\"0.0025\"} 0\n",
+            "slotstream_batch_seconds_bucket{le=\"0.005\"} 2\n",
+            "slotstream_batch_seconds_bucket{le=\"+Inf\"} 2\n",
+            "slotstream_throttle_wait_seconds_total 2.5\n",
+        ] {
+            assert!(text.contains(line), "no {line:?} in:\n{text}");
+        }
         assert!(
             text.contains("slotstream_snapshot_keys_applied_total 42\n"),
             "{text}"
