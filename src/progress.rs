@@ -47,6 +47,19 @@ pub struct Numbers {
     pub batch_latency: slotstream_consumer::stats::LatencyReading,
     /// How long batches waited for the write limits, every partition's waits added up.
     pub throttle_waited: Duration,
+    /// librdkafka's last report of the process's Kafka producer (`produce`), once it made one.
+    pub kafka_producer: Option<KafkaProducer>,
+}
+
+/// What librdkafka last said of the Kafka producer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KafkaProducer {
+    /// Messages (and their bytes) in its queue, not yet acknowledged by the brokers.
+    pub queue_messages: u64,
+    pub queue_bytes: u64,
+    /// Request round trip to the brokers: the slowest broker's mean and 99th percentile.
+    pub rtt_avg: Duration,
+    pub rtt_p99: Duration,
 }
 
 impl Numbers {

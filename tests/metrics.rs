@@ -496,24 +496,25 @@ fn records(broker: &Broker, topic: &str) -> Vec<(i32, i64, slotstream_schemas::R
 }
 
 #[test]
-fn prometheus_scrapes_a_running_consume_and_an_idle_topic_gets_few_heartbeats() {
+fn prometheus_scrapes_a_running_consume_an_idle_topic_gets_few_heartbeats_and_a_stopped_consumer_raises_the_lag_alert(
+) {
     let topic = unique_topic("idle");
     let broker = Broker::start(common::SLOTSTREAM, &[(&topic, IDLE_PARTITIONS)]);
     let source = RedisServer::start();
     let target = RedisServer::start();
     write_small_strings(&mut source.conn(), 2_000);
     let addr = format!("127.0.0.1:{}", free_port());
+    let producer_addr = format!("127.0.0.1:{}", free_port());
     let producer = Proc::spawn(
-        &mut produce_cmd(&source, &broker, &topic, IDLE_PARTITIONS),
+        produce_cmd(&source, &broker, &topic, IDLE_PARTITIONS)
+            .args(["--metrics-addr", &producer_addr]),
         "produce",
     );
+    let (webhook_url, posted) = webhook();
     let consumer = Proc::spawn(
-        consume_cmd(&target, &broker, &topic).args([
-            "--metrics-addr",
-            &addr,
-            "--ready-lag-secs",
-            "60",
-        ]),
+        consume_cmd(&target, &broker, &topic)
+            .args(["--metrics-addr", &addr, "--ready-lag-secs", "60"])
+            .args(["--alert-lag-secs", "2", "--alert-webhook", &webhook_url]),
         "consume",
     );
     wait_for_status(&addr, "/readyz", 200, Duration::from_secs(60), &consumer);
@@ -568,6 +569,51 @@ fn prometheus_scrapes_a_running_consume_and_an_idle_topic_gets_few_heartbeats() 
         labels.dedup();
         assert_eq!(labels.len(), IDLE_PARTITIONS as usize, "{lags:?}");
     }
+    // The consumer stopped while the source writes: once it runs again, the lag it finds is
+    // posted, and then its recovery.
+    consumer.signal("STOP");
+    write_small_strings(&mut source.conn(), 500);
+    std::thread::sleep(Duration::from_secs(4));
+    consumer.signal("CONT");
+    let events: Vec<serde_json::Value> = (0..2)
+        .map(|_| {
+            let body = posted
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "the webhook got fewer than 2 documents:\n{}",
+                        consumer.log()
+                    )
+                });
+            serde_json::from_str(&body).unwrap_or_else(|err| panic!("{err}: {body}"))
+        })
+        .collect();
+    assert_eq!(events[0]["event"], "lag_over", "{events:?}");
+    assert_eq!(events[0]["command"], "consume", "{events:?}");
+    assert!(
+        events[0]["lag_seconds"].as_f64().unwrap() > 2.0,
+        "{events:?}"
+    );
+    assert_eq!(events[1]["event"], "lag_recovered", "{events:?}");
+
+    // librdkafka's own report of the producer: an idle queue, and a measured round trip.
+    let (_, text) = get(&producer_addr, "/metrics").expect("the producer's /metrics");
+    assert_eq!(
+        sample(&text, "slotstream_kafka_producer_queue_messages"),
+        0.0,
+        "{text}"
+    );
+    assert!(
+        sample(&text, "slotstream_kafka_broker_rtt_avg_seconds") > 0.0,
+        "{text}"
+    );
+    let (mut producer, mut consumer) = (producer, consumer);
+    wait_caught_up(
+        &source,
+        &target,
+        &topic,
+        &mut [&mut producer, &mut consumer],
+    );
     assert_identical(&source, &target);
     consumer.stop();
     producer.stop();

@@ -29,6 +29,7 @@ mod dispatch;
 pub mod error;
 pub mod reader;
 pub mod resume;
+pub mod stats;
 pub mod topic;
 pub mod writer;
 
@@ -38,4 +39,5 @@ pub use dev_broker::DevBroker;
 pub use error::KafkaError;
 pub use reader::{KafkaLog, KafkaReader};
 pub use resume::{load_resume_point, load_resume_points, StoredPoints};
+pub use stats::{producer_stats, ProducerReading};
 pub use writer::KafkaWriter;

@@ -38,7 +38,11 @@ struct DeliveryTracker {
     failure: Arc<Mutex<Option<Undelivered>>>,
 }
 
-impl ClientContext for DeliveryTracker {}
+impl ClientContext for DeliveryTracker {
+    fn stats(&self, statistics: rdkafka::statistics::Statistics) {
+        crate::stats::take_producer_report(&statistics);
+    }
+}
 
 impl ProducerContext for DeliveryTracker {
     type DeliveryOpaque = ();
@@ -82,8 +86,12 @@ impl KafkaWriter {
         ensure_data_topic(settings, partitions)?;
         ensure_resume_topic(settings)?;
         let tracker = DeliveryTracker::default();
-        let producer = settings
-            .client_config(PRODUCER_DEFAULTS)
+        let mut config = settings.client_config(PRODUCER_DEFAULTS);
+        // librdkafka's own numbers for `--metrics-addr`, unless the user set an interval.
+        if config.get("statistics.interval.ms").is_none() {
+            config.set("statistics.interval.ms", crate::stats::INTERVAL_MS);
+        }
+        let producer = config
             .create_with_context(tracker.clone())
             .map_err(|cause| KafkaError::Client {
                 role: "producer",

@@ -19,6 +19,7 @@ use slotstream_schemas::resume::ResumePoint;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 pub async fn run(args: ProduceArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCode> {
     crate::commands::start_metrics(&args.metrics, "produce").await?;
@@ -77,6 +78,7 @@ async fn run_once(
             for stats in &stats {
                 capture_progress(stats, &mut numbers);
             }
+            numbers.kafka_producer = kafka_producer();
             numbers
         }
     });
@@ -386,4 +388,15 @@ fn full_sync(
         summary.snapshot.keys, summary.snapshot.source_version, settings.topic
     );
     Ok(Some(point))
+}
+
+/// librdkafka's last report of this process's producer, once there is one.
+fn kafka_producer() -> Option<crate::progress::KafkaProducer> {
+    let read = slotstream_kafka::producer_stats();
+    (read.reports > 0).then(|| crate::progress::KafkaProducer {
+        queue_messages: read.queue_messages,
+        queue_bytes: read.queue_bytes,
+        rtt_avg: Duration::from_micros(read.rtt_avg_us),
+        rtt_p99: Duration::from_micros(read.rtt_p99_us),
+    })
 }

@@ -14,6 +14,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 use slotstream_consumer::stats::LatencyReading;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// Whose lag.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -176,6 +177,37 @@ pub fn render(numbers: &Numbers, ready: bool) -> Result<String, std::fmt::Error>
         "Time batches waited for the write limits (--max-ops and the like), partitions added up",
         waited,
     );
+    if let Some(kafka) = &numbers.kafka_producer {
+        gauge(
+            &mut registry,
+            "kafka_producer_queue_messages",
+            "Messages in librdkafka's producer queue, not yet acknowledged (its last report)",
+            kafka.queue_messages as i64,
+        );
+        gauge(
+            &mut registry,
+            "kafka_producer_queue_bytes",
+            "Bytes of those messages",
+            kafka.queue_bytes as i64,
+        );
+        let seconds = |registry: &mut Registry, name: &str, help: &str, value: Duration| {
+            let gauge: Gauge<f64, AtomicU64> = Gauge::default();
+            gauge.set(value.as_secs_f64());
+            registry.register(name, help, gauge);
+        };
+        seconds(
+            &mut registry,
+            "kafka_broker_rtt_avg_seconds",
+            "Mean request round trip to the brokers, the slowest broker's (librdkafka)",
+            kafka.rtt_avg,
+        );
+        seconds(
+            &mut registry,
+            "kafka_broker_rtt_p99_seconds",
+            "99th percentile of the request round trip to the brokers, the slowest broker's",
+            kafka.rtt_p99,
+        );
+    }
     let retries = Family::<CauseLabels, Counter>::default();
     for (cause, count) in [("reconnect", &RECONNECTS), ("later", &LATER)] {
         let labels = CauseLabels {
@@ -222,6 +254,12 @@ mod tests {
         latency.observe(std::time::Duration::from_millis(4));
         numbers.batch_latency = latency.read();
         numbers.throttle_waited = std::time::Duration::from_millis(2500);
+        numbers.kafka_producer = Some(crate::progress::KafkaProducer {
+            queue_messages: 12,
+            queue_bytes: 3400,
+            rtt_avg: Duration::from_micros(1500),
+            rtt_p99: Duration::from_millis(8),
+        });
         let text = render(&numbers, false).unwrap();
         for line in [
             "slotstream_checkpoint_epoch{shard=\"slots-5461\",partition=\"3\"} 7\n",
@@ -231,6 +269,9 @@ mod tests {
             "slotstream_batch_seconds_bucket{le=\"0.005\"} 2\n",
             "slotstream_batch_seconds_bucket{le=\"+Inf\"} 2\n",
             "slotstream_throttle_wait_seconds_total 2.5\n",
+            "slotstream_kafka_producer_queue_messages 12\n",
+            "slotstream_kafka_broker_rtt_avg_seconds 0.0015\n",
+            "slotstream_kafka_broker_rtt_p99_seconds 0.008\n",
         ] {
             assert!(text.contains(line), "no {line:?} in:\n{text}");
         }
