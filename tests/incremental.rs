@@ -8,11 +8,65 @@ mod common;
 use common::follow::KafkaLink;
 use common::follow::{
     assert_identical, assert_identical_with, assert_nothing_refused, drop_links, sync_cmd,
-    sync_log, wait_caught_up, write_counters, Moments, Proc,
+    sync_log, wait_caught_up, wait_logged, write_counters, Moments, Proc,
 };
 use common::workload::{self, WorkloadConfig};
 use common::{dataset, RedisServer};
 use std::time::Duration;
+
+#[test]
+fn incremental_commands_the_target_refuses_are_counted_and_warned_about_once_per_10_s() {
+    let source = RedisServer::start();
+    let target = RedisServer::start();
+    let mut sync = Proc::spawn(&mut sync_cmd(&source, &target), "sync");
+    wait_caught_up(&source, &target, &sync_log(&source), &mut [&mut sync]);
+    // The copy diverges: `c` is a list on the target, a counter on the source.
+    let _: () = redis::cmd("LPUSH")
+        .arg("c")
+        .arg("x")
+        .query(&mut target.conn())
+        .unwrap();
+    let mut conn = source.conn();
+    for _ in 0..3 {
+        let _: i64 = redis::cmd("INCR").arg("c").query(&mut conn).unwrap();
+    }
+    let _: () = redis::cmd("SET")
+        .arg("after")
+        .arg("1")
+        .query(&mut conn)
+        .unwrap();
+    wait_caught_up(&source, &target, &sync_log(&source), &mut [&mut sync]);
+    let message = "a replicated command failed on the target as it may have on the source";
+    wait_logged(&sync, message, Duration::from_secs(30));
+    let log = sync.log();
+    let warnings: Vec<&str> = log.lines().filter(|l| l.contains(message)).collect();
+    assert_eq!(
+        warnings.len(),
+        1,
+        "three refusals within 10 s, one warning:\n{log}"
+    );
+    assert!(
+        warnings[0].contains("WARN")
+            && warnings[0].contains("key=\"c\"")
+            && warnings[0].contains("WRONGTYPE"),
+        "{log}"
+    );
+    // The command after them was applied; the target keeps its own `c`.
+    let after: Option<String> = redis::cmd("GET")
+        .arg("after")
+        .query(&mut target.conn())
+        .unwrap();
+    assert_eq!(after.as_deref(), Some("1"));
+    let kind: String = redis::cmd("TYPE")
+        .arg("c")
+        .query(&mut target.conn())
+        .unwrap();
+    assert_eq!(kind, "list");
+    let log = sync.stop();
+    let refused = log.lines().rev().find_map(|l| l.split(" refused=").nth(1));
+    let refused = refused.and_then(|rest| rest.split_whitespace().next());
+    assert_eq!(refused, Some("3"), "{log}");
+}
 
 #[test]
 fn incremental_sync_follows_a_mixed_workload() {

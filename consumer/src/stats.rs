@@ -4,8 +4,12 @@ pub mod latency;
 
 pub use latency::{Latency, LatencyReading};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
+
+/// At most one warning about refused replicated commands per this many milliseconds (the
+/// others are logged at debug; `refused` counts them all).
+pub const REFUSAL_WARNING_EVERY_MS: i64 = 10_000;
 
 /// Live apply counters, shared by all partition tasks.
 #[derive(Debug, Default)]
@@ -35,6 +39,8 @@ pub struct ApplyStats {
     applied: Mutex<BTreeMap<LagKey, Applied>>,
     /// How long each batch's round trip to the target took.
     pub batch_latency: Latency,
+    /// When the last refused command was warned about (Unix ms; 0: never).
+    refusal_warned_ms: AtomicI64,
 }
 
 /// Where a partition's last stored checkpoint is: its epoch and source replication offset.
@@ -102,6 +108,17 @@ impl ApplyStats {
             .clone()
     }
 
+    /// Whether a refused replicated command seen at `now_ms` is warned about: the first of the
+    /// run, then at most one every [`REFUSAL_WARNING_EVERY_MS`], whichever partition sees it.
+    pub fn refusal_warning_due(&self, now_ms: i64) -> bool {
+        let last = self.refusal_warned_ms.load(Ordering::Relaxed);
+        (last == 0 || now_ms - last >= REFUSAL_WARNING_EVERY_MS)
+            && self
+                .refusal_warned_ms
+                .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+
     /// Records where a partition's stored checkpoint now is.
     pub fn note_applied(&self, key: LagKey, applied: Applied) {
         let mut positions = self.applied.lock().unwrap_or_else(|p| p.into_inner());
@@ -114,5 +131,21 @@ impl ApplyStats {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_warned_about_first_then_once_every_ten_seconds() {
+        let stats = ApplyStats::default();
+        let at = 1_000_000;
+        assert!(stats.refusal_warning_due(at));
+        assert!(!stats.refusal_warning_due(at + 1));
+        assert!(!stats.refusal_warning_due(at + REFUSAL_WARNING_EVERY_MS - 1));
+        assert!(stats.refusal_warning_due(at + REFUSAL_WARNING_EVERY_MS));
+        assert!(!stats.refusal_warning_due(at + REFUSAL_WARNING_EVERY_MS + 5));
     }
 }

@@ -329,14 +329,32 @@ impl Committer {
             }
         };
         for Refusal { db, key, reply } in &refused {
-            self.ctx.stats.refused.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(
-                partition = self.partition,
-                db,
-                key = %show_key(key),
-                %reply,
-                "a replicated command failed on the target as it may have on the source"
-            );
+            let count = self.ctx.stats.refused.fetch_add(1, Ordering::Relaxed) + 1;
+            if self
+                .ctx
+                .stats
+                .refusal_warning_due(slotstream_schemas::now_ms())
+            {
+                tracing::warn!(
+                    partition = self.partition,
+                    db,
+                    key = %show_key(key),
+                    %reply,
+                    refused_so_far = count,
+                    "a replicated command failed on the target as it may have on the source \
+                     (a key that differs between them, say); the copy goes on. `slotstream \
+                     verify` shows where they differ. One such warning every 10 s at most; \
+                     slotstream_commands_refused_total counts them all"
+                );
+            } else {
+                tracing::debug!(
+                    partition = self.partition,
+                    db,
+                    key = %show_key(key),
+                    %reply,
+                    "a replicated command failed on the target as it may have on the source"
+                );
+            }
         }
         Ok(())
     }
