@@ -41,6 +41,9 @@ pub struct Numbers {
     /// Captures running, and those past their snapshot.
     pub captures: usize,
     pub captures_live: usize,
+    /// Per capture past its snapshot (by its shard's first slot; `None`: a whole source): the
+    /// source replication offset it has followed to.
+    pub source_offsets: BTreeMap<Option<u16>, u64>,
     /// Per partition (and shard): the epoch and source offset of its last stored checkpoint.
     pub applied: BTreeMap<slotstream_consumer::stats::LagKey, slotstream_consumer::stats::Applied>,
     /// Batch round trips to the target by duration.

@@ -185,6 +185,17 @@ fn sync_serves_health_readiness_and_counters_of_what_it_copied() {
         let epoch = format!("slotstream_checkpoint_epoch{{shard=\"\",partition=\"{partition}\"}}");
         assert_eq!(sample(&text, &epoch), 1.0, "{text}");
     }
+    // The capture's offset (reported about every second) reaches the writes' end.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, text) = get(&addr, "/metrics").expect("/metrics answers");
+        let followed = sample(&text, "slotstream_source_offset{shard=\"\"}") as u64;
+        if followed >= written {
+            break;
+        }
+        assert!(Instant::now() < deadline, "source_offset {followed} < {written}:\n{text}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let batches = sample(&text, "slotstream_batch_seconds_count");
     let in_buckets = sample(&text, "slotstream_batch_seconds_bucket{le=\"+Inf\"}");
     assert!(batches > 0.0 && in_buckets == batches, "{text}");

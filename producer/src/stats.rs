@@ -15,9 +15,25 @@ pub struct CaptureStats {
     pub keys_expected: AtomicU64,
     /// The snapshot is captured and the capture follows live changes.
     pub live: AtomicBool,
+    /// The source replication offset the capture has followed to (about every second).
+    pub offset: AtomicU64,
+    /// The first slot of the cluster shard captured (`None`: a whole source).
+    pub shard: Option<u16>,
 }
 
 impl CaptureStats {
+    /// Counters of the capture of `shard` (its first slot; `None` for a whole source).
+    pub fn of_shard(shard: Option<u16>) -> Self {
+        Self {
+            shard,
+            ..Self::default()
+        }
+    }
+
+    pub fn offset(&self) -> u64 {
+        self.offset.load(Ordering::Relaxed)
+    }
+
     pub fn keys(&self) -> u64 {
         self.keys.load(Ordering::Relaxed)
     }

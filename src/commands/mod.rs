@@ -115,6 +115,9 @@ pub fn capture_progress(stats: &CaptureStats, numbers: &mut Numbers) {
     numbers.keys_expected += stats.keys_expected();
     numbers.captures += 1;
     numbers.captures_live += usize::from(stats.is_live());
+    if stats.is_live() {
+        numbers.source_offsets.insert(stats.shard, stats.offset());
+    }
 }
 
 /// The apply side's counters, for the progress line.

@@ -16,6 +16,7 @@ use slotstream_producer::shards::{self, SourceShape};
 use slotstream_producer::{CaptureError, CaptureStats, Session, SourceConfig};
 use slotstream_schemas::log::LogWriter;
 use slotstream_schemas::resume::ResumePoint;
+use slotstream_schemas::slot::SlotRanges;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -70,7 +71,13 @@ async fn run_once(
     // Stops this attempt: on a stop of the process, or when one capture fails.
     let linked = shutdown.attempt();
     let attempt = &linked.token;
-    let stats: Vec<Arc<CaptureStats>> = jobs.iter().map(|_| Arc::default()).collect();
+    let stats: Vec<Arc<CaptureStats>> = jobs
+        .iter()
+        .map(|job| {
+            let shard = job.source.shard.as_ref().and_then(SlotRanges::first);
+            Arc::new(CaptureStats::of_shard(shard))
+        })
+        .collect();
     let progress = crate::commands::watch({
         let stats = stats.clone();
         move || {
@@ -286,6 +293,9 @@ fn produce(
     let follower = session.into_follower()?;
     stats.live.store(true, std::sync::atomic::Ordering::Relaxed);
     let followed = follower.run(stop, &mut router, &mut writer, |progress, writer| {
+        stats
+            .offset
+            .store(progress.offset, std::sync::atomic::Ordering::Relaxed);
         point.offset = progress.offset;
         point.db = progress.db;
         writer

@@ -120,7 +120,10 @@ async fn run_once(
     let apply_stats = Arc::new(ApplyStats::default());
     let capture_stats: Vec<Arc<CaptureStats>> = starts
         .iter()
-        .map(|_| Arc::new(CaptureStats::default()))
+        .map(|start| {
+            let shard = start.source.shard.as_ref().and_then(SlotRanges::first);
+            Arc::new(CaptureStats::of_shard(shard))
+        })
         .collect();
     let partitions = args.partitions as usize * capture_stats.len();
     let progress = crate::commands::watch({
@@ -423,7 +426,10 @@ fn capture(
     tracing::info!(epoch, "following live changes");
     let follower = session.into_follower()?;
     stats.live.store(true, Ordering::Relaxed);
-    let followed = follower.run(stop, &mut router, &mut writer, |_, _| Ok(()));
+    let followed = follower.run(stop, &mut router, &mut writer, |progress, _| {
+        stats.offset.store(progress.offset, Ordering::Relaxed);
+        Ok(())
+    });
     tails.keep(name, router.tail());
     followed?;
     Ok(described)

@@ -24,6 +24,12 @@ struct PartitionLabels {
     partition: String,
 }
 
+/// Which capture: a shard of a cluster source, or the whole source (empty).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ShardLabels {
+    shard: String,
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CauseLabels {
     cause: String,
@@ -165,6 +171,19 @@ pub fn render(numbers: &Numbers, ready: bool) -> Result<String, std::fmt::Error>
         "Source replication offset the partition's last stored checkpoint reached",
         offset,
     );
+    let source = Family::<ShardLabels, Gauge>::default();
+    for (shard, offset) in &numbers.source_offsets {
+        let labels = ShardLabels {
+            shard: shard.map(|s| format!("slots-{s}")).unwrap_or_default(),
+        };
+        source.get_or_create(&labels).set(*offset as i64);
+    }
+    registry.register(
+        "source_offset",
+        "Source replication offset the capture has followed to (minus a partition's \
+         checkpoint_offset: its lag in bytes)",
+        source,
+    );
     registry.register(
         "batch_seconds",
         "Round trip of each batch (its commands and checkpoint) to the target",
@@ -249,6 +268,7 @@ mod tests {
             offset: 9000,
         };
         numbers.applied.insert(key, applied);
+        numbers.source_offsets.insert(Some(5461), 9500);
         let latency = slotstream_consumer::stats::Latency::default();
         latency.observe(std::time::Duration::from_millis(3));
         latency.observe(std::time::Duration::from_millis(4));
@@ -265,6 +285,7 @@ mod tests {
             "slotstream_checkpoint_epoch{shard=\"slots-5461\",partition=\"3\"} 7\n",
             "slotstream_checkpoint_offset{shard=\"slots-5461\",partition=\"3\"} 9000\n",
             "slotstream_batch_seconds_count 2\n",
+            "slotstream_source_offset{shard=\"slots-5461\"} 9500\n",
             "slotstream_batch_seconds_bucket{le=\"0.0025\"} 0\n",
             "slotstream_batch_seconds_bucket{le=\"0.005\"} 2\n",
             "slotstream_batch_seconds_bucket{le=\"+Inf\"} 2\n",
