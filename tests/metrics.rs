@@ -193,7 +193,10 @@ fn sync_serves_health_readiness_and_counters_of_what_it_copied() {
         if followed >= written {
             break;
         }
-        assert!(Instant::now() < deadline, "source_offset {followed} < {written}:\n{text}");
+        assert!(
+            Instant::now() < deadline,
+            "source_offset {followed} < {written}:\n{text}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     let batches = sample(&text, "slotstream_batch_seconds_count");

@@ -3,7 +3,7 @@
 
 use crate::batch::Limits;
 use crate::checkpoint::{self, checkpoint_key, Checkpoint};
-use crate::config::TargetConfig;
+use crate::config::{OnExisting, TargetConfig};
 use crate::error::ApplyError;
 use crate::existing;
 use crate::partition::{
@@ -277,20 +277,20 @@ impl Applier {
             .map_err(redis_failed(
                 "looking for keys of its own before the first write",
             ))?;
-        match checked {
-            Err(why) => {
+        match policy {
+            _ if checked.count == 0 => {}
+            OnExisting::Fail => {
                 return Err(ApplyError::NotEmpty {
                     addr: self.target.addr.clone(),
-                    why,
+                    why: checked.refusal(),
                 })
             }
-            Ok(found) if found.count > 0 => tracing::warn!(
-                keys = found.count,
-                examples = %found.examples.join(", "),
+            OnExisting::Overwrite => tracing::warn!(
+                keys = checked.count,
+                examples = %checked.examples.join(", "),
                 "the target holds keys of its own: copying over them (--on-existing \
                  overwrite); they are remembered and no sweep will delete them"
             ),
-            Ok(_) => {}
         }
         Ok(decided(true))
     }

@@ -39,15 +39,22 @@ pub struct ExistingKeys {
 }
 
 impl ExistingKeys {
+    /// What was found: `it already holds N keys of its own (for example …)`.
+    pub fn summary(&self) -> String {
+        format!(
+            "it already holds {} keys of its own (for example {})",
+            self.count,
+            self.examples.join(", ")
+        )
+    }
+
     /// The refusal for [`OnExisting::Fail`].
     pub fn refusal(&self) -> String {
         format!(
-            "it already holds {} keys of its own (for example {}); a later full resync deletes \
-             the keys its snapshot lacks, and slotstream never deletes data it did not write. \
-             Empty the target, or pass --on-existing overwrite to copy over them and keep them \
-             out of every sweep",
-            self.count,
-            self.examples.join(", ")
+            "{}; a later full resync deletes the keys its snapshot lacks, and slotstream never \
+             deletes data it did not write. Empty the target, or pass --on-existing overwrite \
+             to copy over them and keep them out of every sweep",
+            self.summary()
         )
     }
 }
@@ -99,15 +106,16 @@ pub fn member(db: u32, key: &[u8]) -> Vec<u8> {
 }
 
 /// Looks at the destination before `log`'s first write, on each of `nodes` (the server, or
-/// every primary of a cluster): refuses it ([`OnExisting::Fail`], the refusal's text) or
-/// remembers its keys per partition through `store` ([`OnExisting::Overwrite`]).
+/// every primary of a cluster), for keys of its own: with [`OnExisting::Fail`] it stops at the
+/// first page that has some (the caller refuses the target); with [`OnExisting::Overwrite`] it
+/// counts them all and remembers them per partition through `store`.
 pub async fn check(
     nodes: &mut [MultiplexedConnection],
     store: &mut (impl ConnectionLike + Send),
     policy: OnExisting,
     log: &str,
     partitions: u32,
-) -> Result<Result<ExistingKeys, String>, redis::RedisError> {
+) -> Result<ExistingKeys, redis::RedisError> {
     let mut found = ExistingKeys::default();
     for conn in nodes.iter_mut() {
         for db in databases_with_keys(conn).await? {
@@ -142,11 +150,11 @@ pub async fn check(
             }
             redis::cmd("SELECT").arg(0).query_async::<()>(conn).await?;
             if policy == OnExisting::Fail && found.count > 0 {
-                return Ok(Err(found.refusal()));
+                return Ok(found);
             }
         }
     }
-    Ok(Ok(found))
+    Ok(found)
 }
 
 /// Adds keys found to each partition's remembered set (`store` is in db 0).

@@ -294,10 +294,11 @@ async fn keys_of_its_own(
     store: &mut MultiplexedConnection,
     policy: slotstream_consumer::OnExisting,
 ) -> Item {
-    let found = existing::check(nodes, store, OnExisting::Fail, "check", 1).await;
-    let refusal = match found {
-        Ok(Ok(_)) => return Item::pass("keys of its own", "none: the target is empty"),
-        Ok(Err(refusal)) => refusal,
+    let found = match existing::check(nodes, store, OnExisting::Fail, "check", 1).await {
+        Ok(found) if found.count == 0 => {
+            return Item::pass("keys of its own", "none: the target is empty")
+        }
+        Ok(found) => found,
         Err(err) => return Item::warn("keys of its own", format!("cannot look: {err}"), ""),
     };
     if let Some(claim) = first_claim(store).await {
@@ -311,13 +312,13 @@ async fn keys_of_its_own(
     match policy {
         OnExisting::Fail => Item::fail(
             "keys of its own",
-            refusal.split("; ").next().unwrap_or(&refusal).to_string(),
+            found.summary(),
             "empty the target, or pass --on-existing overwrite to copy over them (no sweep \
              ever deletes them)",
         ),
         OnExisting::Overwrite => Item::warn(
             "keys of its own",
-            refusal.split("; ").next().unwrap_or(&refusal).to_string(),
+            found.summary(),
             "--on-existing overwrite: the copy writes over them, and no sweep deletes them",
         ),
     }
