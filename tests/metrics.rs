@@ -427,8 +427,8 @@ fn lag_alerts_are_logged_and_posted_and_logs_can_be_json() {
 const IDLE_PARTITIONS: u32 = 16;
 /// How long the source stays idle while heartbeats are counted.
 const IDLE_SECS: u64 = 60;
-/// A partition with nothing of its own gets a heartbeat every `IDLE_TICKS` ticks of at least
-/// 100 ms: every 5 s or more.
+/// An idle partition gets a heartbeat at most every 5 s (`LIVENESS_TICKS` ticks of at least
+/// 100 ms, after a `PING` of the source; every 10 s without one).
 const IDLE_HEARTBEAT_SECS: u64 = 5;
 
 /// A real Prometheus server (Debian's `prometheus`) scraping `target` every second.

@@ -33,7 +33,8 @@ pub struct ProducerReading {
     /// Messages in librdkafka's queue, not yet acknowledged.
     pub queue_messages: u64,
     pub queue_bytes: u64,
-    /// Request round trip to the brokers, the slowest broker's mean and 99th percentile (µs).
+    /// Request round trip to the brokers, the slowest broker's mean and 99th percentile (µs),
+    /// as last measured (0 before any request).
     pub rtt_avg_us: u64,
     pub rtt_p99_us: u64,
     /// Reports received so far.
@@ -51,25 +52,30 @@ pub fn producer_stats() -> ProducerReading {
     }
 }
 
-/// Takes in one report of the producer.
+/// Takes in one report of the producer. A report whose window saw no request (an idle
+/// producer) keeps the round trip last measured.
 pub(crate) fn take_producer_report(statistics: &Statistics) {
-    let rtts = statistics
+    let windows: Vec<_> = statistics
         .brokers
         .values()
         .filter_map(|broker| broker.rtt.as_ref())
-        .filter(|window| window.cnt > 0);
-    let (avg, p99) = rtts.fold((0, 0), |(avg, p99), w| (avg.max(w.avg), p99.max(w.p99)));
+        .filter(|window| window.cnt > 0)
+        .collect();
+    if !windows.is_empty() {
+        let avg = windows.iter().map(|w| w.avg).max().unwrap_or(0);
+        let p99 = windows.iter().map(|w| w.p99).max().unwrap_or(0);
+        PRODUCER
+            .rtt_avg_us
+            .store(avg.max(0) as u64, Ordering::Relaxed);
+        PRODUCER
+            .rtt_p99_us
+            .store(p99.max(0) as u64, Ordering::Relaxed);
+    }
     PRODUCER
         .queue_messages
         .store(statistics.msg_cnt, Ordering::Relaxed);
     PRODUCER
         .queue_bytes
         .store(statistics.msg_size, Ordering::Relaxed);
-    PRODUCER
-        .rtt_avg_us
-        .store(avg.max(0) as u64, Ordering::Relaxed);
-    PRODUCER
-        .rtt_p99_us
-        .store(p99.max(0) as u64, Ordering::Relaxed);
     PRODUCER.reports.fetch_add(1, Ordering::Relaxed);
 }

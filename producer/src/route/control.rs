@@ -2,12 +2,16 @@
 //! (idle partitions' checkpoints move along, lag is measured) and forks (the source's history
 //! parted after a failover).
 //!
-//! A partition gets a heartbeat only when it needs one: on the first tick of a run; on a tick
-//! when the source wrote something (any command but its own `PING`/`REPLCONF`) and moved past
-//! the partition's last record, so its checkpoint follows the stream although none of its keys
-//! changed; and otherwise once it had nothing for [`IDLE_TICKS`] ticks, so lag is still measured
-//! on an idle source. A partition whose own records carry it needs none. An idle topic gets 16
-//! heartbeats (one per partition) every ~5 s instead of every 100 ms.
+//! A partition gets a heartbeat only when it needs one, checked every tick (100 ms): on the
+//! first tick of a run; when the source wrote something (any command but its own `PING` and
+//! `REPLCONF`) and moved past the partition's last record, so its checkpoint follows the stream
+//! although none of its keys changed; when only the source's liveness traffic moved it past,
+//! once the partition had no record for [`LIVENESS_TICKS`] (so `slotstream status` of an idle
+//! copy is caught up a moment after each `PING`, and a short `repl-ping-replica-period` cannot
+//! make heartbeats frequent); and after [`IDLE_TICKS`] without any record, so an idle source's
+//! lag is still measured. A partition whose own records carry it needs none. An idle topic
+//! with the default 10 s `PING` gets one round of heartbeats (one per partition) about every
+//! 10 s, never more than one every 5 s, where it got one every 100 ms.
 
 use super::{Router, HEARTBEAT_INDEX};
 use crate::error::CaptureError;
@@ -16,7 +20,11 @@ use slotstream_schemas::log::LogWriter;
 use slotstream_schemas::{Body, Fork, Heartbeat, Record};
 
 /// Ticks (of 100 ms at least) a partition goes without any record before it gets a heartbeat.
-pub const IDLE_TICKS: u64 = 50;
+pub const IDLE_TICKS: u64 = 100;
+
+/// Ticks a partition goes without any record before the source's liveness traffic alone
+/// (`PING`, `REPLCONF`) gets it a heartbeat.
+pub const LIVENESS_TICKS: u64 = 50;
 
 /// What the heartbeat rule remembers of each partition.
 #[derive(Debug, Default)]
@@ -54,7 +62,10 @@ impl Heartbeats {
     /// Whether `partition` needs a heartbeat at `offset` on this tick.
     fn needs(&self, partition: u32, offset: u64) -> bool {
         match self.last.get(partition as usize) {
-            Some(&(at, Some(tick))) => (self.busy && at < offset) || self.tick - tick >= IDLE_TICKS,
+            Some(&(at, Some(tick))) => {
+                let quiet = self.tick - tick;
+                (at < offset && (self.busy || quiet >= LIVENESS_TICKS)) || quiet >= IDLE_TICKS
+            }
             _ => true,
         }
     }
@@ -128,7 +139,7 @@ mod tests {
         assert!(!beats.needs(0, 100), "nothing moved");
         assert!(
             !beats.needs(0, 114),
-            "only the source's PING moved the offset"
+            "only the source's PING moved the offset, just now"
         );
         beats.source_wrote();
         beats.wrote(1, 150);
@@ -136,9 +147,19 @@ mod tests {
         assert!(!beats.needs(1, 150), "partition 1's own record carries it");
         beats.busy = false;
         // Partition 0's last record was written on tick 0.
-        beats.tick = IDLE_TICKS - 1;
+        beats.tick = LIVENESS_TICKS - 1;
         assert!(!beats.needs(0, 150));
-        beats.tick += 1;
-        assert!(beats.needs(0, 150), "idle for IDLE_TICKS ticks");
+        assert!(!beats.needs(0, 100));
+        beats.tick = LIVENESS_TICKS;
+        assert!(
+            beats.needs(0, 150),
+            "a PING passed it, and it was quiet long enough"
+        );
+        assert!(
+            !beats.needs(0, 100),
+            "nothing passed it, and it is not idle yet"
+        );
+        beats.tick = IDLE_TICKS;
+        assert!(beats.needs(0, 100), "idle for IDLE_TICKS ticks");
     }
 }
