@@ -11,6 +11,7 @@ use std::process::ExitCode;
 #[serde(rename_all = "lowercase")]
 pub enum Unit {
     /// Kafka messages after the checkpoint's (a `consume`).
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))]
     Records,
     /// Bytes of the source's replication stream after the checkpoint's position (a `sync`).
     Bytes,
