@@ -69,18 +69,13 @@ fn current() -> Numbers {
     read.map(|read| (*read)()).unwrap_or_default()
 }
 
-/// Whether the copy is past its snapshot ([`Numbers::live`]).
-pub fn live(numbers: &Numbers) -> bool {
-    numbers.live()
-}
-
-/// Whether the copy is ready: [`live`], and every partition's lag within `ready_lag`.
+/// Whether the copy is ready: [`Numbers::live`], and every partition's lag within `ready_lag`.
 pub fn ready(numbers: &Numbers, ready_lag: Duration) -> bool {
     let within = numbers
         .lags_ms
         .values()
         .all(|&ms| ms as u128 <= ready_lag.as_millis());
-    live(numbers) && within
+    numbers.live() && within
 }
 
 #[cfg(test)]

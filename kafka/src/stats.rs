@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub(crate) const INTERVAL_MS: &str = "5000";
 
 /// The producer's last report (all zero before the first).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct ProducerStats {
     queue_messages: AtomicU64,
     queue_bytes: AtomicU64,

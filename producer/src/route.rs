@@ -158,14 +158,13 @@ impl Router {
         log: &mut W,
     ) -> Result<(), CaptureError> {
         let name = Name::of_command(&args);
-        if !matches!(name.as_bytes(), b"PING" | b"REPLCONF") {
-            self.heartbeats.source_wrote();
+        // The source's own liveness traffic changes nothing and passes no partition.
+        if let b"PING" | b"REPLCONF" = name.as_bytes() {
+            self.read_only(end);
+            return Ok(());
         }
+        self.heartbeats.source_wrote();
         match name.as_bytes() {
-            b"PING" | b"REPLCONF" => {
-                self.read_only(end);
-                return Ok(());
-            }
             b"SELECT" => {
                 self.db = parse_db(&args)
                     .ok_or_else(|| self.protocol("SELECT without a database number"))?;

@@ -51,9 +51,10 @@ impl SourceFacts {
             };
             facts.modules.push(SourceModule { name, keys });
         }
+        let info: String = redis::cmd("INFO").arg("keyspace").query(conn)?;
         // Redis 7.4 counts them as `subexpiry`, Valkey 9 as `keys_with_volatile_items`.
-        let mut counts = keyspace(conn, "subexpiry")?;
-        counts.extend(keyspace(conn, "keys_with_volatile_items")?);
+        let mut counts = counts_in(&info, "subexpiry");
+        counts.extend(counts_in(&info, "keys_with_volatile_items"));
         counts.retain(|count| count.keys > 0);
         for count in &counts {
             let most = EXAMPLES - facts.field_ttl_examples.len();
@@ -65,7 +66,10 @@ impl SourceFacts {
                 .extend(hashes_with_field_ttls(conn, count.db, most)?);
         }
         facts.field_ttl_hashes = counts;
-        facts.keys = keyspace(conn, "keys")?.iter().map(|count| count.keys).sum();
+        facts.keys = counts_in(&info, "keys")
+            .iter()
+            .map(|count| count.keys)
+            .sum();
         redis::cmd("SELECT").arg(0).query::<()>(conn)?;
         Ok(facts)
     }
@@ -156,8 +160,13 @@ fn hashes_with_field_ttls(
 /// `field` of each database in `INFO keyspace` that reports it.
 fn keyspace(conn: &mut Connection, field: &str) -> RedisResult<Vec<DbCount>> {
     let info: String = redis::cmd("INFO").arg("keyspace").query(conn)?;
-    Ok(slotstream_schemas::info::keyspace(&info, field)
+    Ok(counts_in(&info, field))
+}
+
+/// `field` of each database in an `INFO keyspace` reply that reports it.
+fn counts_in(info: &str, field: &str) -> Vec<DbCount> {
+    slotstream_schemas::info::keyspace(info, field)
         .into_iter()
         .map(|(db, keys)| DbCount { db, keys })
-        .collect())
+        .collect()
 }

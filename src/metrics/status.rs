@@ -101,7 +101,7 @@ pub struct Snapshot {
 /// The status `numbers` describe.
 pub fn of(numbers: &Numbers, ready_lag: Duration) -> Status {
     let partitions_live = numbers.lags_ms.len();
-    let live = super::live(numbers);
+    let live = numbers.live();
     let started = numbers.keys_read > 0 || numbers.keys_applied > 0 || partitions_live > 0;
     Status {
         phase: match (live, started) {

@@ -35,10 +35,15 @@ struct CauseLabels {
     cause: String,
 }
 
+/// A shard's label value, `slots-<first slot>` (empty for a whole source).
+fn shard_label(first_slot: Option<u16>) -> String {
+    first_slot.map(|s| format!("slots-{s}")).unwrap_or_default()
+}
+
 /// A partition's labels.
 fn labels_of(key: &slotstream_consumer::stats::LagKey) -> PartitionLabels {
     PartitionLabels {
-        shard: key.shard.map(|s| format!("slots-{s}")).unwrap_or_default(),
+        shard: shard_label(key.shard),
         partition: key.partition.to_string(),
     }
 }
@@ -174,7 +179,7 @@ pub fn render(numbers: &Numbers, ready: bool) -> Result<String, std::fmt::Error>
     let source = Family::<ShardLabels, Gauge>::default();
     for (shard, offset) in &numbers.source_offsets {
         let labels = ShardLabels {
-            shard: shard.map(|s| format!("slots-{s}")).unwrap_or_default(),
+            shard: shard_label(*shard),
         };
         source.get_or_create(&labels).set(*offset as i64);
     }
